@@ -1,0 +1,121 @@
+//! `devenv.lock`: what the base resolved to, so every machine builds from the same bytes.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the lock file format written by this devenv.
+pub const LOCK_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockFile {
+    pub version: u32,
+    pub base: LockEntry,
+}
+
+/// One resolved base.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockEntry {
+    /// The manifest's base reference as written (`image` value or `rootfs` path); when the
+    /// manifest's reference no longer matches, the entry is stale and re-resolved.
+    pub reference: String,
+    /// How `digest` was obtained.
+    pub kind: LockKind,
+    /// `sha256:<hex>`: registry digest, local image id, or the rootfs tarball's sha256.
+    pub digest: String,
+    /// For a registry base: the `name@digest` to pull; for a local image or rootfs: the
+    /// image id it was imported as on the machine that wrote the lock (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    /// A registry repo digest (`RepoDigests`).
+    Registry,
+    /// A local image without a repo digest: pinned by image id.
+    Local,
+    /// A root filesystem tarball: pinned by the tarball's sha256.
+    Rootfs,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{path} is not a valid lock file: {message}")]
+    Invalid { path: String, message: String },
+}
+
+const HEADER: &str = "# devenv.lock: written by devenv, commit it. `devenv lock --update` moves the base on purpose.\n";
+
+impl LockFile {
+    /// Read the lock file; `Ok(None)` when it does not exist.
+    pub fn read(path: &Path) -> Result<Option<LockFile>, LockError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(LockError::Io {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        let lock: LockFile = toml::from_str(&text).map_err(|e| LockError::Invalid {
+            path: path.display().to_string(),
+            message: e.message().to_owned(),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockError::Invalid {
+                path: path.display().to_string(),
+                message: format!(
+                    "version {} is not supported by this devenv (expected {LOCK_VERSION})",
+                    lock.version
+                ),
+            });
+        }
+        Ok(Some(lock))
+    }
+
+    /// Render the lock file text (stable, so unchanged locks produce identical bytes).
+    pub fn to_text(&self) -> String {
+        let body = toml::to_string(self).expect("lock file serialises");
+        format!("{HEADER}{body}")
+    }
+
+    /// Write atomically (temp file + rename) so an interrupted write never leaves half a lock.
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        let io = |e: std::io::Error| LockError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let tmp = path.with_extension("lock.tmp");
+        std::fs::write(&tmp, self.to_text()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let lock = LockFile {
+            version: 1,
+            base: LockEntry {
+                reference: "debian:bookworm".into(),
+                kind: LockKind::Registry,
+                digest: format!("sha256:{}", "a".repeat(64)),
+                image: Some("debian@sha256:aa".into()),
+            },
+        };
+        let text = lock.to_text();
+        let back: LockFile = toml::from_str(&text).unwrap();
+        assert_eq!(back, lock);
+    }
+}
