@@ -7,11 +7,17 @@
 mod diag;
 pub mod lock;
 mod parse;
+mod reference;
+mod runtime;
+mod sections;
+#[cfg(test)]
+mod parse_tests;
+mod values;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, ManifestError};
 pub use lock::{LockEntry, LockFile};
@@ -132,7 +138,7 @@ pub struct Container {
     pub network: Network,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PortSpec {
     pub raw: String,
     pub host_ip: Option<String>,
@@ -142,7 +148,7 @@ pub struct PortSpec {
     pub protocol: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VolumeSpec {
     /// A named volume, scoped to the project (the engine name gets a project prefix).
@@ -277,5 +283,25 @@ mod tests {
         assert_eq!(sanitise_name("Shop API"), "shop-api");
         assert_eq!(sanitise_name("..x"), "x");
         assert_eq!(sanitise_name("@@"), "project");
+    }
+}
+
+impl Manifest {
+    /// The resolved manifest as TOML (what `devenv config` prints): every default filled in,
+    /// unset optional values left out.
+    pub fn to_toml(&self) -> String {
+        fn strip_nulls(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    map.retain(|_, v| !v.is_null());
+                    map.values_mut().for_each(strip_nulls);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+                _ => {}
+            }
+        }
+        let mut value = serde_json::to_value(self).expect("manifest serialises");
+        strip_nulls(&mut value);
+        toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

@@ -1,0 +1,62 @@
+//! Named advisory file locks: concurrent builds of the same step, or concurrent `up`s of the
+//! same project, wait for each other instead of doing the work twice. The kernel releases
+//! a lock when its process dies, even by kill -9, so a lock is never left stale.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use super::BuildError;
+
+pub struct NamedLock(#[allow(dead_code)] File);
+
+impl NamedLock {
+    /// Wait for and take the lock called `name`.
+    pub async fn acquire(name: &str) -> Result<NamedLock, BuildError> {
+        let path = path(name);
+        tokio::task::spawn_blocking(move || {
+            let f = open(&path)?;
+            f.lock()?;
+            Ok(NamedLock(f))
+        })
+        .await
+        .map_err(|e| lock_err(&e.to_string()))?
+        .map_err(|e: std::io::Error| lock_err(&e.to_string()))
+    }
+
+    /// Take the lock if nobody holds it.
+    pub fn try_acquire(name: &str) -> Result<Option<NamedLock>, BuildError> {
+        let f = open(&path(name)).map_err(|e| lock_err(&e.to_string()))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(NamedLock(f))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(lock_err(&e.to_string())),
+        }
+    }
+}
+
+fn open(path: &std::path::Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
+fn path(name: &str) -> PathBuf {
+    lock_dir().join(format!("{name}.lock"))
+}
+
+fn lock_err(message: &str) -> BuildError {
+    BuildError::Io {
+        what: "lock file".into(),
+        message: message.to_owned(),
+    }
+}
+
+/// Per-user directory for devenv's advisory locks.
+pub fn lock_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("devenv-{}", nix::unistd::getuid()))
+}

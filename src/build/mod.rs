@@ -1,0 +1,225 @@
+//! Builds: plan the layer chain from the manifest and fingerprint, reuse every layer whose
+//! key is already an image, and run the missing steps by committing containers.
+//!
+//! Each layer is the image `devenv/layer:<key>`; the image hash is the last key, and the
+//! final image is also tagged `devenv/<project>:<hash>`. A layer exists under its key only
+//! after its commit finished, so an interrupted build never leaves a half-done image.
+
+pub mod base;
+mod history;
+mod lock;
+mod prune;
+mod step;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use base::{LockMode, ResolvedBase};
+pub use history::BuildRecord;
+pub use lock::NamedLock;
+pub use prune::{prune, Pruned};
+
+use crate::engine::{labels, Engine, EngineError};
+use crate::fingerprint::{self, FingerprintError, Plan, StatCache};
+use crate::manifest::lock::LockError;
+use crate::manifest::Manifest;
+
+/// Repository of layer images.
+pub const LAYER_REPO: &str = "devenv/layer";
+
+/// Progress of a build, rendered by the CLI; the build itself never prints.
+pub trait Reporter {
+    /// Something worth a line (lock written, base pulled).
+    fn note(&mut self, message: &str);
+    /// `index` is 0-based over the manifest's steps.
+    fn step_cached(&mut self, index: usize, total: usize, name: &str);
+    /// `why` explains the rebuild (shown with -v).
+    fn step_started(&mut self, index: usize, total: usize, name: &str, why: Option<&str>);
+    fn step_output(&mut self, index: usize, chunk: &[u8], stderr: bool);
+    fn step_finished(&mut self, index: usize, elapsed: Duration);
+    fn step_failed(&mut self, index: usize, elapsed: Duration);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Fingerprint(#[from] FingerprintError),
+    #[error("step `{name}` failed with exit status {status}\n  command: {run}\n{tail}")]
+    StepFailed {
+        name: String,
+        run: String,
+        status: i64,
+        tail: String,
+    },
+    #[error("secret `{secret}` of step `{step}` is not set in the environment")]
+    SecretMissing { step: String, secret: String },
+    #[error("devenv.lock {} and --locked was given (base `{reference}`)", if *missing { "is missing" } else { "is out of date" })]
+    LockOutdated { missing: bool, reference: String },
+    #[error("the pinned base {image} is not available: {reason}")]
+    PinnedBaseMissing { image: String, reason: String },
+    #[error("base image `{reference}` is not available: {reason}")]
+    BaseUnavailable { reference: String, reason: String },
+    #[error("{what}: {message}")]
+    Io { what: String, message: String },
+    #[error("build interrupted")]
+    Interrupted,
+}
+
+impl BuildError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            BuildError::LockOutdated { .. } => {
+                Some("run `devenv lock` (or `devenv lock --update`) and commit devenv.lock".into())
+            }
+            BuildError::PinnedBaseMissing { .. } => Some(
+                "make the image available (`docker pull`, `docker load`), or move the lock on \
+                 purpose with `devenv lock --update`"
+                    .into(),
+            ),
+            BuildError::BaseUnavailable { .. } => Some(
+                "check the reference, pull or load the image, or use `base.rootfs` with a \
+                 root filesystem tarball"
+                    .into(),
+            ),
+            BuildError::SecretMissing { secret, .. } => {
+                Some(format!("export {secret}=… before running devenv"))
+            }
+            BuildError::StepFailed { .. } => {
+                Some("fix the step and run again: finished steps are reused".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The result of making sure the image exists.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub hash: String,
+    /// `devenv/<project>:<hash>`.
+    pub image: String,
+    pub steps_run: usize,
+    pub steps_cached: usize,
+}
+
+/// Where a project keeps its local state.
+#[derive(Debug, Clone)]
+pub struct StatePaths {
+    pub lock: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl StatePaths {
+    /// Create the state directory with a `.gitignore` that keeps it out of version control.
+    pub fn ensure_dir(&self) {
+        let ignore = self.dir.join(".gitignore");
+        if !ignore.exists() && std::fs::create_dir_all(&self.dir).is_ok() {
+            let _ = std::fs::write(ignore, "# devenv's local state; never committed\n*\n");
+        }
+    }
+
+    pub fn stat_cache(&self) -> StatCache {
+        StatCache::load(self.dir.join("statcache.json"))
+    }
+}
+
+/// The project's image reference for a hash.
+pub fn image_name(manifest: &Manifest, hash: &str) -> String {
+    format!("devenv/{}:{hash}", manifest.name)
+}
+
+pub fn layer_ref(key: &str) -> String {
+    format!("{LAYER_REPO}:{key}")
+}
+
+/// Compute the plan (resolving the base) without building.
+pub async fn plan(
+    engine: &Engine,
+    manifest: &Manifest,
+    paths: &StatePaths,
+    mode: LockMode,
+    reporter: &mut dyn Reporter,
+) -> Result<(Plan, ResolvedBase), BuildError> {
+    let mut cache = paths.stat_cache();
+    let base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
+    let plan = fingerprint::plan(manifest, &base.entry.digest, &mut cache)?;
+    cache.save();
+    Ok((plan, base))
+}
+
+/// Make sure the image for the manifest exists, building the missing steps.
+pub async fn ensure_image(
+    engine: &Engine,
+    manifest: &Manifest,
+    paths: &StatePaths,
+    mode: LockMode,
+    reporter: &mut dyn Reporter,
+) -> Result<Built, BuildError> {
+    let (plan, base) = plan(engine, manifest, paths, mode, reporter).await?;
+    let hash = plan.hash().to_owned();
+    let image = image_name(manifest, &hash);
+    let total = manifest.steps.len();
+    // Fast path: the final image is there.
+    if engine.image(&layer_ref(&hash)).await?.is_some() {
+        for (i, s) in manifest.steps.iter().enumerate() {
+            reporter.step_cached(i, total, &s.name);
+        }
+        tag_final(engine, manifest, &hash).await?;
+        return Ok(Built {
+            hash,
+            image,
+            steps_run: 0,
+            steps_cached: total,
+        });
+    }
+    let previous = BuildRecord::load(&paths.dir);
+    let base_image = base.image.clone().unwrap_or_else(|| base.entry.digest.clone());
+    let mut builder = step::Builder::new(engine, manifest, reporter);
+    let mut parent = builder.ensure_base_layer(&base_image, &plan.base_key).await?;
+    let (mut run, mut cached) = (0, 0);
+    for (i, planned) in plan.steps.iter().enumerate() {
+        let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));
+        let ran = builder
+            .ensure_step(i, &parent, planned, why.as_deref())
+            .await?;
+        if ran {
+            run += 1;
+        } else {
+            cached += 1;
+        }
+        parent = layer_ref(&planned.key);
+    }
+    tag_final(engine, manifest, &hash).await?;
+    BuildRecord::new(manifest, &plan).save(&paths.dir);
+    Ok(Built {
+        hash,
+        image,
+        steps_run: run,
+        steps_cached: cached,
+    })
+}
+
+async fn tag_final(engine: &Engine, manifest: &Manifest, hash: &str) -> Result<(), BuildError> {
+    let repo = format!("devenv/{}", manifest.name);
+    if engine.image(&format!("{repo}:{hash}")).await?.is_none() {
+        engine.tag(&layer_ref(hash), &repo, hash).await?;
+    }
+    Ok(())
+}
+
+/// Labels every layer image carries.
+fn layer_labels(manifest: &Manifest, key: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (labels::MANAGED.to_owned(), "true".to_owned()),
+        (labels::ROLE.to_owned(), "layer".to_owned()),
+        (labels::KEY.to_owned(), key.to_owned()),
+        (labels::HASH.to_owned(), key.to_owned()),
+        (labels::PROJECT.to_owned(), manifest.name.clone()),
+        (labels::VERSION.to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+    ])
+}

@@ -1,0 +1,323 @@
+//! Running one step: a container from the parent layer idles on `/bin/sh`; the step's
+//! inputs are copied in, its command runs as an exec (so secrets exist only in that exec's
+//! environment, never in the container or image config), and the container is committed
+//! under the step key.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::PathBuf;
+
+use super::lock::NamedLock;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+
+use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
+use crate::engine::ExecOutput;
+use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
+use crate::fingerprint::{InputFile, InputKind, PlannedStep};
+use crate::manifest::Manifest;
+
+/// Lines of output kept for the failure message.
+const TAIL_LINES: usize = 20;
+
+pub(super) struct Builder<'a> {
+    engine: &'a Engine,
+    manifest: &'a Manifest,
+    reporter: &'a mut dyn Reporter,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(engine: &'a Engine, manifest: &'a Manifest, reporter: &'a mut dyn Reporter) -> Self {
+        Builder {
+            engine,
+            manifest,
+            reporter,
+        }
+    }
+
+    /// The config layer: base + `[env]` + workdir. Returns its reference.
+    pub async fn ensure_base_layer(&mut self, base: &str, key: &str) -> Result<String, BuildError> {
+        let reference = layer_ref(key);
+        if self.engine.image(&reference).await?.is_some() {
+            return Ok(reference);
+        }
+        let _guard = NamedLock::acquire(key).await?;
+        if self.engine.image(&reference).await?.is_some() {
+            return Ok(reference);
+        }
+        self.remove_leftovers(key).await?;
+        let base_env = self.engine.image(base).await?.map(|i| i.env).unwrap_or_default();
+        let env = merge_env(&base_env, &self.manifest.env);
+        let spec = self.container_spec(base, key, &env);
+        let id = self.engine.create_container(&spec).await?;
+        let result = self.commit(&id, key, env, "devenv: base config").await;
+        self.engine.remove_container(&id).await?;
+        result?;
+        Ok(reference)
+    }
+
+    /// Build the step unless its layer exists; returns whether it ran.
+    pub async fn ensure_step(
+        &mut self,
+        index: usize,
+        parent: &str,
+        planned: &PlannedStep,
+        why: Option<&str>,
+    ) -> Result<bool, BuildError> {
+        let step = &self.manifest.steps[index];
+        let total = self.manifest.steps.len();
+        let reference = layer_ref(&planned.key);
+        if self.engine.image(&reference).await?.is_some() {
+            self.reporter.step_cached(index, total, &step.name);
+            return Ok(false);
+        }
+        let secrets = self.secret_env(index)?;
+        let _guard = NamedLock::acquire(&planned.key).await?;
+        // Someone else may have built it while we waited for the lock.
+        if self.engine.image(&reference).await?.is_some() {
+            self.reporter.step_cached(index, total, &step.name);
+            return Ok(false);
+        }
+        self.remove_leftovers(&planned.key).await?;
+        self.reporter.step_started(index, total, &step.name, why);
+        let started = Instant::now();
+        let env = self.engine.image(parent).await?.map(|i| i.env).unwrap_or_default();
+        let spec = self.container_spec(parent, &planned.key, &env);
+        let id = self.engine.create_container(&spec).await?;
+        let outcome = tokio::select! {
+            r = self.run_in(&id, index, planned, secrets) => r,
+            _ = tokio::signal::ctrl_c() => Err(BuildError::Interrupted),
+        };
+        let outcome = match outcome {
+            Ok(()) => {
+                let comment = format!("devenv step: {}", step.name);
+                self.commit(&id, &planned.key, env, &comment).await
+            }
+            Err(e) => Err(e),
+        };
+        self.engine.remove_container(&id).await?;
+        match outcome {
+            Ok(()) => {
+                self.reporter.step_finished(index, started.elapsed());
+                Ok(true)
+            }
+            Err(e) => {
+                self.reporter.step_failed(index, started.elapsed());
+                Err(e)
+            }
+        }
+    }
+
+    /// Start the idle container, copy the inputs in and run the step's command.
+    async fn run_in(
+        &mut self,
+        id: &str,
+        index: usize,
+        planned: &PlannedStep,
+        secrets: Vec<String>,
+    ) -> Result<(), BuildError> {
+        let step = &self.manifest.steps[index];
+        self.engine.start_container(id).await?;
+        if !planned.inputs.is_empty() {
+            let tar = inputs_tar(&self.manifest.root, &self.manifest.shell.workdir, &planned.inputs)?;
+            self.engine.upload_tar(id, "/", tar).await?;
+        }
+        let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(secrets);
+        let spec = ExecSpec {
+            cmd: vec!["/bin/sh".into(), "-c".into(), step.run.clone()],
+            env,
+            user: Some(step.user.clone()),
+            workdir: Some(self.manifest.shell.workdir.clone()),
+            ..ExecSpec::default()
+        };
+        let mut io = self.engine.start_exec(id, &spec).await?;
+        let mut tail = Tail::default();
+        while let Some(chunk) = io.output.next().await {
+            let (bytes, is_err) = match chunk? {
+                ExecOutput::Stdout(b) => (b, false),
+                ExecOutput::Stderr(b) => (b, true),
+            };
+            tail.push(&bytes);
+            self.reporter.step_output(index, &bytes, is_err);
+        }
+        let status = self.engine.exec_exit_code(&io.id).await?;
+        if status != 0 {
+            return Err(BuildError::StepFailed {
+                name: step.name.clone(),
+                run: step.run.clone(),
+                status,
+                tail: tail.render(),
+            });
+        }
+        Ok(())
+    }
+
+    fn secret_env(&self, index: usize) -> Result<Vec<String>, BuildError> {
+        let step = &self.manifest.steps[index];
+        step.secrets
+            .iter()
+            .map(|name| match std::env::var(name) {
+                Ok(v) => Ok(format!("{name}={v}")),
+                Err(_) => Err(BuildError::SecretMissing {
+                    step: step.name.clone(),
+                    secret: name.clone(),
+                }),
+            })
+            .collect()
+    }
+
+    fn container_spec(&self, image: &str, key: &str, env: &[String]) -> ContainerSpec {
+        let mut labels = layer_labels(self.manifest, key);
+        labels.insert(labels::ROLE.to_owned(), "build".to_owned());
+        labels.remove(labels::HASH);
+        ContainerSpec {
+            name: Some(format!("devenv-build-{}", &key[..16])),
+            image: image.to_owned(),
+            cmd: vec!["/bin/sh".into()],
+            env: env.to_vec(),
+            workdir: Some(self.manifest.shell.workdir.clone()),
+            labels,
+            open_stdin: true,
+            ..ContainerSpec::default()
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        id: &str,
+        key: &str,
+        env: Vec<String>,
+        comment: &str,
+    ) -> Result<(), BuildError> {
+        let spec = CommitSpec {
+            repo: LAYER_REPO.to_owned(),
+            tag: key.to_owned(),
+            env,
+            workdir: self.manifest.shell.workdir.clone(),
+            labels: layer_labels(self.manifest, key),
+            comment: comment.to_owned(),
+        };
+        self.engine.commit(id, &spec).await?;
+        Ok(())
+    }
+
+    /// Build containers of this key left by an interrupted build (we hold the key's lock,
+    /// so none of them is live).
+    async fn remove_leftovers(&self, key: &str) -> Result<(), BuildError> {
+        let stale = self
+            .engine
+            .list_containers(&[(labels::ROLE, "build"), (labels::KEY, key)])
+            .await?;
+        for c in stale {
+            self.engine.remove_container(&c.id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Image env (`K=V` list) with `[env]` applied on top.
+fn merge_env(base: &[String], extra: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = base
+        .iter()
+        .filter(|kv| {
+            let k = kv.split('=').next().unwrap_or_default();
+            !extra.contains_key(k)
+        })
+        .cloned()
+        .collect();
+    out.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
+    out
+}
+
+/// A tar of the inputs at their project-relative paths under `workdir`, with normalised
+/// owners and times so the layer does not depend on the host.
+fn inputs_tar(root: &std::path::Path, workdir: &str, inputs: &[InputFile]) -> Result<Vec<u8>, BuildError> {
+    let io = |path: &str, e: std::io::Error| BuildError::Io {
+        what: path.to_owned(),
+        message: e.to_string(),
+    };
+    let base = workdir.trim_start_matches('/').trim_end_matches('/');
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut dirs = std::collections::BTreeSet::new();
+    for f in inputs {
+        let target = format!("{base}/{}", f.rel);
+        let mut parent = std::path::Path::new(&target).parent();
+        let mut chain = Vec::new();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            chain.push(p.to_path_buf());
+            parent = p.parent();
+        }
+        for d in chain.into_iter().rev() {
+            if dirs.insert(d.clone()) {
+                let mut h = header(tar::EntryType::Directory, 0o755, 0);
+                tar.append_data(&mut h, &d, std::io::empty()).map_err(|e| io(&f.rel, e))?;
+            }
+        }
+        let path: PathBuf = f.path(root);
+        match f.kind {
+            InputKind::Symlink => {
+                let link = std::fs::read_link(&path).map_err(|e| io(&f.rel, e))?;
+                let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+                tar.append_link(&mut h, &target, &link).map_err(|e| io(&f.rel, e))?;
+            }
+            kind => {
+                let mode = if kind == InputKind::Executable { 0o755 } else { 0o644 };
+                let file = File::open(&path).map_err(|e| io(&f.rel, e))?;
+                let len = file.metadata().map_err(|e| io(&f.rel, e))?.len();
+                let mut h = header(tar::EntryType::Regular, mode, len);
+                tar.append_data(&mut h, &target, file).map_err(|e| io(&f.rel, e))?;
+            }
+        }
+    }
+    tar.into_inner().map_err(|e| io("inputs archive", e))
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h
+}
+
+/// The last lines of a step's output.
+#[derive(Default)]
+struct Tail {
+    lines: VecDeque<String>,
+    partial: String,
+}
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        self.partial.push_str(&String::from_utf8_lossy(bytes));
+        while let Some(i) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=i).collect();
+            self.lines.push_back(line.trim_end().to_owned());
+            if self.lines.len() > TAIL_LINES {
+                self.lines.pop_front();
+            }
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut lines: Vec<&str> = self.lines.iter().map(String::as_str).collect();
+        if !self.partial.is_empty() {
+            lines.push(&self.partial);
+        }
+        if lines.is_empty() {
+            return "  (no output)".to_owned();
+        }
+        let mut out = String::from("  last output:\n");
+        for l in lines {
+            out.push_str("  | ");
+            out.push_str(l);
+            out.push('\n');
+        }
+        out.trim_end().to_owned()
+    }
+}

@@ -1,0 +1,135 @@
+//! `devenv build`, `devenv hash`, `devenv lock`, `devenv prune`.
+
+use std::collections::HashSet;
+
+use super::Ctx;
+use crate::build::base::{self, short};
+use crate::build::{self as builder, BuildError, LockMode};
+use crate::cli::{LockArgs, LockedArgs, PruneArgs};
+use crate::error::{Error, ExitStatus, Result};
+use crate::fingerprint;
+use crate::ui::BuildView;
+
+/// Exit status after Ctrl-C.
+const EXIT_INTERRUPTED: i32 = 130;
+
+pub fn lock_mode(args: &LockedArgs) -> LockMode {
+    if args.locked {
+        LockMode::Locked
+    } else {
+        LockMode::Normal
+    }
+}
+
+pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let engine = ctx.engine().await?;
+    let mut view = BuildView::new(ctx.printer);
+    let built = builder::ensure_image(
+        &engine,
+        &project.manifest,
+        &project.paths,
+        lock_mode(args),
+        &mut view,
+    )
+    .await;
+    let built = match built {
+        Err(BuildError::Interrupted) => {
+            ctx.printer.error("build interrupted; finished steps are kept", None);
+            return Ok(ExitStatus::Code(EXIT_INTERRUPTED));
+        }
+        other => other?,
+    };
+    project.paths.ensure_dir();
+    ctx.printer.info(&format!(
+        "built {} ({} step{} run, {} cached)",
+        built.image,
+        built.steps_run,
+        if built.steps_run == 1 { "" } else { "s" },
+        built.steps_cached
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let m = &project.manifest;
+    let mut cache = project.paths.stat_cache();
+    // No engine needed when the lock is current.
+    let entry = match base::current_entry(m, &project.paths.lock, &mut cache)? {
+        Some(entry) => entry,
+        None => {
+            let engine = ctx.engine().await?;
+            let mut view = BuildView::new(ctx.printer);
+            base::resolve(&engine, m, &project.paths.lock, lock_mode(args), &mut cache, &mut view)
+                .await?
+                .entry
+        }
+    };
+    let plan = fingerprint::plan(m, &entry.digest, &mut cache)?;
+    cache.save();
+    ctx.printer.data(plan.hash());
+    Ok(ExitStatus::Success)
+}
+
+pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let engine = ctx.engine().await?;
+    let mode = match (args.update, args.locked) {
+        (true, _) => LockMode::Update,
+        (_, true) => LockMode::Locked,
+        _ => LockMode::Normal,
+    };
+    let mut cache = project.paths.stat_cache();
+    let mut view = BuildView::new(ctx.printer);
+    let resolved = base::resolve(
+        &engine,
+        &project.manifest,
+        &project.paths.lock,
+        mode,
+        &mut cache,
+        &mut view,
+    )
+    .await?;
+    cache.save();
+    ctx.printer.info(&format!(
+        "devenv.lock: base {} = {}",
+        resolved.entry.reference,
+        short(&resolved.entry.digest)
+    ));
+    Ok(ExitStatus::Success)
+}
+
+pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let engine = ctx.engine().await?;
+    let m = &project.manifest;
+    // Keep the current chain when it can be computed without changing anything.
+    let mut keep = HashSet::new();
+    let mut cache = project.paths.stat_cache();
+    if let Some(entry) = base::current_entry(m, &project.paths.lock, &mut cache)? {
+        if let Ok(plan) = fingerprint::plan(m, &entry.digest, &mut cache) {
+            keep.extend(plan.keys().map(str::to_owned));
+        }
+        keep.insert(entry.digest.trim_start_matches("sha256:").to_owned());
+    } else {
+        ctx.printer.warn("devenv.lock is missing or stale: keeping nothing as current");
+    }
+    let scope = if args.all { None } else { Some(m.name.as_str()) };
+    let pruned = builder::prune(&engine, scope, &keep).await.map_err(Error::from)?;
+    ctx.printer.info(&format!(
+        "removed {} image{} and {} build container{}, freed {:.1} MB",
+        pruned.images,
+        if pruned.images == 1 { "" } else { "s" },
+        pruned.containers,
+        if pruned.containers == 1 { "" } else { "s" },
+        bytes_mb(pruned.bytes)
+    ));
+    Ok(ExitStatus::Success)
+}
+
+fn bytes_mb(bytes: i64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    b / 1_000_000.0
+}

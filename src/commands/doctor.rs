@@ -1,0 +1,49 @@
+//! `devenv doctor`: the engine, its API version and storage, and socket access.
+
+use super::Ctx;
+use crate::engine::{self, Engine};
+use crate::error::{ExitStatus, Result};
+
+pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
+    let p = &ctx.printer;
+    let endpoint = engine::endpoint();
+    p.data(&format!("endpoint:        {endpoint}"));
+    p.data(&format!("socket access:   {}", socket_access(&endpoint)));
+    let engine = Engine::connect().await?;
+    let info = engine.info().await?;
+    p.data(&format!("engine version:  {}", info.server_version));
+    p.data(&format!(
+        "API version:     {} (negotiated; engine minimum {})",
+        info.api_version, info.min_api_version
+    ));
+    p.data(&format!("platform:        {}/{}", info.os, info.arch));
+    p.data(&format!("storage driver:  {}", info.storage_driver));
+    p.data(&format!("root dir:        {}", info.root_dir));
+    p.data(&format!(
+        "objects:         {} containers, {} images",
+        info.containers, info.images
+    ));
+    match ctx.project() {
+        Ok(project) => p.data(&format!(
+            "manifest:        {} (valid)",
+            project.display_path.display()
+        )),
+        Err(e) => p.data(&format!("manifest:        {e}")),
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Whether this user may use a unix socket endpoint.
+fn socket_access(endpoint: &str) -> String {
+    let Some(path) = endpoint.strip_prefix("unix://") else {
+        return "not a unix socket (network endpoint)".into();
+    };
+    match nix::unistd::access(path, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK) {
+        Ok(()) => format!("{path} readable and writable by this user"),
+        Err(nix::errno::Errno::ENOENT) => format!("{path} does not exist (is the daemon running?)"),
+        Err(e) => format!(
+            "{path}: {} (add your user to the `docker` group)",
+            e.desc()
+        ),
+    }
+}

@@ -1,0 +1,142 @@
+//! `devenv up`, `devenv shell`, `devenv run`: bring the environment up to date, then use it.
+//!
+//! The warm path (container running, current, hooks done) costs one list call plus the
+//! exec itself: the hash comes from the lock and the stat cache without the engine, and a
+//! running container whose labels carry that hash proves its image exists.
+
+use std::path::Path;
+
+use super::build::lock_mode;
+use super::Ctx;
+use crate::build::{self, base};
+use crate::cli::{LockedArgs, RunArgs, ShellArgs, UpArgs};
+use crate::engine::{ContainerInfo, Engine};
+use crate::error::{ExitStatus, Result};
+use crate::fingerprint;
+use crate::project::Project;
+use crate::session::{self, ExecRequest, ProjectId, RuntimeSettings, StalePolicy};
+use crate::ui::BuildView;
+
+pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
+    let (_engine, project, running) = prepare(ctx, &args.locked, StalePolicy::Recreate).await?;
+    ctx.printer.info(&format!(
+        "environment ready: container {} — `devenv shell` to enter, `devenv run -- CMD` to run",
+        running.name
+    ));
+    project.paths.ensure_dir();
+    Ok(ExitStatus::Success)
+}
+
+pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
+    let (engine, project, container) =
+        prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
+    let cmd = match &project.manifest.shell.command {
+        Some(c) => {
+            let mut v = vec![c.clone()];
+            v.extend(args.args.iter().cloned());
+            v
+        }
+        None => {
+            // bash when the image has it, else sh: decided inside, at no extra round trip.
+            let mut v: Vec<String> = [
+                "/bin/sh",
+                "-c",
+                "if [ -x /bin/bash ]; then exec /bin/bash \"$@\"; else exec /bin/sh \"$@\"; fi",
+                "sh",
+            ]
+            .map(str::to_owned)
+            .to_vec();
+            v.extend(args.args.iter().cloned());
+            v
+        }
+    };
+    exec(&engine, &project, &container, cmd, None).await
+}
+
+pub async fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitStatus> {
+    let (engine, project, container) =
+        prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
+    exec(&engine, &project, &container, args.command.clone(), None).await
+}
+
+async fn exec(
+    engine: &Engine,
+    project: &Project,
+    container: &ContainerInfo,
+    cmd: Vec<String>,
+    tty: Option<bool>,
+) -> Result<ExitStatus> {
+    let m = &project.manifest;
+    let settings_user = session::RuntimeSettings::exec_user_of(m);
+    let req = ExecRequest {
+        container: container.id.clone(),
+        cmd,
+        user: settings_user,
+        workdir: container_cwd(&m.root, &m.shell.workdir),
+        env: Vec::new(),
+        tty,
+    };
+    let code = session::exec_command(engine, &req).await?;
+    Ok(ExitStatus::Code(code))
+}
+
+/// The container directory matching the current directory when it is inside the project.
+fn container_cwd(root: &Path, workdir: &str) -> String {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|c| c.canonicalize().ok());
+    match cwd.as_deref().and_then(|c| c.strip_prefix(root).ok()) {
+        Some(rel) if !rel.as_os_str().is_empty() => {
+            format!("{}/{}", workdir.trim_end_matches('/'), rel.display())
+        }
+        _ => workdir.to_owned(),
+    }
+}
+
+/// Load, build what is missing and make sure the container runs; returns it.
+async fn prepare(
+    ctx: &Ctx,
+    locked: &LockedArgs,
+    policy: StalePolicy,
+) -> Result<(Engine, Project, ContainerInfo)> {
+    let project = ctx.project()?;
+    let engine = ctx.engine().await?;
+    if let Some(c) = warm(&engine, &project).await? {
+        return Ok((engine, project, c));
+    }
+    let m = &project.manifest;
+    let mut view = BuildView::new(ctx.printer);
+    let built =
+        build::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
+    let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
+    let running = session::ensure_running(
+        &engine,
+        m,
+        &settings,
+        policy,
+        &project.paths.dir,
+        &mut view,
+    )
+    .await?;
+    Ok((engine, project, running.container))
+}
+
+/// The running, current container when nothing needs doing, computed without building.
+async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo>> {
+    let m = &project.manifest;
+    let mut cache = project.paths.stat_cache();
+    let Some(entry) = base::current_entry(m, &project.paths.lock, &mut cache)? else {
+        return Ok(None);
+    };
+    let plan = fingerprint::plan(m, &entry.digest, &mut cache)?;
+    cache.save();
+    let hash = plan.hash();
+    let settings = RuntimeSettings::new(m, &build::image_name(m, hash), hash)?;
+    let Some(c) = session::find(engine, &ProjectId::new(m)).await? else {
+        return Ok(None);
+    };
+    let ready = c.running()
+        && settings.diff(&c.labels).is_empty()
+        && session::hooks_done(m, &project.paths.dir, &c.id);
+    Ok(ready.then_some(c))
+}

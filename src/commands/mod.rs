@@ -1,0 +1,79 @@
+//! One module per subcommand; the only layer that wires the domain modules together.
+
+mod build;
+mod config;
+mod doctor;
+mod down;
+mod env;
+mod status;
+mod validate;
+
+use std::path::PathBuf;
+
+use crate::cli::{Cli, Command};
+use crate::engine::Engine;
+use crate::error::{Error, ExitStatus, Result, EXIT_OWN_FAILURE};
+use crate::project::{self, Project};
+use crate::ui::Printer;
+
+/// What every command gets: output settings and where to find the project.
+pub struct Ctx {
+    pub printer: Printer,
+    pub file: Option<PathBuf>,
+    pub directory: Option<PathBuf>,
+}
+
+impl Ctx {
+    pub fn project(&self) -> Result<Project> {
+        project::load(self.file.as_deref(), self.directory.as_deref())
+    }
+
+    pub async fn engine(&self) -> Result<Engine> {
+        Ok(Engine::connect().await?)
+    }
+}
+
+/// Run the parsed command line and report errors; returns how to exit.
+pub async fn dispatch(cli: Cli) -> ExitStatus {
+    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.color);
+    let ctx = Ctx {
+        printer,
+        file: cli.global.file,
+        directory: cli.global.directory,
+    };
+    let own_failure_code = matches!(cli.command, Command::Run(_) | Command::Shell(_));
+    let result = match cli.command {
+        Command::Validate => validate::run(&ctx),
+        Command::Config(args) => config::run(&ctx, &args),
+        Command::Doctor => doctor::run(&ctx).await,
+        Command::Build(args) => build::build(&ctx, &args).await,
+        Command::Hash(args) => build::hash(&ctx, &args).await,
+        Command::Lock(args) => build::lock(&ctx, &args).await,
+        Command::Prune(args) => build::prune(&ctx, &args).await,
+        Command::Up(args) => env::up(&ctx, &args).await,
+        Command::Shell(args) => env::shell(&ctx, &args).await,
+        Command::Run(args) => env::run(&ctx, &args).await,
+        Command::Down(args) => down::run(&ctx, &args).await,
+        Command::Status(args) => status::run(&ctx, &args).await,
+    };
+    match result {
+        Ok(status) => status,
+        Err(err) => {
+            report(&ctx.printer, &err);
+            if own_failure_code {
+                ExitStatus::Code(EXIT_OWN_FAILURE)
+            } else {
+                ExitStatus::Code(err.exit_code())
+            }
+        }
+    }
+}
+
+/// Print an error the way users should see it.
+pub fn report(printer: &Printer, err: &Error) {
+    if let Error::Manifest(m) = err {
+        eprint!("{}", m.render(printer.color));
+        return;
+    }
+    printer.error(&err.to_string(), err.hint().as_deref());
+}

@@ -1,0 +1,102 @@
+//! `devenv status [--json]`: the image hash, whether the image exists, and the container.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::build::{self, base, layer_ref};
+use crate::cli::StatusArgs;
+use crate::error::{ExitStatus, Result};
+use crate::fingerprint;
+use crate::session::{self, ProjectId, RuntimeSettings};
+
+#[derive(Debug, Serialize)]
+struct Status {
+    project: String,
+    /// `null` when the base is not locked yet (run `devenv lock`).
+    hash: Option<String>,
+    image: Option<String>,
+    image_present: bool,
+    container: Option<ContainerStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct ContainerStatus {
+    id: String,
+    name: String,
+    state: String,
+    up_to_date: bool,
+    /// What differs from the manifest when not up to date.
+    changes: Vec<String>,
+}
+
+pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let engine = ctx.engine().await?;
+    let m = &project.manifest;
+    let mut cache = project.paths.stat_cache();
+    let hash = match base::current_entry(m, &project.paths.lock, &mut cache)? {
+        Some(entry) => Some(fingerprint::plan(m, &entry.digest, &mut cache)?.hash().to_owned()),
+        None => None,
+    };
+    cache.save();
+    let image = hash.as_deref().map(|h| build::image_name(m, h));
+    let image_present = match &hash {
+        Some(h) => engine.image(&layer_ref(h)).await?.is_some(),
+        None => false,
+    };
+    let container = match session::find(&engine, &ProjectId::new(m)).await? {
+        Some(c) => {
+            let changes = match (&hash, &image) {
+                (Some(h), Some(i)) => RuntimeSettings::new(m, i, h)?.diff(&c.labels),
+                _ => vec!["devenv.lock is missing or stale".into()],
+            };
+            Some(ContainerStatus {
+                up_to_date: changes.is_empty(),
+                id: c.id,
+                name: c.name,
+                state: c.state,
+                changes,
+            })
+        }
+        None => None,
+    };
+    let status = Status {
+        project: m.name.clone(),
+        hash,
+        image,
+        image_present,
+        container,
+    };
+    if args.json {
+        ctx.printer
+            .data(&serde_json::to_string_pretty(&status).expect("status serialises"));
+    } else {
+        print_human(ctx, &status);
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn print_human(ctx: &Ctx, s: &Status) {
+    let p = &ctx.printer;
+    p.data(&format!("project:   {}", s.project));
+    p.data(&format!(
+        "hash:      {}",
+        s.hash.as_deref().unwrap_or("(base not locked: run `devenv lock`)")
+    ));
+    p.data(&format!(
+        "image:     {} ({})",
+        s.image.as_deref().unwrap_or("-"),
+        if s.image_present { "built" } else { "not built" }
+    ));
+    match &s.container {
+        None => p.data("container: none (run `devenv up`)"),
+        Some(c) => {
+            let fresh = if c.up_to_date {
+                "up to date".to_owned()
+            } else {
+                format!("stale: {}", c.changes.join(", "))
+            };
+            p.data(&format!("container: {} {} ({fresh})", c.name, c.state));
+        }
+    }
+}

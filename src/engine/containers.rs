@@ -1,0 +1,252 @@
+//! Container operations: create from a spec, find by label, start/stop/remove, upload files.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortMap};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptionsBuilder, KillContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptionsBuilder,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+
+use super::{label_filters, Engine, EngineError, Result};
+
+/// Everything needed to create a container, in devenv's terms.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: Option<String>,
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub labels: HashMap<String, String>,
+    pub mounts: Vec<Mount>,
+    pub ports: Vec<PortBinding>,
+    /// `bridge`, `none`, `host`.
+    pub network: Option<String>,
+    /// Run docker-init as PID 1 (reaps zombies, forwards signals).
+    pub init: bool,
+    /// Keep stdin open with nothing attached: lets `/bin/sh` idle forever.
+    pub open_stdin: bool,
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    Bind {
+        source: String,
+        target: String,
+        read_only: bool,
+    },
+    Volume {
+        name: String,
+        target: String,
+        read_only: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    pub host_ip: Option<String>,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+/// A container found by label.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    /// `running`, `exited`, `created`, …
+    pub state: String,
+    pub labels: HashMap<String, String>,
+    pub image_id: String,
+}
+
+impl ContainerInfo {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+impl Engine {
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        let mut opts = CreateContainerOptionsBuilder::new();
+        if let Some(name) = &spec.name {
+            opts = opts.name(name);
+        }
+        let body = container_body(spec);
+        let res = self
+            .docker
+            .create_container(Some(opts.build()), body)
+            .await
+            .map_err(|e| EngineError::api(format!("create a container from {}", spec.image), e))?;
+        Ok(res.id)
+    }
+
+    pub async fn start_container(&self, id: &str) -> Result<()> {
+        self.docker
+            .start_container(id, Some(StartContainerOptionsBuilder::new().build()))
+            .await
+            .map_err(|e| EngineError::api(format!("start container {id}"), e))
+    }
+
+    /// Stop with a grace period in seconds.
+    pub async fn stop_container(&self, id: &str, grace: i32) -> Result<()> {
+        let opts = StopContainerOptionsBuilder::new().t(grace).build();
+        match self.docker.stop_container(id, Some(opts)).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304 | 404,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("stop container {id}"), e)),
+        }
+    }
+
+    /// Send `signal` to the container's main process.
+    pub async fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
+        let opts = KillContainerOptionsBuilder::new().signal(signal).build();
+        self.docker
+            .kill_container(id, Some(opts))
+            .await
+            .map_err(|e| EngineError::api(format!("signal container {id}"), e))
+    }
+
+    /// Force-remove a container (and its anonymous volumes); a missing one is fine.
+    pub async fn remove_container(&self, id: &str) -> Result<()> {
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(opts)).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            // 409: removal already in progress by someone else.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("remove container {id}"), e)),
+        }
+    }
+
+    /// All containers (running or not) carrying every one of `labels`.
+    pub async fn list_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>> {
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&label_filters(labels))
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| EngineError::api("list containers", e))?;
+        Ok(list
+            .into_iter()
+            .map(|c| ContainerInfo {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .map(|n| n.trim_start_matches('/').to_owned())
+                    .unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                labels: c.labels.unwrap_or_default(),
+                image_id: c.image_id.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Ids of execs still running in the container (other shells using it).
+    pub async fn running_execs(&self, id: &str) -> Result<usize> {
+        let c = self
+            .docker
+            .inspect_container(id, Some(InspectContainerOptionsBuilder::new().build()))
+            .await
+            .map_err(|e| EngineError::api(format!("inspect container {id}"), e))?;
+        let mut running = 0;
+        for exec in c.exec_ids.unwrap_or_default() {
+            if let Ok(info) = self.docker.inspect_exec(&exec).await {
+                if info.running == Some(true) {
+                    running += 1;
+                }
+            }
+        }
+        Ok(running)
+    }
+
+    /// Extract a tar archive into the container's filesystem at `path`.
+    pub async fn upload_tar(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()> {
+        let opts = UploadToContainerOptionsBuilder::new().path(path).build();
+        self.docker
+            .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| EngineError::api(format!("copy files into container {id}"), e))
+    }
+}
+
+fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let (binds, mounts): (Vec<_>, Vec<_>) = spec
+        .mounts
+        .iter()
+        .partition(|m| matches!(m, Mount::Bind { .. }));
+    let binds: Vec<String> = binds.iter().map(|m| mount_string(m)).collect();
+    let volumes: Vec<String> = mounts.iter().map(|m| mount_string(m)).collect();
+    let mut port_map: PortMap = HashMap::new();
+    let mut exposed = Vec::new();
+    for p in &spec.ports {
+        let key = format!("{}/{}", p.container_port, p.protocol);
+        exposed.push(key.clone());
+        port_map
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(bollard::models::PortBinding {
+                host_ip: p.host_ip.clone(),
+                host_port: Some(p.host_port.to_string()),
+            });
+    }
+    let all_binds: Vec<String> = binds.into_iter().chain(volumes).collect();
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: Some(spec.cmd.clone()),
+        entrypoint: Some(Vec::new()),
+        env: Some(spec.env.clone()),
+        working_dir: spec.workdir.clone(),
+        labels: Some(spec.labels.clone()),
+        open_stdin: Some(spec.open_stdin),
+        hostname: spec.hostname.clone(),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        host_config: Some(HostConfig {
+            binds: (!all_binds.is_empty()).then_some(all_binds),
+            port_bindings: (!port_map.is_empty()).then_some(port_map),
+            network_mode: spec.network.clone(),
+            init: spec.init.then_some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn mount_string(m: &Mount) -> String {
+    let (src, target, ro) = match m {
+        Mount::Bind {
+            source,
+            target,
+            read_only,
+        } => (source, target, *read_only),
+        Mount::Volume {
+            name,
+            target,
+            read_only,
+        } => (name, target, *read_only),
+    };
+    if ro {
+        format!("{src}:{target}:ro")
+    } else {
+        format!("{src}:{target}")
+    }
+}

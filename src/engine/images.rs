@@ -1,0 +1,233 @@
+//! Image operations: inspect, pull, import a root filesystem, commit, tag, list, remove.
+
+use std::collections::HashMap;
+
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, CreateImageOptionsBuilder, ListImagesOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::{label_filters, Engine, EngineError, Result};
+
+/// What devenv needs to know about an image.
+#[derive(Debug, Clone)]
+pub struct ImageInfo {
+    /// `sha256:…` image id.
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    /// `name@sha256:…` registry digests.
+    pub repo_digests: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// Image config env (`K=V`).
+    pub env: Vec<String>,
+    pub created: i64,
+    pub size: i64,
+    /// Number of containers using it (list calls only; -1 when unknown).
+    pub containers: i64,
+}
+
+/// How to commit a build container into a layer image.
+#[derive(Debug, Clone, Default)]
+pub struct CommitSpec {
+    pub repo: String,
+    pub tag: String,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub labels: HashMap<String, String>,
+    pub comment: String,
+}
+
+impl Engine {
+    /// Inspect an image by reference or id; `None` when absent.
+    pub async fn image(&self, reference: &str) -> Result<Option<ImageInfo>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(img) => {
+                let config = img.config.unwrap_or_default();
+                Ok(Some(ImageInfo {
+                    id: img.id.unwrap_or_default(),
+                    repo_tags: img.repo_tags.unwrap_or_default(),
+                    repo_digests: img.repo_digests.unwrap_or_default(),
+                    labels: config.labels.unwrap_or_default(),
+                    env: config.env.unwrap_or_default(),
+                    created: 0,
+                    size: img.size.unwrap_or_default(),
+                    containers: -1,
+                }))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::api(format!("inspect image {reference}"), e)),
+        }
+    }
+
+    /// Pull `reference` (which must carry a tag or digest), reporting progress lines.
+    pub async fn pull(&self, reference: &str, mut progress: impl FnMut(&str)) -> Result<()> {
+        let (from_image, tag) = split_for_pull(reference);
+        let opts = CreateImageOptionsBuilder::new()
+            .from_image(&from_image)
+            .tag(&tag)
+            .build();
+        let mut stream = self.docker.create_image(Some(opts), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| EngineError::api(format!("pull {reference}"), e))?;
+            if let Some(status) = info.status {
+                progress(&status);
+            }
+        }
+        Ok(())
+    }
+
+    /// `docker import` a root filesystem tarball (optionally compressed) as `repo:tag`.
+    pub async fn import_rootfs(
+        &self,
+        tarball: Vec<u8>,
+        repo: &str,
+        tag: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<String> {
+        let changes = labels
+            .iter()
+            .map(|(k, v)| format!("LABEL {k}={v}"))
+            .collect();
+        let opts = CreateImageOptionsBuilder::new()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .message("imported by devenv")
+            .changes(changes)
+            .build();
+        let body = bollard::body_full(tarball.into());
+        let mut stream = self.docker.create_image(Some(opts), Some(body), None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| EngineError::api(format!("import rootfs as {repo}:{tag}"), e))?;
+        }
+        let reference = format!("{repo}:{tag}");
+        self.image(&reference)
+            .await?
+            .map(|i| i.id)
+            .ok_or(EngineError::NotFound {
+                what: "imported image",
+                name: reference,
+            })
+    }
+
+    /// Commit a container into an image tagged `spec.repo:spec.tag`; returns the image id.
+    pub async fn commit(&self, container: &str, spec: &CommitSpec) -> Result<String> {
+        let opts = CommitContainerOptionsBuilder::new()
+            .container(container)
+            .repo(&spec.repo)
+            .tag(&spec.tag)
+            .comment(&spec.comment)
+            .pause(false)
+            .build();
+        let config = bollard::models::ContainerConfig {
+            env: Some(spec.env.clone()),
+            working_dir: Some(spec.workdir.clone()),
+            labels: Some(spec.labels.clone()),
+            cmd: Some(vec!["/bin/sh".to_owned()]),
+            entrypoint: Some(Vec::new()),
+            ..Default::default()
+        };
+        let res = self
+            .docker
+            .commit_container(opts, config)
+            .await
+            .map_err(|e| EngineError::api(format!("commit container {container}"), e))?;
+        Ok(res.id)
+    }
+
+    /// Give `image` the additional name `repo:tag`.
+    pub async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<()> {
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::new()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.docker
+            .tag_image(image, Some(opts))
+            .await
+            .map_err(|e| EngineError::api(format!("tag {image} as {repo}:{tag}"), e))
+    }
+
+    /// Images carrying all of `labels` (`dangling` images included).
+    pub async fn list_images(&self, labels: &[(&str, &str)]) -> Result<Vec<ImageInfo>> {
+        let opts = ListImagesOptionsBuilder::new()
+            .all(false)
+            .filters(&label_filters(labels))
+            .build();
+        let list = self
+            .docker
+            .list_images(Some(opts))
+            .await
+            .map_err(|e| EngineError::api("list images", e))?;
+        Ok(list
+            .into_iter()
+            .map(|s| ImageInfo {
+                id: s.id,
+                repo_tags: s.repo_tags,
+                repo_digests: s.repo_digests,
+                labels: s.labels,
+                env: Vec::new(),
+                created: s.created,
+                size: s.size,
+                containers: s.containers,
+            })
+            .collect())
+    }
+
+    /// Remove an image or one of its tags. `Ok(false)` when it is in use or gone.
+    pub async fn remove_image(&self, reference: &str) -> Result<bool> {
+        let opts = RemoveImageOptionsBuilder::new().noprune(false).build();
+        match self.docker.remove_image(reference, Some(opts), None).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => Ok(false),
+            Err(e) => Err(EngineError::api(format!("remove image {reference}"), e)),
+        }
+    }
+}
+
+/// Split `name[:tag][@digest]` into the pull API's `fromImage` and `tag` (a digest goes in
+/// `tag`, as the docker CLI does).
+fn split_for_pull(reference: &str) -> (String, String) {
+    if let Some((name, digest)) = reference.split_once('@') {
+        let name = strip_tag(name);
+        return (name.to_owned(), digest.to_owned());
+    }
+    let name = strip_tag(reference);
+    let tag = reference
+        .strip_prefix(name)
+        .and_then(|t| t.strip_prefix(':'))
+        .unwrap_or("latest");
+    (name.to_owned(), tag.to_owned())
+}
+
+/// The name part of `name[:tag]`, aware of `host:port/` registries.
+fn strip_tag(reference: &str) -> &str {
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => &reference[..last_slash + i],
+        None => reference,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_split() {
+        assert_eq!(split_for_pull("debian"), ("debian".into(), "latest".into()));
+        assert_eq!(
+            split_for_pull("localhost:5000/a/b:1.0"),
+            ("localhost:5000/a/b".into(), "1.0".into())
+        );
+        assert_eq!(
+            split_for_pull("debian:12@sha256:ab"),
+            ("debian".into(), "sha256:ab".into())
+        );
+    }
+}

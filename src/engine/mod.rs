@@ -1,0 +1,235 @@
+//! The only module that talks to Docker. It offers small typed operations in devenv's own
+//! terms (images by reference, containers by label, execs with an exit code) so that the
+//! modules above never see bollard's types.
+
+mod containers;
+mod exec;
+mod images;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub use containers::{ContainerInfo, ContainerSpec, Mount, PortBinding};
+pub use exec::{ExecIo, ExecOutput, ExecSpec};
+pub use images::{CommitSpec, ImageInfo};
+
+/// Label keys devenv puts on everything it creates; cleanup acts on these alone.
+pub mod labels {
+    /// Present (value `true`) on every container, image and volume devenv makes.
+    pub const MANAGED: &str = "dev.devenv.managed";
+    /// `build` (step container), `env` (the environment container), `layer`, `base`.
+    pub const ROLE: &str = "dev.devenv.role";
+    pub const PROJECT: &str = "dev.devenv.project";
+    /// Real path of the project directory: identifies the project's container.
+    pub const PROJECT_DIR: &str = "dev.devenv.project-dir";
+    pub const MANIFEST: &str = "dev.devenv.manifest";
+    /// The step key of a layer image / build container.
+    pub const KEY: &str = "dev.devenv.key";
+    /// The image hash an environment container runs / a final image carries.
+    pub const HASH: &str = "dev.devenv.hash";
+    /// Canonical JSON of the container's runtime settings.
+    pub const SETTINGS: &str = "dev.devenv.settings";
+    pub const VERSION: &str = "dev.devenv.version";
+}
+
+/// How long a first contact with the engine may take before we call it unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(900);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the Docker engine at {endpoint}: {reason}")]
+    Unreachable { endpoint: String, reason: String },
+    #[error("no such {what}: {name}")]
+    NotFound { what: &'static str, name: String },
+    #[error("{name} already exists")]
+    Conflict { name: String },
+    #[error("Docker engine error while trying to {action}: {message}")]
+    Api { action: String, message: String },
+    #[error("reading or writing {what}: {message}")]
+    Io { what: String, message: String },
+}
+
+impl EngineError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::Unreachable { endpoint, .. } => Some(format!(
+                "is the Docker daemon running? start it (e.g. `sudo systemctl start docker`), \
+                 check DOCKER_HOST (now {endpoint}), and that your user may use the socket \
+                 (member of the `docker` group)"
+            )),
+            _ => None,
+        }
+    }
+
+    /// Wrap a bollard error that happened while doing `action`.
+    fn api(action: impl Into<String>, err: bollard::errors::Error) -> Self {
+        use bollard::errors::Error as E;
+        let action = action.into();
+        match err {
+            E::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => EngineError::NotFound {
+                what: "object",
+                name: message,
+            },
+            E::DockerResponseServerError {
+                status_code: 409,
+                message,
+            } => EngineError::Conflict { name: message },
+            E::DockerResponseServerError { message, .. } => EngineError::Api { action, message },
+            E::DockerStreamError { error } => EngineError::Api {
+                action,
+                message: error,
+            },
+            other => EngineError::Api {
+                action,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, EngineError::NotFound { .. })
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// A connected, version-negotiated Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+    endpoint: String,
+}
+
+/// What `devenv doctor` reports about the engine.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EngineInfo {
+    pub endpoint: String,
+    pub server_version: String,
+    pub api_version: String,
+    pub min_api_version: String,
+    pub os: String,
+    pub arch: String,
+    pub storage_driver: String,
+    pub root_dir: String,
+    pub containers: i64,
+    pub images: i64,
+}
+
+/// The endpoint devenv talks to: `DOCKER_HOST`, else the local socket.
+pub fn endpoint() -> String {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.trim().is_empty() => h,
+        _ => "unix:///var/run/docker.sock".to_owned(),
+    }
+}
+
+impl Engine {
+    /// Connect to [`endpoint()`] and negotiate the API version, failing within a second
+    /// when the engine does not answer.
+    pub async fn connect() -> Result<Engine> {
+        let endpoint = endpoint();
+        let unreachable = |reason: String| EngineError::Unreachable {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let docker = Docker::connect_with_host(&endpoint).map_err(|e| unreachable(e.to_string()))?;
+        // negotiate_version's GET /version doubles as the ping.
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable("no answer within 900 ms".into()))?
+            .map_err(|e| unreachable(root_cause(&e)))?;
+        Ok(Engine { docker, endpoint })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub async fn info(&self) -> Result<EngineInfo> {
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| EngineError::api("read the engine version", e))?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| EngineError::api("read engine info", e))?;
+        Ok(EngineInfo {
+            endpoint: self.endpoint.clone(),
+            server_version: version.version.unwrap_or_default(),
+            api_version: self.docker.client_version().to_string(),
+            min_api_version: version.min_api_version.unwrap_or_default(),
+            os: version.os.unwrap_or_default(),
+            arch: version.arch.unwrap_or_default(),
+            storage_driver: info.driver.unwrap_or_default(),
+            root_dir: info.docker_root_dir.unwrap_or_default(),
+            containers: info.containers.unwrap_or_default(),
+            images: info.images.unwrap_or_default(),
+        })
+    }
+
+    /// Remove named volumes carrying all of `labels`; returns their names.
+    pub async fn remove_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>> {
+        use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder};
+        let filters = label_filters(labels);
+        let list = self
+            .docker
+            .list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filters).build()))
+            .await
+            .map_err(|e| EngineError::api("list volumes", e))?;
+        let mut removed = Vec::new();
+        for v in list.volumes.unwrap_or_default() {
+            self.docker
+                .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::new().build()))
+                .await
+                .map_err(|e| EngineError::api(format!("remove volume {}", v.name), e))?;
+            removed.push(v.name);
+        }
+        Ok(removed)
+    }
+
+    /// Create a named volume with labels (no-op when it exists).
+    pub async fn ensure_volume(&self, name: &str, labels: HashMap<String, String>) -> Result<()> {
+        let body = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_owned()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(body)
+            .await
+            .map(|_| ())
+            .map_err(|e| EngineError::api(format!("create volume {name}"), e))
+    }
+}
+
+/// `label=k=v` filters for list calls.
+fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    let mut f = HashMap::new();
+    f.insert(
+        "label".to_owned(),
+        labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    );
+    f
+}
+
+/// The innermost message of an error chain: "Connection refused" rather than a wrapper.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    let msg = cur.to_string();
+    if msg.is_empty() {
+        err.to_string()
+    } else {
+        msg
+    }
+}

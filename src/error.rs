@@ -1,0 +1,96 @@
+//! The top-level error and exit status. Each module has its own error enum; this one maps
+//! them to exit codes and adds the `hint:` line users see.
+
+use crate::build::BuildError;
+use crate::engine::EngineError;
+use crate::fingerprint::FingerprintError;
+use crate::manifest::lock::LockError;
+use crate::manifest::ManifestError;
+use crate::session::SessionError;
+
+/// How devenv ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    /// A user-facing failure (exit 1).
+    Failure,
+    /// An exact code: a command's status in `run`/`shell`, or 2/3/125.
+    Code(i32),
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Code(c) => c,
+        }
+    }
+}
+
+/// Exit code for an invalid manifest or usage.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code when the Docker engine cannot be reached.
+pub const EXIT_ENGINE: i32 = 3;
+/// `run`/`shell`: devenv failed before the command ran.
+pub const EXIT_OWN_FAILURE: i32 = 125;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Fingerprint(#[from] FingerprintError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("{message}")]
+    Other {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl Error {
+    pub fn other(message: impl Into<String>, hint: Option<String>) -> Error {
+        Error::Other {
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// The exit code outside `run`/`shell`.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Manifest(_) => EXIT_USAGE,
+            Error::Engine(EngineError::Unreachable { .. })
+            | Error::Build(BuildError::Engine(EngineError::Unreachable { .. }))
+            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => {
+                EXIT_ENGINE
+            }
+            _ => 1,
+        }
+    }
+
+    /// What to do next, when there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Engine(e) | Error::Build(BuildError::Engine(e)) => e.hint(),
+            Error::Session(SessionError::Engine(e)) => e.hint(),
+            Error::Build(e) => e.hint(),
+            Error::Session(e) => e.hint(),
+            Error::Lock(_) => Some(
+                "fix or delete devenv.lock, then run `devenv lock` to write it again".into(),
+            ),
+            Error::Other { hint, .. } => hint.clone(),
+            Error::Manifest(_) | Error::Fingerprint(_) => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

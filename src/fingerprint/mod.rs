@@ -1,0 +1,170 @@
+//! The image hash: a canonical, length-prefixed encoding of everything that goes into the
+//! image, and the sha256 of each step's declared input files.
+//!
+//! The hash depends only on the manifest's image-affecting content, the locked base identity
+//! and input file bytes/paths/executable bits. Never on the checkout path, the user, mtimes
+//! or directory order: files are sorted by their project-relative path with `/` separators.
+//! A stat cache (`statcache.rs`) avoids re-reading unchanged files; it only decides whether
+//! to re-read, never what the hash is. sha2 and walkdir are used in this module only.
+
+mod inputs;
+mod statcache;
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{Manifest, Step};
+
+pub use inputs::{expand_inputs, InputFile, InputKind};
+pub use statcache::{file_digest, StatCache};
+
+/// Bumped whenever the encoding below changes, so old and new hashes never collide.
+pub const SCHEMA: &str = "devenv-image-v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FingerprintError {
+    #[error("input `{pattern}` of step `{step}` matches no file")]
+    NoMatch { step: String, pattern: String },
+    #[error("input `{pattern}` of step `{step}`: {message}")]
+    BadPattern {
+        step: String,
+        pattern: String,
+        message: String,
+    },
+    #[error("input {path} of step `{step}` leaves the project directory (via a symlink)")]
+    Escape { step: String, path: String },
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+}
+
+/// sha256 over length-prefixed fields: `field(a, b)` never collides with `field(ab, "")`.
+pub struct Hasher(Sha256);
+
+impl Hasher {
+    pub fn new(domain: &str) -> Hasher {
+        let mut h = Hasher(Sha256::new());
+        h.field("domain", domain.as_bytes());
+        h
+    }
+
+    pub fn field(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        for part in [name.as_bytes(), value] {
+            self.0.update((part.len() as u64).to_le_bytes());
+            self.0.update(part);
+        }
+        self
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+/// sha256 hex of a byte slice.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The planned chain of layers for a manifest: a base key, then one key per step.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Key of the config layer: base identity + `[env]` + workdir.
+    pub base_key: String,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    pub key: String,
+    pub inputs: Vec<InputFile>,
+}
+
+impl Plan {
+    /// The image hash: the key of the last layer.
+    pub fn hash(&self) -> &str {
+        self.steps.last().map_or(&self.base_key, |s| &s.key)
+    }
+
+    /// Every layer key, base first.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base_key.as_str()).chain(self.steps.iter().map(|s| s.key.as_str()))
+    }
+}
+
+/// Key of the config layer on top of the base.
+pub fn base_key(base_identity: &str, env: &BTreeMap<String, String>, workdir: &str) -> String {
+    let mut h = Hasher::new(SCHEMA);
+    h.field("base", base_identity.as_bytes());
+    for (k, v) in env {
+        h.field("env", format!("{k}={v}").as_bytes());
+    }
+    h.field("workdir", workdir.as_bytes());
+    h.finish()
+}
+
+/// Key of a step: the previous key, the step's image-affecting fields and its inputs.
+pub fn step_key(prev: &str, step: &Step, inputs: &[InputFile]) -> String {
+    let mut h = Hasher::new(SCHEMA);
+    h.field("prev", prev.as_bytes());
+    h.field("run", step.run.as_bytes());
+    h.field("user", step.user.as_bytes());
+    for (k, v) in &step.env {
+        h.field("env", format!("{k}={v}").as_bytes());
+    }
+    let mut secrets: Vec<&String> = step.secrets.iter().collect();
+    secrets.sort();
+    for s in secrets {
+        h.field("secret-name", s.as_bytes());
+    }
+    for f in inputs {
+        h.field("input", f.rel.as_bytes());
+        h.field("kind", f.kind.tag().as_bytes());
+        h.field("sha256", f.digest.as_bytes());
+    }
+    h.finish()
+}
+
+/// Plan the whole chain: expand every step's inputs (through the stat cache) and key it.
+pub fn plan(
+    manifest: &Manifest,
+    base_identity: &str,
+    cache: &mut StatCache,
+) -> Result<Plan, FingerprintError> {
+    let base_key = base_key(base_identity, &manifest.env, &manifest.shell.workdir);
+    let mut prev = base_key.clone();
+    let mut steps = Vec::with_capacity(manifest.steps.len());
+    for step in &manifest.steps {
+        let inputs = expand_inputs(&manifest.root, step, cache)?;
+        let key = step_key(&prev, step, &inputs);
+        prev.clone_from(&key);
+        steps.push(PlannedStep { key, inputs });
+    }
+    Ok(Plan { base_key, steps })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_length_prefixed() {
+        let mut a = Hasher::new("t");
+        a.field("x", b"ab").field("y", b"");
+        let mut b = Hasher::new("t");
+        b.field("x", b"a").field("y", b"b");
+        assert_ne!(a.finish(), b.finish());
+    }
+
+    #[test]
+    fn base_key_depends_on_env_and_workdir() {
+        let mut env = BTreeMap::new();
+        let k1 = base_key("sha256:1", &env, "/workspace");
+        env.insert("A".into(), "1".into());
+        let k2 = base_key("sha256:1", &env, "/workspace");
+        let k3 = base_key("sha256:1", &env, "/work");
+        assert_ne!(k1, k2);
+        assert_ne!(k2, k3);
+        assert_eq!(k1.len(), 64);
+    }
+}

@@ -1,0 +1,222 @@
+//! `run` and `shell`: an exec in the environment container wired to this process's stdio.
+//!
+//! Without a TTY, stdout and stderr stay apart and stdin is streamed until EOF. Docker does
+//! not kill an exec when its client goes away (moby#9098), so SIGINT/SIGTERM/SIGHUP/SIGQUIT
+//! are forwarded: every process of the exec carries a unique `DEVENV_EXEC` marker in its
+//! environment, and a second exec (as root) signals the processes that have it.
+//! With a TTY the terminal is put in raw mode (restored by a guard on every exit path),
+//! bytes go straight through (Ctrl-C is the pty's business) and SIGWINCH resizes.
+
+use std::io::IsTerminal;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::SessionError;
+use crate::engine::{Engine, ExecOutput, ExecSpec};
+
+/// One command to run in the container.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    pub container: String,
+    pub cmd: Vec<String>,
+    pub user: String,
+    pub workdir: String,
+    pub env: Vec<String>,
+    /// `None`: decide from the terminals (TTY only when stdin and stdout both are).
+    pub tty: Option<bool>,
+}
+
+/// Run the request with this process's stdio; returns the command's exit status
+/// (128+N after signal N).
+pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<i32, SessionError> {
+    let tty = req
+        .tty
+        .unwrap_or_else(|| std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
+    let marker = format!("DEVENV_EXEC={}", unique_id());
+    let mut env = req.env.clone();
+    env.push(marker.clone());
+    let console_size = if tty { terminal_size() } else { None };
+    let spec = ExecSpec {
+        cmd: req.cmd.clone(),
+        env,
+        user: Some(req.user.clone()),
+        workdir: Some(req.workdir.clone()),
+        tty,
+        console_size,
+        attach_stdin: true,
+    };
+    let _raw = if tty { Some(RawMode::enable()) } else { None };
+    let io = engine.start_exec(&req.container, &spec).await?;
+    let exec_id = io.id.clone();
+    pump(engine, req, io, tty, &marker).await?;
+    let code = engine.exec_exit_code(&exec_id).await?;
+    Ok(i32::try_from(code).unwrap_or(255))
+}
+
+/// Move bytes until the exec's output ends, forwarding signals and resizes meanwhile.
+async fn pump(
+    engine: &Engine,
+    req: &ExecRequest,
+    io: crate::engine::ExecIo,
+    tty: bool,
+    marker: &str,
+) -> Result<(), SessionError> {
+    let crate::engine::ExecIo {
+        id,
+        mut output,
+        mut input,
+    } = io;
+    let stdin_task = tokio::spawn(async move {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match stdin.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if input.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                    let _ = input.flush().await;
+                }
+            }
+        }
+        // EOF: close our half so the process sees end of input.
+        let _ = input.shutdown().await;
+    });
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut sigs = Signals::new()?;
+    if tty {
+        if let Some((rows, cols)) = terminal_size() {
+            engine.resize_exec(&id, rows, cols).await;
+        }
+    }
+    loop {
+        tokio::select! {
+            chunk = output.next() => match chunk {
+                None => break,
+                Some(chunk) => match chunk? {
+                    ExecOutput::Stdout(b) => write_out(&mut stdout, &b).await?,
+                    ExecOutput::Stderr(b) => write_out(&mut stderr, &b).await?,
+                },
+            },
+            sig = sigs.next() => match sig {
+                Forward::Resize => {
+                    if let Some((rows, cols)) = terminal_size() {
+                        engine.resize_exec(&id, rows, cols).await;
+                    }
+                }
+                Forward::Signal(name) => forward(engine, &req.container, marker, name).await,
+            },
+        }
+    }
+    stdin_task.abort();
+    Ok(())
+}
+
+async fn write_out(w: &mut (impl AsyncWriteExt + Unpin), bytes: &[u8]) -> Result<(), SessionError> {
+    let res = async {
+        w.write_all(bytes).await?;
+        w.flush().await
+    }
+    .await;
+    match res {
+        // Our reader went away (`| head`): keep draining so the exit status is still known.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(SessionError::Io {
+            what: "writing output".into(),
+            message: e.to_string(),
+        }),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Signal every process of the exec (they all carry `marker` in their environment).
+async fn forward(engine: &Engine, container: &str, marker: &str, signal: &str) {
+    let script = format!(
+        "for e in /proc/[0-9]*/environ; do \
+           if tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -qx '{marker}'; then \
+             p=${{e#/proc/}}; kill -s {signal} \"${{p%/environ}}\" 2>/dev/null; \
+           fi; \
+         done; exit 0"
+    );
+    let spec = ExecSpec {
+        cmd: vec!["/bin/sh".into(), "-c".into(), script],
+        user: Some("0:0".into()),
+        ..ExecSpec::default()
+    };
+    let _ = engine.exec_collect(container, &spec).await;
+}
+
+enum Forward {
+    Resize,
+    Signal(&'static str),
+}
+
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    winch: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, SessionError> {
+        let make = |k: SignalKind| {
+            signal(k).map_err(|e| SessionError::Io {
+                what: "installing signal handlers".into(),
+                message: e.to_string(),
+            })
+        };
+        Ok(Signals {
+            int: make(SignalKind::interrupt())?,
+            term: make(SignalKind::terminate())?,
+            hup: make(SignalKind::hangup())?,
+            quit: make(SignalKind::quit())?,
+            winch: make(SignalKind::window_change())?,
+        })
+    }
+
+    async fn next(&mut self) -> Forward {
+        tokio::select! {
+            _ = self.int.recv() => Forward::Signal("INT"),
+            _ = self.term.recv() => Forward::Signal("TERM"),
+            _ = self.hup.recv() => Forward::Signal("HUP"),
+            _ = self.quit.recv() => Forward::Signal("QUIT"),
+            _ = self.winch.recv() => Forward::Resize,
+        }
+    }
+}
+
+/// (rows, cols) of the controlling terminal.
+fn terminal_size() -> Option<(u16, u16)> {
+    crossterm::terminal::size().ok().map(|(cols, rows)| (rows, cols))
+}
+
+/// Raw terminal mode for the lifetime of the guard (restored on drop, which also runs when
+/// unwinding from a panic).
+struct RawMode;
+
+impl RawMode {
+    fn enable() -> RawMode {
+        let _ = crossterm::terminal::enable_raw_mode();
+        RawMode
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+fn unique_id() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}{:x}", std::process::id(), nanos)
+}

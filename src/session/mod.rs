@@ -1,0 +1,402 @@
+//! The environment container's lifecycle (up/down/status) and execs into it (run/shell).
+//!
+//! A project's container is found by the labels `dev.devenv.project-dir` (the project
+//! directory's real path) and role `env`. It records the image hash and the canonical
+//! runtime settings it was created with; when either differs from the manifest's, the
+//! container is stale and is recreated (by `up`), never reused silently.
+
+mod exec;
+mod settings;
+mod user;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use exec::{exec_command, ExecRequest};
+pub use settings::RuntimeSettings;
+
+use crate::build::BuildError;
+use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
+use crate::fingerprint::Hasher;
+use crate::manifest::{Manifest, VolumeSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("the environment is stale ({changes}) and {shells} other shell{} still use{} it", if *shells == 1 { "" } else { "s" }, if *shells == 1 { "s" } else { "" })]
+    StaleInUse { changes: String, shells: usize },
+    #[error("hook `{hook}` failed with exit status {status}")]
+    HookFailed { hook: String, status: i64 },
+    #[error("cannot read env_file {path}: {message}")]
+    EnvFile { path: String, message: String },
+    #[error("{what}: {message}")]
+    Io { what: String, message: String },
+    #[error("setting up the user in the container failed: {0}")]
+    UserSetup(String),
+}
+
+impl SessionError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SessionError::StaleInUse { .. } => Some(
+                "exit the other shells and run again, or run `devenv up` to recreate the \
+                 environment now (it ends those shells)"
+                    .into(),
+            ),
+            SessionError::HookFailed { .. } => {
+                Some("fix the hook; the next `devenv up` runs it again".into())
+            }
+            SessionError::Build(e) => e.hint(),
+            SessionError::Engine(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// Progress lines from up/down (the CLI renders them).
+pub trait Events {
+    fn info(&mut self, message: &str);
+    /// Output of a hook, streamed.
+    fn hook_output(&mut self, chunk: &[u8]);
+}
+
+/// Identity of the project on this machine.
+#[derive(Debug, Clone)]
+pub struct ProjectId {
+    pub dir: String,
+    pub manifest: String,
+    /// Readable container name: `devenv-<name>-<8 hex of the dir>`.
+    pub container_name: String,
+}
+
+impl ProjectId {
+    pub fn new(manifest: &Manifest) -> ProjectId {
+        let dir = real(&manifest.root);
+        let mut h = Hasher::new("project-dir");
+        h.field("dir", dir.as_bytes());
+        let short = h.finish()[..8].to_owned();
+        ProjectId {
+            manifest: real(&manifest.path),
+            container_name: format!("devenv-{}-{short}", manifest.name),
+            dir,
+        }
+    }
+
+    /// Engine name of a project-scoped named volume.
+    pub fn volume_name(&self, name: &str) -> String {
+        format!("{}-{name}", self.container_name)
+    }
+}
+
+fn real(p: &Path) -> String {
+    p.canonicalize()
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The project's environment container, if any (the newest when several exist).
+pub async fn find(engine: &Engine, id: &ProjectId) -> Result<Option<ContainerInfo>, SessionError> {
+    let mut list = engine
+        .list_containers(&[
+            (labels::MANAGED, "true"),
+            (labels::ROLE, "env"),
+            (labels::PROJECT_DIR, &id.dir),
+        ])
+        .await?;
+    Ok(list.pop())
+}
+
+/// How `ensure_running` treats a stale container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StalePolicy {
+    /// Recreate it (`up`).
+    Recreate,
+    /// Recreate only when no other exec uses it; otherwise fail with `StaleInUse`.
+    RecreateIfUnused,
+}
+
+/// What `ensure_running` did.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub container: ContainerInfo,
+    pub created: bool,
+    pub started: bool,
+}
+
+/// Make sure the container for `settings` exists and runs: reuse, start, or (re)create it,
+/// running hooks. Serialised per project so concurrent calls end with one container.
+pub async fn ensure_running(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    policy: StalePolicy,
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<Running, SessionError> {
+    let id = ProjectId::new(manifest);
+    let _lock = project_lock(&id).await?;
+    let existing = find(engine, &id).await?;
+    if let Some(c) = existing {
+        let changes = settings.diff(&c.labels);
+        if changes.is_empty() {
+            return reuse(engine, manifest, settings, c, state_dir, events).await;
+        }
+        let summary = changes.join(", ");
+        if policy == StalePolicy::RecreateIfUnused && c.running() {
+            let shells = engine.running_execs(&c.id).await?;
+            if shells > 0 {
+                return Err(SessionError::StaleInUse {
+                    changes: summary,
+                    shells,
+                });
+            }
+        }
+        events.info(&format!("recreating {}: {summary}", c.name));
+        engine.remove_container(&c.id).await?;
+    }
+    let container = create(engine, manifest, settings, &id).await?;
+    events.info(&format!("created {}", container.name));
+    start_and_hooks(engine, manifest, settings, &container, true, state_dir, events).await?;
+    Ok(Running {
+        container,
+        created: true,
+        started: true,
+    })
+}
+
+async fn reuse(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    c: ContainerInfo,
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<Running, SessionError> {
+    let must_start = !c.running();
+    let pending_create = !hooks_done(manifest, state_dir, &c.id);
+    if must_start || pending_create {
+        start_and_hooks(engine, manifest, settings, &c, must_start, state_dir, events).await?;
+    }
+    Ok(Running {
+        container: c,
+        created: false,
+        started: must_start,
+    })
+}
+
+async fn create(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    id: &ProjectId,
+) -> Result<ContainerInfo, SessionError> {
+    let mut mounts = vec![Mount::Bind {
+        source: id.dir.clone(),
+        target: manifest.shell.workdir.clone(),
+        read_only: false,
+    }];
+    let mut vol_labels = base_labels(manifest, id);
+    vol_labels.insert(labels::ROLE.to_owned(), "volume".to_owned());
+    for v in &manifest.container.volumes {
+        mounts.push(match v {
+            VolumeSpec::Named {
+                name,
+                target,
+                read_only,
+            } => {
+                let engine_name = id.volume_name(name);
+                engine.ensure_volume(&engine_name, vol_labels.clone()).await?;
+                Mount::Volume {
+                    name: engine_name,
+                    target: target.clone(),
+                    read_only: *read_only,
+                }
+            }
+            VolumeSpec::Bind {
+                source,
+                target,
+                read_only,
+            } => Mount::Bind {
+                source: real(&manifest.root.join(source)),
+                target: target.clone(),
+                read_only: *read_only,
+            },
+        });
+    }
+    let mut container_labels = base_labels(manifest, id);
+    container_labels.extend(settings.labels());
+    let spec = ContainerSpec {
+        name: Some(id.container_name.clone()),
+        image: settings.image.clone(),
+        cmd: vec!["/bin/sh".into()],
+        env: settings.env_list(),
+        workdir: Some(manifest.shell.workdir.clone()),
+        labels: container_labels,
+        mounts,
+        ports: settings.port_bindings(),
+        network: Some(settings.network.clone()),
+        init: true,
+        open_stdin: true,
+        hostname: Some(manifest.name.chars().take(63).collect()),
+    };
+    let cid = match engine.create_container(&spec).await {
+        Ok(cid) => cid,
+        // A container of that name that our labels did not find (e.g. removed between
+        // calls by another devenv, or left half-created): replace it.
+        Err(EngineError::Conflict { .. }) => {
+            engine.remove_container(&id.container_name).await?;
+            engine.create_container(&spec).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(ContainerInfo {
+        id: cid,
+        name: id.container_name.clone(),
+        state: "created".into(),
+        labels: spec.labels,
+        image_id: String::new(),
+    })
+}
+
+fn base_labels(manifest: &Manifest, id: &ProjectId) -> HashMap<String, String> {
+    HashMap::from([
+        (labels::MANAGED.to_owned(), "true".to_owned()),
+        (labels::ROLE.to_owned(), "env".to_owned()),
+        (labels::PROJECT.to_owned(), manifest.name.clone()),
+        (labels::PROJECT_DIR.to_owned(), id.dir.clone()),
+        (labels::MANIFEST.to_owned(), id.manifest.clone()),
+        (labels::VERSION.to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+    ])
+}
+
+/// Start (when `start`), set up the user, run `on_create` once (marker written only after
+/// success) and `on_start` on each start.
+async fn start_and_hooks(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    c: &ContainerInfo,
+    start: bool,
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<(), SessionError> {
+    if start {
+        engine.start_container(&c.id).await?;
+        user::setup(engine, &c.id, &settings.user).await?;
+    }
+    if let Some(hook) = &manifest.hooks.on_create {
+        if !hook_done(state_dir, &c.id) {
+            events.info("running on_create hook");
+            run_hook(engine, manifest, settings, &c.id, hook, events).await?;
+            mark_hook_done(state_dir, &c.id)?;
+        }
+    }
+    if start {
+        if let Some(hook) = &manifest.hooks.on_start {
+            events.info("running on_start hook");
+            run_hook(engine, manifest, settings, &c.id, hook, events).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn run_hook(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    container: &str,
+    hook: &str,
+    events: &mut dyn Events,
+) -> Result<(), SessionError> {
+    use futures_util::StreamExt;
+    let spec = ExecSpec {
+        cmd: vec!["/bin/sh".into(), "-c".into(), hook.to_owned()],
+        user: Some(settings.user.exec_user()),
+        workdir: Some(manifest.shell.workdir.clone()),
+        ..ExecSpec::default()
+    };
+    let mut io = engine.start_exec(container, &spec).await?;
+    while let Some(chunk) = io.output.next().await {
+        match chunk? {
+            crate::engine::ExecOutput::Stdout(b) | crate::engine::ExecOutput::Stderr(b) => {
+                events.hook_output(&b);
+            }
+        }
+    }
+    let status = engine.exec_exit_code(&io.id).await?;
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(SessionError::HookFailed {
+            hook: hook.to_owned(),
+            status,
+        })
+    }
+}
+
+fn marker(state_dir: &Path, container: &str) -> PathBuf {
+    state_dir.join("hooks").join(format!("{container}.on_create"))
+}
+
+/// Whether the container has no `on_create` hook pending.
+pub fn hooks_done(manifest: &Manifest, state_dir: &Path, container: &str) -> bool {
+    manifest.hooks.on_create.is_none() || hook_done(state_dir, container)
+}
+
+fn hook_done(state_dir: &Path, container: &str) -> bool {
+    marker(state_dir, container).exists()
+}
+
+fn mark_hook_done(state_dir: &Path, container: &str) -> Result<(), SessionError> {
+    let path = marker(state_dir, container);
+    let io = |e: std::io::Error| SessionError::Io {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(path.parent().expect("marker has a parent")).map_err(io)?;
+    std::fs::write(&path, b"").map_err(io)
+}
+
+/// Remove the project's container (and its named volumes); returns what was removed.
+pub async fn down(
+    engine: &Engine,
+    manifest: &Manifest,
+    volumes: bool,
+    state_dir: &Path,
+) -> Result<Vec<String>, SessionError> {
+    let id = ProjectId::new(manifest);
+    let _lock = project_lock(&id).await?;
+    let mut removed = Vec::new();
+    let list = engine
+        .list_containers(&[
+            (labels::MANAGED, "true"),
+            (labels::ROLE, "env"),
+            (labels::PROJECT_DIR, &id.dir),
+        ])
+        .await?;
+    for c in list {
+        engine.remove_container(&c.id).await?;
+        let _ = std::fs::remove_file(marker(state_dir, &c.id));
+        removed.push(format!("container {}", c.name));
+    }
+    if volumes {
+        let vols = engine
+            .remove_volumes(&[
+                (labels::MANAGED, "true"),
+                (labels::ROLE, "volume"),
+                (labels::PROJECT_DIR, &id.dir),
+            ])
+            .await?;
+        removed.extend(vols.into_iter().map(|v| format!("volume {v}")));
+    }
+    Ok(removed)
+}
+
+/// Per-project lock serialising container creation and removal.
+async fn project_lock(id: &ProjectId) -> Result<crate::build::NamedLock, SessionError> {
+    Ok(crate::build::NamedLock::acquire(&id.container_name).await?)
+}

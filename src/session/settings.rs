@@ -1,0 +1,133 @@
+//! The container's runtime settings in canonical form. They are stored on the container as
+//! a label; comparing them with the manifest's tells whether (and what) changed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::user::ExecUser;
+use super::SessionError;
+use crate::engine::{labels, PortBinding};
+use crate::manifest::{Manifest, Network, PortSpec, VolumeSpec};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RuntimeSettings {
+    /// The image reference (`devenv/<project>:<hash>`).
+    pub image: String,
+    pub hash: String,
+    /// `[container] env` plus `env_file`, resolved.
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortSpec>,
+    pub volumes: Vec<VolumeSpec>,
+    pub network: String,
+    pub workdir: String,
+    pub user: ExecUser,
+    pub on_create: Option<String>,
+}
+
+impl RuntimeSettings {
+    pub fn new(manifest: &Manifest, image: &str, hash: &str) -> Result<Self, SessionError> {
+        let mut env = BTreeMap::new();
+        if let Some(file) = &manifest.container.env_file {
+            let path = manifest.root.join(file);
+            let iter = dotenvy::from_path_iter(&path).map_err(|e| SessionError::EnvFile {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| SessionError::EnvFile {
+                    path: file.clone(),
+                    message: e.to_string(),
+                })?;
+                env.insert(k, v);
+            }
+        }
+        env.extend(manifest.container.env.clone());
+        Ok(RuntimeSettings {
+            image: image.to_owned(),
+            hash: hash.to_owned(),
+            env,
+            ports: manifest.container.ports.clone(),
+            volumes: manifest.container.volumes.clone(),
+            network: match manifest.container.network {
+                Network::Bridge => "bridge",
+                Network::None => "none",
+                Network::Host => "host",
+            }
+            .to_owned(),
+            workdir: manifest.shell.workdir.clone(),
+            user: ExecUser::resolve(&manifest.shell.user),
+            on_create: manifest.hooks.on_create.clone(),
+        })
+    }
+
+    /// The exec `User` for the manifest's `shell.user`.
+    pub fn exec_user_of(manifest: &Manifest) -> String {
+        ExecUser::resolve(&manifest.shell.user).exec_user()
+    }
+
+    /// Labels recording these settings on the container.
+    pub fn labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (labels::HASH.to_owned(), self.hash.clone()),
+            (
+                labels::SETTINGS.to_owned(),
+                serde_json::to_string(self).expect("settings serialise"),
+            ),
+        ])
+    }
+
+    /// What differs from the settings recorded in a container's labels, as short phrases;
+    /// empty when the container is current.
+    pub fn diff(&self, container_labels: &HashMap<String, String>) -> Vec<String> {
+        let old: Option<RuntimeSettings> = container_labels
+            .get(labels::SETTINGS)
+            .and_then(|s| serde_json::from_str(s).ok());
+        let Some(old) = old else {
+            return vec!["created by another devenv version".into()];
+        };
+        let mut changes = Vec::new();
+        if old.hash != self.hash {
+            changes.push(format!(
+                "image {} → {}",
+                &old.hash[..old.hash.len().min(12)],
+                &self.hash[..12.min(self.hash.len())]
+            ));
+        }
+        let fields: [(&str, bool); 7] = [
+            ("container.env", old.env != self.env),
+            ("container.ports", old.ports != self.ports),
+            ("container.volumes", old.volumes != self.volumes),
+            ("container.network", old.network != self.network),
+            ("shell.workdir", old.workdir != self.workdir),
+            ("shell.user", old.user != self.user),
+            ("hooks.on_create", old.on_create != self.on_create),
+        ];
+        changes.extend(
+            fields
+                .iter()
+                .filter(|(_, changed)| *changed)
+                .map(|(name, _)| format!("{name} changed")),
+        );
+        if old.image != self.image && old.hash == self.hash {
+            changes.push("image name changed".into());
+        }
+        changes
+    }
+
+    pub fn env_list(&self) -> Vec<String> {
+        self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    pub fn port_bindings(&self) -> Vec<PortBinding> {
+        self.ports
+            .iter()
+            .map(|p| PortBinding {
+                host_ip: p.host_ip.clone(),
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: p.protocol.clone(),
+            })
+            .collect()
+    }
+}
