@@ -18,7 +18,7 @@ use std::time::Duration;
 pub use base::{LockMode, ResolvedBase};
 pub use history::BuildRecord;
 pub use lock::NamedLock;
-pub use prune::{prune, Pruned};
+pub use prune::{prune, remove_dead_build_containers, Pruned};
 
 use crate::engine::{labels, Engine, EngineError};
 use crate::fingerprint::{self, FingerprintError, Plan, StatCache};
@@ -177,15 +177,17 @@ pub async fn ensure_image(
             steps_cached: total,
         });
     }
+    remove_dead_build_containers(engine, Some(&manifest.name)).await?;
     let previous = BuildRecord::load(&paths.dir);
     let base_image = base.image.clone().unwrap_or_else(|| base.entry.digest.clone());
+    let mut interrupt = step::Interrupt::install()?;
     let mut builder = step::Builder::new(engine, manifest, reporter);
     let mut parent = builder.ensure_base_layer(&base_image, &plan.base_key).await?;
     let (mut run, mut cached) = (0, 0);
     for (i, planned) in plan.steps.iter().enumerate() {
         let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));
         let ran = builder
-            .ensure_step(i, &parent, planned, why.as_deref())
+            .ensure_step(i, &parent, planned, why.as_deref(), &mut interrupt)
             .await?;
         if ran {
             run += 1;

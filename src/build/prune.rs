@@ -22,19 +22,10 @@ pub async fn prune(
     project: Option<&str>,
     keep: &HashSet<String>,
 ) -> Result<Pruned, BuildError> {
-    let mut out = Pruned::default();
-    let mut filter = vec![(labels::MANAGED, "true"), (labels::ROLE, "build")];
-    if let Some(p) = project {
-        filter.push((labels::PROJECT, p));
-    }
-    for c in engine.list_containers(&filter).await? {
-        let key = c.labels.get(labels::KEY).cloned().unwrap_or_default();
-        // A build still holding its key's lock is live: leave it alone.
-        if let Some(_lock) = NamedLock::try_acquire(&key)? {
-            engine.remove_container(&c.id).await?;
-            out.containers += 1;
-        }
-    }
+    let mut out = Pruned {
+        containers: remove_dead_build_containers(engine, project).await?,
+        ..Pruned::default()
+    };
     let mut filter = vec![(labels::MANAGED, "true")];
     if let Some(p) = project {
         filter.push((labels::PROJECT, p));
@@ -71,6 +62,27 @@ pub async fn prune(
         }
     }
     Ok(out)
+}
+
+/// Remove build containers left by interrupted builds (those whose key lock is free, so no
+/// live build owns them); returns how many.
+pub async fn remove_dead_build_containers(
+    engine: &Engine,
+    project: Option<&str>,
+) -> Result<usize, BuildError> {
+    let mut filter = vec![(labels::MANAGED, "true"), (labels::ROLE, "build")];
+    if let Some(p) = project {
+        filter.push((labels::PROJECT, p));
+    }
+    let mut removed = 0;
+    for c in engine.list_containers(&filter).await? {
+        let key = c.labels.get(labels::KEY).cloned().unwrap_or_default();
+        if let Some(_lock) = NamedLock::try_acquire(&key)? {
+            engine.remove_container(&c.id).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Drop project tags (`devenv/<project>:<hash>`) on kept images whose hash is not current.

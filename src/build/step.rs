@@ -64,6 +64,7 @@ impl<'a> Builder<'a> {
         parent: &str,
         planned: &PlannedStep,
         why: Option<&str>,
+        interrupt: &mut Interrupt,
     ) -> Result<bool, BuildError> {
         let step = &self.manifest.steps[index];
         let total = self.manifest.steps.len();
@@ -85,16 +86,13 @@ impl<'a> Builder<'a> {
         let env = self.engine.image(parent).await?.map(|i| i.env).unwrap_or_default();
         let spec = self.container_spec(parent, &planned.key, &env);
         let id = self.engine.create_container(&spec).await?;
+        let comment = format!("devenv step: {}", step.name);
         let outcome = tokio::select! {
-            r = self.run_in(&id, index, planned, secrets) => r,
-            _ = tokio::signal::ctrl_c() => Err(BuildError::Interrupted),
-        };
-        let outcome = match outcome {
-            Ok(()) => {
-                let comment = format!("devenv step: {}", step.name);
+            r = async {
+                self.run_in(&id, index, planned, secrets).await?;
                 self.commit(&id, &planned.key, env, &comment).await
-            }
-            Err(e) => Err(e),
+            } => r,
+            () = interrupt.recv() => Err(BuildError::Interrupted),
         };
         self.engine.remove_container(&id).await?;
         match outcome {
@@ -128,7 +126,12 @@ impl<'a> Builder<'a> {
         let spec = ExecSpec {
             cmd: vec!["/bin/sh".into(), "-c".into(), step.run.clone()],
             env,
-            user: Some(step.user.clone()),
+            // Numeric root works in images without /etc/passwd.
+            user: Some(if step.user == "root" {
+                "0:0".to_owned()
+            } else {
+                step.user.clone()
+            }),
             workdir: Some(self.manifest.shell.workdir.clone()),
             ..ExecSpec::default()
         };
@@ -214,6 +217,34 @@ impl<'a> Builder<'a> {
             self.engine.remove_container(&c.id).await?;
         }
         Ok(())
+    }
+}
+
+/// SIGINT/SIGTERM during a build. Installed once for the whole build so a signal that
+/// arrives between steps is not lost: it stays pending until the next step looks.
+pub(super) struct Interrupt {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    pub fn install() -> Result<Interrupt, BuildError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let err = |e: std::io::Error| BuildError::Io {
+            what: "installing signal handlers".into(),
+            message: e.to_string(),
+        };
+        Ok(Interrupt {
+            int: signal(SignalKind::interrupt()).map_err(err)?,
+            term: signal(SignalKind::terminate()).map_err(err)?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
     }
 }
 

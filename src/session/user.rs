@@ -89,8 +89,11 @@ exit 0
 
 /// Prepare the container for `user` (as root, once per container start).
 pub async fn setup(engine: &Engine, container: &str, user: &ExecUser) -> Result<(), SessionError> {
-    let ExecUser::Host { uid, gid, name } = user else {
-        return Ok(());
+    let (uid, gid, name) = match user {
+        ExecUser::Host { uid, gid, name } => (*uid, *gid, name.as_str()),
+        // Images without a passwd entry for root still answer `whoami`.
+        ExecUser::Root => (0, 0, "root"),
+        ExecUser::Named(_) => return Ok(()),
     };
     let spec = ExecSpec {
         cmd: vec![
@@ -100,7 +103,7 @@ pub async fn setup(engine: &Engine, container: &str, user: &ExecUser) -> Result<
             "devenv-user-setup".into(),
             uid.to_string(),
             gid.to_string(),
-            name.clone(),
+            name.to_owned(),
         ],
         user: Some("0:0".into()),
         ..ExecSpec::default()

@@ -12,22 +12,8 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid")
 }
 
-/// Until `devenv validate` exists: what it prints, through the library.
-fn validate(dir: &Path, file: &str) -> (Option<i32>, String) {
-    match devenv::manifest::load(&dir.join(file), dir) {
-        Ok(_) => (Some(0), String::new()),
-        Err(e) => {
-            let text = e
-                .render(false)
-                .replace(&dir.join(file).display().to_string(), file);
-            (Some(2), text)
-        }
-    }
-}
-
 /// Run `devenv validate -f FILE` in `dir`: exit code and stderr.
-#[allow(dead_code)]
-fn validate_cli(dir: &Path, file: &str) -> (Option<i32>, String) {
+fn validate(dir: &Path, file: &str) -> (Option<i32>, String) {
     let output = assert_cmd::Command::cargo_bin("devenv")
         .expect("the devenv binary is built")
         .args(["validate", "-f", file])

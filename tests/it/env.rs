@@ -1,0 +1,375 @@
+//! The environment against the real engine: up, run, shell (through a pty), users, hooks,
+//! recreation, down and status.
+
+use std::io::{Read, Write};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
+
+fn env_project(extra: &str) -> TestContext {
+    let t = TestContext::new();
+    t.manifest(&format!(
+        "[env]\nIMAGE_VAR = \"from-image\"\n[[step]]\nrun = \"echo built > /built\"\n{extra}"
+    ));
+    t
+}
+
+fn container_id(t: &TestContext) -> String {
+    let json = t.ok(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["container"]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn up_then_run_returns_exact_exit_codes_and_keeps_streams_apart() {
+    let t = env_project("[container]\nenv = { RUNTIME_VAR = \"rt\" }\n");
+    let out = t.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("environment ready"));
+    let out = t.run(&["run", "--", "sh", "-c", "echo $IMAGE_VAR $RUNTIME_VAR; cat /built"]);
+    assert_eq!(stdout(&out), "from-image rt\nbuilt\n");
+    for code in [0, 1, 7, 42, 255] {
+        let out = t.run(&["run", "--", "sh", "-c", &format!("exit {code}")]);
+        assert_eq!(out.status.code(), Some(code));
+    }
+    let out = t.run(&["run", "--", "sh", "-c", "echo to-out; echo to-err >&2"]);
+    assert_eq!(stdout(&out), "to-out\n");
+    assert_eq!(stderr(&out), "to-err\n");
+    // Killed by a signal: 128+N.
+    let out = t.run(&["run", "--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(out.status.code(), Some(137));
+    // The command sees the project at the workdir, matching the current directory.
+    std::fs::create_dir_all(t.root().join("sub")).unwrap();
+    let mut cmd = t.cmd(&["run", "--", "pwd"]);
+    cmd.current_dir(t.root().join("sub"));
+    assert_eq!(stdout(&cmd.output().unwrap()), "/workspace/sub\n");
+}
+
+#[test]
+fn run_streams_stdin_and_large_output_in_order() {
+    let t = env_project("");
+    t.ok(&["up"]);
+    let mut child = t
+        .cmd(&["run", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hi\nthere\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out), "hi\nthere\n");
+    // ~100 MB, in order.
+    let out = t.run(&["run", "--", "sh", "-c", "seq 1 1000000; head -c 93000000 /dev/zero"]);
+    assert!(out.status.success());
+    let lines: String = (1..=1_000_000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(out.stdout.len(), lines.len() + 93_000_000);
+    assert!(out.stdout[..lines.len()] == *lines.as_bytes(), "lines out of order");
+    assert!(out.stdout[lines.len()..].iter().all(|b| *b == 0));
+}
+
+fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, sig).unwrap();
+}
+
+#[test]
+fn sigint_and_sigterm_reach_the_command_and_it_never_outlives_devenv() {
+    let t = env_project("");
+    t.ok(&["up"]);
+    let script = "trap 'echo got-int; exit 42' INT; echo ready; while :; do sleep 0.1; done";
+    let mut child = t
+        .cmd(&["run", "--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 6];
+    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(stdout(&out), "got-int\n");
+
+    let mut child = t
+        .cmd(&["run", "--", "sh", "-c", "echo ready; exec sleep 300"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    let id = container_id(&t);
+    let ps = docker(&["exec", &id, "ps", "-o", "args"]);
+    assert!(!ps.contains("sleep 300"), "command outlived devenv:\n{ps}");
+}
+
+#[test]
+fn files_created_inside_belong_to_a_non_root_host_user() {
+    let t = env_project("");
+    // The unprivileged user needs the project, a HOME and the docker socket's group.
+    let uid = 4321;
+    let status = std::process::Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(t.root())
+        .arg(t.home.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sock_gid = std::fs::metadata("/var/run/docker.sock")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap();
+    let as_user = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                &format!("--groups={sock_gid}"),
+            ])
+            .arg(assert_cmd::cargo::cargo_bin("devenv"))
+            .args(args)
+            .current_dir(t.root())
+            .env("HOME", t.home.path())
+            .env("USER", "ituser")
+            .output()
+            .unwrap()
+    };
+    let out = as_user(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = as_user(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; whoami; touch \"$HOME/w\" && echo home-ok; touch created-inside",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{uid}\n{uid}\nituser\nhome-ok\n"));
+    let meta = std::fs::metadata(t.root().join("created-inside")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), uid);
+}
+
+#[test]
+fn host_uid_that_exists_in_the_image_under_another_name_still_works() {
+    let t = TestContext::new();
+    t.manifest(
+        "[[step]]\nrun = \"echo 'taken:x:4322:4322::/home/taken:/bin/sh' >> /etc/passwd; \
+         echo 'tgroup:x:4322:' >> /etc/group; mkdir -p /home/taken && chown 4322:4322 /home/taken\"\n",
+    );
+    let uid = 4322;
+    std::process::Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(t.root())
+        .arg(t.home.path())
+        .status()
+        .unwrap();
+    let sock_gid = std::fs::metadata("/var/run/docker.sock")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            &format!("--groups={sock_gid}"),
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(["run", "--", "sh", "-c", "whoami; echo $HOME; touch $HOME/x && echo ok"])
+        .current_dir(t.root())
+        .env("HOME", t.home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "taken\n/home/taken\nok\n");
+}
+
+#[test]
+fn changed_container_setting_recreates_the_container_and_says_why() {
+    let t = env_project("[container]\nenv = { MODE = \"one\" }\n");
+    t.ok(&["up"]);
+    let first = container_id(&t);
+    // Unchanged: reused.
+    let out = t.run(&["up"]);
+    assert!(!stderr(&out).contains("recreating"), "{}", stderr(&out));
+    assert_eq!(container_id(&t), first);
+    let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &manifest.replace("\"one\"", "\"two\""));
+    let status: serde_json::Value =
+        serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["container"]["up_to_date"], false);
+    let out = t.run(&["up"]);
+    assert!(stderr(&out).contains("container.env changed"), "{}", stderr(&out));
+    assert_ne!(container_id(&t), first);
+    assert_eq!(stdout(&t.run(&["run", "--", "sh", "-c", "echo $MODE"])), "two\n");
+    assert_eq!(t.containers().len(), 1);
+}
+
+#[test]
+fn run_brings_a_stale_environment_up_to_date_first() {
+    let t = env_project("");
+    t.ok(&["up"]);
+    let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &manifest.replace("from-image", "changed"));
+    let out = t.run(&["run", "--", "sh", "-c", "echo $IMAGE_VAR"]);
+    assert_eq!(stdout(&out), "changed\n", "{}", stderr(&out));
+}
+
+#[test]
+fn stale_environment_in_use_by_another_shell_is_reported_not_destroyed() {
+    let t = env_project("");
+    t.ok(&["up"]);
+    let mut busy = t
+        .cmd(&["run", "--", "sh", "-c", "echo ready; sleep 30"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 6];
+    busy.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &format!("{manifest}[container]\nenv = {{ X = \"1\" }}\n"));
+    let out = t.run(&["run", "--", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("stale"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("devenv up"), "{}", stderr(&out));
+    signal(&busy, nix::sys::signal::Signal::SIGTERM);
+    let _ = busy.wait();
+}
+
+#[test]
+fn hooks_on_create_once_on_start_each_start_and_failed_create_retried() {
+    let t = env_project(
+        "[hooks]\non_create = \"test -f /workspace/allow && echo c >> /workspace/created.log\"\n\
+         on_start = \"echo s >> /workspace/started.log\"\n",
+    );
+    let out = t.run(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("on_create"), "{}", stderr(&out));
+    t.write("allow", "");
+    t.ok(&["up"]);
+    t.ok(&["up"]);
+    let read = |f: &str| std::fs::read_to_string(t.root().join(f)).unwrap_or_default();
+    assert_eq!(read("created.log"), "c\n");
+    let starts = read("started.log").lines().count();
+    docker(&["stop", "-t", "1", &container_id(&t)]);
+    t.ok(&["up"]);
+    assert_eq!(read("started.log").lines().count(), starts + 1);
+    assert_eq!(read("created.log"), "c\n");
+}
+
+#[test]
+fn down_removes_only_this_projects_container_and_volumes() {
+    let t = env_project("[container]\nvolumes = [\"cache:/cache\"]\n");
+    t.ok(&["up"]);
+    t.ok(&["run", "--", "sh", "-c", "echo kept > /cache/f"]);
+    t.ok(&["down"]);
+    assert!(t.containers().is_empty());
+    t.ok(&["up"]);
+    assert_eq!(t.ok(&["run", "--", "cat", "/cache/f"]), "kept\n");
+    let label = format!("label={}", t.label());
+    assert_eq!(docker_lines(&["volume", "ls", "-q", "--filter", &label]).len(), 1);
+    t.ok(&["down", "--volumes"]);
+    assert!(t.containers().is_empty());
+    assert!(docker_lines(&["volume", "ls", "-q", "--filter", &label]).is_empty());
+}
+
+#[test]
+fn status_json_follows_the_contract() {
+    let t = env_project("");
+    t.ok(&["lock"]);
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(v["hash"].as_str().unwrap().len(), 64);
+    assert_eq!(v["image_present"], false);
+    assert!(v["container"].is_null());
+    assert!(v["image"].as_str().unwrap().starts_with("devenv/"));
+    t.ok(&["up"]);
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(v["image_present"], true);
+    let c = &v["container"];
+    assert_eq!(c["state"], "running");
+    assert_eq!(c["up_to_date"], true);
+    assert!(c["name"].as_str().unwrap().starts_with(&format!("devenv-{}", t.name)));
+    assert!(c["id"].as_str().unwrap().len() >= 12);
+}
+
+#[test]
+fn two_concurrent_ups_end_with_one_container() {
+    let t = env_project("");
+    t.ok(&["build"]);
+    let a = t.cmd(&["up"]).stderr(Stdio::piped()).spawn().unwrap();
+    let b = t.cmd(&["up"]).stderr(Stdio::piped()).spawn().unwrap();
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(t.containers().len(), 1);
+}
+
+/// Read from the pty until `needle` appears (or fail after a timeout).
+fn expect(reader: &std::sync::mpsc::Receiver<Vec<u8>>, seen: &mut String, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen.contains(needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match reader.recv_timeout(left) {
+            Ok(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            Err(_) => panic!("timed out waiting for {needle:?}; screen so far:\n{seen}"),
+        }
+    }
+}
+
+#[test]
+fn interactive_shell_through_a_pty() {
+    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+    let t = env_project("");
+    t.ok(&["up"]);
+    let pty = native_pty_system();
+    let pair = pty
+        .openpty(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("devenv"));
+    cmd.arg("shell");
+    cmd.cwd(t.root());
+    cmd.env("HOME", t.home.path());
+    cmd.env("TERM", "xterm");
+    let mut child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut writer = pair.master.take_writer().unwrap();
+    let mut seen = String::new();
+    writer.write_all(b"echo $((6*7))-answer\r").unwrap();
+    expect(&rx, &mut seen, "42-answer");
+    // Resize is forwarded.
+    pair.master
+        .resize(PtySize {
+            rows: 30,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    writer.write_all(b"stty size\r").unwrap();
+    expect(&rx, &mut seen, "30 100");
+    // Ctrl-C interrupts a running command and the shell lives on.
+    writer.write_all(b"sleep 100\r").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    writer.write_all(b"\x03").unwrap();
+    writer.write_all(b"echo after-$((1+1))\r").unwrap();
+    expect(&rx, &mut seen, "after-2");
+    writer.write_all(b"exit 3\r").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.exit_code(), 3);
+}
