@@ -70,9 +70,7 @@ impl Error {
             Error::Manifest(_) => EXIT_USAGE,
             Error::Engine(EngineError::Unreachable { .. })
             | Error::Build(BuildError::Engine(EngineError::Unreachable { .. }))
-            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => {
-                EXIT_ENGINE
-            }
+            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => EXIT_ENGINE,
             _ => 1,
         }
     }
@@ -80,13 +78,14 @@ impl Error {
     /// What to do next, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Engine(e) | Error::Build(BuildError::Engine(e)) => e.hint(),
-            Error::Session(SessionError::Engine(e)) => e.hint(),
+            Error::Engine(e)
+            | Error::Build(BuildError::Engine(e))
+            | Error::Session(SessionError::Engine(e)) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
-            Error::Lock(_) => Some(
-                "fix or delete devenv.lock, then run `devenv lock` to write it again".into(),
-            ),
+            Error::Lock(_) => {
+                Some("fix or delete devenv.lock, then run `devenv lock` to write it again".into())
+            }
             Error::Other { hint, .. } => hint.clone(),
             Error::Manifest(_) | Error::Fingerprint(_) => None,
         }

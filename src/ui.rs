@@ -64,7 +64,7 @@ impl Printer {
         let _ = writeln!(out, "{line}");
     }
 
-    fn paint(&self, text: &str, code: &str) -> String {
+    fn paint(self, text: &str, code: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -188,7 +188,11 @@ impl BuildView {
             eprintln!();
             self.at_line_start = true;
         }
-        self.line(&format!("step {}: {what} in {:.1}s", index + 1, elapsed.as_secs_f64()));
+        self.line(&format!(
+            "step {}: {what} in {:.1}s",
+            index + 1,
+            elapsed.as_secs_f64()
+        ));
     }
 }
 

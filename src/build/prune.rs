@@ -17,10 +17,10 @@ pub struct Pruned {
 
 /// Remove this project's (or with `project = None`, every project's) images except the
 /// layers in `keep`, and build containers nobody is using.
-pub async fn prune(
+pub async fn prune<S: std::hash::BuildHasher>(
     engine: &Engine,
     project: Option<&str>,
-    keep: &HashSet<String>,
+    keep: &HashSet<String, S>,
 ) -> Result<Pruned, BuildError> {
     let mut out = Pruned {
         containers: remove_dead_build_containers(engine, project).await?,
@@ -86,16 +86,18 @@ pub async fn remove_dead_build_containers(
 }
 
 /// Drop project tags (`devenv/<project>:<hash>`) on kept images whose hash is not current.
-async fn untag_stale(
+async fn untag_stale<S: std::hash::BuildHasher>(
     engine: &Engine,
     tags: &[String],
-    keep: &HashSet<String>,
+    keep: &HashSet<String, S>,
 ) -> Result<(), BuildError> {
     for tag in tags {
         let Some((repo, t)) = tag.rsplit_once(':') else {
             continue;
         };
-        if repo != LAYER_REPO && repo.starts_with("devenv/") && repo != super::base::ROOTFS_REPO
+        if repo != LAYER_REPO
+            && repo.starts_with("devenv/")
+            && repo != super::base::ROOTFS_REPO
             && !keep.contains(t)
         {
             engine.remove_image(tag).await?;

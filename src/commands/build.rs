@@ -35,7 +35,8 @@ pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     .await;
     let built = match built {
         Err(BuildError::Interrupted) => {
-            ctx.printer.error("build interrupted; finished steps are kept", None);
+            ctx.printer
+                .error("build interrupted; finished steps are kept", None);
             return Ok(ExitStatus::Code(EXIT_INTERRUPTED));
         }
         other => other?,
@@ -56,15 +57,21 @@ pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     let m = &project.manifest;
     let mut cache = project.paths.stat_cache();
     // No engine needed when the lock is current.
-    let entry = match base::current_entry(m, &project.paths.lock, &mut cache)? {
-        Some(entry) => entry,
-        None => {
-            let engine = ctx.engine().await?;
-            let mut view = BuildView::new(ctx.printer);
-            base::resolve(&engine, m, &project.paths.lock, lock_mode(args), &mut cache, &mut view)
-                .await?
-                .entry
-        }
+    let entry = if let Some(entry) = base::current_entry(m, &project.paths.lock, &mut cache)? {
+        entry
+    } else {
+        let engine = ctx.engine().await?;
+        let mut view = BuildView::new(ctx.printer);
+        base::resolve(
+            &engine,
+            m,
+            &project.paths.lock,
+            lock_mode(args),
+            &mut cache,
+            &mut view,
+        )
+        .await?
+        .entry
     };
     let plan = fingerprint::plan(m, &entry.digest, &mut cache)?;
     cache.save();
@@ -113,10 +120,17 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
         }
         keep.insert(entry.digest.trim_start_matches("sha256:").to_owned());
     } else {
-        ctx.printer.warn("devenv.lock is missing or stale: keeping nothing as current");
+        ctx.printer
+            .warn("devenv.lock is missing or stale: keeping nothing as current");
     }
-    let scope = if args.all { None } else { Some(m.name.as_str()) };
-    let pruned = builder::prune(&engine, scope, &keep).await.map_err(Error::from)?;
+    let scope = if args.all {
+        None
+    } else {
+        Some(m.name.as_str())
+    };
+    let pruned = builder::prune(&engine, scope, &keep)
+        .await
+        .map_err(Error::from)?;
     ctx.printer.info(&format!(
         "removed {} image{} and {} build container{}, freed {:.1} MB",
         pruned.images,

@@ -30,26 +30,20 @@ pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
 pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
     let (engine, project, container) =
         prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
-    let cmd = match &project.manifest.shell.command {
-        Some(c) => {
-            let mut v = vec![c.clone()];
-            v.extend(args.args.iter().cloned());
-            v
-        }
-        None => {
-            // bash when the image has it, else sh: decided inside, at no extra round trip.
-            let mut v: Vec<String> = [
-                "/bin/sh",
-                "-c",
-                "if [ -x /bin/bash ]; then exec /bin/bash \"$@\"; else exec /bin/sh \"$@\"; fi",
-                "sh",
-            ]
-            .map(str::to_owned)
-            .to_vec();
-            v.extend(args.args.iter().cloned());
-            v
-        }
+    let mut cmd: Vec<String> = if let Some(c) = &project.manifest.shell.command {
+        vec![c.clone()]
+    } else {
+        // bash when the image has it, else sh: decided inside, at no extra round trip.
+        [
+            "/bin/sh",
+            "-c",
+            "if [ -x /bin/bash ]; then exec /bin/bash \"$@\"; else exec /bin/sh \"$@\"; fi",
+            "sh",
+        ]
+        .map(str::to_owned)
+        .to_vec()
     };
+    cmd.extend(args.args.iter().cloned());
     exec(&engine, &project, &container, cmd, None).await
 }
 
@@ -109,15 +103,9 @@ async fn prepare(
     let built =
         build::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
     let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
-    let running = session::ensure_running(
-        &engine,
-        m,
-        &settings,
-        policy,
-        &project.paths.dir,
-        &mut view,
-    )
-    .await?;
+    let running =
+        session::ensure_running(&engine, m, &settings, policy, &project.paths.dir, &mut view)
+            .await?;
     Ok((engine, project, running.container))
 }
 

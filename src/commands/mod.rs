@@ -59,7 +59,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(err) => {
-            report(&ctx.printer, &err);
+            report(ctx.printer, &err);
             if own_failure_code {
                 ExitStatus::Code(EXIT_OWN_FAILURE)
             } else {
@@ -70,7 +70,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
 }
 
 /// Print an error the way users should see it.
-pub fn report(printer: &Printer, err: &Error) {
+pub fn report(printer: Printer, err: &Error) {
     if let Error::Manifest(m) = err {
         eprint!("{}", m.render(printer.color));
         return;

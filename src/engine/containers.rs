@@ -121,13 +121,11 @@ impl Engine {
             .v(true)
             .build();
         match self.docker.remove_container(id, Some(opts)).await {
+            // 404: already gone; 409: removal already in progress by someone else.
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            // 409: removal already in progress by someone else.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
+                status_code: 404 | 409,
+                ..
             }) => Ok(()),
             Err(e) => Err(EngineError::api(format!("remove container {id}"), e)),
         }

@@ -10,8 +10,6 @@ mod parse;
 mod reference;
 mod runtime;
 mod sections;
-#[cfg(test)]
-mod parse_tests;
 mod values;
 
 use std::collections::BTreeMap;
@@ -305,3 +303,6 @@ impl Manifest {
         toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
+
+#[cfg(test)]
+mod parse_tests;
