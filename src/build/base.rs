@@ -104,8 +104,9 @@ pub async fn resolve(
     let old = LockFile::read(lock_path).ok().flatten();
     if old.as_ref() != Some(&lock) {
         lock.write(lock_path)?;
+        let file = lock_path.file_name().unwrap_or_default().to_string_lossy();
         reporter.note(&format!(
-            "{} devenv.lock: base {} → {}",
+            "{} {file}: base {} → {}",
             if existed { "updated" } else { "wrote" },
             entry.reference,
             short(&entry.digest)
