@@ -40,6 +40,9 @@ pub struct GlobalArgs {
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Registry cache (`host/repo`) to use instead of the manifest's `[cache] registry`.
+    #[arg(long, global = true, value_name = "REPO")]
+    pub cache: Option<String>,
     /// When to use colours.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
@@ -88,6 +91,11 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     /// Remove images and build leftovers of this project that nothing uses.
     #[command(after_help = "Examples:\n  devenv prune\n  devenv prune --all")]
     Prune(PruneArgs),
+    /// Push the current image to the registry cache as `<registry>:<hash>`.
+    #[command(
+        after_help = "Examples:\n  devenv push\n  devenv push --steps --cache 127.0.0.1:5000/shop-env"
+    )]
+    Push(PushArgs),
     /// Check the manifest and report every problem.
     #[command(after_help = "Examples:\n  devenv validate\n  devenv validate -f ci/devenv.toml")]
     Validate,
@@ -161,6 +169,15 @@ pub struct PruneArgs {
     /// Every devenv image and leftover on this engine, not only this project's.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub locked: LockedArgs,
+    /// Also push every step layer, so other machines can reuse a shared prefix.
+    #[arg(long)]
+    pub steps: bool,
 }
 
 #[derive(Debug, Args)]

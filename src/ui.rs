@@ -122,6 +122,10 @@ impl Reporter for BuildView {
         self.line(&format!("devenv: {message}"));
     }
 
+    fn warn(&mut self, message: &str) {
+        self.line(&format!("warning: {message}"));
+    }
+
     fn step_cached(&mut self, index: usize, total: usize, name: &str) {
         if self.printer.verbose > 0 {
             let l = Self::label(index, total, name);

@@ -6,6 +6,7 @@
 //! after its commit finished, so an interrupted build never leaves a half-done image.
 
 pub mod base;
+mod cache;
 mod history;
 mod lock;
 mod prune;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use base::{LockMode, ResolvedBase};
+pub use cache::push;
 pub use history::BuildRecord;
 pub use lock::NamedLock;
 pub use prune::{prune, remove_dead_build_containers, Pruned};
@@ -32,6 +34,8 @@ pub const LAYER_REPO: &str = "devenv/layer";
 pub trait Reporter {
     /// Something worth a line (lock written, base pulled).
     fn note(&mut self, message: &str);
+    /// Something went wrong but the build goes on (registry cache unavailable).
+    fn warn(&mut self, message: &str);
     /// `index` is 0-based over the manifest's steps.
     fn step_cached(&mut self, index: usize, total: usize, name: &str);
     /// `why` explains the rebuild (shown with -v).
@@ -68,6 +72,8 @@ pub enum BuildError {
     Io { what: String, message: String },
     #[error("build interrupted")]
     Interrupted,
+    #[error("layer {key} is not built")]
+    NotBuilt { key: String },
 }
 
 impl BuildError {
@@ -89,6 +95,7 @@ impl BuildError {
             BuildError::SecretMissing { secret, .. } => {
                 Some(format!("export {secret}=… before running devenv"))
             }
+            BuildError::NotBuilt { .. } => Some("run `devenv build` first".into()),
             BuildError::StepFailed { .. } => {
                 Some("fix the step and run again: finished steps are reused".into())
             }
@@ -177,6 +184,18 @@ pub async fn ensure_image(
             steps_cached: total,
         });
     }
+    let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
+    if let Some(cache) = cache.as_mut() {
+        if cache.fetch(engine, &hash, reporter).await? {
+            tag_final(engine, manifest, &hash).await?;
+            return Ok(Built {
+                hash,
+                image,
+                steps_run: 0,
+                steps_cached: total,
+            });
+        }
+    }
     remove_dead_build_containers(engine, Some(&manifest.name)).await?;
     let previous = BuildRecord::load(&paths.dir);
     let base_image = base
@@ -184,7 +203,7 @@ pub async fn ensure_image(
         .clone()
         .unwrap_or_else(|| base.entry.digest.clone());
     let mut interrupt = step::Interrupt::install()?;
-    let mut builder = step::Builder::new(engine, manifest, reporter);
+    let mut builder = step::Builder::new(engine, manifest, reporter, cache);
     let mut parent = builder
         .ensure_base_layer(&base_image, &plan.base_key)
         .await?;

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
+use super::cache::RegistryCache;
 use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
 use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
@@ -25,21 +26,39 @@ pub(super) struct Builder<'a> {
     engine: &'a Engine,
     manifest: &'a Manifest,
     reporter: &'a mut dyn Reporter,
+    cache: Option<RegistryCache>,
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(engine: &'a Engine, manifest: &'a Manifest, reporter: &'a mut dyn Reporter) -> Self {
+    pub fn new(
+        engine: &'a Engine,
+        manifest: &'a Manifest,
+        reporter: &'a mut dyn Reporter,
+        cache: Option<RegistryCache>,
+    ) -> Self {
         Builder {
             engine,
             manifest,
             reporter,
+            cache,
+        }
+    }
+
+    /// Whether the layer exists locally or could be fetched from the registry cache.
+    async fn available(&mut self, key: &str) -> Result<bool, BuildError> {
+        if self.engine.image(&layer_ref(key)).await?.is_some() {
+            return Ok(true);
+        }
+        match self.cache.as_mut() {
+            Some(cache) => cache.fetch(self.engine, key, self.reporter).await,
+            None => Ok(false),
         }
     }
 
     /// The config layer: base + `[env]` + workdir. Returns its reference.
     pub async fn ensure_base_layer(&mut self, base: &str, key: &str) -> Result<String, BuildError> {
         let reference = layer_ref(key);
-        if self.engine.image(&reference).await?.is_some() {
+        if self.available(key).await? {
             return Ok(reference);
         }
         let _guard = NamedLock::acquire(key).await?;
@@ -73,15 +92,14 @@ impl<'a> Builder<'a> {
     ) -> Result<bool, BuildError> {
         let step = &self.manifest.steps[index];
         let total = self.manifest.steps.len();
-        let reference = layer_ref(&planned.key);
-        if self.engine.image(&reference).await?.is_some() {
+        if self.available(&planned.key).await? {
             self.reporter.step_cached(index, total, &step.name);
             return Ok(false);
         }
         let secrets = self.secret_env(index)?;
         let _guard = NamedLock::acquire(&planned.key).await?;
         // Someone else may have built it while we waited for the lock.
-        if self.engine.image(&reference).await?.is_some() {
+        if self.engine.image(&layer_ref(&planned.key)).await?.is_some() {
             self.reporter.step_cached(index, total, &step.name);
             return Ok(false);
         }

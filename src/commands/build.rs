@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::Ctx;
 use crate::build::base::{self, short};
 use crate::build::{self as builder, BuildError, LockMode};
-use crate::cli::{LockArgs, LockedArgs, PruneArgs};
+use crate::cli::{LockArgs, LockedArgs, PruneArgs, PushArgs};
 use crate::error::{Error, ExitStatus, Result};
 use crate::fingerprint;
 use crate::ui::BuildView;
@@ -146,4 +146,45 @@ fn bytes_mb(bytes: i64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let b = bytes as f64;
     b / 1_000_000.0
+}
+
+pub async fn push(ctx: &Ctx, args: &PushArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let m = &project.manifest;
+    let Some(cache) = &m.cache else {
+        return Err(Error::other(
+            "no registry cache configured",
+            Some(
+                "set `[cache] registry = \"host/repo\"` in the manifest or pass --cache host/repo"
+                    .into(),
+            ),
+        ));
+    };
+    let engine = ctx.engine().await?;
+    let mut view = BuildView::new(ctx.printer);
+    let (plan, _) = builder::plan(
+        &engine,
+        m,
+        &project.paths,
+        lock_mode(&args.locked),
+        &mut view,
+    )
+    .await?;
+    let keys: Vec<&str> = if args.steps {
+        plan.keys().collect()
+    } else {
+        vec![plan.hash()]
+    };
+    builder::push(&engine, &cache.registry, &keys).await?;
+    ctx.printer.info(&format!(
+        "pushed {}:{}{}",
+        cache.registry,
+        plan.hash(),
+        if args.steps {
+            format!(" and {} step layers", keys.len() - 1)
+        } else {
+            String::new()
+        }
+    ));
+    Ok(ExitStatus::Success)
 }

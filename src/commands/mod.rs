@@ -21,11 +21,19 @@ pub struct Ctx {
     pub printer: Printer,
     pub file: Option<PathBuf>,
     pub directory: Option<PathBuf>,
+    /// `--cache`: overrides the manifest's `[cache] registry`.
+    pub cache: Option<String>,
 }
 
 impl Ctx {
     pub fn project(&self) -> Result<Project> {
-        project::load(self.file.as_deref(), self.directory.as_deref())
+        let mut project = project::load(self.file.as_deref(), self.directory.as_deref())?;
+        if let Some(registry) = &self.cache {
+            project.manifest.cache = Some(crate::manifest::Cache {
+                registry: registry.clone(),
+            });
+        }
+        Ok(project)
     }
 
     pub async fn engine(&self) -> Result<Engine> {
@@ -40,6 +48,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         printer,
         file: cli.global.file,
         directory: cli.global.directory,
+        cache: cli.global.cache,
     };
     let own_failure_code = matches!(cli.command, Command::Run(_) | Command::Shell(_));
     let result = match cli.command {
@@ -50,6 +59,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Hash(args) => build::hash(&ctx, &args).await,
         Command::Lock(args) => build::lock(&ctx, &args).await,
         Command::Prune(args) => build::prune(&ctx, &args).await,
+        Command::Push(args) => build::push(&ctx, &args).await,
         Command::Up(args) => env::up(&ctx, &args).await,
         Command::Shell(args) => env::shell(&ctx, &args).await,
         Command::Run(args) => env::run(&ctx, &args).await,

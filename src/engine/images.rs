@@ -69,7 +69,8 @@ impl Engine {
             .from_image(&from_image)
             .tag(&tag)
             .build();
-        let mut stream = self.docker.create_image(Some(opts), None, None);
+        let credentials = super::registry::credentials(reference);
+        let mut stream = self.docker.create_image(Some(opts), None, credentials);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| EngineError::api(format!("pull {reference}"), e))?;
             if let Some(status) = info.status {

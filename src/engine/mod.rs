@@ -5,6 +5,7 @@
 mod containers;
 mod exec;
 mod images;
+mod registry;
 
 use std::collections::HashMap;
 use std::time::Duration;

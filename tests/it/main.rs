@@ -2,6 +2,7 @@
 //! the real Docker engine.
 
 mod build;
+mod cache;
 mod cli;
 mod common;
 mod env;

@@ -1,0 +1,77 @@
+//! The registry cache: an image is found by its hash, whoever built it. Before building a
+//! layer, `<registry>:<key>` is pulled if it exists; `devenv push` publishes the final image
+//! (and with `--steps` every layer) under those names.
+
+use super::{layer_ref, BuildError, Reporter, LAYER_REPO};
+use crate::engine::{Engine, EngineError};
+
+/// A registry cache for one build; after the first failure that is not "not found" it is
+/// switched off (with one warning) so a registry that is down costs one attempt, not one
+/// per step.
+pub struct RegistryCache {
+    registry: String,
+    enabled: bool,
+}
+
+impl RegistryCache {
+    pub fn new(registry: Option<&str>) -> Option<RegistryCache> {
+        registry.map(|r| RegistryCache {
+            registry: r.trim_end_matches('/').to_owned(),
+            enabled: true,
+        })
+    }
+
+    /// Try to fetch the layer `key`; `Ok(true)` when it is now available locally.
+    pub async fn fetch(
+        &mut self,
+        engine: &Engine,
+        key: &str,
+        reporter: &mut dyn Reporter,
+    ) -> Result<bool, BuildError> {
+        if !self.enabled {
+            return Ok(false);
+        }
+        let remote = format!("{}:{key}", self.registry);
+        match engine.pull(&remote, |_| {}).await {
+            Ok(()) => {
+                engine.tag(&remote, LAYER_REPO, key).await?;
+                // Keep one local name per layer; the registry name was only for the pull.
+                engine.remove_image(&remote).await?;
+                reporter.note(&format!("pulled {remote} from the registry cache"));
+                Ok(true)
+            }
+            Err(e) if is_missing(&e) => Ok(false),
+            Err(e) => {
+                self.enabled = false;
+                reporter.warn(&format!(
+                    "registry cache {} unavailable, building locally: {e}",
+                    self.registry
+                ));
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// "manifest unknown" / 404: the cache simply does not have it.
+fn is_missing(e: &EngineError) -> bool {
+    let text = e.to_string().to_lowercase();
+    e.is_not_found() || text.contains("manifest unknown") || text.contains("not found")
+}
+
+/// Push the given layer keys to `registry` as `<registry>:<key>`.
+pub async fn push(engine: &Engine, registry: &str, keys: &[&str]) -> Result<(), BuildError> {
+    let registry = registry.trim_end_matches('/');
+    for key in keys {
+        if engine.image(&layer_ref(key)).await?.is_none() {
+            return Err(BuildError::NotBuilt {
+                key: (*key).to_owned(),
+            });
+        }
+        engine.tag(&layer_ref(key), registry, key).await?;
+        let pushed = engine.push(registry, key).await;
+        engine.remove_image(&format!("{registry}:{key}")).await?;
+        pushed?;
+    }
+    Ok(())
+}
