@@ -220,6 +220,7 @@ pub async fn ensure_image(
         }
         parent = layer_ref(&planned.key);
     }
+    builder.finish().await?;
     tag_final(engine, manifest, &hash).await?;
     BuildRecord::new(manifest, &plan).save(&paths.dir);
     Ok(Built {

@@ -27,6 +27,8 @@ pub(super) struct Builder<'a> {
     manifest: &'a Manifest,
     reporter: &'a mut dyn Reporter,
     cache: Option<RegistryCache>,
+    /// Removals of committed build containers, overlapped with the next step's work.
+    removals: Vec<tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>>,
 }
 
 impl<'a> Builder<'a> {
@@ -41,7 +43,19 @@ impl<'a> Builder<'a> {
             manifest,
             reporter,
             cache,
+            removals: Vec::new(),
         }
+    }
+
+    /// Wait for the background removals of build containers.
+    pub async fn finish(self) -> Result<(), BuildError> {
+        for handle in self.removals {
+            handle.await.map_err(|e| BuildError::Io {
+                what: "removing a build container".into(),
+                message: e.to_string(),
+            })??;
+        }
+        Ok(())
     }
 
     /// Whether the layer exists locally or could be fetched from the registry cache.
@@ -122,7 +136,14 @@ impl<'a> Builder<'a> {
             } => r,
             () = interrupt.recv() => Err(BuildError::Interrupted),
         };
-        self.engine.remove_container(&id).await?;
+        if outcome.is_ok() {
+            // The layer is committed: removing its container can overlap what comes next.
+            let engine = self.engine.clone();
+            self.removals
+                .push(tokio::spawn(async move { engine.remove_container(&id).await }));
+        } else {
+            self.engine.remove_container(&id).await?;
+        }
         match outcome {
             Ok(()) => {
                 self.reporter.step_finished(index, started.elapsed());
