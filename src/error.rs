@@ -32,6 +32,8 @@ impl ExitStatus {
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code when the Docker engine cannot be reached.
 pub const EXIT_ENGINE: i32 = 3;
+/// Interrupted by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
 /// `run`/`shell`: devenv failed before the command ran.
 pub const EXIT_OWN_FAILURE: i32 = 125;
 
@@ -68,6 +70,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Manifest(_) => EXIT_USAGE,
+            Error::Build(BuildError::Interrupted)
+            | Error::Session(
+                SessionError::Interrupted | SessionError::Build(BuildError::Interrupted),
+            ) => EXIT_INTERRUPTED,
             Error::Engine(EngineError::Unreachable { .. })
             | Error::Build(BuildError::Engine(EngineError::Unreachable { .. }))
             | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => EXIT_ENGINE,

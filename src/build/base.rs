@@ -23,8 +23,27 @@ pub enum LockMode {
 #[derive(Debug, Clone)]
 pub struct ResolvedBase {
     pub entry: LockEntry,
-    /// Reference or id to create containers from (`None` until made available).
+    /// Reference or id to create containers from; `None` until made available (a current
+    /// lock is taken without asking the engine: nothing needs the base image unless a layer
+    /// has to be built).
     pub image: Option<String>,
+}
+
+impl ResolvedBase {
+    /// The base image, made available locally (pulled or imported) if it is not yet.
+    pub async fn image(
+        &mut self,
+        engine: &Engine,
+        manifest: &Manifest,
+        reporter: &mut dyn Reporter,
+    ) -> Result<String, BuildError> {
+        if let Some(image) = &self.image {
+            return Ok(image.clone());
+        }
+        let image = ensure_pinned(engine, manifest, &self.entry, reporter).await?;
+        self.image = Some(image.clone());
+        Ok(image)
+    }
 }
 
 /// Repository used for imported root filesystems.
@@ -67,8 +86,8 @@ pub fn current_entry(
     Ok(Some(lock.base))
 }
 
-/// Resolve the base per `mode`, writing the lock when allowed and needed, and make sure
-/// the image is present locally.
+/// Resolve the base per `mode`, writing the lock when allowed and needed. A fresh resolution
+/// leaves the image available locally; a current lock is taken as it is.
 pub async fn resolve(
     engine: &Engine,
     manifest: &Manifest,
@@ -83,11 +102,7 @@ pub async fn resolve(
         current_entry(manifest, lock_path, cache)?
     };
     if let Some(entry) = current {
-        let image = ensure_pinned(engine, manifest, &entry, reporter).await?;
-        return Ok(ResolvedBase {
-            entry,
-            image: Some(image),
-        });
+        return Ok(ResolvedBase { entry, image: None });
     }
     let existed = lock_path.exists();
     if mode == LockMode::Locked {

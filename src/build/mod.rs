@@ -95,6 +95,9 @@ impl BuildError {
             BuildError::SecretMissing { secret, .. } => {
                 Some(format!("export {secret}=… before running devenv"))
             }
+            BuildError::Interrupted => {
+                Some("finished steps are kept: run again to continue from there".into())
+            }
             BuildError::NotBuilt { .. } => Some("run `devenv build` first".into()),
             BuildError::StepFailed { .. } => {
                 Some("fix the step and run again: finished steps are reused".into())
@@ -130,7 +133,9 @@ impl StatePaths {
         }
     }
 
+    /// The stat cache, in the state directory (created, with its `.gitignore`, on first use).
     pub fn stat_cache(&self) -> StatCache {
+        self.ensure_dir();
         StatCache::load(self.dir.join("statcache.json"))
     }
 }
@@ -167,7 +172,7 @@ pub async fn ensure_image(
     mode: LockMode,
     reporter: &mut dyn Reporter,
 ) -> Result<Built, BuildError> {
-    let (plan, base) = plan(engine, manifest, paths, mode, reporter).await?;
+    let (plan, mut base) = plan(engine, manifest, paths, mode, reporter).await?;
     let hash = plan.hash().to_owned();
     let image = image_name(manifest, &hash);
     let total = manifest.steps.len();
@@ -198,15 +203,9 @@ pub async fn ensure_image(
     }
     remove_dead_build_containers(engine, Some(&manifest.name)).await?;
     let previous = BuildRecord::load(&paths.dir);
-    let base_image = base
-        .image
-        .clone()
-        .unwrap_or_else(|| base.entry.digest.clone());
     let mut interrupt = step::Interrupt::install()?;
     let mut builder = step::Builder::new(engine, manifest, reporter, cache);
-    let mut parent = builder
-        .ensure_base_layer(&base_image, &plan.base_key)
-        .await?;
+    let mut parent = builder.ensure_base_layer(&mut base, &plan.base_key).await?;
     let (mut run, mut cached) = (0, 0);
     for (i, planned) in plan.steps.iter().enumerate() {
         let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));

@@ -30,6 +30,7 @@ pub async fn prune<S: std::hash::BuildHasher>(
     if let Some(p) = project {
         filter.push((labels::PROJECT, p));
     }
+    let in_use = engine.images_in_use().await?;
     let mut images = engine.list_images(&filter).await?;
     // Newest first: children go before the parents they depend on.
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
@@ -46,7 +47,7 @@ pub async fn prune<S: std::hash::BuildHasher>(
             untag_stale(engine, &img.repo_tags, keep).await?;
             continue;
         }
-        if img.containers > 0 {
+        if in_use.contains(&img.id) {
             continue;
         }
         let mut gone = false;

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 
+use super::base::ResolvedBase;
 use super::cache::RegistryCache;
 use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
@@ -70,7 +71,11 @@ impl<'a> Builder<'a> {
     }
 
     /// The config layer: base + `[env]` + workdir. Returns its reference.
-    pub async fn ensure_base_layer(&mut self, base: &str, key: &str) -> Result<String, BuildError> {
+    pub async fn ensure_base_layer(
+        &mut self,
+        base: &mut ResolvedBase,
+        key: &str,
+    ) -> Result<String, BuildError> {
         let reference = layer_ref(key);
         if self.available(key).await? {
             return Ok(reference);
@@ -80,6 +85,10 @@ impl<'a> Builder<'a> {
             return Ok(reference);
         }
         self.remove_leftovers(key).await?;
+        // Only now is the base image itself needed.
+        let base = &base
+            .image(self.engine, self.manifest, self.reporter)
+            .await?;
         let base_env = self
             .engine
             .image(base)
@@ -139,8 +148,9 @@ impl<'a> Builder<'a> {
         if outcome.is_ok() {
             // The layer is committed: removing its container can overlap what comes next.
             let engine = self.engine.clone();
-            self.removals
-                .push(tokio::spawn(async move { engine.remove_container(&id).await }));
+            self.removals.push(tokio::spawn(
+                async move { engine.remove_container(&id).await },
+            ));
         } else {
             self.engine.remove_container(&id).await?;
         }

@@ -4,14 +4,11 @@ use std::collections::HashSet;
 
 use super::Ctx;
 use crate::build::base::{self, short};
-use crate::build::{self as builder, BuildError, LockMode};
+use crate::build::{self as builder, LockMode};
 use crate::cli::{LockArgs, LockedArgs, PruneArgs, PushArgs};
 use crate::error::{Error, ExitStatus, Result};
 use crate::fingerprint;
 use crate::ui::BuildView;
-
-/// Exit status after Ctrl-C.
-const EXIT_INTERRUPTED: i32 = 130;
 
 pub fn lock_mode(args: &LockedArgs) -> LockMode {
     if args.locked {
@@ -32,15 +29,7 @@ pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
         lock_mode(args),
         &mut view,
     )
-    .await;
-    let built = match built {
-        Err(BuildError::Interrupted) => {
-            ctx.printer
-                .error("build interrupted; finished steps are kept", None);
-            return Ok(ExitStatus::Code(EXIT_INTERRUPTED));
-        }
-        other => other?,
-    };
+    .await?;
     project.paths.ensure_dir();
     ctx.printer.info(&format!(
         "built {} ({} step{} run, {} cached)",

@@ -30,19 +30,14 @@ pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
 pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
     let (engine, project, container) =
         prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
-    let mut cmd: Vec<String> = if let Some(c) = &project.manifest.shell.command {
-        vec![c.clone()]
-    } else {
-        // bash when the image has it, else sh: decided inside, at no extra round trip.
-        [
-            "/bin/sh",
-            "-c",
-            "if [ -x /bin/bash ]; then exec /bin/bash \"$@\"; else exec /bin/sh \"$@\"; fi",
-            "sh",
-        ]
-        .map(str::to_owned)
-        .to_vec()
+    // `shell.command` may carry arguments (`bash -l`); without one: bash when the image has
+    // it, else sh, decided inside at no extra round trip.
+    let script = match &project.manifest.shell.command {
+        Some(c) => format!("exec {c} \"$@\""),
+        None => "if [ -x /bin/bash ]; then exec /bin/bash \"$@\"; else exec /bin/sh \"$@\"; fi"
+            .to_owned(),
     };
+    let mut cmd: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script, "sh".into()];
     cmd.extend(args.args.iter().cloned());
     exec(&engine, &project, &container, cmd, None).await
 }

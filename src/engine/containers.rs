@@ -158,6 +158,17 @@ impl Engine {
             .collect())
     }
 
+    /// Ids of the images that any container on the engine (devenv's or not) was made from.
+    pub async fn images_in_use(&self) -> Result<std::collections::HashSet<String>> {
+        let opts = ListContainersOptionsBuilder::new().all(true).build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| EngineError::api("list containers", e))?;
+        Ok(list.into_iter().filter_map(|c| c.image_id).collect())
+    }
+
     /// Ids of execs still running in the container (other shells using it).
     pub async fn running_execs(&self, id: &str) -> Result<usize> {
         let c = self

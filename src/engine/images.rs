@@ -23,8 +23,6 @@ pub struct ImageInfo {
     pub env: Vec<String>,
     pub created: i64,
     pub size: i64,
-    /// Number of containers using it (list calls only; -1 when unknown).
-    pub containers: i64,
 }
 
 /// How to commit a build container into a layer image.
@@ -52,7 +50,6 @@ impl Engine {
                     env: config.env.unwrap_or_default(),
                     created: 0,
                     size: img.size.unwrap_or_default(),
-                    containers: -1,
                 }))
             }
             Err(bollard::errors::Error::DockerResponseServerError {
@@ -172,7 +169,6 @@ impl Engine {
                 env: Vec::new(),
                 created: s.created,
                 size: s.size,
-                containers: s.containers,
             })
             .collect())
     }

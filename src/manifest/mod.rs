@@ -248,28 +248,51 @@ pub fn discover(start: &Path, explicit: Option<&Path>) -> Result<PathBuf, Manife
     })
 }
 
-/// Sanitise a directory name into a project name: lowercase, `[a-z0-9_.-]`, starting with
-/// an alphanumeric; `project` when nothing is left.
+/// Sanitise a directory name into a project name: lowercase alphanumeric groups joined by
+/// single `-`, at most 63 characters (always a valid Docker repository component);
+/// `project` when nothing is left.
 pub fn sanitise_name(raw: &str) -> String {
-    let mut out: String = raw
-        .chars()
-        .map(|c| {
-            let c = c.to_ascii_lowercase();
-            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
+    let lower = raw.to_ascii_lowercase();
+    let groups: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|g| !g.is_empty())
         .collect();
-    while out.starts_with(|c: char| !c.is_ascii_alphanumeric()) {
-        out.remove(0);
-    }
+    let mut out = groups.join("-");
+    out.truncate(63);
+    let out = out.trim_end_matches('-');
     if out.is_empty() {
         "project".to_owned()
     } else {
-        out
+        out.to_owned()
     }
+}
+
+/// Docker's repository path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+pub fn is_repo_component(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !s.starts_with(alnum) || !s.ends_with(alnum) {
+        return false;
+    }
+    // Every run of separators must be `.`, `_`, `__` or `-`+.
+    let mut run = String::new();
+    for c in s.chars().chain(std::iter::once('a')) {
+        if alnum(c) {
+            let ok = run.is_empty()
+                || run == "."
+                || run == "_"
+                || run == "__"
+                || run.chars().all(|c| c == '-');
+            if !ok {
+                return false;
+            }
+            run.clear();
+        } else if ".-_".contains(c) {
+            run.push(c);
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -281,6 +304,19 @@ mod tests {
         assert_eq!(sanitise_name("Shop API"), "shop-api");
         assert_eq!(sanitise_name("..x"), "x");
         assert_eq!(sanitise_name("@@"), "project");
+        assert_eq!(sanitise_name("shop-"), "shop");
+        assert_eq!(sanitise_name("a..b__c"), "a-b-c");
+        assert_eq!(sanitise_name(&"x".repeat(80)).len(), 63);
+    }
+
+    #[test]
+    fn repo_components() {
+        for ok in ["a", "shop-api", "a.b", "a_b", "a__b", "a---b", "x1"] {
+            assert!(is_repo_component(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a..b", "a___b", "A", "a b", "a._b"] {
+            assert!(!is_repo_component(bad), "{bad}");
+        }
     }
 }
 

@@ -18,19 +18,15 @@ fn problem(message: impl Into<String>) -> Diagnostic {
 const INSIDE_PROJECT: &str =
     "paths are relative to the project directory; keep them inside the project";
 
-/// `[a-z0-9][a-z0-9_.-]{0,62}`.
+/// At most 63 characters, and usable as a Docker repository component (it names the
+/// image `devenv/<name>`): lowercase alphanumeric groups joined by `.`, `_`, `__` or `-`s.
 pub(super) fn project_name(s: &str) -> Checked<()> {
-    let valid = s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
-    if valid {
+    if s.len() <= 63 && super::is_repo_component(s) {
         return Ok(());
     }
-    let mut suggestion = super::sanitise_name(s);
-    suggestion.truncate(63);
+    let suggestion = super::sanitise_name(s);
     Err(problem(format!("invalid project name `{s}`"))
-        .with_label("expected lowercase letters, digits, `_`, `.` or `-`, at most 63")
+        .with_label("expected lowercase letters and digits joined by `.`, `_` or `-`, at most 63")
         .with_hint(format!("use `{suggestion}`")))
 }
 

@@ -34,7 +34,7 @@ pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<i32, Ses
     let tty = req
         .tty
         .unwrap_or_else(|| std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
-    let marker = format!("DEVENV_EXEC={}", unique_id());
+    let marker = new_marker();
     let mut env = req.env.clone();
     env.push(marker.clone());
     let console_size = if tty { terminal_size() } else { None };
@@ -108,7 +108,7 @@ async fn pump(
                         engine.resize_exec(&id, rows, cols).await;
                     }
                 }
-                Forward::Signal(name) => forward(engine, &req.container, marker, name).await,
+                Forward::Signal(name) => signal_marked(engine, &req.container, marker, name).await,
             },
         }
     }
@@ -133,8 +133,14 @@ async fn write_out(w: &mut (impl AsyncWriteExt + Unpin), bytes: &[u8]) -> Result
     }
 }
 
-/// Signal every process of the exec (they all carry `marker` in their environment).
-async fn forward(engine: &Engine, container: &str, marker: &str, signal: &str) {
+/// A fresh `DEVENV_EXEC=<id>` marker for an exec's environment; every process the exec
+/// starts inherits it, which is how [`signal_marked`] finds them.
+pub(super) fn new_marker() -> String {
+    format!("DEVENV_EXEC={}", unique_id())
+}
+
+/// Signal every process of an exec (they all carry `marker` in their environment).
+pub(super) async fn signal_marked(engine: &Engine, container: &str, marker: &str, signal: &str) {
     let script = format!(
         "for e in /proc/[0-9]*/environ; do \
            if tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -qx '{marker}'; then \

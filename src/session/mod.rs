@@ -36,6 +36,8 @@ pub enum SessionError {
     Io { what: String, message: String },
     #[error("setting up the user in the container failed: {0}")]
     UserSetup(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl SessionError {
@@ -74,15 +76,28 @@ pub struct ProjectId {
 
 impl ProjectId {
     pub fn new(manifest: &Manifest) -> ProjectId {
+        // Two manifests in one directory are two environments: both paths identify it.
         let dir = real(&manifest.root);
-        let mut h = Hasher::new("project-dir");
+        let manifest_path = real(&manifest.path);
+        let mut h = Hasher::new("project");
         h.field("dir", dir.as_bytes());
+        h.field("manifest", manifest_path.as_bytes());
         let short = h.finish()[..8].to_owned();
         ProjectId {
-            manifest: real(&manifest.path),
+            manifest: manifest_path,
             container_name: format!("devenv-{}-{short}", manifest.name),
             dir,
         }
+    }
+
+    /// The labels that select this project's environment container.
+    pub fn labels(&self) -> [(&str, &str); 4] {
+        [
+            (labels::MANAGED, "true"),
+            (labels::ROLE, "env"),
+            (labels::PROJECT_DIR, &self.dir),
+            (labels::MANIFEST, &self.manifest),
+        ]
     }
 
     /// Engine name of a project-scoped named volume.
@@ -98,16 +113,11 @@ fn real(p: &Path) -> String {
         .to_string()
 }
 
-/// The project's environment container, if any (the newest when several exist).
+/// The project's environment container, if any (the newest when several exist: the engine
+/// lists newest first).
 pub async fn find(engine: &Engine, id: &ProjectId) -> Result<Option<ContainerInfo>, SessionError> {
-    let mut list = engine
-        .list_containers(&[
-            (labels::MANAGED, "true"),
-            (labels::ROLE, "env"),
-            (labels::PROJECT_DIR, &id.dir),
-        ])
-        .await?;
-    Ok(list.pop())
+    let list = engine.list_containers(&id.labels()).await?;
+    Ok(list.into_iter().next())
 }
 
 /// How `ensure_running` treats a stale container.
@@ -324,14 +334,25 @@ async fn run_hook(
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
     use futures_util::StreamExt;
+    let marker = exec::new_marker();
     let spec = ExecSpec {
         cmd: vec!["/bin/sh".into(), "-c".into(), hook.to_owned()],
+        env: vec![marker.clone()],
         user: Some(settings.user.exec_user()),
         workdir: Some(manifest.shell.workdir.clone()),
         ..ExecSpec::default()
     };
     let mut io = engine.start_exec(container, &spec).await?;
-    while let Some(chunk) = io.output.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = io.output.next() => chunk,
+            // The engine does not stop an exec whose client leaves: stop the hook too.
+            _ = tokio::signal::ctrl_c() => {
+                exec::signal_marked(engine, container, &marker, "TERM").await;
+                return Err(SessionError::Interrupted);
+            }
+        };
+        let Some(chunk) = chunk else { break };
         match chunk? {
             crate::engine::ExecOutput::Stdout(b) | crate::engine::ExecOutput::Stderr(b) => {
                 events.hook_output(&b);
@@ -384,14 +405,7 @@ pub async fn down(
     let id = ProjectId::new(manifest);
     let _lock = project_lock(&id).await?;
     let mut removed = Vec::new();
-    let list = engine
-        .list_containers(&[
-            (labels::MANAGED, "true"),
-            (labels::ROLE, "env"),
-            (labels::PROJECT_DIR, &id.dir),
-        ])
-        .await?;
-    for c in list {
+    for c in engine.list_containers(&id.labels()).await? {
         engine.remove_container(&c.id).await?;
         let _ = std::fs::remove_file(marker(state_dir, &c.id));
         removed.push(format!("container {}", c.name));
@@ -402,6 +416,7 @@ pub async fn down(
                 (labels::MANAGED, "true"),
                 (labels::ROLE, "volume"),
                 (labels::PROJECT_DIR, &id.dir),
+                (labels::MANIFEST, &id.manifest),
             ])
             .await?;
         removed.extend(vols.into_iter().map(|v| format!("volume {v}")));
