@@ -37,6 +37,12 @@ pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<i32, Ses
     let marker = new_marker();
     let mut env = req.env.clone();
     env.push(marker.clone());
+    if tty {
+        // The terminal type is the host terminal's, as with ssh.
+        if let Ok(term) = std::env::var("TERM") {
+            env.push(format!("TERM={term}"));
+        }
+    }
     let console_size = if tty { terminal_size() } else { None };
     let spec = ExecSpec {
         cmd: req.cmd.clone(),
