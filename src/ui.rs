@@ -127,10 +127,8 @@ impl Reporter for BuildView {
     }
 
     fn step_cached(&mut self, index: usize, total: usize, name: &str) {
-        if self.printer.verbose > 0 {
-            let l = Self::label(index, total, name);
-            self.line(&format!("{l}: cached"));
-        }
+        let l = Self::label(index, total, name);
+        self.line(&format!("{l}: cached"));
     }
 
     fn step_started(&mut self, index: usize, total: usize, name: &str, why: Option<&str>) {
