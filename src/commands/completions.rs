@@ -70,13 +70,20 @@ pub fn man_page() -> Vec<u8> {
     let mut commands = Roff::new();
     commands.control("SH", ["COMMANDS"]);
     out.extend(commands.render().into_bytes());
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         render_subcommand(sub, &mut out);
     }
     let mut tail = Roff::new();
     if let Some(examples) = cmd.get_after_help() {
         tail.control("SH", ["EXAMPLES"]);
-        preformatted(&mut tail, &examples.to_string());
+        let examples = examples.to_string();
+        preformatted(
+            &mut tail,
+            examples.strip_prefix("Examples:\n").unwrap_or(&examples),
+        );
     }
     for (heading, body) in STATIC_SECTIONS {
         tail.control("SH", [*heading]);
@@ -127,14 +134,22 @@ fn render_subcommand(sub: &clap::Command, out: &mut Vec<u8>) {
     }
 }
 
-/// Text whose line breaks matter (examples), set without filling.
+/// After-help text: paragraphs split at blank lines; a paragraph with indented lines (the
+/// examples) keeps its line breaks, prose is filled.
 fn preformatted(roff: &mut Roff, text: &str) {
-    roff.control("PP", []);
-    roff.control("nf", []);
-    for line in text.lines() {
-        roff.text([roman(line)]);
+    for block in text.split("\n\n") {
+        roff.control("PP", []);
+        let keep_breaks = block.lines().skip(1).any(|l| l.starts_with(' '));
+        if keep_breaks {
+            roff.control("nf", []);
+        }
+        for line in block.lines() {
+            roff.text([roman(line)]);
+        }
+        if keep_breaks {
+            roff.control("fi", []);
+        }
     }
-    roff.control("fi", []);
 }
 
 type Section = (&'static str, &'static [(&'static str, &'static str)]);

@@ -98,13 +98,14 @@ fn choose(ctx: &Ctx, args: &InitArgs, root: &Path, detection: &Detection) -> Res
 }
 
 fn ask_template(ctx: &Ctx, detection: &Detection) -> Result<&'static init::Template> {
+    let width = TEMPLATES.iter().map(|t| t.name.len()).max().unwrap_or(0);
     let items: Vec<String> = TEMPLATES
         .iter()
         .map(|t| match detection.evidence {
             Some(file) if t.name == detection.template.name => {
-                format!("{} (detected {file})", t.name)
+                format!("{:width$}  {} (detected {file})", t.name, t.summary)
             }
-            _ => format!("{}  {}", t.name, t.summary),
+            _ => format!("{:width$}  {}", t.name, t.summary),
         })
         .collect();
     let default = TEMPLATES

@@ -278,3 +278,32 @@ fn an_existing_manifest_is_kept_without_force() {
     write_manifest(&path, "new", true).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
 }
+
+#[test]
+fn every_step_and_hook_is_valid_sh_and_multiline_steps_stop_at_the_first_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in TEMPLATES {
+        let m = parse(t.text, dir.path());
+        let hooks = [&m.hooks.on_create, &m.hooks.on_start];
+        let scripts = m
+            .steps
+            .iter()
+            .map(|s| &s.run)
+            .chain(hooks.into_iter().flatten());
+        for script in scripts {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", script])
+                .output();
+            let out = out.expect("sh runs");
+            assert!(
+                out.status.success(),
+                "{}: {script}\n{}",
+                t.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if script.trim_end().contains('\n') {
+                assert!(script.starts_with("set -e\n"), "{}: {script}", t.name);
+            }
+        }
+    }
+}
