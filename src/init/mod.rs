@@ -162,6 +162,9 @@ pub fn write_manifest(path: &Path, text: &str, force: bool) -> Result<(), InitEr
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if force {
