@@ -107,6 +107,24 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
         after_help = "Examples:\n  devenv doctor\n  DOCKER_HOST=tcp://127.0.0.1:2375 devenv doctor"
     )]
     Doctor,
+    /// Write a devenv.toml for this project from a template.
+    #[command(
+        after_help = "Without flags, on a terminal, asks for the template, base image and \
+ports, showing what it detected; otherwise it never asks.\n\nExamples:\n  devenv init\n  \
+devenv init --yes\n  devenv init --template node --base node:20-bookworm-slim --ports 5173\n  \
+devenv init --list"
+    )]
+    Init(InitArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  \
+devenv completions bash > ~/.local/share/bash-completion/completions/devenv\n  \
+devenv completions zsh > ~/.zfunc/_devenv\n  \
+devenv completions fish > ~/.config/fish/completions/devenv.fish")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(after_help = "Examples:\n  devenv man | man -l -\n  \
+devenv man > /usr/local/share/man/man1/devenv.1")]
+    Man,
 }
 
 #[derive(Debug, Args, Default)]
@@ -185,4 +203,43 @@ pub struct ConfigArgs {
     /// JSON instead of TOML-like text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Template to use instead of the detected one (see --list).
+    #[arg(long, short = 't', value_name = "NAME")]
+    pub template: Option<String>,
+    /// Base image instead of the template's.
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+    /// Ports to publish instead of the template's: "3000", "8080:80", comma-separated; "" for none.
+    #[arg(long, value_name = "LIST")]
+    pub ports: Option<String>,
+    /// Project name instead of the directory's.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Accept the detected and default answers without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Replace an existing manifest.
+    #[arg(long)]
+    pub force: bool,
+    /// List the templates and exit.
+    #[arg(long, exclusive = true)]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }

@@ -4,6 +4,7 @@
 use crate::build::BuildError;
 use crate::engine::EngineError;
 use crate::fingerprint::FingerprintError;
+use crate::init::InitError;
 use crate::manifest::lock::LockError;
 use crate::manifest::ManifestError;
 use crate::session::SessionError;
@@ -51,6 +52,8 @@ pub enum Error {
     Build(#[from] BuildError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    Init(#[from] InitError),
     #[error("{message}")]
     Other {
         message: String,
@@ -89,6 +92,7 @@ impl Error {
             | Error::Session(SessionError::Engine(e)) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
+            Error::Init(e) => e.hint(),
             Error::Lock(_) => {
                 Some("fix or delete devenv.lock, then run `devenv lock` to write it again".into())
             }

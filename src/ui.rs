@@ -1,7 +1,9 @@
 //! Everything devenv itself prints goes through here. stdout carries data only; messages,
 //! progress and step output go to stderr. Progress bars only on a terminal, never when `CI`
 //! is set, `-q` is given or stderr is not a TTY; colours respect `NO_COLOR` and `--color`.
-//! indicatif and dialoguer are used in this module only.
+//! indicatif and dialoguer are used in this module only (dialoguer in `prompt`).
+
+pub mod prompt;
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};

@@ -1,10 +1,12 @@
 //! One module per subcommand; the only layer that wires the domain modules together.
 
 mod build;
+mod completions;
 mod config;
 mod doctor;
 mod down;
 mod env;
+mod init;
 mod status;
 mod validate;
 
@@ -65,6 +67,9 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Run(args) => env::run(&ctx, &args).await,
         Command::Down(args) => down::run(&ctx, &args).await,
         Command::Status(args) => status::run(&ctx, &args).await,
+        Command::Init(args) => init::run(&ctx, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
     };
     match result {
         Ok(status) => status,

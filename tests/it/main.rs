@@ -6,4 +6,5 @@ mod cache;
 mod cli;
 mod common;
 mod env;
+mod init;
 mod manifest_errors;

@@ -1,0 +1,250 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_devenv_global_optspecs
+    string join \n f/file= C= v/verbose q/quiet cache= color= h/help V/version
+end
+
+function __fish_devenv_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_devenv_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_devenv_using_subcommand
+    set -l cmd (__fish_devenv_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c devenv -n "__fish_devenv_needs_command" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_needs_command" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_needs_command" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_needs_command" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_needs_command" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_needs_command" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c devenv -n "__fish_devenv_needs_command" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "run" -d 'Run a command in the environment and exit with its status'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "build" -d 'Build the image only'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "hash" -d 'Print the image hash (64 hex characters)'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "status" -d 'Show the image and container state'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "validate" -d 'Check the manifest and report every problem'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "config" -d 'Print the resolved manifest with every default filled in'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "doctor" -d 'Check the Docker engine and this machine'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "init" -d 'Write a devenv.toml for this project from a template'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand up" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand run" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand run" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand run" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand run" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand run" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand run" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand run" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand run" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand run" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand build" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand build" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand build" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand build" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand build" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand build" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand build" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand build" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand build" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -l update -d 'Re-resolve the base reference and move the lock'
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -l locked -d 'Fail if the lock would change'
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand status" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand status" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand status" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand status" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand status" -l json -d 'Machine-readable output'
+complete -c devenv -n "__fish_devenv_using_subcommand status" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand status" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand status" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand status" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand down" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand down" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand down" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand down" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand down" -l volumes -d 'Also remove the project\'s named volumes'
+complete -c devenv -n "__fish_devenv_using_subcommand down" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand down" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand down" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand down" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every devenv image and leftover on this engine, not only this project\'s'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand push" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand push" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand push" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand push" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand push" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand push" -l steps -d 'Also push every step layer, so other machines can reuse a shared prefix'
+complete -c devenv -n "__fish_devenv_using_subcommand push" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand push" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand push" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand push" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand config" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand config" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand config" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand config" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand config" -l json -d 'JSON instead of TOML-like text'
+complete -c devenv -n "__fish_devenv_using_subcommand config" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand config" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand config" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand config" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s t -l template -d 'Template to use instead of the detected one (see --list)' -r
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l base -d 'Base image instead of the template\'s' -r
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l ports -d 'Ports to publish instead of the template\'s: "3000", "8080:80", comma-separated; "" for none' -r
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l name -d 'Project name instead of the directory\'s' -r
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s y -l yes -d 'Accept the detected and default answers without asking'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l force -d 'Replace an existing manifest'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l list -d 'List the templates and exit'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand init" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand man" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand man" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand man" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand man" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand man" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand man" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand man" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand man" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "build" -d 'Build the image only'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "status" -d 'Show the image and container state'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
