@@ -238,3 +238,94 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `devenv` in a pseudo-terminal, for interactive tests: type, wait for output, resize.
+pub struct PtySession {
+    master: Box<dyn portable_pty::MasterPty + Send>,
+    writer: Box<dyn std::io::Write + Send>,
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    seen: String,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl PtySession {
+    /// Start `devenv ARGS` in the project, in a 24x80 terminal, with extra `env`.
+    pub fn spawn(t: &TestContext, args: &[&str], env: &[(&str, &str)]) -> PtySession {
+        use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("devenv"));
+        cmd.args(args);
+        cmd.cwd(t.root());
+        cmd.env("HOME", t.home.path());
+        cmd.env("TERM", "xterm");
+        cmd.env_remove("CI");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let writer = pair.master.take_writer().unwrap();
+        PtySession {
+            master: pair.master,
+            writer,
+            rx,
+            seen: String::new(),
+            child,
+        }
+    }
+
+    /// Type `text` (use `\r` for Enter).
+    pub fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Wait (up to 30 s) until `needle` appears, and consume the screen up to it.
+    pub fn expect(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(i) = self.seen.find(needle) {
+                self.seen.drain(..i + needle.len());
+                return;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let chunk = self.rx.recv_timeout(left).unwrap_or_else(|e| {
+                panic!("{e} waiting for {needle:?}; screen so far:\n{}", self.seen)
+            });
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    pub fn resize(&self, rows: u16, cols: u16) {
+        self.master
+            .resize(portable_pty::PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+    }
+
+    /// Wait for the program to end; its exit code.
+    pub fn wait(mut self) -> u32 {
+        self.child.wait().unwrap().exit_code()
+    }
+}

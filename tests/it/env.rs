@@ -3,9 +3,9 @@
 
 use std::io::{Read, Write};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
+use crate::common::{docker, docker_lines, stderr, stdout, PtySession, TestContext};
 
 fn env_project(extra: &str) -> TestContext {
     let t = TestContext::new();
@@ -349,72 +349,24 @@ fn two_concurrent_ups_end_with_one_container() {
     assert_eq!(t.containers().len(), 1);
 }
 
-/// Read from the pty until `needle` appears (or fail after a timeout).
-fn expect(reader: &std::sync::mpsc::Receiver<Vec<u8>>, seen: &mut String, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !seen.contains(needle) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let bytes = reader
-            .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("{e} waiting for {needle:?}; screen so far:\n{seen}"));
-        seen.push_str(&String::from_utf8_lossy(&bytes));
-    }
-}
-
 #[test]
 fn interactive_shell_through_a_pty() {
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
     let t = env_project("");
     t.ok(&["up"]);
-    let pty = native_pty_system();
-    let pair = pty
-        .openpty(PtySize {
-            rows: 24,
-            cols: 80,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("devenv"));
-    cmd.arg("shell");
-    cmd.cwd(t.root());
-    cmd.env("HOME", t.home.path());
-    cmd.env("TERM", "xterm");
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut writer = pair.master.take_writer().unwrap();
-    let mut seen = String::new();
-    writer.write_all(b"echo $((6*7))-answer\r").unwrap();
-    expect(&rx, &mut seen, "42-answer");
+    let mut pty = PtySession::spawn(&t, &["shell"], &[]);
+    pty.send("echo $((6*7))-answer\r");
+    pty.expect("42-answer");
     // Resize is forwarded.
-    pair.master
-        .resize(PtySize {
-            rows: 30,
-            cols: 100,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
+    pty.resize(30, 100);
     std::thread::sleep(Duration::from_millis(300));
-    writer.write_all(b"stty size\r").unwrap();
-    expect(&rx, &mut seen, "30 100");
+    pty.send("stty size\r");
+    pty.expect("30 100");
     // Ctrl-C interrupts a running command and the shell lives on.
-    writer.write_all(b"sleep 100\r").unwrap();
+    pty.send("sleep 100\r");
     std::thread::sleep(Duration::from_millis(500));
-    writer.write_all(b"\x03").unwrap();
-    writer.write_all(b"echo after-$((1+1))\r").unwrap();
-    expect(&rx, &mut seen, "after-2");
-    writer.write_all(b"exit 3\r").unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.exit_code(), 3);
+    pty.send("\x03");
+    pty.send("echo after-$((1+1))\r");
+    pty.expect("after-2");
+    pty.send("exit 3\r");
+    assert_eq!(pty.wait(), 3);
 }

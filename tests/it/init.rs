@@ -2,12 +2,11 @@
 //! pty, the generic template building on a local base), and the committed completion
 //! scripts and man page being current.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{busybox_rootfs, stderr, stdout, TestContext};
+use crate::common::{busybox_rootfs, stderr, stdout, PtySession, TestContext};
 
 const TEMPLATES: &[&str] = &["rust", "go", "node", "python", "generic"];
 
@@ -223,61 +222,17 @@ fn generic_template_builds_and_runs_on_a_local_base() {
     assert_eq!(stdout(&out), "C.UTF-8\n");
 }
 
-/// Read from the pty until `needle` appears (or fail after a timeout).
-fn expect(rx: &std::sync::mpsc::Receiver<Vec<u8>>, seen: &mut String, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !seen.contains(needle) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            Err(_) => panic!("timed out waiting for {needle:?}; saw:\n{seen}"),
-        }
-    }
-    seen.clear();
-}
-
 /// Run `devenv init` in a pty and give `answers` to the prompts that show `questions`.
 fn init_in_pty(t: &TestContext, color: bool, dialogue: &[(&str, &str)]) -> u32 {
-    use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 24,
-            cols: 100,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .unwrap();
-    let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("devenv"));
-    cmd.arg("init");
-    cmd.cwd(t.root());
-    cmd.env("HOME", t.home.path());
-    cmd.env("TERM", "xterm");
-    cmd.env_remove("CI");
-    if !color {
-        cmd.env("NO_COLOR", "1");
-    }
-    let mut child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut writer = pair.master.take_writer().unwrap();
-    let mut seen = String::new();
+    let env: &[(&str, &str)] = if color { &[] } else { &[("NO_COLOR", "1")] };
+    let mut pty = PtySession::spawn(t, &["init"], env);
     for (question, answer) in dialogue {
-        expect(&rx, &mut seen, question);
+        pty.expect(question);
         std::thread::sleep(Duration::from_millis(100));
-        writer.write_all(answer.as_bytes()).unwrap();
-        writer.write_all(b"\r").unwrap();
+        pty.send(&format!("{answer}\r"));
     }
-    expect(&rx, &mut seen, "wrote devenv.toml");
-    child.wait().unwrap().exit_code()
+    pty.expect("wrote devenv.toml");
+    pty.wait()
 }
 
 #[test]
