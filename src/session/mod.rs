@@ -245,6 +245,7 @@ async fn create(
             },
         });
     }
+    precreate_mount_points(manifest);
     let mut container_labels = base_labels(manifest, id);
     container_labels.extend(settings.labels());
     let spec = ContainerSpec {
@@ -278,6 +279,21 @@ async fn create(
         labels: spec.labels,
         image_id: String::new(),
     })
+}
+
+/// Mount targets inside the mounted project (`target-cache:/workspace/target`) would be
+/// created by the engine as root-owned directories in the host's project; create them first,
+/// as the user running devenv, so the developer keeps owning their tree.
+fn precreate_mount_points(manifest: &Manifest) {
+    let workdir = Path::new(&manifest.shell.workdir);
+    for v in &manifest.container.volumes {
+        let (VolumeSpec::Named { target, .. } | VolumeSpec::Bind { target, .. }) = v;
+        if let Ok(rel) = Path::new(target).strip_prefix(workdir) {
+            if !rel.as_os_str().is_empty() {
+                let _ = std::fs::create_dir_all(manifest.root.join(rel));
+            }
+        }
+    }
 }
 
 fn base_labels(manifest: &Manifest, id: &ProjectId) -> HashMap<String, String> {

@@ -176,6 +176,36 @@ fn files_created_inside_belong_to_a_non_root_host_user() {
 }
 
 #[test]
+fn volume_mount_points_inside_the_project_belong_to_the_host_user() {
+    let t = env_project("[container]\nvolumes = [\"cache:/workspace/target\"]\n");
+    let uid = 4323;
+    std::process::Command::new("chown")
+        .args(["-R", &format!("{uid}:{uid}")])
+        .arg(t.root())
+        .arg(t.home.path())
+        .status()
+        .unwrap();
+    let sock_gid = std::fs::metadata("/var/run/docker.sock")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            &format!("--groups={sock_gid}"),
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .arg("up")
+        .current_dir(t.root())
+        .env("HOME", t.home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = std::fs::metadata(t.root().join("target")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
+}
+
+#[test]
 fn host_uid_that_exists_in_the_image_under_another_name_still_works() {
     let t = TestContext::new();
     t.manifest(
