@@ -4,6 +4,7 @@
 use crate::build::BuildError;
 use crate::engine::EngineError;
 use crate::fingerprint::FingerprintError;
+use crate::interop::InteropError;
 use crate::manifest::lock::LockError;
 use crate::manifest::ManifestError;
 use crate::session::SessionError;
@@ -49,6 +50,8 @@ pub enum Error {
     Build(#[from] BuildError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    Interop(#[from] InteropError),
     #[error("{message}")]
     Other {
         message: String,
@@ -87,6 +90,7 @@ impl Error {
             Error::Lock(_) => Some(
                 "fix or delete devenv.lock, then run `devenv lock` to write it again".into(),
             ),
+            Error::Interop(e) => e.hint(),
             Error::Other { hint, .. } => hint.clone(),
             Error::Manifest(_) | Error::Fingerprint(_) => None,
         }

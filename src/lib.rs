@@ -9,6 +9,7 @@ mod commands;
 pub mod engine;
 pub mod error;
 pub mod fingerprint;
+pub mod interop;
 pub mod manifest;
 pub mod project;
 pub mod session;

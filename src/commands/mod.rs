@@ -5,6 +5,7 @@ mod config;
 mod doctor;
 mod down;
 mod env;
+mod interop;
 mod status;
 mod validate;
 
@@ -55,6 +56,8 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Run(args) => env::run(&ctx, &args).await,
         Command::Down(args) => down::run(&ctx, &args).await,
         Command::Status(args) => status::run(&ctx, &args).await,
+        Command::Export(cmd) => interop::export(&ctx, &cmd).await,
+        Command::Import(cmd) => interop::import(&ctx, &cmd),
     };
     match result {
         Ok(status) => status,
