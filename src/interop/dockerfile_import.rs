@@ -91,7 +91,10 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
         if !chain.contains(&n) {
             d.warn(
                 format!("{shown}:{}", s.line),
-                format!("stage `{}` is not part of the image that is used", s.from),
+                format!(
+                    "stage `{}` is not part of the image that is used",
+                    s.alias.as_deref().unwrap_or(&s.from)
+                ),
             );
         }
     }

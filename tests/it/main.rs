@@ -5,4 +5,5 @@ mod build;
 mod cli;
 mod common;
 mod env;
+mod interop;
 mod manifest_errors;
