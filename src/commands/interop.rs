@@ -42,9 +42,11 @@ async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
     let engine = ctx.engine().await?;
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
-    let (plan, base) =
-        build::plan(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
-    let base_ref = base.image.clone().unwrap_or_else(|| base.entry.digest.clone());
+    let (plan, base) = build::plan(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
+    let base_ref = base
+        .image
+        .clone()
+        .unwrap_or_else(|| base.entry.digest.clone());
     let base_user = engine.image_user(&base_ref).await?.unwrap_or_default();
     let export = dockerfile::render(m, &base.entry, &plan, &base_user)?;
     let default = project.paths.dir.join("export");

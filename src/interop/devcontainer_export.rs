@@ -39,10 +39,11 @@ pub fn render(manifest: &Manifest, target: &Target) -> String {
     };
     push(None, "name", json_str(&manifest.name));
     push(
-        Some(format!(
+        Some(
             "the image devenv built for this manifest; `devenv build` makes it again on\n\
              another machine, `devenv export devcontainer` refreshes this file after a change"
-        )),
+                .to_owned(),
+        ),
         "image",
         json_str(&target.image),
     );
@@ -68,13 +69,14 @@ pub fn render(manifest: &Manifest, target: &Target) -> String {
         Network::Host => run_args.push("--network=host".into()),
         Network::None => run_args.push("--network=none".into()),
     }
-    let (forward, publish): (Vec<_>, Vec<_>) = manifest
-        .container
-        .ports
-        .iter()
-        .partition(|p| p.protocol == "tcp" && p.host_ip.is_none() && p.host_port == p.container_port);
+    let (forward, publish): (Vec<_>, Vec<_>) = manifest.container.ports.iter().partition(|p| {
+        p.protocol == "tcp" && p.host_ip.is_none() && p.host_port == p.container_port
+    });
     if !forward.is_empty() {
-        let ports: Vec<String> = forward.iter().map(|p| p.container_port.to_string()).collect();
+        let ports: Vec<String> = forward
+            .iter()
+            .map(|p| p.container_port.to_string())
+            .collect();
         push(None, "forwardPorts", format!("[{}]", ports.join(", ")));
     }
     for p in publish {
@@ -207,8 +209,8 @@ mod tests {
                     user = \"root\"\n[container]\nenv = { A = \"1\" }\nports = [\"8080:8080\", \
                     \"127.0.0.1:5432:5432\"]\nvolumes = [\"cache:/c\", \"./data:/data:ro\"]\n\
                     network = \"host\"\n[hooks]\non_create = \"make\"\non_start = \"echo hi\"\n";
-        let m = crate::manifest::parse_str(text, Path::new("/p/devenv.toml"), Path::new("/p"))
-            .unwrap();
+        let m =
+            crate::manifest::parse_str(text, Path::new("/p/devenv.toml"), Path::new("/p")).unwrap();
         let t = Target {
             image: "devenv/demo:abc".into(),
             volume_names: vec![("cache".into(), "devenv-demo-1234-cache".into())],
@@ -223,7 +225,10 @@ mod tests {
         .unwrap();
         assert_eq!(v["image"], "devenv/demo:abc");
         assert_eq!(v["workspaceFolder"], "/src");
-        assert_eq!(v["workspaceMount"], "source=${localWorkspaceFolder},target=/src,type=bind");
+        assert_eq!(
+            v["workspaceMount"],
+            "source=${localWorkspaceFolder},target=/src,type=bind"
+        );
         assert_eq!(v["containerEnv"]["A"], "1");
         assert_eq!(v["forwardPorts"], serde_json::json!([8080]));
         assert_eq!(

@@ -4,10 +4,9 @@
 
 use std::path::{Component, Path, PathBuf};
 
-
-use super::draft::{set, Draft};
-pub use super::draft::Warning;
 use super::dockerfile_import;
+pub use super::draft::Warning;
+use super::draft::{set, Draft};
 use super::json::J;
 use super::text::sh_join;
 use super::InteropError;
@@ -42,7 +41,10 @@ pub fn discover(root: &Path) -> Result<PathBuf, InteropError> {
         return Ok(nested.remove(0));
     }
     Err(InteropError::NotFound {
-        looked: format!("{} and .devcontainer/*/devcontainer.json", DEFAULT_PATHS.join(", ")),
+        looked: format!(
+            "{} and .devcontainer/*/devcontainer.json",
+            DEFAULT_PATHS.join(", ")
+        ),
     })
 }
 
@@ -132,7 +134,10 @@ fn workspace(cx: &Cx<'_>, obj: &J, d: &mut Draft) {
             .find(|(k, _)| k == "target" || k == "destination" || k == "dst")
             .map(|(_, t)| t.clone())
     });
-    let folder = obj.get("workspaceFolder").and_then(J::as_str).map(str::to_owned);
+    let folder = obj
+        .get("workspaceFolder")
+        .and_then(J::as_str)
+        .map(str::to_owned);
     let (raw, note) = match (folder, mount_target) {
         (Some(f), _) => (f, None),
         (None, Some(t)) => (t, Some("from workspaceMount's target".to_owned())),
@@ -200,16 +205,22 @@ fn base(cx: &Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), InteropError> {
     if let Some(a) = build.and_then(|b| b.get("args")) {
         for (k, v) in a.entries() {
             if let Some(v) = J::as_str(v).and_then(|v| cx.substitute(v)) {
-                args.push((k.to_string(), v));
+                args.push((k.clone(), v));
             } else {
-                d.warn(format!("build.args.{k}"), format!("{} cannot be resolved", v.describe()));
+                d.warn(
+                    format!("build.args.{k}"),
+                    format!("{} cannot be resolved", v.describe()),
+                );
             }
         }
     }
     let target = build.and_then(|b| b.get("target")).and_then(J::as_str);
     for key in ["cacheFrom", "options"] {
         if let Some(v) = build.and_then(|b| b.get(key)) {
-            d.warn(format!("build.{key}"), format!("{}: no devenv equivalent", v.describe()));
+            d.warn(
+                format!("build.{key}"),
+                format!("{}: no devenv equivalent", v.describe()),
+            );
         }
     }
     let input = dockerfile_import::Input {
@@ -218,10 +229,10 @@ fn base(cx: &Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), InteropError> {
         root: cx.root.to_path_buf(),
         args,
         target: target.map(str::to_owned),
-        workdir: d
-            .workdir
-            .as_ref()
-            .map_or_else(|| crate::manifest::DEFAULT_WORKDIR.to_owned(), |w| w.0.clone()),
+        workdir: d.workdir.as_ref().map_or_else(
+            || crate::manifest::DEFAULT_WORKDIR.to_owned(),
+            |w| w.0.clone(),
+        ),
     };
     dockerfile_import::import(&input, d)
 }
@@ -244,15 +255,28 @@ pub(super) fn normalise(p: &Path) -> PathBuf {
 /// Every other top-level property.
 fn property(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
     match key {
-        "image" | "build" | "dockerFile" | "context" | "workspaceFolder" | "workspaceMount"
-        | "remoteUser" | "containerUser" | "$schema" => {}
+        "image"
+        | "build"
+        | "dockerFile"
+        | "context"
+        | "workspaceFolder"
+        | "workspaceMount"
+        | "remoteUser"
+        | "containerUser"
+        | "$schema"
+        | "updateRemoteUserUID" => {}
+        // devenv always runs an init process and its own idle command.
+        "init" | "overrideCommand" if matches!(v, J::Bool(true)) => {}
         "containerEnv" | "remoteEnv" => env_object(cx, key, v, d),
         "forwardPorts" | "appPort" => ports(key, v, d),
         "mounts" => mounts(cx, v, d),
         "runArgs" => super::run_args::import(cx, v, d),
         "onCreateCommand" | "updateContentCommand" | "postCreateCommand" => {
             if key == "updateContentCommand" {
-                d.warn(key, "runs once with on_create (devenv has no content-update event)");
+                d.warn(
+                    key,
+                    "runs once with on_create (devenv has no content-update event)",
+                );
             }
             if let Some(c) = lifecycle(key, v, d) {
                 d.on_create.push(c);
@@ -263,12 +287,9 @@ fn property(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
                 d.on_start.push(c);
             }
         }
-        "init" if matches!(v, J::Bool(true)) => {}
-        "overrideCommand" if matches!(v, J::Bool(true)) => {}
-        "updateRemoteUserUID" => {}
         "features" => {
             let names: Vec<String> = match v {
-                J::Obj(o) => o.iter().map(|(k, _)| k.to_string()).collect(),
+                J::Obj(o) => o.iter().map(|(k, _)| k.clone()).collect(),
                 other => vec![other.describe()],
             };
             d.warn(
@@ -280,9 +301,24 @@ fn property(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
                 ),
             );
         }
-        "name" => d.warn(key, format!("{}: devenv names the project after its directory", v.describe())),
-        "customizations" => d.warn(key, format!("{}: editor settings, not part of the environment", v.describe())),
-        "initializeCommand" => d.warn(key, "runs on the host before the container; devenv has no host hooks"),
+        "name" => d.warn(
+            key,
+            format!(
+                "{}: devenv names the project after its directory",
+                v.describe()
+            ),
+        ),
+        "customizations" => d.warn(
+            key,
+            format!(
+                "{}: editor settings, not part of the environment",
+                v.describe()
+            ),
+        ),
+        "initializeCommand" => d.warn(
+            key,
+            "runs on the host before the container; devenv has no host hooks",
+        ),
         "postAttachCommand" => d.warn(key, "devenv has no attach event; run it in your shell"),
         _ => d.warn(key, format!("{}: no devenv equivalent", v.describe())),
     }
@@ -295,7 +331,10 @@ fn env_object(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
         return;
     };
     if key == "remoteEnv" && !o.is_empty() {
-        d.warn(key, "set on the container (devenv has no exec-only environment)");
+        d.warn(
+            key,
+            "set on the container (devenv has no exec-only environment)",
+        );
     }
     for (name, value) in o {
         let prop = format!("{key}.{name}");
@@ -307,7 +346,10 @@ fn env_object(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
             Some(s) => set(&mut d.container_env, name, s),
             None => d.warn(
                 prop,
-                format!("{}: refers to a variable devenv cannot resolve", value.describe()),
+                format!(
+                    "{}: refers to a variable devenv cannot resolve",
+                    value.describe()
+                ),
             ),
         }
     }
@@ -326,7 +368,11 @@ fn ports(key: &str, v: &J, d: &mut Draft) {
     };
     for item in items {
         let mapped = match item {
-            J::Num(n) => n.parse::<u16>().ok().filter(|p| *p > 0).map(|p| format!("{p}:{p}")),
+            J::Num(n) => n
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .map(|p| format!("{p}:{p}")),
             J::Str(s) => {
                 let s = s.strip_prefix("localhost:").unwrap_or(s);
                 match s.parse::<u16>() {
@@ -339,7 +385,10 @@ fn ports(key: &str, v: &J, d: &mut Draft) {
         match mapped {
             Some(p) if !d.ports.contains(&p) => d.ports.push(p),
             Some(_) => {}
-            None => d.warn(key, format!("{}: not a port devenv can publish", item.describe())),
+            None => d.warn(
+                key,
+                format!("{}: not a port devenv can publish", item.describe()),
+            ),
         }
     }
 }
@@ -352,7 +401,8 @@ pub(super) fn valid_port(s: &str) -> bool {
         None => s,
     };
     let parts: Vec<&str> = mapping.split(':').collect();
-    let port = |p: &str| p.parse::<u16>().is_ok_and(|n| n > 0) && p.bytes().all(|b| b.is_ascii_digit());
+    let port =
+        |p: &str| p.parse::<u16>().is_ok_and(|n| n > 0) && p.bytes().all(|b| b.is_ascii_digit());
     match parts.as_slice() {
         [h, c] => port(h) && port(c),
         [ip, h, c] => ip.parse::<std::net::Ipv4Addr>().is_ok() && port(h) && port(c),
@@ -377,14 +427,14 @@ fn mounts(cx: &Cx<'_>, v: &J, d: &mut Draft) {
         d.warn("mounts", format!("{}: expected an array", v.describe()));
         return;
     };
-    for item in items.iter() {
+    for item in items {
         let opts = match item {
             J::Str(s) => mount_options(s),
             J::Obj(o) => o
                 .iter()
                 .filter_map(|(k, v)| match v {
-                    J::Str(s) => Some((k.to_string(), s.to_string())),
-                    J::Bool(b) => Some((k.to_string(), b.to_string())),
+                    J::Str(s) => Some((k.clone(), s.clone())),
+                    J::Bool(b) => Some((k.clone(), b.to_string())),
                     _ => None,
                 })
                 .collect(),
@@ -449,9 +499,13 @@ pub(super) fn volume(
                 .replace("${localWorkspaceFolderBasename}", "");
             let name = name.trim_matches(|c: char| "-_.".contains(c));
             let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             if !valid {
-                return Err(format!("volume name {source} cannot be a devenv volume name"));
+                return Err(format!(
+                    "volume name {source} cannot be a devenv volume name"
+                ));
             }
             Ok(format!("{name}:{target}{mode}"))
         }
@@ -462,7 +516,7 @@ pub(super) fn volume(
 /// A lifecycle command in any of its three forms, as one sh command line.
 fn lifecycle(key: &str, v: &J, d: &mut Draft) -> Option<String> {
     match v {
-        J::Str(s) if !s.trim().is_empty() => Some(s.to_string()),
+        J::Str(s) if !s.trim().is_empty() => Some(s.clone()),
         J::Arr(a) => argv(a).or_else(|| {
             d.warn(key, "an array with non-string items");
             None
@@ -471,9 +525,12 @@ fn lifecycle(key: &str, v: &J, d: &mut Draft) -> Option<String> {
             let mut parts = Vec::new();
             for (name, part) in o {
                 match part {
-                    J::Str(s) if !s.trim().is_empty() => parts.push(s.to_string()),
+                    J::Str(s) if !s.trim().is_empty() => parts.push(s.clone()),
                     J::Arr(a) if argv(a).is_some() => parts.extend(argv(a)),
-                    other => d.warn(format!("{key}.{name}"), format!("{}: not a command", other.describe())),
+                    other => d.warn(
+                        format!("{key}.{name}"),
+                        format!("{}: not a command", other.describe()),
+                    ),
                 }
             }
             if parts.len() > 1 {
@@ -488,7 +545,13 @@ fn lifecycle(key: &str, v: &J, d: &mut Draft) -> Option<String> {
             }
             let joined: Vec<String> = parts
                 .into_iter()
-                .map(|p| if p.contains([';', '&', '|', '\n']) { format!("( {p} )") } else { p })
+                .map(|p| {
+                    if p.contains([';', '&', '|', '\n']) {
+                        format!("( {p} )")
+                    } else {
+                        p
+                    }
+                })
                 .collect();
             (!joined.is_empty()).then(|| joined.join(" && "))
         }
@@ -517,7 +580,11 @@ fn users(obj: &J, d: &mut Draft) {
             );
         }
     }
-    let Some(user) = remote.or(container).map(str::to_owned).or_else(|| d.user.take()) else {
+    let Some(user) = remote
+        .or(container)
+        .map(str::to_owned)
+        .or_else(|| d.user.take())
+    else {
         return;
     };
     let user = if user == "0" { "root".to_owned() } else { user };
@@ -528,10 +595,17 @@ fn users(obj: &J, d: &mut Draft) {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'));
     if !valid || user.is_empty() {
-        d.warn("remoteUser", format!("\"{user}\" is not a user name devenv accepts"));
+        d.warn(
+            "remoteUser",
+            format!("\"{user}\" is not a user name devenv accepts"),
+        );
         return;
     }
-    if user != "root" && obj.get("updateRemoteUserUID").is_none_or(|v| !matches!(v, J::Bool(false))) {
+    if user != "root"
+        && obj
+            .get("updateRemoteUserUID")
+            .is_none_or(|v| !matches!(v, J::Bool(false)))
+    {
         d.warn(
             "updateRemoteUserUID",
             format!(

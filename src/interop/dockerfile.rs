@@ -21,6 +21,7 @@
 //! A step with secrets becomes `RUN --mount=type=secret,id=NAME …`, which needs BuildKit; the
 //! value is read from the secret file inside the RUN, never written anywhere.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::text::{comment_lines, json_str, sh_quote};
@@ -56,7 +57,9 @@ pub struct Staged {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StagedKind {
     /// Mode 644 or 755 like devenv's input upload.
-    File { executable: bool },
+    File {
+        executable: bool,
+    },
     Symlink,
     /// The base rootfs tarball, used by `ADD` as it is.
     Rootfs,
@@ -97,7 +100,11 @@ pub fn render(
         out.push(format!("ENV {k}={}", env_value(v)));
     }
     out.push(format!("WORKDIR {workdir}"));
-    let base_user = if base_user.is_empty() { "0:0" } else { base_user };
+    let base_user = if base_user.is_empty() {
+        "0:0"
+    } else {
+        base_user
+    };
     let mut current_user = base_user.to_owned();
     let mut needs_buildkit = false;
     let total = manifest.steps.len();
@@ -125,7 +132,11 @@ pub fn render(
                 json_str(&format!("{}/", workdir.trim_end_matches('/')))
             ));
         }
-        let user = if step.user == "root" { "0:0" } else { step.user.as_str() };
+        let user = if step.user == "root" {
+            "0:0"
+        } else {
+            step.user.as_str()
+        };
         if user != current_user {
             check_word("the user of a step", user)?;
             out.push(format!("USER {user}"));
@@ -135,7 +146,7 @@ pub fn render(
         if !step.env.is_empty() {
             out.push("# the step's env exists for this RUN only, as in devenv".to_owned());
             for (k, v) in &step.env {
-                script.push_str(&format!("export {k}={}\n", sh_quote(v)));
+                let _ = writeln!(script, "export {k}={}", sh_quote(v));
             }
         }
         let mut flags = String::new();
@@ -152,8 +163,8 @@ pub fn render(
                     .join(" ")
             )));
             for s in &step.secrets {
-                flags.push_str(&format!("--mount=type=secret,id={s} "));
-                script.push_str(&format!("{s}=\"$(cat /run/secrets/{s})\"; export {s}\n"));
+                let _ = write!(flags, "--mount=type=secret,id={s} ");
+                let _ = writeln!(script, "{s}=\"$(cat /run/secrets/{s})\"; export {s}");
             }
         }
         script.push_str(&step.run);
@@ -187,12 +198,18 @@ pub fn render(
     })
 }
 
-fn from_lines(manifest: &Manifest, lock: &LockEntry, out: &mut Vec<String>, files: &mut Vec<Staged>) {
+fn from_lines(
+    manifest: &Manifest,
+    lock: &LockEntry,
+    out: &mut Vec<String>,
+    files: &mut Vec<Staged>,
+) {
     match (&manifest.base.source, lock.kind) {
         (BaseSource::Rootfs(rel), _) => {
-            let name = Path::new(rel)
-                .file_name()
-                .map_or_else(|| "rootfs.tar".to_owned(), |n| n.to_string_lossy().into_owned());
+            let name = Path::new(rel).file_name().map_or_else(
+                || "rootfs.tar".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             let dest = format!("base/{name}");
             out.push(format!(
                 "# base: the root filesystem {rel} ({}); ADD unpacks it like `docker import`",
@@ -237,7 +254,9 @@ fn env_value(v: &str) -> String {
 
 /// Values written as bare Dockerfile words must not need quoting or substitution.
 fn check_word(what: &str, v: &str) -> Result<(), InteropError> {
-    if v.chars().any(|c| c.is_whitespace() || c == '$' || c == '\\' || c == '"') {
+    if v.chars()
+        .any(|c| c.is_whitespace() || c == '$' || c == '\\' || c == '"')
+    {
         return Err(InteropError::Inexpressible {
             what: format!("{what} `{v}`"),
             why: "it contains whitespace, `$`, `\\` or `\"`".into(),
@@ -363,15 +382,23 @@ mod tests {
         let e = render(&m, &lock(), &plan(vec![vec![input], vec![]]), "").unwrap();
         let d = &e.dockerfile;
         assert!(d.starts_with(MARKER), "{d}");
-        assert!(d.contains(&format!("FROM debian@sha256:{}", "a".repeat(64))), "{d}");
+        assert!(
+            d.contains(&format!("FROM debian@sha256:{}", "a".repeat(64))),
+            "{d}"
+        );
         assert!(d.contains("ENV A=\"x \\$HOME \\\"q\\\"\""), "{d}");
         assert!(d.contains("WORKDIR /workspace\n"), "{d}");
         assert!(d.contains("COPY [\"steps/1/\", \"/workspace/\"]"), "{d}");
         assert!(
-            d.contains("RUN [\"/bin/sh\", \"-c\", \"export K='it'\\\\''s'\\nsh a.sh\\necho done\"]"),
+            d.contains(
+                "RUN [\"/bin/sh\", \"-c\", \"export K='it'\\\\''s'\\nsh a.sh\\necho done\"]"
+            ),
             "{d}"
         );
-        assert!(d.contains("USER nobody\nRUN [\"/bin/sh\", \"-c\", \"id\"]"), "{d}");
+        assert!(
+            d.contains("USER nobody\nRUN [\"/bin/sh\", \"-c\", \"id\"]"),
+            "{d}"
+        );
         assert!(d.contains("USER 0:0\n# what devenv"), "{d}");
         assert!(d.ends_with("ENTRYPOINT []\nCMD [\"/bin/sh\"]\n"), "{d}");
         assert_eq!(e.files[0].dest, "steps/1/a.sh");
@@ -386,12 +413,18 @@ mod tests {
         let e = render(&m, &lock(), &plan(vec![vec![]]), "").unwrap();
         assert!(e.needs_buildkit);
         assert!(!e.dockerfile.contains("hunter2-value"));
-        assert!(e.dockerfile.contains(
-            "RUN --mount=type=secret,id=DEVENV_TEST_SECRET_XYZ [\"/bin/sh\", \"-c\", \
+        assert!(
+            e.dockerfile.contains(
+                "RUN --mount=type=secret,id=DEVENV_TEST_SECRET_XYZ [\"/bin/sh\", \"-c\", \
              \"DEVENV_TEST_SECRET_XYZ=\\\"$(cat /run/secrets/DEVENV_TEST_SECRET_XYZ)\\\"; export \
              DEVENV_TEST_SECRET_XYZ\\nuse\"]"
-        ), "{}", e.dockerfile);
-        assert!(e.dockerfile.contains("# secrets DEVENV_TEST_SECRET_XYZ: BuildKit only"));
+            ),
+            "{}",
+            e.dockerfile
+        );
+        assert!(e
+            .dockerfile
+            .contains("# secrets DEVENV_TEST_SECRET_XYZ: BuildKit only"));
     }
 
     #[test]
@@ -400,8 +433,12 @@ mod tests {
         let mut l = lock();
         l.kind = LockKind::Local;
         let e = render(&m, &l, &plan(vec![vec![]]), "app").unwrap();
-        assert!(e.dockerfile.contains(&format!("\nFROM sha256:{}\n", "a".repeat(64))));
-        assert!(e.dockerfile.contains("works only on an engine that has that image"));
+        assert!(e
+            .dockerfile
+            .contains(&format!("\nFROM sha256:{}\n", "a".repeat(64))));
+        assert!(e
+            .dockerfile
+            .contains("works only on an engine that has that image"));
         // root steps on a base whose user is `app`: switch, then switch back.
         assert!(e.dockerfile.contains("USER 0:0\nRUN"), "{}", e.dockerfile);
         assert!(e.dockerfile.contains("USER app\n"), "{}", e.dockerfile);

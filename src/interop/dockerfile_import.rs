@@ -84,7 +84,9 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
     let image = substitute(&first.from, &vars)
         .map_err(|v| unsupported(format!("FROM {}: ${{{v}}} has no value", first.from)))?;
     if image == "scratch" {
-        return Err(unsupported("FROM scratch has no shell to run steps in".into()));
+        return Err(unsupported(
+            "FROM scratch has no shell to run steps in".into(),
+        ));
     }
     d.base_image = Some(image);
     for (n, s) in stages.iter().enumerate() {
@@ -171,7 +173,10 @@ fn instructions(text: &str) -> Result<Vec<Instr>, String> {
             let cut = logical.trim_end().len() - 1;
             logical.truncate(cut);
             // Comment lines inside a continuation are dropped by the builder.
-            while lines.peek().is_some_and(|(_, l)| l.trim_start().starts_with('#')) {
+            while lines
+                .peek()
+                .is_some_and(|(_, l)| l.trim_start().starts_with('#'))
+            {
                 lines.next();
             }
             match lines.next() {
@@ -239,7 +244,10 @@ fn declare_arg(
 
 fn unquote(s: &str) -> String {
     let bytes = s.as_bytes();
-    if bytes.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[bytes.len() - 1] == bytes[0] {
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
         s[1..s.len() - 1].to_owned()
     } else {
         s.to_owned()
@@ -288,7 +296,11 @@ fn substitute(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String
             continue;
         }
         let value = vars.get(&name);
-        match (modifier.strip_prefix(":-"), modifier.strip_prefix(":+"), value) {
+        match (
+            modifier.strip_prefix(":-"),
+            modifier.strip_prefix(":+"),
+            value,
+        ) {
             (Some(_), _, Some(v)) if !v.is_empty() => out.push_str(v),
             (Some(word), _, _) => out.push_str(word),
             (_, Some(word), Some(v)) if !v.is_empty() => out.push_str(word),
@@ -403,15 +415,24 @@ impl<'a> State<'a> {
             "COPY" | "ADD" => self.copy(i, d),
             "SHELL" => {
                 self.shell_changed = true;
-                d.warn(self.at(i), "SHELL: devenv runs steps with /bin/sh -c; later RUN lines are not imported");
+                d.warn(
+                    self.at(i),
+                    "SHELL: devenv runs steps with /bin/sh -c; later RUN lines are not imported",
+                );
             }
             "EXPOSE" => d.warn(
                 self.at(i),
-                format!("EXPOSE {}: publishes nothing; use [container] ports", i.args),
+                format!(
+                    "EXPOSE {}: publishes nothing; use [container] ports",
+                    i.args
+                ),
             ),
             "CMD" | "ENTRYPOINT" => d.warn(
                 self.at(i),
-                format!("{}: devenv's container runs its own idle command", i.keyword),
+                format!(
+                    "{}: devenv's container runs its own idle command",
+                    i.keyword
+                ),
             ),
             other => d.warn(self.at(i), format!("{other}: no devenv equivalent")),
         }
@@ -423,7 +444,9 @@ impl<'a> State<'a> {
             let mut pairs = Vec::new();
             // Substitute on the raw text of each pair so quoting survives.
             for raw in split_raw_words(&i.args) {
-                let Some((k, v)) = raw.split_once('=') else { continue };
+                let Some((k, v)) = raw.split_once('=') else {
+                    continue;
+                };
                 pairs.push((k.to_owned(), v.to_owned()));
             }
             pairs
@@ -476,7 +499,10 @@ impl<'a> State<'a> {
         } else if i.args.starts_with('[') {
             Some("exec form (no shell); write it as a shell command".to_owned())
         } else if i.args.starts_with("--") {
-            Some("RUN flags such as --mount need BuildKit; devenv has secrets = [...] instead".to_owned())
+            Some(
+                "RUN flags such as --mount need BuildKit; devenv has secrets = [...] instead"
+                    .to_owned(),
+            )
         } else if self.shell_changed {
             Some("it runs under a SHELL other than /bin/sh".to_owned())
         } else {
@@ -493,7 +519,6 @@ impl<'a> State<'a> {
                 let q = super::text::sh_quote(c);
                 run = format!("mkdir -p {q} && cd {q} || exit 1\n{run}");
             }
-            Some(_) => {}
             None if !self.warned_no_workdir => {
                 self.warned_no_workdir = true;
                 d.warn(
@@ -505,7 +530,7 @@ impl<'a> State<'a> {
                     ),
                 );
             }
-            None => {}
+            Some(_) | None => {}
         }
         let user = self
             .user
@@ -529,14 +554,23 @@ impl<'a> State<'a> {
                 self.copy_lines.push(i.line);
             }
             Err(why) => {
-                d.warn(self.at(i), format!("{} not imported: {why}; the next RUN is not imported either", i.keyword));
+                d.warn(
+                    self.at(i),
+                    format!(
+                        "{} not imported: {why}; the next RUN is not imported either",
+                        i.keyword
+                    ),
+                );
                 d.steps.push(DraftStep {
                     name: format!("{} {}", i.keyword, self.at(i)),
                     run: format!("{} {}", i.keyword, i.args),
                     refused: Some(why.clone()),
                     ..DraftStep::default()
                 });
-                self.refusal = Some(format!("it follows {} at line {}, which was not imported", i.keyword, i.line));
+                self.refusal = Some(format!(
+                    "it follows {} at line {}, which was not imported",
+                    i.keyword, i.line
+                ));
             }
         }
     }
@@ -565,7 +599,9 @@ impl<'a> State<'a> {
         let mut out = Vec::new();
         for src in sources {
             if i.keyword == "ADD" && (src.contains("://") || is_archive(src)) {
-                return Err(format!("ADD {src} downloads or unpacks; devenv copies files as they are"));
+                return Err(format!(
+                    "ADD {src} downloads or unpacks; devenv copies files as they are"
+                ));
             }
             let abs = normalise(&self.input.context.join(src));
             let rel = abs
@@ -575,7 +611,10 @@ impl<'a> State<'a> {
                 .to_string();
             let glob = src.contains(['*', '?', '[']);
             let landed = if glob || dest_is_dir && !abs.is_dir() {
-                let parent = Path::new(&rel).parent().map(|p| p.display().to_string()).unwrap_or_default();
+                let parent = Path::new(&rel)
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 (dest.clone(), join(&self.input.workdir, &parent))
             } else {
                 if !glob && !abs.exists() {
@@ -621,9 +660,11 @@ fn join(workdir: &str, rel: &str) -> String {
 }
 
 fn is_archive(src: &str) -> bool {
-    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz"]
-        .iter()
-        .any(|ext| src.ends_with(ext))
+    [
+        ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
+    ]
+    .iter()
+    .any(|ext| src.ends_with(ext))
 }
 
 /// Split on unquoted whitespace keeping quotes (for `ENV a="b c" d=e`).

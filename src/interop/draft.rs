@@ -81,7 +81,11 @@ impl Draft {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# Imported by `devenv import devcontainer` from {}.", self.source);
+        let _ = writeln!(
+            out,
+            "# Imported by `devenv import devcontainer` from {}.",
+            self.source
+        );
         if !self.warnings.is_empty() {
             out.push_str("# Not carried over as it was (also printed as warnings on import):\n");
             for w in &self.warnings {

@@ -7,16 +7,52 @@ use super::json::J;
 
 /// Flags that take a value as the next word when not written `--flag=value`.
 const WITH_VALUE: &[&str] = &[
-    "--network", "--net", "-e", "--env", "--env-file", "-p", "--publish", "-v", "--volume",
-    "--name", "--hostname", "-h", "--user", "-u", "--cap-add", "--cap-drop", "--security-opt",
-    "--device", "--add-host", "--label", "-l", "--shm-size", "--ulimit", "--memory", "-m",
-    "--cpus", "--gpus", "--ipc", "--pid", "--workdir", "-w", "--entrypoint", "--runtime",
-    "--mount", "--tmpfs", "--platform", "--dns", "--sysctl",
+    "--network",
+    "--net",
+    "-e",
+    "--env",
+    "--env-file",
+    "-p",
+    "--publish",
+    "-v",
+    "--volume",
+    "--name",
+    "--hostname",
+    "-h",
+    "--user",
+    "-u",
+    "--cap-add",
+    "--cap-drop",
+    "--security-opt",
+    "--device",
+    "--add-host",
+    "--label",
+    "-l",
+    "--shm-size",
+    "--ulimit",
+    "--memory",
+    "-m",
+    "--cpus",
+    "--gpus",
+    "--ipc",
+    "--pid",
+    "--workdir",
+    "-w",
+    "--entrypoint",
+    "--runtime",
+    "--mount",
+    "--tmpfs",
+    "--platform",
+    "--dns",
+    "--sysctl",
 ];
 
 pub(super) fn import(cx: &Cx<'_>, v: &J, d: &mut Draft) {
     let J::Arr(items) = v else {
-        d.warn("runArgs", format!("{}: expected an array of strings", v.describe()));
+        d.warn(
+            "runArgs",
+            format!("{}: expected an array of strings", v.describe()),
+        );
         return;
     };
     let words: Vec<String> = items
@@ -75,7 +111,9 @@ fn one(cx: &Cx<'_>, flag: &str, value: Option<&str>, d: &mut Draft) {
             }
         }
         ("-p" | "--publish", Some(p)) => {
-            let p = p.parse::<u16>().map_or_else(|_| p.to_owned(), |n| format!("{n}:{n}"));
+            let p = p
+                .parse::<u16>()
+                .map_or_else(|_| p.to_owned(), |n| format!("{n}:{n}"));
             if valid_port(&p) {
                 if !d.ports.contains(&p) {
                     d.ports.push(p);
@@ -92,7 +130,11 @@ fn one(cx: &Cx<'_>, flag: &str, value: Option<&str>, d: &mut Draft) {
                 [s, t, m] => (*s, *t, m.split(',').any(|o| o == "ro")),
                 _ => ("", "", false),
             };
-            let kind = if source.starts_with('/') || source.starts_with("${") { "bind" } else { "volume" };
+            let kind = if source.starts_with('/') || source.starts_with("${") {
+                "bind"
+            } else {
+                "volume"
+            };
             volume(cx, kind, Some(source), Some(target), ro).map(|v| d.volumes.push(v))
         }
         _ => Err("no devenv equivalent".into()),

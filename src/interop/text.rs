@@ -2,11 +2,12 @@
 //! TOML is rendered by hand here (toml's home is `manifest`); the result is always checked
 //! by the real manifest parser before it is written.
 
+use std::fmt::Write as _;
+
 /// A word for POSIX sh: bare when it is made of safe characters only, else single-quoted.
 pub fn sh_quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
     if safe {
         s.to_owned()
@@ -17,7 +18,10 @@ pub fn sh_quote(s: &str) -> String {
 
 /// An argv as one sh command line.
 pub fn sh_join(argv: &[String]) -> String {
-    argv.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|a| sh_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A TOML string: a basic string with escapes, or a multi-line literal string for
@@ -39,7 +43,9 @@ pub fn toml_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -49,7 +55,10 @@ pub fn toml_str(s: &str) -> String {
 
 /// A TOML key: bare when possible.
 pub fn toml_key(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         s.to_owned()
     } else {
         toml_str(s)
@@ -82,7 +91,13 @@ pub fn json_str(s: &str) -> String {
 /// Prefix every line of `text` with `# ` (for explanations inside generated files).
 pub fn comment_lines(text: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { "#".to_owned() } else { format!("# {l}") })
+        .map(|l| {
+            if l.is_empty() {
+                "#".to_owned()
+            } else {
+                format!("# {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -102,8 +117,17 @@ mod tests {
 
     #[test]
     fn toml_strings_round_trip_through_the_manifest_parser() {
-        for s in ["plain", "quote \" back \\ tab\t", "a\nb\n", "ends'\nx'", "bell\u{7}"] {
-            let text = format!("[base]\nimage = \"debian:12\"\n[[step]]\nrun = {}\n", toml_str(s));
+        for s in [
+            "plain",
+            "quote \" back \\ tab\t",
+            "a\nb\n",
+            "ends'\nx'",
+            "bell\u{7}",
+        ] {
+            let text = format!(
+                "[base]\nimage = \"debian:12\"\n[[step]]\nrun = {}\n",
+                toml_str(s)
+            );
             let m = crate::manifest::parse_str(
                 &text,
                 std::path::Path::new("devenv.toml"),

@@ -57,7 +57,12 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 /// Paths that differ between any two containers of the same image: the engine's mount
 /// points and per-container files.
-const VOLATILE: &[&str] = &["/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/.dockerenv"];
+const VOLATILE: &[&str] = &[
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/.dockerenv",
+];
 
 /// Every file of the image's root filesystem with type, mode, owner, size (regular files)
 /// and md5 (regular files), sorted. Directory sizes and all mtimes are left out: they depend
@@ -70,7 +75,15 @@ while read -r p; do
   else echo "$p file $(stat -c '%a %u:%g %s' "$p") $(md5sum < "$p" | cut -d' ' -f1)"
   fi
 done"#;
-    let out = docker(&["run", "--rm", "--entrypoint", "/bin/sh", image, "-c", script]);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/sh",
+        image,
+        "-c",
+        script,
+    ]);
     out.lines()
         .filter(|l| {
             let path = l.split(' ').next().unwrap_or_default();
@@ -81,7 +94,9 @@ done"#;
 }
 
 fn inspect(image: &str, format: &str) -> String {
-    docker(&["image", "inspect", image, "--format", format]).trim().to_owned()
+    docker(&["image", "inspect", image, "--format", format])
+        .trim()
+        .to_owned()
 }
 
 fn env_set(image: &str) -> BTreeSet<String> {
@@ -100,8 +115,14 @@ fn exported_dockerfile_builds_the_same_image_with_plain_docker_build() {
     assert!(out.status.success(), "{}", stderr(&out));
     let dir = t.root().join(".devenv/export");
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
-    assert!(dockerfile.contains("FROM scratch\nADD [\"base/base.tar\", \"/\"]"), "{dockerfile}");
-    assert!(dockerfile.contains(&format!("image hash {hash}")), "{dockerfile}");
+    assert!(
+        dockerfile.contains("FROM scratch\nADD [\"base/base.tar\", \"/\"]"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains(&format!("image hash {hash}")),
+        "{dockerfile}"
+    );
     // Plain `docker build`: no BuildKit, no flags but the label that lets cleanup find it.
     let docker_image = format!("devenv-it-export/{}:built", t.name);
     let build = Command::new("docker")
@@ -110,13 +131,20 @@ fn exported_dockerfile_builds_the_same_image_with_plain_docker_build() {
         .env("DOCKER_BUILDKIT", "0")
         .output()
         .unwrap();
-    assert!(build.status.success(), "docker build: {}\n{dockerfile}", stderr(&build));
+    assert!(
+        build.status.success(),
+        "docker build: {}\n{dockerfile}",
+        stderr(&build)
+    );
 
     // The classic builder gives an image without PATH Docker's default PATH in its config;
     // the engine adds that same PATH to every container of an image without one, so the
     // processes see the same environment (compared below as `env` inside the containers).
     let mut docker_env = env_set(&docker_image);
-    if !env_set(&devenv_image).iter().any(|e| e.starts_with("PATH=")) {
+    if !env_set(&devenv_image)
+        .iter()
+        .any(|e| e.starts_with("PATH="))
+    {
         docker_env.remove(DEFAULT_PATH);
     }
     assert_eq!(docker_env, env_set(&devenv_image));
@@ -128,9 +156,15 @@ fn exported_dockerfile_builds_the_same_image_with_plain_docker_build() {
     };
     assert_eq!(runtime_env(&docker_image), runtime_env(&devenv_image));
     assert!(env_set(&devenv_image).contains("LITERAL=costs $5 \"quoted\" \\ back"));
-    assert!(!env_set(&devenv_image).iter().any(|e| e.starts_with("STEP_ONLY=")));
+    assert!(!env_set(&devenv_image)
+        .iter()
+        .any(|e| e.starts_with("STEP_ONLY=")));
     for format in ["{{.Config.WorkingDir}}", "{{json .Config.Cmd}}"] {
-        assert_eq!(inspect(&docker_image, format), inspect(&devenv_image, format), "{format}");
+        assert_eq!(
+            inspect(&docker_image, format),
+            inspect(&devenv_image, format),
+            "{format}"
+        );
     }
     // The user is the same effective one: root (the classic builder writes "0:0" where
     // devenv's commit keeps the base's empty value).
@@ -153,7 +187,15 @@ fn exported_dockerfile_builds_the_same_image_with_plain_docker_build() {
     assert!(has("/src/app/config/app.conf file 644 0:0"), "{ours:#?}");
     assert!(has("/src/app/scripts/run.sh link setup.sh"), "{ours:#?}");
     assert!(has("/tmp/made-by-nobody file 644 65534:"), "{ours:#?}");
-    let one = docker(&["run", "--rm", &docker_image, "cat", "/one", "/two", "/tmp/uid"]);
+    let one = docker(&[
+        "run",
+        "--rm",
+        &docker_image,
+        "cat",
+        "/one",
+        "/two",
+        "/tmp/uid",
+    ]);
     assert_eq!(
         one,
         "hello it's step-only\nhello from setup\nport = 8080\n65534\n"
@@ -172,8 +214,14 @@ fn exported_dockerfile_keeps_secret_values_out() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("needs BuildKit"), "{}", stderr(&out));
     let dockerfile = std::fs::read_to_string(t.root().join("out/Dockerfile")).unwrap();
-    assert!(dockerfile.contains("RUN --mount=type=secret,id=API_TOKEN ["), "{dockerfile}");
-    assert!(dockerfile.contains("--secret id=API_TOKEN,env=API_TOKEN"), "{dockerfile}");
+    assert!(
+        dockerfile.contains("RUN --mount=type=secret,id=API_TOKEN ["),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("--secret id=API_TOKEN,env=API_TOKEN"),
+        "{dockerfile}"
+    );
     for entry in walk(&t.root().join("out")) {
         if entry.is_file() {
             let bytes = std::fs::read(&entry).unwrap();
@@ -232,7 +280,10 @@ fn exported_devcontainer_opens_the_built_image() {
     assert_eq!(v["postStartCommand"], "echo started");
     assert_eq!(v["remoteUser"], "root");
     let mounts = v["mounts"].as_array().unwrap();
-    assert!(mounts[0].as_str().unwrap().ends_with("-cache,target=/cache,type=volume"));
+    assert!(mounts[0]
+        .as_str()
+        .unwrap()
+        .ends_with("-cache,target=/cache,type=volume"));
     assert_eq!(
         mounts[1],
         "source=${localWorkspaceFolder}/data,target=/data,type=bind,readonly"
@@ -241,7 +292,10 @@ fn exported_devcontainer_opens_the_built_image() {
     t.ok(&["export", "devcontainer"]);
     t.ok(&["export", "devcontainer"]);
     let path = t.root().join(".devcontainer/devcontainer.json");
-    assert_eq!(jsonc(&std::fs::read_to_string(&path).unwrap())["image"], image.as_str());
+    assert_eq!(
+        jsonc(&std::fs::read_to_string(&path).unwrap())["image"],
+        image.as_str()
+    );
     // …but never over a hand-written one without --force.
     std::fs::write(&path, "{ \"image\": \"mine\" }").unwrap();
     let out = t.run(&["export", "devcontainer"]);
@@ -275,11 +329,19 @@ fn copy_dir(from: &Path, to: &Path) {
 fn import_case(t: &TestContext, case: &str) -> (PathBuf, String, String) {
     let project = t.root().join(case);
     copy_dir(&fixture(case), &project);
-    let out = t.cmd(&["import", "devcontainer"]).current_dir(&project).output().unwrap();
+    let out = t
+        .cmd(&["import", "devcontainer"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "import {case}: {}", stderr(&out));
     let manifest = std::fs::read_to_string(project.join("devenv.toml")).unwrap();
     let out = t.cmd(&["validate"]).current_dir(&project).output().unwrap();
-    assert!(out.status.success(), "validate {case}: {}\n{manifest}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "validate {case}: {}\n{manifest}",
+        stderr(&out)
+    );
     let warnings: Vec<String> = stderr(&out_of_import_warnings(t, &project))
         .lines()
         .map(str::to_owned)
@@ -332,7 +394,11 @@ fn bring_up(t: &TestContext, project: &Path, manifest: &str, users: &[&str]) {
     std::fs::write(project.join("devenv.toml"), &text).unwrap();
     let up = t.cmd(&["up"]).current_dir(project).output().unwrap();
     assert!(up.status.success(), "up: {}\n{text}", stderr(&up));
-    let run = t.cmd(&["run", "--", "true"]).current_dir(project).output().unwrap();
+    let run = t
+        .cmd(&["run", "--", "true"])
+        .current_dir(project)
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(0), "run: {}", stderr(&run));
 }
 
@@ -359,7 +425,10 @@ fn corpus_node_typescript_imports_and_comes_up() {
     let (project, manifest, warnings) = import_case(&t, "node-typescript");
     snapshot("node-typescript", &manifest, &warnings);
     bring_up(&t, &project, &manifest, &["node"]);
-    assert_eq!(run_in(&t, &project, "id -un; pwd; cat /tmp/post-create"), "node\n/workspaces/node-typescript\nyarn-install-done\n");
+    assert_eq!(
+        run_in(&t, &project, "id -un; pwd; cat /tmp/post-create"),
+        "node\n/workspaces/node-typescript\nyarn-install-done\n"
+    );
 }
 
 #[test]
@@ -378,7 +447,10 @@ fn corpus_python_full_imports_and_comes_up() {
         got,
         "development bar 1\non-create\npip-install\nstarted\n/tmp/pre-commit installed\nvolume\n"
     );
-    t.cmd(&["down", "--volumes"]).current_dir(&project).output().unwrap();
+    t.cmd(&["down", "--volumes"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
 }
 
 #[test]
@@ -387,7 +459,10 @@ fn corpus_go_workspace_mount_imports_and_comes_up() {
     let (project, manifest, warnings) = import_case(&t, "go-workspace-mount");
     snapshot("go-workspace-mount", &manifest, &warnings);
     bring_up(&t, &project, &manifest, &[]);
-    assert_eq!(run_in(&t, &project, "pwd; cat /tmp/ready; id -u"), "/go/src/app\ngo-ready\n0\n");
+    assert_eq!(
+        run_in(&t, &project, "pwd; cat /tmp/ready; id -u"),
+        "/go/src/app\ngo-ready\n0\n"
+    );
 }
 
 #[test]
@@ -405,7 +480,10 @@ fn corpus_nested_config_imports_and_comes_up() {
     let (project, manifest, warnings) = import_case(&t, "nested-config");
     snapshot("nested-config", &manifest, &warnings);
     bring_up(&t, &project, &manifest, &[]);
-    assert_eq!(run_in(&t, &project, "cat /tmp/kernel /tmp/content"), "kernel\ncontent\n");
+    assert_eq!(
+        run_in(&t, &project, "cat /tmp/kernel /tmp/content"),
+        "kernel\ncontent\n"
+    );
 }
 
 #[test]
@@ -419,8 +497,16 @@ fn corpus_rust_dockerfile_becomes_steps() {
 fn corpus_multistage_dockerfile_explains_what_it_refuses() {
     let t = TestContext::new();
     let (_, manifest, warnings) = import_case(&t, "multistage-dockerfile");
-    for refused in ["COPY --from=tools", "RUN --mount=type=cache", "RUN [\"/bin/bash\"", "RUN <<EOT"] {
-        assert!(manifest.contains(&format!("# {refused}")), "{refused}: {manifest}");
+    for refused in [
+        "COPY --from=tools",
+        "RUN --mount=type=cache",
+        "RUN [\"/bin/bash\"",
+        "RUN <<EOT",
+    ] {
+        assert!(
+            manifest.contains(&format!("# {refused}")),
+            "{refused}: {manifest}"
+        );
     }
     snapshot("multistage-dockerfile", &manifest, &warnings);
 }
@@ -430,25 +516,46 @@ fn corpus_compose_is_refused_with_a_reason() {
     let t = TestContext::new();
     let project = t.root().join("compose");
     copy_dir(&fixture("compose"), &project);
-    let out = t.cmd(&["import", "devcontainer"]).current_dir(&project).output().unwrap();
+    let out = t
+        .cmd(&["import", "devcontainer"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("dockerComposeFile"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dockerComposeFile"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!project.join("devenv.toml").exists());
 }
 
 #[test]
 fn import_refuses_to_overwrite_and_reports_bad_json() {
     let t = TestContext::new();
-    t.write(".devcontainer/devcontainer.json", "{ \"image\": \"alpine:3.20\", }\n");
+    t.write(
+        ".devcontainer/devcontainer.json",
+        "{ \"image\": \"alpine:3.20\", }\n",
+    );
     t.write("devenv.toml", "# mine\n");
     let out = t.run(&["import", "devcontainer"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(t.root().join("devenv.toml")).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(t.root().join("devenv.toml")).unwrap(),
+        "# mine\n"
+    );
     t.ok(&["import", "devcontainer", "--force"]);
-    t.write("broken.json", "{\n  \"image\": \"alpine\"\n  \"x\": [1,, 2]\n}\n");
+    t.write(
+        "broken.json",
+        "{\n  \"image\": \"alpine\"\n  \"x\": [1,, 2]\n}\n",
+    );
     let out = t.run(&["import", "devcontainer", "broken.json", "--force"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("broken.json: not valid JSON"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("broken.json: not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
 }
