@@ -10,15 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// into it, keeps a container running with the project mounted, and runs your shell and
 /// commands there as you, never in a stale environment.
 #[derive(Debug, Parser)]
-#[command(
-    name = "devenv",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
-#[command(
-    after_help = "Examples:\n  devenv up             build what is missing and start the environment\n  devenv shell          open a shell in it\n  devenv run -- make    run a command in it, exit with its status"
-)]
+#[command(name = "devenv", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Examples:\n  devenv up             build what is missing and start the environment\n  devenv shell          open a shell in it\n  devenv run -- make    run a command in it, exit with its status")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -61,15 +54,11 @@ pub enum Command {
     #[command(after_help = "Examples:\n  devenv shell\n  devenv shell -- -l")]
     Shell(ShellArgs),
     /// Run a command in the environment and exit with its status.
-    #[command(
-        after_help = "Exit status: the command's own (128+N after signal N); 125 when \
-devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n  echo hi | devenv run -- cat"
-    )]
+    #[command(after_help = "Exit status: the command's own (128+N after signal N); 125 when \
+devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n  echo hi | devenv run -- cat")]
     Run(RunArgs),
     /// Build the image only.
-    #[command(
-        after_help = "Examples:\n  devenv build\n  devenv -v build    # explain why steps rebuild"
-    )]
+    #[command(after_help = "Examples:\n  devenv build\n  devenv -v build    # explain why steps rebuild")]
     Build(LockedArgs),
     /// Print the image hash (64 hex characters).
     #[command(after_help = "Examples:\n  devenv hash\n  key=$(devenv hash)")]
@@ -78,9 +67,7 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     #[command(after_help = "Examples:\n  devenv lock\n  devenv lock --update")]
     Lock(LockArgs),
     /// Show the image and container state.
-    #[command(
-        after_help = "Examples:\n  devenv status\n  devenv status --json | jq .container.state"
-    )]
+    #[command(after_help = "Examples:\n  devenv status\n  devenv status --json | jq .container.state")]
     Status(StatusArgs),
     /// Remove this project's container (and named volumes with --volumes).
     #[command(after_help = "Examples:\n  devenv down\n  devenv down --volumes")]
@@ -101,9 +88,7 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     #[command(subcommand)]
     Import(ImportCommand),
     /// Check the Docker engine and this machine.
-    #[command(
-        after_help = "Examples:\n  devenv doctor\n  DOCKER_HOST=tcp://127.0.0.1:2375 devenv doctor"
-    )]
+    #[command(after_help = "Examples:\n  devenv doctor\n  DOCKER_HOST=tcp://127.0.0.1:2375 devenv doctor")]
     Doctor,
 }
 
@@ -179,14 +164,10 @@ pub struct ConfigArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// A Dockerfile and build context from which plain `docker build` makes the same image.
-    #[command(
-        after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image"
-    )]
+    #[command(after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image")]
     Dockerfile(ExportArgs),
     /// A devcontainer.json that opens the built environment in editors.
-    #[command(
-        after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -"
-    )]
+    #[command(after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -")]
     Devcontainer(ExportArgs),
 }
 
@@ -205,9 +186,7 @@ pub struct ExportArgs {
 pub enum ImportCommand {
     /// devcontainer.json (image- or Dockerfile-based) to devenv.toml; prints a warning for
     /// every property it cannot carry over.
-    #[command(
-        after_help = "Examples:\n  devenv import devcontainer\n  devenv import devcontainer .devcontainer/python/devcontainer.json --force"
-    )]
+    #[command(after_help = "Examples:\n  devenv import devcontainer\n  devenv import devcontainer .devcontainer/python/devcontainer.json --force")]
     Devcontainer(ImportArgs),
 }
 

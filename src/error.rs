@@ -73,7 +73,9 @@ impl Error {
             Error::Manifest(_) => EXIT_USAGE,
             Error::Engine(EngineError::Unreachable { .. })
             | Error::Build(BuildError::Engine(EngineError::Unreachable { .. }))
-            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => EXIT_ENGINE,
+            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => {
+                EXIT_ENGINE
+            }
             _ => 1,
         }
     }
@@ -85,9 +87,9 @@ impl Error {
             Error::Session(SessionError::Engine(e)) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
-            Error::Lock(_) => {
-                Some("fix or delete devenv.lock, then run `devenv lock` to write it again".into())
-            }
+            Error::Lock(_) => Some(
+                "fix or delete devenv.lock, then run `devenv lock` to write it again".into(),
+            ),
             Error::Interop(e) => e.hint(),
             Error::Other { hint, .. } => hint.clone(),
             Error::Manifest(_) | Error::Fingerprint(_) => None,

@@ -20,8 +20,9 @@ pub struct Project {
 
 /// Where devenv was asked to run: `-C DIR` or the current directory.
 pub fn start_dir(directory: Option<&Path>) -> Result<PathBuf> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::other(format!("cannot read the current directory: {e}"), None))?;
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::other(format!("cannot read the current directory: {e}"), None)
+    })?;
     Ok(match directory {
         Some(d) if d.is_absolute() => d.to_path_buf(),
         Some(d) => cwd.join(d),

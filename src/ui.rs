@@ -188,11 +188,7 @@ impl BuildView {
             eprintln!();
             self.at_line_start = true;
         }
-        self.line(&format!(
-            "step {}: {what} in {:.1}s",
-            index + 1,
-            elapsed.as_secs_f64()
-        ));
+        self.line(&format!("step {}: {what} in {:.1}s", index + 1, elapsed.as_secs_f64()));
     }
 }
 

@@ -188,10 +188,10 @@ async fn resolve_image(
     r: &ImageRef,
     reporter: &mut dyn Reporter,
 ) -> Result<(LockEntry, String), BuildError> {
-    let lookup = r
-        .digest
-        .as_ref()
-        .map_or_else(|| r.name_and_tag(), |d| format!("{}@{d}", r.name));
+    let lookup = r.digest.as_ref().map_or_else(
+        || r.name_and_tag(),
+        |d| format!("{}@{d}", r.name),
+    );
     let mut found = engine.image(&lookup).await?;
     let want_pull = manifest.base.pull == PullPolicy::Always
         || (found.is_none() && manifest.base.pull == PullPolicy::Missing);

@@ -179,15 +179,10 @@ pub async fn ensure_image(
     }
     remove_dead_build_containers(engine, Some(&manifest.name)).await?;
     let previous = BuildRecord::load(&paths.dir);
-    let base_image = base
-        .image
-        .clone()
-        .unwrap_or_else(|| base.entry.digest.clone());
+    let base_image = base.image.clone().unwrap_or_else(|| base.entry.digest.clone());
     let mut interrupt = step::Interrupt::install()?;
     let mut builder = step::Builder::new(engine, manifest, reporter);
-    let mut parent = builder
-        .ensure_base_layer(&base_image, &plan.base_key)
-        .await?;
+    let mut parent = builder.ensure_base_layer(&base_image, &plan.base_key).await?;
     let (mut run, mut cached) = (0, 0);
     for (i, planned) in plan.steps.iter().enumerate() {
         let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));
@@ -227,9 +222,6 @@ fn layer_labels(manifest: &Manifest, key: &str) -> HashMap<String, String> {
         (labels::KEY.to_owned(), key.to_owned()),
         (labels::HASH.to_owned(), key.to_owned()),
         (labels::PROJECT.to_owned(), manifest.name.clone()),
-        (
-            labels::VERSION.to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        ),
+        (labels::VERSION.to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
     ])
 }

@@ -95,9 +95,7 @@ async fn untag_stale(
         let Some((repo, t)) = tag.rsplit_once(':') else {
             continue;
         };
-        if repo != LAYER_REPO
-            && repo.starts_with("devenv/")
-            && repo != super::base::ROOTFS_REPO
+        if repo != LAYER_REPO && repo.starts_with("devenv/") && repo != super::base::ROOTFS_REPO
             && !keep.contains(t)
         {
             engine.remove_image(tag).await?;

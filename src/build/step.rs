@@ -47,12 +47,7 @@ impl<'a> Builder<'a> {
             return Ok(reference);
         }
         self.remove_leftovers(key).await?;
-        let base_env = self
-            .engine
-            .image(base)
-            .await?
-            .map(|i| i.env)
-            .unwrap_or_default();
+        let base_env = self.engine.image(base).await?.map(|i| i.env).unwrap_or_default();
         let env = merge_env(&base_env, &self.manifest.env);
         let spec = self.container_spec(base, key, &env);
         let id = self.engine.create_container(&spec).await?;
@@ -88,12 +83,7 @@ impl<'a> Builder<'a> {
         self.remove_leftovers(&planned.key).await?;
         self.reporter.step_started(index, total, &step.name, why);
         let started = Instant::now();
-        let env = self
-            .engine
-            .image(parent)
-            .await?
-            .map(|i| i.env)
-            .unwrap_or_default();
+        let env = self.engine.image(parent).await?.map(|i| i.env).unwrap_or_default();
         let spec = self.container_spec(parent, &planned.key, &env);
         let id = self.engine.create_container(&spec).await?;
         let comment = format!("devenv step: {}", step.name);
@@ -128,11 +118,7 @@ impl<'a> Builder<'a> {
         let step = &self.manifest.steps[index];
         self.engine.start_container(id).await?;
         if !planned.inputs.is_empty() {
-            let tar = inputs_tar(
-                &self.manifest.root,
-                &self.manifest.shell.workdir,
-                &planned.inputs,
-            )?;
+            let tar = inputs_tar(&self.manifest.root, &self.manifest.shell.workdir, &planned.inputs)?;
             self.engine.upload_tar(id, "/", tar).await?;
         }
         let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -278,11 +264,7 @@ fn merge_env(base: &[String], extra: &std::collections::BTreeMap<String, String>
 
 /// A tar of the inputs at their project-relative paths under `workdir`, with normalised
 /// owners and times so the layer does not depend on the host.
-fn inputs_tar(
-    root: &std::path::Path,
-    workdir: &str,
-    inputs: &[InputFile],
-) -> Result<Vec<u8>, BuildError> {
+fn inputs_tar(root: &std::path::Path, workdir: &str, inputs: &[InputFile]) -> Result<Vec<u8>, BuildError> {
     let io = |path: &str, e: std::io::Error| BuildError::Io {
         what: path.to_owned(),
         message: e.to_string(),
@@ -301,8 +283,7 @@ fn inputs_tar(
         for d in chain.into_iter().rev() {
             if dirs.insert(d.clone()) {
                 let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                tar.append_data(&mut h, &d, std::io::empty())
-                    .map_err(|e| io(&f.rel, e))?;
+                tar.append_data(&mut h, &d, std::io::empty()).map_err(|e| io(&f.rel, e))?;
             }
         }
         let path: PathBuf = f.path(root);
@@ -310,20 +291,14 @@ fn inputs_tar(
             InputKind::Symlink => {
                 let link = std::fs::read_link(&path).map_err(|e| io(&f.rel, e))?;
                 let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-                tar.append_link(&mut h, &target, &link)
-                    .map_err(|e| io(&f.rel, e))?;
+                tar.append_link(&mut h, &target, &link).map_err(|e| io(&f.rel, e))?;
             }
             kind => {
-                let mode = if kind == InputKind::Executable {
-                    0o755
-                } else {
-                    0o644
-                };
+                let mode = if kind == InputKind::Executable { 0o755 } else { 0o644 };
                 let file = File::open(&path).map_err(|e| io(&f.rel, e))?;
                 let len = file.metadata().map_err(|e| io(&f.rel, e))?.len();
                 let mut h = header(tar::EntryType::Regular, mode, len);
-                tar.append_data(&mut h, &target, file)
-                    .map_err(|e| io(&f.rel, e))?;
+                tar.append_data(&mut h, &target, file).map_err(|e| io(&f.rel, e))?;
             }
         }
     }

@@ -35,8 +35,7 @@ pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     .await;
     let built = match built {
         Err(BuildError::Interrupted) => {
-            ctx.printer
-                .error("build interrupted; finished steps are kept", None);
+            ctx.printer.error("build interrupted; finished steps are kept", None);
             return Ok(ExitStatus::Code(EXIT_INTERRUPTED));
         }
         other => other?,
@@ -62,16 +61,9 @@ pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
         None => {
             let engine = ctx.engine().await?;
             let mut view = BuildView::new(ctx.printer);
-            base::resolve(
-                &engine,
-                m,
-                &project.paths.lock,
-                lock_mode(args),
-                &mut cache,
-                &mut view,
-            )
-            .await?
-            .entry
+            base::resolve(&engine, m, &project.paths.lock, lock_mode(args), &mut cache, &mut view)
+                .await?
+                .entry
         }
     };
     let plan = fingerprint::plan(m, &entry.digest, &mut cache)?;
@@ -121,17 +113,10 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
         }
         keep.insert(entry.digest.trim_start_matches("sha256:").to_owned());
     } else {
-        ctx.printer
-            .warn("devenv.lock is missing or stale: keeping nothing as current");
+        ctx.printer.warn("devenv.lock is missing or stale: keeping nothing as current");
     }
-    let scope = if args.all {
-        None
-    } else {
-        Some(m.name.as_str())
-    };
-    let pruned = builder::prune(&engine, scope, &keep)
-        .await
-        .map_err(Error::from)?;
+    let scope = if args.all { None } else { Some(m.name.as_str()) };
+    let pruned = builder::prune(&engine, scope, &keep).await.map_err(Error::from)?;
     ctx.printer.info(&format!(
         "removed {} image{} and {} build container{}, freed {:.1} MB",
         pruned.images,

@@ -38,12 +38,12 @@ fn socket_access(endpoint: &str) -> String {
     let Some(path) = endpoint.strip_prefix("unix://") else {
         return "not a unix socket (network endpoint)".into();
     };
-    match nix::unistd::access(
-        path,
-        nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
-    ) {
+    match nix::unistd::access(path, nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK) {
         Ok(()) => format!("{path} readable and writable by this user"),
         Err(nix::errno::Errno::ENOENT) => format!("{path} does not exist (is the daemon running?)"),
-        Err(e) => format!("{path}: {} (add your user to the `docker` group)", e.desc()),
+        Err(e) => format!(
+            "{path}: {} (add your user to the `docker` group)",
+            e.desc()
+        ),
     }
 }

@@ -109,9 +109,15 @@ async fn prepare(
     let built =
         build::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
     let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
-    let running =
-        session::ensure_running(&engine, m, &settings, policy, &project.paths.dir, &mut view)
-            .await?;
+    let running = session::ensure_running(
+        &engine,
+        m,
+        &settings,
+        policy,
+        &project.paths.dir,
+        &mut view,
+    )
+    .await?;
     Ok((engine, project, running.container))
 }
 

@@ -35,11 +35,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let m = &project.manifest;
     let mut cache = project.paths.stat_cache();
     let hash = match base::current_entry(m, &project.paths.lock, &mut cache)? {
-        Some(entry) => Some(
-            fingerprint::plan(m, &entry.digest, &mut cache)?
-                .hash()
-                .to_owned(),
-        ),
+        Some(entry) => Some(fingerprint::plan(m, &entry.digest, &mut cache)?.hash().to_owned()),
         None => None,
     };
     cache.save();
@@ -85,18 +81,12 @@ fn print_human(ctx: &Ctx, s: &Status) {
     p.data(&format!("project:   {}", s.project));
     p.data(&format!(
         "hash:      {}",
-        s.hash
-            .as_deref()
-            .unwrap_or("(base not locked: run `devenv lock`)")
+        s.hash.as_deref().unwrap_or("(base not locked: run `devenv lock`)")
     ));
     p.data(&format!(
         "image:     {} ({})",
         s.image.as_deref().unwrap_or("-"),
-        if s.image_present {
-            "built"
-        } else {
-            "not built"
-        }
+        if s.image_present { "built" } else { "not built" }
     ));
     match &s.container {
         None => p.data("container: none (run `devenv up`)"),

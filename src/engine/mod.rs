@@ -137,8 +137,7 @@ impl Engine {
             endpoint: endpoint.clone(),
             reason,
         };
-        let docker =
-            Docker::connect_with_host(&endpoint).map_err(|e| unreachable(e.to_string()))?;
+        let docker = Docker::connect_with_host(&endpoint).map_err(|e| unreachable(e.to_string()))?;
         // negotiate_version's GET /version doubles as the ping.
         let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
             .await
@@ -182,9 +181,7 @@ impl Engine {
         let filters = label_filters(labels);
         let list = self
             .docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::new().filters(&filters).build(),
-            ))
+            .list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filters).build()))
             .await
             .map_err(|e| EngineError::api("list volumes", e))?;
         let mut removed = Vec::new();

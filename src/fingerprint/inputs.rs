@@ -127,9 +127,7 @@ fn walk(
         .into_iter()
         .filter_entry(|e| {
             !(e.file_type().is_dir()
-                && SKIPPED_DIRS
-                    .iter()
-                    .any(|d| e.file_name() == std::ffi::OsStr::new(d)))
+                && SKIPPED_DIRS.iter().any(|d| e.file_name() == std::ffi::OsStr::new(d)))
         });
     for entry in walker.filter_map(Result::ok) {
         if entry.file_type().is_dir() {
@@ -215,10 +213,7 @@ mod tests {
     #[test]
     fn prefixes() {
         assert_eq!(literal_prefix("a/b/*.rs"), (PathBuf::from("a/b"), true));
-        assert_eq!(
-            literal_prefix("Cargo.toml"),
-            (PathBuf::from("Cargo.toml"), false)
-        );
+        assert_eq!(literal_prefix("Cargo.toml"), (PathBuf::from("Cargo.toml"), false));
         assert_eq!(literal_prefix("**/x"), (PathBuf::new(), true));
     }
 }

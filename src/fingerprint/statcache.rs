@@ -83,26 +83,14 @@ impl StatCache {
             let kind = kind_of(&meta);
             let (size, mtime, ctime, ino, mode) = stat_key(&meta);
             let cached = self.entries.get(&rel).filter(|e| {
-                e.size == size
-                    && e.mtime == mtime
-                    && e.ctime == ctime
-                    && e.ino == ino
+                e.size == size && e.mtime == mtime && e.ctime == ctime && e.ino == ino
                     && e.mode == mode
             });
             let digest = cached.map(|e| e.digest.clone()).unwrap_or_default();
             if digest.is_empty() {
                 todo.push(out.len());
             }
-            out.push((
-                InputFile {
-                    rel,
-                    kind,
-                    digest,
-                    size,
-                },
-                abs,
-                (mtime, ctime, ino, mode),
-            ));
+            out.push((InputFile { rel, kind, digest, size }, abs, (mtime, ctime, ino, mode)));
         }
         let digests = hash_parallel(&out, &todo)?;
         for (idx, digest) in todo.into_iter().zip(digests) {
@@ -180,11 +168,7 @@ fn now_ns() -> i128 {
 }
 
 /// sha256 of a whole file, through the cache (used for rootfs tarballs and env files).
-pub fn file_digest(
-    cache: &mut StatCache,
-    root: &Path,
-    rel: &str,
-) -> Result<String, FingerprintError> {
+pub fn file_digest(cache: &mut StatCache, root: &Path, rel: &str) -> Result<String, FingerprintError> {
     let mut files = BTreeMap::new();
     files.insert(rel.to_owned(), root.join(rel));
     Ok(cache.hash_all(files)?.remove(0).digest)

@@ -7,11 +7,11 @@
 mod diag;
 pub mod lock;
 mod parse;
-#[cfg(test)]
-mod parse_tests;
 mod reference;
 mod runtime;
 mod sections;
+#[cfg(test)]
+mod parse_tests;
 mod values;
 
 use std::collections::BTreeMap;

@@ -193,9 +193,7 @@ impl Signals {
 
 /// (rows, cols) of the controlling terminal.
 fn terminal_size() -> Option<(u16, u16)> {
-    crossterm::terminal::size()
-        .ok()
-        .map(|(cols, rows)| (rows, cols))
+    crossterm::terminal::size().ok().map(|(cols, rows)| (rows, cols))
 }
 
 /// Raw terminal mode for the lifetime of the guard (restored on drop, which also runs when

@@ -160,10 +160,7 @@ pub async fn ensure_running(
     }
     let container = create(engine, manifest, settings, &id).await?;
     events.info(&format!("created {}", container.name));
-    start_and_hooks(
-        engine, manifest, settings, &container, true, state_dir, events,
-    )
-    .await?;
+    start_and_hooks(engine, manifest, settings, &container, true, state_dir, events).await?;
     Ok(Running {
         container,
         created: true,
@@ -182,10 +179,7 @@ async fn reuse(
     let must_start = !c.running();
     let pending_create = !hooks_done(manifest, state_dir, &c.id);
     if must_start || pending_create {
-        start_and_hooks(
-            engine, manifest, settings, &c, must_start, state_dir, events,
-        )
-        .await?;
+        start_and_hooks(engine, manifest, settings, &c, must_start, state_dir, events).await?;
     }
     Ok(Running {
         container: c,
@@ -215,9 +209,7 @@ async fn create(
                 read_only,
             } => {
                 let engine_name = id.volume_name(name);
-                engine
-                    .ensure_volume(&engine_name, vol_labels.clone())
-                    .await?;
+                engine.ensure_volume(&engine_name, vol_labels.clone()).await?;
                 Mount::Volume {
                     name: engine_name,
                     target: target.clone(),
@@ -277,10 +269,7 @@ fn base_labels(manifest: &Manifest, id: &ProjectId) -> HashMap<String, String> {
         (labels::PROJECT.to_owned(), manifest.name.clone()),
         (labels::PROJECT_DIR.to_owned(), id.dir.clone()),
         (labels::MANIFEST.to_owned(), id.manifest.clone()),
-        (
-            labels::VERSION.to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        ),
+        (labels::VERSION.to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
     ])
 }
 
@@ -350,9 +339,7 @@ async fn run_hook(
 }
 
 fn marker(state_dir: &Path, container: &str) -> PathBuf {
-    state_dir
-        .join("hooks")
-        .join(format!("{container}.on_create"))
+    state_dir.join("hooks").join(format!("{container}.on_create"))
 }
 
 /// Whether the container has no `on_create` hook pending.

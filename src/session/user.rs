@@ -13,11 +13,7 @@ use crate::manifest::ShellUser;
 #[serde(rename_all = "snake_case")]
 pub enum ExecUser {
     /// The host user: numeric ids plus the name to give a new passwd entry.
-    Host {
-        uid: u32,
-        gid: u32,
-        name: String,
-    },
+    Host { uid: u32, gid: u32, name: String },
     Root,
     Named(String),
 }
@@ -58,7 +54,8 @@ impl ExecUser {
 fn valid_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 32
-        && n.chars()
+        && n
+            .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
         && !n.starts_with('-')
 }

@@ -36,16 +36,10 @@ fn build_from_rootfs_then_everything_cached() {
     let t = three_step_project();
     let out = t.run(&["build"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("3 steps run, 0 cached"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("3 steps run, 0 cached"), "{}", stderr(&out));
     let hash = t.ok(&["hash"]).trim().to_owned();
     assert_eq!(hash.len(), 64);
-    assert!(hash
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     assert!(layer_exists(&hash));
     // The image is labelled and tagged readably.
     let labels = docker(&[
@@ -55,18 +49,11 @@ fn build_from_rootfs_then_everything_cached() {
         "--format",
         "{{json .Config.Labels}}",
     ]);
-    assert!(
-        labels.contains(&format!("\"dev.devenv.hash\":\"{hash}\"")),
-        "{labels}"
-    );
+    assert!(labels.contains(&format!("\"dev.devenv.hash\":\"{hash}\"")), "{labels}");
     assert!(labels.contains("dev.devenv.version"), "{labels}");
     // The step saw [env] and its input.
     let out = t.run(&["build"]);
-    assert!(
-        stderr(&out).contains("0 steps run, 3 cached"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("0 steps run, 3 cached"), "{}", stderr(&out));
     let lock = std::fs::read_to_string(t.root().join("devenv.lock")).unwrap();
     assert!(lock.contains("kind = \"rootfs\""), "{lock}");
 }
@@ -77,10 +64,7 @@ fn same_hash_from_two_checkout_paths_and_two_users() {
     t.ok(&["lock"]);
     let h1 = t.ok(&["hash"]);
     // A copy elsewhere, with different mtimes and a different HOME.
-    let other = tempfile::Builder::new()
-        .prefix("devenv-copy-")
-        .tempdir()
-        .unwrap();
+    let other = tempfile::Builder::new().prefix("devenv-copy-").tempdir().unwrap();
     std::thread::sleep(Duration::from_millis(20));
     for rel in ["devenv.toml", "devenv.lock", "base.tar", "scripts/setup.sh"] {
         let dst = other.path().join(rel);
@@ -128,10 +112,7 @@ fn editing_step_three_reuses_steps_one_and_two() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("step 1/3 first: cached"), "{err}");
     assert!(err.contains("step 2/3 second: cached"), "{err}");
-    assert!(
-        err.contains("step 3/3 third: running (rebuilt because `run` changed)"),
-        "{err}"
-    );
+    assert!(err.contains("step 3/3 third: running (rebuilt because `run` changed)"), "{err}");
     assert!(err.contains("1 step run, 2 cached"), "{err}");
 }
 
@@ -173,10 +154,7 @@ fn failing_step_names_step_command_status_and_output() {
     let out = t.run(&["build"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains("step `breaks` failed with exit status 3"),
-        "{err}"
-    );
+    assert!(err.contains("step `breaks` failed with exit status 3"), "{err}");
     assert!(err.contains("command: echo about to fail; exit 3"), "{err}");
     assert!(err.contains("| about to fail"), "{err}");
     assert!(t.containers().is_empty(), "build container left behind");
@@ -226,17 +204,9 @@ fn secret_is_nowhere_in_the_saved_image() {
 fn missing_secret_is_a_clear_error() {
     let t = TestContext::new();
     t.manifest("[[step]]\nsecrets = [\"IT_ABSENT_SECRET\"]\nrun = \"true\"\n");
-    let out = t
-        .cmd(&["build"])
-        .env_remove("IT_ABSENT_SECRET")
-        .output()
-        .unwrap();
+    let out = t.cmd(&["build"]).env_remove("IT_ABSENT_SECRET").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("IT_ABSENT_SECRET"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("IT_ABSENT_SECRET"), "{}", stderr(&out));
 }
 
 /// Start `devenv build` and return once the slow step (step 2) is running.
@@ -246,10 +216,7 @@ fn start_build_until_slow_step(t: &TestContext) -> std::process::Child {
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let line = lines
-            .next()
-            .expect("build ended before its slow step")
-            .unwrap();
+        let line = lines.next().expect("build ended before its slow step").unwrap();
         if line.contains("step 2/2 slow: running") {
             break;
         }
@@ -271,10 +238,7 @@ fn kill_9_mid_step_leaves_no_final_image_and_next_build_continues() {
     t.ok(&["lock"]);
     let hash = t.ok(&["hash"]).trim().to_owned();
     let mut child = start_build_until_slow_step(&t);
-    assert!(
-        !t.containers().is_empty(),
-        "no build container while the step runs"
-    );
+    assert!(!t.containers().is_empty(), "no build container while the step runs");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(!layer_exists(&hash), "a final image exists after kill -9");
@@ -302,10 +266,7 @@ fn ctrl_c_mid_step_cleans_up_and_exits_130() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(!layer_exists(&hash));
-    assert!(
-        t.containers().is_empty(),
-        "build container left after Ctrl-C"
-    );
+    assert!(t.containers().is_empty(), "build container left after Ctrl-C");
 }
 
 #[test]
@@ -358,11 +319,7 @@ fn locked_fails_when_the_base_reference_changed() {
     t.write("devenv.toml", &manifest.replace("base.tar", "other.tar"));
     let out = t.run(&["build", "--locked"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("out of date and --locked"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("out of date and --locked"), "{}", stderr(&out));
     // Without --locked only that entry is re-resolved.
     t.ok(&["build"]);
     let lock = std::fs::read_to_string(t.root().join("devenv.lock")).unwrap();
@@ -393,10 +350,7 @@ fn pinned_local_base_that_vanished_is_an_error_not_a_re_resolve() {
     let err = stderr(&out);
     assert!(err.contains("pinned base"), "{err}");
     assert!(err.contains("hint:"), "{err}");
-    assert_eq!(
-        before,
-        std::fs::read_to_string(t.root().join("devenv.lock")).unwrap()
-    );
+    assert_eq!(before, std::fs::read_to_string(t.root().join("devenv.lock")).unwrap());
 }
 
 #[test]

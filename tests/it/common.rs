@@ -39,14 +39,8 @@ impl TestContext {
         require_docker();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("it-{}-{n}", std::process::id());
-        let dir = tempfile::Builder::new()
-            .prefix("devenv-it-")
-            .tempdir()
-            .unwrap();
-        let home = tempfile::Builder::new()
-            .prefix("devenv-home-")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("devenv-it-").tempdir().unwrap();
+        let home = tempfile::Builder::new().prefix("devenv-home-").tempdir().unwrap();
         TestContext { dir, home, name }
     }
 
@@ -119,14 +113,10 @@ impl Drop for TestContext {
     fn drop(&mut self) {
         let label = format!("label={}", self.label());
         for id in docker_lines(&["ps", "-aq", "--filter", &label]) {
-            let _ = Command::new("docker")
-                .args(["rm", "-f", "-v", &id])
-                .output();
+            let _ = Command::new("docker").args(["rm", "-f", "-v", &id]).output();
         }
         for v in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
-            let _ = Command::new("docker")
-                .args(["volume", "rm", "-f", &v])
-                .output();
+            let _ = Command::new("docker").args(["volume", "rm", "-f", &v]).output();
         }
         // Newest first so children go before parents; repeat for stragglers.
         for _ in 0..3 {
@@ -203,12 +193,10 @@ pub fn busybox_rootfs(tag: &str) -> Vec<u8> {
         dir(&mut tar, d, mode);
     }
     let mut h = header(tar::EntryType::Regular, 0o755, bin.len() as u64);
-    tar.append_data(&mut h, "bin/busybox", bin.as_slice())
-        .unwrap();
+    tar.append_data(&mut h, "bin/busybox", bin.as_slice()).unwrap();
     for a in applets {
         let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-        tar.append_link(&mut h, format!("bin/{a}"), "busybox")
-            .unwrap();
+        tar.append_link(&mut h, format!("bin/{a}"), "busybox").unwrap();
     }
     let files = [
         ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n".to_owned()),

@@ -27,13 +27,7 @@ fn up_then_run_returns_exact_exit_codes_and_keeps_streams_apart() {
     let out = t.run(&["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("environment ready"));
-    let out = t.run(&[
-        "run",
-        "--",
-        "sh",
-        "-c",
-        "echo $IMAGE_VAR $RUNTIME_VAR; cat /built",
-    ]);
+    let out = t.run(&["run", "--", "sh", "-c", "echo $IMAGE_VAR $RUNTIME_VAR; cat /built"]);
     assert_eq!(stdout(&out), "from-image rt\nbuilt\n");
     for code in [0, 1, 7, 42, 255] {
         let out = t.run(&["run", "--", "sh", "-c", &format!("exit {code}")]);
@@ -62,29 +56,15 @@ fn run_streams_stdin_and_large_output_in_order() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hi\nthere\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hi\nthere\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(stdout(&out), "hi\nthere\n");
     // ~100 MB, in order.
-    let out = t.run(&[
-        "run",
-        "--",
-        "sh",
-        "-c",
-        "seq 1 1000000; head -c 93000000 /dev/zero",
-    ]);
+    let out = t.run(&["run", "--", "sh", "-c", "seq 1 1000000; head -c 93000000 /dev/zero"]);
     assert!(out.status.success());
     let lines: String = (1..=1_000_000).map(|i| format!("{i}\n")).collect();
     assert_eq!(out.stdout.len(), lines.len() + 93_000_000);
-    assert!(
-        out.stdout[..lines.len()] == *lines.as_bytes(),
-        "lines out of order"
-    );
+    assert!(out.stdout[..lines.len()] == *lines.as_bytes(), "lines out of order");
     assert!(out.stdout[lines.len()..].iter().all(|b| *b == 0));
 }
 
@@ -195,13 +175,7 @@ fn host_uid_that_exists_in_the_image_under_another_name_still_works() {
             &format!("--groups={sock_gid}"),
         ])
         .arg(assert_cmd::cargo::cargo_bin("devenv"))
-        .args([
-            "run",
-            "--",
-            "sh",
-            "-c",
-            "whoami; echo $HOME; touch $HOME/x && echo ok",
-        ])
+        .args(["run", "--", "sh", "-c", "whoami; echo $HOME; touch $HOME/x && echo ok"])
         .current_dir(t.root())
         .env("HOME", t.home.path())
         .output()
@@ -221,19 +195,13 @@ fn changed_container_setting_recreates_the_container_and_says_why() {
     assert_eq!(container_id(&t), first);
     let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
     t.write("devenv.toml", &manifest.replace("\"one\"", "\"two\""));
-    let status: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["container"]["up_to_date"], false);
     let out = t.run(&["up"]);
-    assert!(
-        stderr(&out).contains("container.env changed"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("container.env changed"), "{}", stderr(&out));
     assert_ne!(container_id(&t), first);
-    assert_eq!(
-        stdout(&t.run(&["run", "--", "sh", "-c", "echo $MODE"])),
-        "two\n"
-    );
+    assert_eq!(stdout(&t.run(&["run", "--", "sh", "-c", "echo $MODE"])), "two\n");
     assert_eq!(t.containers().len(), 1);
 }
 
@@ -259,10 +227,7 @@ fn stale_environment_in_use_by_another_shell_is_reported_not_destroyed() {
     let mut buf = [0u8; 6];
     busy.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
     let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
-    t.write(
-        "devenv.toml",
-        &format!("{manifest}[container]\nenv = {{ X = \"1\" }}\n"),
-    );
+    t.write("devenv.toml", &format!("{manifest}[container]\nenv = {{ X = \"1\" }}\n"));
     let out = t.run(&["run", "--", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("stale"), "{}", stderr(&out));
@@ -302,10 +267,7 @@ fn down_removes_only_this_projects_container_and_volumes() {
     t.ok(&["up"]);
     assert_eq!(t.ok(&["run", "--", "cat", "/cache/f"]), "kept\n");
     let label = format!("label={}", t.label());
-    assert_eq!(
-        docker_lines(&["volume", "ls", "-q", "--filter", &label]).len(),
-        1
-    );
+    assert_eq!(docker_lines(&["volume", "ls", "-q", "--filter", &label]).len(), 1);
     t.ok(&["down", "--volumes"]);
     assert!(t.containers().is_empty());
     assert!(docker_lines(&["volume", "ls", "-q", "--filter", &label]).is_empty());
@@ -326,10 +288,7 @@ fn status_json_follows_the_contract() {
     let c = &v["container"];
     assert_eq!(c["state"], "running");
     assert_eq!(c["up_to_date"], true);
-    assert!(c["name"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("devenv-{}", t.name)));
+    assert!(c["name"].as_str().unwrap().starts_with(&format!("devenv-{}", t.name)));
     assert!(c["id"].as_str().unwrap().len() >= 12);
 }
 
