@@ -102,6 +102,12 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     /// Print the resolved manifest with every default filled in.
     #[command(after_help = "Examples:\n  devenv config\n  devenv config --json")]
     Config(ConfigArgs),
+    /// Write the environment for tools that don't know devenv (Dockerfile, devcontainer.json).
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Write devenv.toml from another tool's configuration (devcontainer.json).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Check the Docker engine and this machine.
     #[command(
         after_help = "Examples:\n  devenv doctor\n  DOCKER_HOST=tcp://127.0.0.1:2375 devenv doctor"
@@ -242,4 +248,49 @@ pub enum CompletionShell {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// A Dockerfile and build context from which plain `docker build` makes the same image.
+    #[command(
+        after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image"
+    )]
+    Dockerfile(ExportArgs),
+    /// A devcontainer.json that opens the built environment in editors.
+    #[command(
+        after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -"
+    )]
+    Devcontainer(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where to write: a directory for `dockerfile` (default .devenv/export), a file for
+    /// `devcontainer` (default .devcontainer/devcontainer.json; `-` for stdout).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Overwrite files that devenv did not generate.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// devcontainer.json (image- or Dockerfile-based) to devenv.toml; prints a warning for
+    /// every property it cannot carry over.
+    #[command(
+        after_help = "Examples:\n  devenv import devcontainer\n  devenv import devcontainer .devcontainer/python/devcontainer.json --force"
+    )]
+    Devcontainer(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The devcontainer.json (default: .devcontainer/devcontainer.json, .devcontainer.json,
+    /// or the only .devcontainer/*/devcontainer.json).
+    pub path: Option<PathBuf>,
+    /// Overwrite an existing devenv.toml.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -5,6 +5,7 @@ use crate::build::BuildError;
 use crate::engine::EngineError;
 use crate::fingerprint::FingerprintError;
 use crate::init::InitError;
+use crate::interop::InteropError;
 use crate::manifest::lock::LockError;
 use crate::manifest::ManifestError;
 use crate::session::SessionError;
@@ -54,6 +55,8 @@ pub enum Error {
     Session(#[from] SessionError),
     #[error(transparent)]
     Init(#[from] InitError),
+    #[error(transparent)]
+    Interop(#[from] InteropError),
     #[error("{message}")]
     Other {
         message: String,
@@ -96,6 +99,7 @@ impl Error {
             Error::Lock(_) => {
                 Some("fix or delete devenv.lock, then run `devenv lock` to write it again".into())
             }
+            Error::Interop(e) => e.hint(),
             Error::Other { hint, .. } => hint.clone(),
             Error::Manifest(_) | Error::Fingerprint(_) => None,
         }

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod fingerprint;
 pub mod init;
+pub mod interop;
 pub mod manifest;
 pub mod project;
 pub mod session;

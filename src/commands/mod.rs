@@ -7,6 +7,7 @@ mod doctor;
 mod down;
 mod env;
 mod init;
+mod interop;
 mod status;
 mod validate;
 
@@ -70,6 +71,8 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Init(args) => init::run(&ctx, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),
+        Command::Export(cmd) => interop::export(&ctx, &cmd).await,
+        Command::Import(cmd) => interop::import(&ctx, &cmd),
     };
     match result {
         Ok(status) => status,

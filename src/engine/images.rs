@@ -59,6 +59,17 @@ impl Engine {
         }
     }
 
+    /// The image config's `User` (empty when the image sets none); `None` when absent.
+    pub async fn image_user(&self, reference: &str) -> Result<Option<String>> {
+        match self.docker.inspect_image(reference).await {
+            Ok(img) => Ok(Some(img.config.and_then(|c| c.user).unwrap_or_default())),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::api(format!("inspect image {reference}"), e)),
+        }
+    }
+
     /// Pull `reference` (which must carry a tag or digest), reporting progress lines.
     pub async fn pull(&self, reference: &str, mut progress: impl FnMut(&str)) -> Result<()> {
         let (from_image, tag) = split_for_pull(reference);

@@ -7,4 +7,5 @@ mod cli;
 mod common;
 mod env;
 mod init;
+mod interop;
 mod manifest_errors;

@@ -1,0 +1,563 @@
+//! Export and import: the exported Dockerfile built by plain `docker build` against devenv's
+//! own image, the exported devcontainer.json, and a corpus of devcontainer.json files
+//! (tests/fixtures/devcontainer) imported, validated and, image-based ones, brought up on a
+//! local busybox base.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{busybox_rootfs, docker, stderr, stdout, TestContext};
+
+const EXPORT_MANIFEST: &str = r#"
+[env]
+GREETING = "hello"
+LITERAL = "costs $5 \"quoted\" \\ back"
+[[step]]
+name = "first"
+run = "echo \"$GREETING $STEP_ONLY\" > /one && mkdir -p /opt/data"
+env = { STEP_ONLY = "it's step-only" }
+[[step]]
+name = "inputs"
+inputs = ["scripts", "config/app.conf"]
+run = """
+sh scripts/setup.sh > /two
+cat config/app.conf >> /two
+stat -c '%n %a %s' scripts/* scripts/lib/* > /opt/data/listing
+"""
+[[step]]
+name = "as nobody"
+user = "65534"
+run = "id -u > /tmp/uid && touch /tmp/made-by-nobody"
+[shell]
+workdir = "/src/app"
+"#;
+
+/// A project whose steps exercise env, inputs (exec bit, nested dirs, a symlink), a
+/// multi-line script and a non-root user.
+fn export_project() -> TestContext {
+    let t = TestContext::new();
+    t.manifest(EXPORT_MANIFEST);
+    t.write("scripts/setup.sh", "echo \"$GREETING from setup\"\n");
+    t.write("scripts/lib/util.sh", "util() { :; }\n");
+    t.write("config/app.conf", "port = 8080\n");
+    set_mode(&t.root().join("scripts/setup.sh"), 0o775);
+    set_mode(&t.root().join("config/app.conf"), 0o600);
+    std::os::unix::fs::symlink("setup.sh", t.root().join("scripts/run.sh")).unwrap();
+    t
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The PATH Docker gives containers (and classic-builder images) that set none.
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Paths that differ between any two containers of the same image: the engine's mount
+/// points and per-container files.
+const VOLATILE: &[&str] = &[
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/.dockerenv",
+];
+
+/// Every file of the image's root filesystem with type, mode, owner, size (regular files)
+/// and md5 (regular files), sorted. Directory sizes and all mtimes are left out: they depend
+/// on the storage driver and the clock, not on what the image holds.
+fn files_of(image: &str) -> BTreeSet<String> {
+    let script = r#"find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o -print |
+while read -r p; do
+  if [ -L "$p" ]; then echo "$p link $(readlink "$p") $(stat -c '%u:%g' "$p")"
+  elif [ -d "$p" ]; then echo "$p dir $(stat -c '%a %u:%g' "$p")"
+  else echo "$p file $(stat -c '%a %u:%g %s' "$p") $(md5sum < "$p" | cut -d' ' -f1)"
+  fi
+done"#;
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/sh",
+        image,
+        "-c",
+        script,
+    ]);
+    out.lines()
+        .filter(|l| {
+            let path = l.split(' ').next().unwrap_or_default();
+            !VOLATILE.contains(&path) && !["/proc", "/sys", "/dev"].contains(&path)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+fn inspect(image: &str, format: &str) -> String {
+    docker(&["image", "inspect", image, "--format", format])
+        .trim()
+        .to_owned()
+}
+
+fn env_set(image: &str) -> BTreeSet<String> {
+    let json = inspect(image, "{{json .Config.Env}}");
+    let list: Vec<String> = serde_json::from_str(&json).unwrap();
+    list.into_iter().collect()
+}
+
+#[test]
+fn exported_dockerfile_builds_the_same_image_with_plain_docker_build() {
+    let t = export_project();
+    t.ok(&["build"]);
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    let devenv_image = format!("devenv/{}:{hash}", t.name);
+    let out = t.run(&["export", "dockerfile"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = t.root().join(".devenv/export");
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("FROM scratch\nADD [\"base/base.tar\", \"/\"]"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains(&format!("image hash {hash}")),
+        "{dockerfile}"
+    );
+    // Plain `docker build`: no BuildKit, no flags but the label that lets cleanup find it.
+    let docker_image = format!("devenv-it-export/{}:built", t.name);
+    let build = Command::new("docker")
+        .args(["build", "-q", "--label", &t.label(), "-t", &docker_image])
+        .arg(&dir)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "docker build: {}\n{dockerfile}",
+        stderr(&build)
+    );
+
+    // The classic builder gives an image without PATH Docker's default PATH in its config;
+    // the engine adds that same PATH to every container of an image without one, so the
+    // processes see the same environment (compared below as `env` inside the containers).
+    let mut docker_env = env_set(&docker_image);
+    if !env_set(&devenv_image)
+        .iter()
+        .any(|e| e.starts_with("PATH="))
+    {
+        docker_env.remove(DEFAULT_PATH);
+    }
+    assert_eq!(docker_env, env_set(&devenv_image));
+    let runtime_env = |img: &str| {
+        docker(&["run", "--rm", "--hostname", "h", img, "env"])
+            .lines()
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(runtime_env(&docker_image), runtime_env(&devenv_image));
+    assert!(env_set(&devenv_image).contains("LITERAL=costs $5 \"quoted\" \\ back"));
+    assert!(!env_set(&devenv_image)
+        .iter()
+        .any(|e| e.starts_with("STEP_ONLY=")));
+    for format in ["{{.Config.WorkingDir}}", "{{json .Config.Cmd}}"] {
+        assert_eq!(
+            inspect(&docker_image, format),
+            inspect(&devenv_image, format),
+            "{format}"
+        );
+    }
+    // The user is the same effective one: root (the classic builder writes "0:0" where
+    // devenv's commit keeps the base's empty value).
+    let user = |img: &str| match inspect(img, "{{.Config.User}}").as_str() {
+        "" | "0:0" | "root" => "root".to_owned(),
+        other => other.to_owned(),
+    };
+    assert_eq!(user(&docker_image), user(&devenv_image));
+
+    let (ours, theirs) = (files_of(&devenv_image), files_of(&docker_image));
+    let only_devenv: Vec<_> = ours.difference(&theirs).collect();
+    let only_docker: Vec<_> = theirs.difference(&ours).collect();
+    assert!(
+        only_devenv.is_empty() && only_docker.is_empty(),
+        "only in devenv's image: {only_devenv:#?}\nonly in docker's: {only_docker:#?}"
+    );
+    // And the comparison looked at what matters: step outputs and inputs with their modes.
+    let has = |prefix: &str| ours.iter().any(|l| l.starts_with(prefix));
+    assert!(has("/src/app/scripts/setup.sh file 755 0:0"), "{ours:#?}");
+    assert!(has("/src/app/config/app.conf file 644 0:0"), "{ours:#?}");
+    assert!(has("/src/app/scripts/run.sh link setup.sh"), "{ours:#?}");
+    assert!(has("/tmp/made-by-nobody file 644 65534:"), "{ours:#?}");
+    let one = docker(&[
+        "run",
+        "--rm",
+        &docker_image,
+        "cat",
+        "/one",
+        "/two",
+        "/tmp/uid",
+    ]);
+    assert_eq!(
+        one,
+        "hello it's step-only\nhello from setup\nport = 8080\n65534\n"
+    );
+}
+
+#[test]
+fn exported_dockerfile_keeps_secret_values_out() {
+    let t = TestContext::new();
+    t.manifest("[[step]]\nrun = \"test -n \\\"$API_TOKEN\\\"\"\nsecrets = [\"API_TOKEN\"]\n");
+    let out = t
+        .cmd(&["export", "dockerfile", "-o", "out"])
+        .env("API_TOKEN", "s3cr3t-value-never-written")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("needs BuildKit"), "{}", stderr(&out));
+    let dockerfile = std::fs::read_to_string(t.root().join("out/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("RUN --mount=type=secret,id=API_TOKEN ["),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("--secret id=API_TOKEN,env=API_TOKEN"),
+        "{dockerfile}"
+    );
+    for entry in walk(&t.root().join("out")) {
+        if entry.is_file() {
+            let bytes = std::fs::read(&entry).unwrap();
+            let found = bytes.windows(10).any(|w| w == b"s3cr3t-val");
+            assert!(!found, "secret value in {}", entry.display());
+        }
+    }
+    // A directory that is not an export is not overwritten without --force.
+    t.write("other/keep.txt", "mine");
+    let out = t.run(&["export", "dockerfile", "-o", "other"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Strip `//` comment lines: the exported file is JSON with comments.
+fn jsonc(text: &str) -> serde_json::Value {
+    let plain: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect();
+    serde_json::from_str(&plain.join("\n")).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn exported_devcontainer_opens_the_built_image() {
+    let t = TestContext::new();
+    t.manifest(
+        "[[step]]\nrun = \"echo built > /built\"\n[shell]\nuser = \"root\"\n[container]\n\
+         env = { APP = \"1\" }\nvolumes = [\"cache:/cache\", \"./data:/data:ro\"]\n[hooks]\n\
+         on_create = \"echo created\"\non_start = \"echo started\"\n",
+    );
+    std::fs::create_dir_all(t.root().join("data")).unwrap();
+    let out = t.run(&["export", "devcontainer", "-o", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = jsonc(&stdout(&out));
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    let image = format!("devenv/{}:{hash}", t.name);
+    assert_eq!(v["image"], image.as_str());
+    assert_eq!(docker(&["run", "--rm", &image, "cat", "/built"]), "built\n");
+    assert_eq!(v["workspaceFolder"], "/workspace");
+    assert_eq!(v["containerEnv"]["APP"], "1");
+    assert_eq!(v["postCreateCommand"], "echo created");
+    assert_eq!(v["postStartCommand"], "echo started");
+    assert_eq!(v["remoteUser"], "root");
+    let mounts = v["mounts"].as_array().unwrap();
+    assert!(mounts[0]
+        .as_str()
+        .unwrap()
+        .ends_with("-cache,target=/cache,type=volume"));
+    assert_eq!(
+        mounts[1],
+        "source=${localWorkspaceFolder}/data,target=/data,type=bind,readonly"
+    );
+    // Written to .devcontainer/devcontainer.json, and re-exported over its own file…
+    t.ok(&["export", "devcontainer"]);
+    t.ok(&["export", "devcontainer"]);
+    let path = t.root().join(".devcontainer/devcontainer.json");
+    assert_eq!(
+        jsonc(&std::fs::read_to_string(&path).unwrap())["image"],
+        image.as_str()
+    );
+    // …but never over a hand-written one without --force.
+    std::fs::write(&path, "{ \"image\": \"mine\" }").unwrap();
+    let out = t.run(&["export", "devcontainer"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    t.ok(&["export", "devcontainer", "--force"]);
+}
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/devcontainer")
+        .join(case)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Copy a corpus case into the test's directory under the case's own name (so
+/// `${localWorkspaceFolderBasename}` is stable), import it and validate the result.
+/// Returns the project directory, the manifest text and the warnings.
+fn import_case(t: &TestContext, case: &str) -> (PathBuf, String, String) {
+    let project = t.root().join(case);
+    copy_dir(&fixture(case), &project);
+    let out = t
+        .cmd(&["import", "devcontainer"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import {case}: {}", stderr(&out));
+    let manifest = std::fs::read_to_string(project.join("devenv.toml")).unwrap();
+    let out = t.cmd(&["validate"]).current_dir(&project).output().unwrap();
+    assert!(
+        out.status.success(),
+        "validate {case}: {}\n{manifest}",
+        stderr(&out)
+    );
+    let warnings: Vec<String> = stderr(&out_of_import_warnings(t, &project))
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (project, manifest, warnings.join("\n"))
+}
+
+/// Import again (with --force) to read its warnings as the user sees them.
+fn out_of_import_warnings(t: &TestContext, project: &Path) -> std::process::Output {
+    let out = t
+        .cmd(&["import", "devcontainer", "--force"])
+        .current_dir(project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+/// The image-based case on a local base: `[base]` replaced by a busybox root filesystem
+/// unique to this test, a first step that gives it the users the real image has, and host
+/// port publishing left out (host ports are shared with everything else on the machine).
+fn bring_up(t: &TestContext, project: &Path, manifest: &str, users: &[&str]) {
+    std::fs::write(project.join("base.tar"), busybox_rootfs(&t.name)).unwrap();
+    let mut body = String::new();
+    let mut in_base = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            in_base = line == "[base]";
+            if in_base {
+                continue;
+            }
+        }
+        if in_base || line.starts_with("ports = ") {
+            continue;
+        }
+        body.push_str(line);
+        body.push('\n');
+    }
+    let mut add_users = String::from("mkdir -p /home");
+    for (i, u) in users.iter().enumerate() {
+        let id = 1000 + i;
+        let _ = write!(
+            add_users,
+            " && echo '{u}:x:{id}:{id}::/home/{u}:/bin/sh' >> /etc/passwd && echo '{u}:x:{id}:' >> /etc/group && mkdir -p /home/{u} && chown {id}:{id} /home/{u}"
+        );
+    }
+    let text = format!(
+        "name = \"{}\"\n[base]\nrootfs = \"base.tar\"\n\n[[step]]\nname = \"stand-in base: users of the real image\"\nrun = \"{add_users}\"\n{body}",
+        t.name
+    );
+    std::fs::write(project.join("devenv.toml"), &text).unwrap();
+    let up = t.cmd(&["up"]).current_dir(project).output().unwrap();
+    assert!(up.status.success(), "up: {}\n{text}", stderr(&up));
+    let run = t
+        .cmd(&["run", "--", "true"])
+        .current_dir(project)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "run: {}", stderr(&run));
+}
+
+fn run_in(t: &TestContext, project: &Path, script: &str) -> String {
+    let out = t
+        .cmd(&["run", "--", "sh", "-c", script])
+        .current_dir(project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn snapshot(case: &str, manifest: &str, warnings: &str) {
+    insta::assert_snapshot!(
+        format!("corpus_{case}"),
+        format!("{manifest}\n----- warnings -----\n{warnings}")
+    );
+}
+
+#[test]
+fn corpus_node_typescript_imports_and_comes_up() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "node-typescript");
+    snapshot("node-typescript", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &["node"]);
+    assert_eq!(
+        run_in(&t, &project, "id -un; pwd; cat /tmp/post-create"),
+        "node\n/workspaces/node-typescript\nyarn-install-done\n"
+    );
+}
+
+#[test]
+fn corpus_python_full_imports_and_comes_up() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "python-full");
+    snapshot("python-full", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &["vscode"]);
+    let got = run_in(
+        &t,
+        &project,
+        "echo $APP_ENV $FOO $PIP_DISABLE_PIP_VERSION_CHECK; cat /tmp/on-create /tmp/deps /tmp/starts; \
+         ls '/tmp/pre-commit installed'; test -d /home/vscode/.cache/pip && echo volume",
+    );
+    assert_eq!(
+        got,
+        "development bar 1\non-create\npip-install\nstarted\n/tmp/pre-commit installed\nvolume\n"
+    );
+    t.cmd(&["down", "--volumes"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+}
+
+#[test]
+fn corpus_go_workspace_mount_imports_and_comes_up() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "go-workspace-mount");
+    snapshot("go-workspace-mount", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+    assert_eq!(
+        run_in(&t, &project, "pwd; cat /tmp/ready; id -u"),
+        "/go/src/app\ngo-ready\n0\n"
+    );
+}
+
+#[test]
+fn corpus_minimal_dotfile_imports_and_comes_up() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "minimal-dotfile");
+    assert!(warnings.contains("(0 warnings)"), "{warnings}");
+    snapshot("minimal-dotfile", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+}
+
+#[test]
+fn corpus_nested_config_imports_and_comes_up() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "nested-config");
+    snapshot("nested-config", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+    assert_eq!(
+        run_in(&t, &project, "cat /tmp/kernel /tmp/content"),
+        "kernel\ncontent\n"
+    );
+}
+
+#[test]
+fn corpus_rust_dockerfile_becomes_steps() {
+    let t = TestContext::new();
+    let (_, manifest, warnings) = import_case(&t, "rust-dockerfile");
+    snapshot("rust-dockerfile", &manifest, &warnings);
+}
+
+#[test]
+fn corpus_multistage_dockerfile_explains_what_it_refuses() {
+    let t = TestContext::new();
+    let (_, manifest, warnings) = import_case(&t, "multistage-dockerfile");
+    for refused in [
+        "COPY --from=tools",
+        "RUN --mount=type=cache",
+        "RUN [\"/bin/bash\"",
+        "RUN <<EOT",
+    ] {
+        assert!(
+            manifest.contains(&format!("# {refused}")),
+            "{refused}: {manifest}"
+        );
+    }
+    snapshot("multistage-dockerfile", &manifest, &warnings);
+}
+
+#[test]
+fn corpus_compose_is_refused_with_a_reason() {
+    let t = TestContext::new();
+    let project = t.root().join("compose");
+    copy_dir(&fixture("compose"), &project);
+    let out = t
+        .cmd(&["import", "devcontainer"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("dockerComposeFile"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!project.join("devenv.toml").exists());
+}
+
+#[test]
+fn import_refuses_to_overwrite_and_reports_bad_json() {
+    let t = TestContext::new();
+    t.write(
+        ".devcontainer/devcontainer.json",
+        "{ \"image\": \"alpine:3.20\", }\n",
+    );
+    t.write("devenv.toml", "# mine\n");
+    let out = t.run(&["import", "devcontainer"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(t.root().join("devenv.toml")).unwrap(),
+        "# mine\n"
+    );
+    t.ok(&["import", "devcontainer", "--force"]);
+    t.write(
+        "broken.json",
+        "{\n  \"image\": \"alpine\"\n  \"x\": [1,, 2]\n}\n",
+    );
+    let out = t.run(&["import", "devcontainer", "broken.json", "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("broken.json: not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+}
