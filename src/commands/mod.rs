@@ -7,6 +7,7 @@ mod down;
 mod env;
 mod status;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Run(args) => env::run(&ctx, &args).await,
         Command::Down(args) => down::run(&ctx, &args).await,
         Command::Status(args) => status::run(&ctx, &args).await,
+        Command::Watch(args) => watch::run(&ctx, &args).await,
     };
     match result {
         Ok(status) => status,

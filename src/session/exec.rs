@@ -134,7 +134,7 @@ async fn write_out(w: &mut (impl AsyncWriteExt + Unpin), bytes: &[u8]) -> Result
 }
 
 /// Signal every process of the exec (they all carry `marker` in their environment).
-async fn forward(engine: &Engine, container: &str, marker: &str, signal: &str) {
+pub async fn forward(engine: &Engine, container: &str, marker: &str, signal: &str) {
     let script = format!(
         "for e in /proc/[0-9]*/environ; do \
            if tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -qx '{marker}'; then \

@@ -189,7 +189,7 @@ pub fn walk_root(root: &Path, defaults: &Defaults) -> Scan {
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
             e.depth() == 0 || !defaults.ignores_name(e.file_name(), is_dir)
         });
-    collect(b)
+    collect(&b)
 }
 
 /// Walk a directory that appeared after the start, deciding with `ignorer`.
@@ -202,10 +202,10 @@ pub fn walk_new(dir: &Path, ignorer: &Arc<Ignorer>) -> Scan {
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
             e.depth() == 0 || !ig.is_ignored(e.path(), is_dir)
         });
-    collect(b)
+    collect(&b)
 }
 
-fn collect(b: WalkBuilder) -> Scan {
+fn collect(b: &WalkBuilder) -> Scan {
     let mut scan = Scan::default();
     for entry in b.build().filter_map(Result::ok) {
         let Some(ft) = entry.file_type() else { continue };

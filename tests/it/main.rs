@@ -6,3 +6,4 @@ mod cli;
 mod common;
 mod env;
 mod manifest_errors;
+mod watch;
