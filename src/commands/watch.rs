@@ -40,11 +40,14 @@ pub async fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
     let stop = Stop::install()?;
     let mut w = Session::new(ctx, engine, project, lock_mode(&args.locked), &args.options)?;
     match w.update().await {
-        Ok(done) => ctx.printer.info(&format!("environment ready: {}", done.describe())),
+        Ok(done) => ctx
+            .printer
+            .info(&format!("environment ready: {}", done.describe())),
         Err(Error::Build(BuildError::Interrupted)) => return Ok(w.finish().await),
         Err(e) => {
             report(&ctx.printer, &e);
-            ctx.printer.warn("the environment is not ready; watching for a fix");
+            ctx.printer
+                .warn("the environment is not ready; watching for a fix");
         }
     }
     w.watch(stop).await
@@ -105,10 +108,17 @@ impl Updated {
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.steps_run > 0 {
-            parts.push(format!("rebuilt {} of {} steps", self.steps_run, self.steps));
+            parts.push(format!(
+                "rebuilt {} of {} steps",
+                self.steps_run, self.steps
+            ));
         }
         if self.created {
-            let verb = if self.had_container { "recreated" } else { "created" };
+            let verb = if self.had_container {
+                "recreated"
+            } else {
+                "created"
+            };
             parts.push(format!("{verb} {}", self.container));
         } else if self.started {
             parts.push(format!("started {}", self.container));
@@ -185,7 +195,9 @@ impl<'a> Session<'a> {
                 self.ctx.printer.warn(&format!(
                     "inotify limit reached ({what}); falling back to polling"
                 ));
-                self.ctx.printer.info(&format!("hint: {}", watch::limit_hint(what)));
+                self.ctx
+                    .printer
+                    .info(&format!("hint: {}", watch::limit_hint(what)));
             }
             Notice::Rescanned => {
                 if self.ctx.printer.verbose > 0 {
@@ -217,7 +229,9 @@ impl<'a> Session<'a> {
             match self.update().await {
                 Ok(done) => {
                     recreated = done.created;
-                    self.ctx.printer.info(&format!("{cause}: {}", done.describe()));
+                    self.ctx
+                        .printer
+                        .info(&format!("{cause}: {}", done.describe()));
                 }
                 Err(Error::Build(BuildError::Interrupted)) => return true,
                 Err(e) => self.failed(&cause, &e),
@@ -227,7 +241,10 @@ impl<'a> Session<'a> {
         if manifest_ok && !restart.is_empty() && !recreated {
             let cause = rule_cause(&what, &restart);
             match self.restart().await {
-                Ok(done) => self.ctx.printer.info(&format!("{cause}: restarted ({})", done.describe())),
+                Ok(done) => self
+                    .ctx
+                    .printer
+                    .info(&format!("{cause}: restarted ({})", done.describe())),
                 Err(Error::Build(BuildError::Interrupted)) => return true,
                 Err(e) => self.failed(&cause, &e),
             }
@@ -246,9 +263,9 @@ impl<'a> Session<'a> {
         } else {
             "no environment is running"
         };
-        self.ctx
-            .printer
-            .warn(&format!("{cause}: update failed; {keep}; save a fix to try again"));
+        self.ctx.printer.warn(&format!(
+            "{cause}: update failed; {keep}; save a fix to try again"
+        ));
     }
 
     /// Re-read the manifest; on error report it and keep the last good one.
@@ -260,7 +277,8 @@ impl<'a> Session<'a> {
         match loaded {
             Ok((c, p)) => {
                 self.classifier = c;
-                self.rules.resize_with(p.manifest.watch.len(), RuleSlot::default);
+                self.rules
+                    .resize_with(p.manifest.watch.len(), RuleSlot::default);
                 self.project = p;
                 true
             }
@@ -323,7 +341,9 @@ impl<'a> Session<'a> {
 
     /// Start rule `i`, or note that it must run again when its current run ends.
     async fn trigger(&mut self, i: usize, paths: &[String]) {
-        let Some(slot) = self.rules.get_mut(i) else { return };
+        let Some(slot) = self.rules.get_mut(i) else {
+            return;
+        };
         if let Some(r) = &slot.running {
             slot.again = true;
             if self.options.on_busy == OnBusy::Restart {
@@ -335,7 +355,9 @@ impl<'a> Session<'a> {
     }
 
     fn rule_done(&mut self, i: usize) {
-        let Some(slot) = self.rules.get_mut(i) else { return };
+        let Some(slot) = self.rules.get_mut(i) else {
+            return;
+        };
         slot.running = None;
         if std::mem::take(&mut slot.again) {
             self.start_rule(i, "changed while it ran");
@@ -345,9 +367,14 @@ impl<'a> Session<'a> {
     fn start_rule(&mut self, i: usize, cause: &str) {
         let printer = self.ctx.printer;
         let m = &self.project.manifest;
-        let Some(WatchAction::Run(cmd)) = m.watch.get(i).map(|r| &r.action) else { return };
+        let Some(WatchAction::Run(cmd)) = m.watch.get(i).map(|r| &r.action) else {
+            return;
+        };
         let Some(container) = &self.container else {
-            printer.warn(&format!("{cause}: rule {} not run: no environment is running", i + 1));
+            printer.warn(&format!(
+                "{cause}: rule {} not run: no environment is running",
+                i + 1
+            ));
             return;
         };
         printer.info(&format!("{cause}: running rule {} (`{cmd}`)", i + 1));
@@ -359,7 +386,11 @@ impl<'a> Session<'a> {
             workdir: Some(m.shell.workdir.clone()),
             ..ExecSpec::default()
         };
-        let (engine, done, cid) = (self.engine.clone(), self.done_tx.clone(), container.id.clone());
+        let (engine, done, cid) = (
+            self.engine.clone(),
+            self.done_tx.clone(),
+            container.id.clone(),
+        );
         let task = tokio::spawn(async move {
             let prefix = format!("[rule {}]", i + 1);
             let started = Instant::now();
@@ -386,14 +417,17 @@ impl<'a> Session<'a> {
         for slot in &mut self.rules {
             if let Some(r) = slot.running.take() {
                 session::signal_marked(&self.engine, &r.container, &r.marker, "TERM").await;
-                if tokio::time::timeout_at(deadline, &mut { r.task }).await.is_err() {
+                if tokio::time::timeout_at(deadline, &mut { r.task })
+                    .await
+                    .is_err()
+                {
                     tracing::debug!("a rule command did not end in time");
                 }
             }
         }
-        self.ctx.printer.info(
-            "stopped watching; the environment keeps running (`devenv down` removes it)",
-        );
+        self.ctx
+            .printer
+            .info("stopped watching; the environment keeps running (`devenv down` removes it)");
         ExitStatus::Success
     }
 }
@@ -470,7 +504,11 @@ fn cause(what: &Classified, rebuild_rules: &[usize], manifest: &std::path::Path)
         parts.push("devenv.lock changed".to_owned());
     }
     for (step, paths) in &what.steps {
-        parts.push(format!("{} changed (input of step {})", summary(paths), step + 1));
+        parts.push(format!(
+            "{} changed (input of step {})",
+            summary(paths),
+            step + 1
+        ));
     }
     if !rebuild_rules.is_empty() {
         parts.push(rule_cause(what, rebuild_rules));
@@ -510,7 +548,8 @@ struct Stop {
 impl Stop {
     fn install() -> Result<Stop> {
         let make = |k| {
-            signal(k).map_err(|e| Error::other(format!("cannot install signal handlers: {e}"), None))
+            signal(k)
+                .map_err(|e| Error::other(format!("cannot install signal handlers: {e}"), None))
         };
         Ok(Stop {
             int: make(SignalKind::interrupt())?,

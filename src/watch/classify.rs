@@ -168,7 +168,10 @@ mod tests {
         assert!(got.manifest && got.lock && got.affects_image());
         assert_eq!(
             got.steps,
-            BTreeMap::from([(1, vec!["scripts/a.sh".to_owned(), "vendor/x/y.c".to_owned()])])
+            BTreeMap::from([(
+                1,
+                vec!["scripts/a.sh".to_owned(), "vendor/x/y.c".to_owned()]
+            )])
         );
         assert_eq!(
             got.rules,
@@ -177,13 +180,18 @@ mod tests {
                 (1, vec!["package.json".to_owned()]),
             ])
         );
-        assert_eq!(got.unmatched, ["scripts/sub/a.sh", "src/gen.rs", "README.md"]);
+        assert_eq!(
+            got.unmatched,
+            ["scripts/sub/a.sh", "src/gen.rs", "README.md"]
+        );
     }
 
     #[test]
     fn nothing_relevant_affects_nothing() {
         let m = manifest("[[step]]\nrun = \"true\"\n");
-        let got = Classifier::new(&m).unwrap().classify(&[change("notes.txt", false)]);
+        let got = Classifier::new(&m)
+            .unwrap()
+            .classify(&[change("notes.txt", false)]);
         assert!(!got.affects_image());
         assert!(got.rules.is_empty());
     }

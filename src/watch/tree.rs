@@ -208,7 +208,9 @@ pub fn walk_new(dir: &Path, ignorer: &Arc<Ignorer>) -> Scan {
 fn collect(b: &WalkBuilder) -> Scan {
     let mut scan = Scan::default();
     for entry in b.build().filter_map(Result::ok) {
-        let Some(ft) = entry.file_type() else { continue };
+        let Some(ft) = entry.file_type() else {
+            continue;
+        };
         let path = entry.path().to_path_buf();
         if ft.is_dir() {
             scan.dirs.insert(path);
@@ -246,7 +248,15 @@ mod tests {
     #[test]
     fn default_ignores() {
         let d = Defaults::new();
-        for temp in [".a.rs.swp", ".a.rs.swx", "a.rs~", "4913", ".#a.rs", "#a.rs#", "a.rs___jb_tmp___"] {
+        for temp in [
+            ".a.rs.swp",
+            ".a.rs.swx",
+            "a.rs~",
+            "4913",
+            ".#a.rs",
+            "#a.rs#",
+            "a.rs___jb_tmp___",
+        ] {
             assert!(d.ignores_name(OsStr::new(temp), false), "{temp}");
         }
         for kept in ["a.rs", ".gitignore", "swp", "4914", ".env"] {
@@ -279,7 +289,15 @@ mod tests {
         let dirs: Vec<String> = scan.dirs.iter().map(|d| rel_string(&root, d)).collect();
         assert_eq!(dirs, ["", "src"]);
         let files: Vec<String> = scan.files.keys().map(|f| rel_string(&root, f)).collect();
-        assert_eq!(files, [".gitignore", "src/.gitignore", "src/keep.log", "src/main.rs"]);
+        assert_eq!(
+            files,
+            [
+                ".gitignore",
+                "src/.gitignore",
+                "src/keep.log",
+                "src/main.rs"
+            ]
+        );
         let mut ig = Ignorer::new(&root);
         for d in &scan.ignore_dirs {
             ig.load_dir(d);

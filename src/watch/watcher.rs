@@ -203,14 +203,22 @@ impl Watcher {
                 }
                 if self.dirs.contains(path) {
                     rules_changed = true;
-                    let gone: Vec<PathBuf> =
-                        self.dirs.iter().filter(|d| d.starts_with(path)).cloned().collect();
+                    let gone: Vec<PathBuf> = self
+                        .dirs
+                        .iter()
+                        .filter(|d| d.starts_with(path))
+                        .cloned()
+                        .collect();
                     for d in gone {
                         let _ = self.backend.unwatch(&d);
                         self.dirs.remove(&d);
                     }
-                    let files: Vec<PathBuf> =
-                        self.files.keys().filter(|f| f.starts_with(path)).cloned().collect();
+                    let files: Vec<PathBuf> = self
+                        .files
+                        .keys()
+                        .filter(|f| f.starts_with(path))
+                        .cloned()
+                        .collect();
                     for f in files {
                         self.files.remove(&f);
                         changes.insert(f, ChangeKind::Removed);
@@ -329,7 +337,9 @@ fn record(
     match files.insert(path.to_path_buf(), st) {
         Some(old) if old == st => {}
         Some(_) => {
-            changes.entry(path.to_path_buf()).or_insert(ChangeKind::Modified);
+            changes
+                .entry(path.to_path_buf())
+                .or_insert(ChangeKind::Modified);
         }
         None => {
             changes.insert(path.to_path_buf(), ChangeKind::Created);
