@@ -48,11 +48,15 @@ complete -c devenv -n "__fish_devenv_needs_command" -f -a "validate" -d 'Check t
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "config" -d 'Print the resolved manifest with every default filled in'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "watch" -d 'Keep the environment current while you work; run `[[watch]]` rules'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "doctor" -d 'Check the Docker engine and this machine'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "init" -d 'Write a devenv.toml for this project from a template'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l debounce -d 'Quiet time after the last change before acting, in milliseconds' -r
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l on-busy -d 'When a rule\'s files change while its command still runs: run it once more after it ends (queue), or stop it and start again (restart)' -r -f -a "queue\t''
+restart\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
@@ -60,6 +64,8 @@ complete -c devenv -n "__fish_devenv_using_subcommand up" -l color -d 'When to u
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l watch -d 'Keep watching afterwards, as `devenv watch` does'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l poll -d 'Poll for changes instead of using inotify (network filesystems, exhausted limits)'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s h -l help -d 'Print help'
@@ -251,6 +257,21 @@ complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from devcontainer" -s V -l version -d 'Print version'
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "devcontainer" -d 'devcontainer.json (image- or Dockerfile-based) to devenv.toml; prints a warning for every property it cannot carry over'
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l debounce -d 'Quiet time after the last change before acting, in milliseconds' -r
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l on-busy -d 'When a rule\'s files change while its command still runs: run it once more after it ends (queue), or stop it and start again (restart)' -r -f -a "queue\t''
+restart\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l poll -d 'Poll for changes instead of using inotify (network filesystems, exhausted limits)'
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
@@ -298,25 +319,26 @@ complete -c devenv -n "__fish_devenv_using_subcommand man" -s v -l verbose -d 'M
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s V -l version -d 'Print version'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "build" -d 'Build the image only'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "status" -d 'Show the image and container state'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "build" -d 'Build the image only'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "status" -d 'Show the image and container state'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "watch" -d 'Keep the environment current while you work; run `[[watch]]` rules'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "dockerfile" -d 'A Dockerfile and build context from which plain `docker build` makes the same image'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "devcontainer" -d 'A devcontainer.json that opens the built environment in editors'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "devcontainer" -d 'devcontainer.json (image- or Dockerfile-based) to devenv.toml; prints a warning for every property it cannot carry over'

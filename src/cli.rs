@@ -108,6 +108,14 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     /// Write devenv.toml from another tool's configuration (devcontainer.json).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Keep the environment current while you work; run `[[watch]]` rules.
+    #[command(
+        after_help = "Changes to devenv.toml, devenv.lock or a step's inputs rebuild what changed \
+and recreate the container; `[[watch]]` rules run their command, restart or rebuild. \
+Ctrl-C stops watching and leaves the environment running.\n\nExamples:\n  devenv watch\n  \
+devenv watch --debounce 300 --on-busy restart\n  devenv watch --poll    # network filesystems"
+    )]
+    Watch(WatchArgs),
     /// Check the Docker engine and this machine.
     #[command(
         after_help = "Examples:\n  devenv doctor\n  DOCKER_HOST=tcp://127.0.0.1:2375 devenv doctor"
@@ -144,6 +152,39 @@ pub struct LockedArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub locked: LockedArgs,
+    /// Keep watching afterwards, as `devenv watch` does.
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten, next_help_heading = "Watch options (with --watch)")]
+    pub watch_options: WatchOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub locked: LockedArgs,
+    #[command(flatten)]
+    pub options: WatchOptions,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WatchOptions {
+    /// Quiet time after the last change before acting, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub debounce: u64,
+    /// Poll for changes instead of using inotify (network filesystems, exhausted limits).
+    #[arg(long)]
+    pub poll: bool,
+    /// When a rule's files change while its command still runs: run it once more after it
+    /// ends (queue), or stop it and start again (restart).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnBusy::Queue)]
+    pub on_busy: OnBusy,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OnBusy {
+    Queue,
+    Restart,
 }
 
 #[derive(Debug, Args)]

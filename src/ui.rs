@@ -66,6 +66,18 @@ impl Printer {
         let _ = writeln!(out, "{line}");
     }
 
+    /// One line of a command's output under a prefix (`[rule 1] …`): stdout lines stay on
+    /// stdout, stderr lines on stderr.
+    pub fn prefixed(self, prefix: &str, line: &str, stderr: bool) {
+        let prefix = self.paint(prefix, "36");
+        if stderr {
+            eprintln!("{prefix} {line}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{prefix} {line}");
+        }
+    }
+
     fn paint(self, text: &str, code: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")

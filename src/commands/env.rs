@@ -18,12 +18,17 @@ use crate::session::{self, ExecRequest, ProjectId, RuntimeSettings, StalePolicy}
 use crate::ui::BuildView;
 
 pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
-    let (_engine, project, running) = prepare(ctx, &args.locked, StalePolicy::Recreate).await?;
+    let (engine, project, running) = prepare(ctx, &args.locked, StalePolicy::Recreate).await?;
     ctx.printer.info(&format!(
         "environment ready: container {} — `devenv shell` to enter, `devenv run -- CMD` to run",
         running.name
     ));
     project.paths.ensure_dir();
+    if args.watch {
+        let mode = lock_mode(&args.locked);
+        return super::watch::after_up(ctx, engine, project, running, mode, &args.watch_options)
+            .await;
+    }
     Ok(ExitStatus::Success)
 }
 

@@ -10,6 +10,7 @@ mod init;
 mod interop;
 mod status;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Man => completions::man(),
         Command::Export(cmd) => interop::export(&ctx, &cmd).await,
         Command::Import(cmd) => interop::import(&ctx, &cmd),
+        Command::Watch(args) => watch::run(&ctx, &args).await,
     };
     match result {
         Ok(status) => status,

@@ -146,7 +146,7 @@ pub(super) fn new_marker() -> String {
 }
 
 /// Signal every process of an exec (they all carry `marker` in their environment).
-pub(super) async fn signal_marked(engine: &Engine, container: &str, marker: &str, signal: &str) {
+pub async fn signal_marked(engine: &Engine, container: &str, marker: &str, signal: &str) {
     let script = format!(
         "for e in /proc/[0-9]*/environ; do \
            if tr '\\0' '\\n' < \"$e\" 2>/dev/null | grep -qx '{marker}'; then \

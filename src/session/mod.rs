@@ -12,7 +12,7 @@ mod user;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub use exec::{exec_command, ExecRequest};
+pub use exec::{exec_command, signal_marked, ExecRequest};
 pub use settings::RuntimeSettings;
 
 use crate::build::BuildError;

@@ -9,3 +9,4 @@ mod env;
 mod init;
 mod interop;
 mod manifest_errors;
+mod watch;
