@@ -10,10 +10,8 @@
 //! still runs is run once more when it ends (`--on-busy queue`), or stopped and started
 //! again (`--on-busy restart`). Ctrl-C stops watching and leaves the environment running.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -21,18 +19,16 @@ use super::build::lock_mode;
 use super::{report, Ctx};
 use crate::build::{self, BuildError, LockMode, Reporter};
 use crate::cli::{OnBusy, WatchArgs, WatchOptions};
-use crate::engine::{ContainerInfo, Engine, ExecOutput, ExecSpec};
+use crate::engine::{ContainerInfo, Engine};
 use crate::error::{Error, ExitStatus, Result};
 use crate::manifest::{Manifest, WatchAction};
 use crate::project::Project;
-use crate::session::{self, Events, RuntimeSettings, StalePolicy};
+use crate::session::{self, Events, Runner, RunnerEvent, RuntimeSettings, StalePolicy};
 use crate::ui::{BuildView, Printer};
 use crate::watch::{self, Classified, Classifier, Notice, WatchEvent, Watcher};
 
 /// Grace period for a container stop by a `restart` rule, in seconds.
 const RESTART_GRACE: i32 = 3;
-/// How long Ctrl-C waits for running rule commands to end.
-const STOP_WAIT: Duration = Duration::from_secs(3);
 
 pub async fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
@@ -77,21 +73,22 @@ struct Session<'a> {
     options: WatchOptions,
     container: Option<ContainerInfo>,
     rules: Vec<RuleSlot>,
-    done_tx: mpsc::UnboundedSender<usize>,
-    done_rx: mpsc::UnboundedReceiver<usize>,
+    /// Runner events, tagged with (rule index, runner id).
+    events_tx: mpsc::UnboundedSender<((usize, u64), RunnerEvent)>,
+    events_rx: mpsc::UnboundedReceiver<((usize, u64), RunnerEvent)>,
+    runner_ids: u64,
 }
 
+/// A `run` rule's state: its runner in the container (started ahead, so a change starts the
+/// command at once instead of paying for a new exec), the run in flight, and whether
+/// changes arrived meanwhile.
 #[derive(Default)]
 struct RuleSlot {
-    running: Option<RunningRule>,
+    /// The runner and its id (events of replaced runners are told apart by it).
+    runner: Option<(u64, Runner)>,
+    running: Option<(u64, Instant)>,
     /// Changes arrived while it ran: run once more when it ends.
     again: bool,
-}
-
-struct RunningRule {
-    container: String,
-    marker: String,
-    task: tokio::task::JoinHandle<()>,
 }
 
 /// What an update did.
@@ -140,7 +137,7 @@ impl<'a> Session<'a> {
         options: &WatchOptions,
     ) -> Result<Session<'a>> {
         let classifier = classifier(&project.manifest)?;
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let mut rules = Vec::new();
         rules.resize_with(project.manifest.watch.len(), RuleSlot::default);
         Ok(Session {
@@ -152,8 +149,9 @@ impl<'a> Session<'a> {
             options: options.clone(),
             container: None,
             rules,
-            done_tx,
-            done_rx,
+            events_tx,
+            events_rx,
+            runner_ids: 0,
         })
     }
 
@@ -171,11 +169,12 @@ impl<'a> Session<'a> {
             if watcher.polling() { " by polling" } else { "" },
             self.options.debounce
         ));
+        self.prestart_runners().await;
         loop {
             tokio::select! {
                 biased;
                 () = stop.recv() => break,
-                Some(i) = self.done_rx.recv() => self.rule_done(i),
+                Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
                 ev = watcher.next() => match ev.map_err(watch_error)? {
                     WatchEvent::Notice(n) => self.notice(&n),
                     WatchEvent::Changes(changes) => {
@@ -214,6 +213,10 @@ impl<'a> Session<'a> {
         if what.manifest {
             manifest_ok = self.reload();
             what = self.classifier.classify(changes);
+            if manifest_ok {
+                // Rule commands may have changed: their runners start afresh.
+                self.stop_runners().await;
+            }
         }
         if self.ctx.printer.verbose > 0 && !what.unmatched.is_empty() {
             self.ctx.printer.info(&format!(
@@ -249,6 +252,7 @@ impl<'a> Session<'a> {
                 Err(e) => self.failed(&cause, &e),
             }
         }
+        self.prestart_runners().await;
         for i in self.rules_with(&what, |a| matches!(a, WatchAction::Run(_))) {
             let paths = what.rules.get(&i).cloned().unwrap_or_default();
             self.trigger(i, &paths).await;
@@ -344,133 +348,165 @@ impl<'a> Session<'a> {
         let Some(slot) = self.rules.get_mut(i) else {
             return;
         };
-        if let Some(r) = &slot.running {
+        if let Some((run, _)) = slot.running {
             slot.again = true;
             if self.options.on_busy == OnBusy::Restart {
-                session::signal_marked(&self.engine, &r.container, &r.marker, "TERM").await;
+                if let Some((_, r)) = &slot.runner {
+                    r.signal_run(&self.engine, run, "TERM").await;
+                }
             }
             return;
         }
-        self.start_rule(i, &format!("{} changed", summary(paths)));
+        self.start_rule(i, &format!("{} changed", summary(paths)))
+            .await;
     }
 
-    fn rule_done(&mut self, i: usize) {
+    /// Output, ends and loss of the rules' runners.
+    async fn runner_event(&mut self, i: usize, id: u64, ev: RunnerEvent) {
+        let printer = self.ctx.printer;
         let Some(slot) = self.rules.get_mut(i) else {
             return;
         };
-        slot.running = None;
-        if std::mem::take(&mut slot.again) {
-            self.start_rule(i, "changed while it ran");
+        let current = slot.runner.as_ref().is_some_and(|(rid, _)| *rid == id);
+        if !current && !matches!(ev, RunnerEvent::Line { .. }) {
+            // The end of a runner that was replaced: nothing to do.
+            return;
         }
-    }
-
-    fn start_rule(&mut self, i: usize, cause: &str) {
-        let printer = self.ctx.printer;
-        let m = &self.project.manifest;
-        let Some(WatchAction::Run(cmd)) = m.watch.get(i).map(|r| &r.action) else {
-            return;
-        };
-        let Some(container) = &self.container else {
-            printer.warn(&format!(
-                "{cause}: rule {} not run: no environment is running",
-                i + 1
-            ));
-            return;
-        };
-        printer.info(&format!("{cause}: running rule {} (`{cmd}`)", i + 1));
-        let marker = format!("DEVENV_EXEC={}", unique_id());
-        let spec = ExecSpec {
-            cmd: vec!["/bin/sh".into(), "-c".into(), cmd.clone()],
-            env: vec![marker.clone()],
-            user: Some(RuntimeSettings::exec_user_of(m)),
-            workdir: Some(m.shell.workdir.clone()),
-            ..ExecSpec::default()
-        };
-        let (engine, done, cid) = (
-            self.engine.clone(),
-            self.done_tx.clone(),
-            container.id.clone(),
-        );
-        let task = tokio::spawn(async move {
-            let prefix = format!("[rule {}]", i + 1);
-            let started = Instant::now();
-            match run_rule(&engine, &cid, &spec, &prefix, printer).await {
-                Ok(code) => printer.info(&format!(
-                    "rule {} finished: exit {code} in {:.1}s",
-                    i + 1,
-                    started.elapsed().as_secs_f64()
-                )),
-                Err(e) => printer.warn(&format!("rule {} could not run: {e}", i + 1)),
+        match ev {
+            RunnerEvent::Line { line, stderr } => {
+                printer.prefixed(&format!("[rule {}]", i + 1), &line, stderr);
             }
-            let _ = done.send(i);
-        });
-        self.rules[i].running = Some(RunningRule {
-            container: container.id.clone(),
-            marker,
-            task,
-        });
-    }
-
-    /// Stop running rule commands (the environment stays up) and say goodbye.
-    async fn finish(&mut self) -> ExitStatus {
-        let deadline = tokio::time::Instant::now() + STOP_WAIT;
-        for slot in &mut self.rules {
-            if let Some(r) = slot.running.take() {
-                session::signal_marked(&self.engine, &r.container, &r.marker, "TERM").await;
-                if tokio::time::timeout_at(deadline, &mut { r.task })
-                    .await
-                    .is_err()
-                {
-                    tracing::debug!("a rule command did not end in time");
+            RunnerEvent::Done { run, status } => {
+                if let Some((current, started)) = slot.running {
+                    if current == run {
+                        slot.running = None;
+                        printer.info(&format!(
+                            "rule {} finished: exit {status} in {:.1}s",
+                            i + 1,
+                            started.elapsed().as_secs_f64()
+                        ));
+                    }
+                }
+            }
+            RunnerEvent::Gone => {
+                slot.runner = None;
+                if slot.running.take().is_some() {
+                    printer.warn(&format!(
+                        "rule {} stopped: its environment went away",
+                        i + 1
+                    ));
                 }
             }
         }
+        let slot = &mut self.rules[i];
+        if slot.running.is_none() && std::mem::take(&mut slot.again) {
+            self.start_rule(i, "changed while it ran").await;
+        }
+    }
+
+    /// Start runners for the `run` rules that have none in the current container.
+    async fn prestart_runners(&mut self) {
+        for i in 0..self.rules.len() {
+            if let Err(e) = self.ensure_runner(i).await {
+                self.ctx
+                    .printer
+                    .warn(&format!("rule {}: cannot start its runner: {e}", i + 1));
+            }
+        }
+    }
+
+    /// The runner of rule `i` in the current container (started if needed); `Ok(false)`
+    /// when the rule is not a `run` rule or no environment is running.
+    async fn ensure_runner(&mut self, i: usize) -> Result<bool> {
+        let m = &self.project.manifest;
+        let Some(WatchAction::Run(cmd)) = m.watch.get(i).map(|r| &r.action) else {
+            return Ok(false);
+        };
+        let Some(container) = &self.container else {
+            return Ok(false);
+        };
+        let slot = &mut self.rules[i];
+        if let Some((id, old)) = slot.runner.take() {
+            if old.container() == container.id {
+                slot.runner = Some((id, old));
+                return Ok(true);
+            }
+            slot.running = None;
+            old.stop(&self.engine).await;
+        }
+        self.runner_ids += 1;
+        let id = self.runner_ids;
+        let runner = Runner::start(
+            &self.engine,
+            &container.id,
+            cmd,
+            RuntimeSettings::exec_user_of(m),
+            m.shell.workdir.clone(),
+            (i, id),
+            self.events_tx.clone(),
+        )
+        .await?;
+        self.rules[i].runner = Some((id, runner));
+        Ok(true)
+    }
+
+    async fn start_rule(&mut self, i: usize, cause: &str) {
+        let printer = self.ctx.printer;
+        match self.ensure_runner(i).await {
+            Ok(true) => {}
+            Ok(false) => {
+                if self.container.is_none() {
+                    printer.warn(&format!(
+                        "{cause}: rule {} not run: no environment is running",
+                        i + 1
+                    ));
+                }
+                return;
+            }
+            Err(e) => {
+                printer.warn(&format!("rule {} could not run: {e}", i + 1));
+                return;
+            }
+        }
+        let cmd = match &self.project.manifest.watch[i].action {
+            WatchAction::Run(cmd) => cmd.clone(),
+            _ => return,
+        };
+        printer.info(&format!("{cause}: running rule {} (`{cmd}`)", i + 1));
+        let slot = &mut self.rules[i];
+        let run = match slot.runner.as_mut() {
+            Some((_, r)) => r.trigger().await,
+            None => None,
+        };
+        if let Some(run) = run {
+            slot.running = Some((run, Instant::now()));
+        } else {
+            slot.runner = None;
+            printer.warn(&format!(
+                "rule {} could not run: its runner ended; it starts again on the next change",
+                i + 1
+            ));
+        }
+    }
+
+    /// Stop every rule's runner and what it runs.
+    async fn stop_runners(&mut self) {
+        for slot in &mut self.rules {
+            slot.running = None;
+            if let Some((_, r)) = slot.runner.take() {
+                r.stop(&self.engine).await;
+            }
+        }
+    }
+
+    /// Stop the rules' runners and their commands (the environment stays up) and say
+    /// goodbye.
+    async fn finish(&mut self) -> ExitStatus {
+        self.stop_runners().await;
         self.ctx
             .printer
             .info("stopped watching; the environment keeps running (`devenv down` removes it)");
         ExitStatus::Success
-    }
-}
-
-/// Run a rule's command, printing its output line by line under `prefix`.
-async fn run_rule(
-    engine: &Engine,
-    container: &str,
-    spec: &ExecSpec,
-    prefix: &str,
-    printer: Printer,
-) -> Result<i64, crate::engine::EngineError> {
-    let mut io = engine.start_exec(container, spec).await?;
-    let mut out = Lines::default();
-    let mut err = Lines::default();
-    while let Some(chunk) = io.output.next().await {
-        match chunk? {
-            ExecOutput::Stdout(b) => out.push(&b, |l| printer.prefixed(prefix, l, false)),
-            ExecOutput::Stderr(b) => err.push(&b, |l| printer.prefixed(prefix, l, true)),
-        }
-    }
-    out.flush(|l| printer.prefixed(prefix, l, false));
-    err.flush(|l| printer.prefixed(prefix, l, true));
-    engine.exec_exit_code(&io.id).await
-}
-
-/// Splits a byte stream into lines.
-#[derive(Default)]
-struct Lines(Vec<u8>);
-
-impl Lines {
-    fn push(&mut self, bytes: &[u8], mut emit: impl FnMut(&str)) {
-        self.0.extend_from_slice(bytes);
-        while let Some(n) = self.0.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.0.drain(..=n).collect();
-            emit(String::from_utf8_lossy(&line[..n]).trim_end_matches('\r'));
-        }
-    }
-
-    fn flush(&mut self, mut emit: impl FnMut(&str)) {
-        if !self.0.is_empty() {
-            emit(&String::from_utf8_lossy(&std::mem::take(&mut self.0)));
-        }
     }
 }
 
@@ -525,18 +561,6 @@ fn rule_cause(what: &Classified, rules: &[usize]) -> String {
         .collect();
     let names: Vec<String> = rules.iter().map(|i| (i + 1).to_string()).collect();
     format!("{} changed (rule {})", summary(&paths), names.join(", "))
-}
-
-fn unique_id() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "watch-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// Ctrl-C and SIGTERM: stop watching.
@@ -626,8 +650,8 @@ impl Events for Quiet {
         }
     }
     fn hook_output(&mut self, chunk: &[u8]) {
-        let mut lines = Lines::default();
-        lines.push(chunk, |l| self.printer.prefixed("[hook]", l, true));
-        lines.flush(|l| self.printer.prefixed("[hook]", l, true));
+        for line in String::from_utf8_lossy(chunk).lines() {
+            self.printer.prefixed("[hook]", line, true);
+        }
     }
 }

@@ -227,7 +227,7 @@ impl Drop for RawMode {
     }
 }
 
-fn unique_id() -> String {
+pub(super) fn unique_id() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -6,6 +6,7 @@
 //! container is stale and is recreated (by `up`), never reused silently.
 
 mod exec;
+mod runner;
 mod settings;
 mod user;
 
@@ -13,6 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use exec::{exec_command, signal_marked, ExecRequest};
+pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 
 use crate::build::BuildError;
