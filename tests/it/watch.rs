@@ -296,3 +296,81 @@ fn a_burst_of_changes_and_atomic_saves_give_one_action() {
         "run\nrun\n"
     );
 }
+
+#[test]
+fn changes_during_a_run_queue_exactly_one_more_run() {
+    let t = TestContext::new();
+    t.write("src/a.txt", "0\n");
+    // Each run appends a line to runs.log after a pause long enough to save twice meanwhile.
+    t.manifest(
+        "[[step]]\nrun = \"true\"\n[[watch]]\npaths = [\"src/**\"]\n\
+         run = \"sleep 1; echo run >> runs.log\"\n",
+    );
+    t.ok(&["up"]);
+    let w = Watching::start(&t, &["watch"]);
+    t.write("src/a.txt", "1\n");
+    w.wait_err("running rule 1");
+    std::thread::sleep(Duration::from_millis(300));
+    t.write("src/a.txt", "2\n");
+    std::thread::sleep(Duration::from_millis(300));
+    t.write("src/a.txt", "3\n");
+    w.wait_err("changed while it ran: running rule 1");
+    let start = Instant::now();
+    while std::fs::read_to_string(t.root().join("runs.log"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(start.elapsed() < TIMEOUT, "{}", w.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let runs = std::fs::read_to_string(t.root().join("runs.log")).unwrap();
+    assert_eq!(runs, "run\nrun\n", "no pile-up: {}", w.stderr());
+    let (code, _) = w.interrupt();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn on_busy_restart_stops_the_running_command_and_starts_it_again() {
+    let t = TestContext::new();
+    t.write("src/a.txt", "0\n");
+    t.manifest(
+        "[[step]]\nrun = \"true\"\n[[watch]]\npaths = [\"src/**\"]\n\
+         run = \"echo start-$(cat src/a.txt); sleep 30; echo never\"\n",
+    );
+    t.ok(&["up"]);
+    let w = Watching::start(&t, &["watch", "--on-busy", "restart"]);
+    t.write("src/a.txt", "1\n");
+    w.wait_out("[rule 1] start-1");
+    t.write("src/a.txt", "2\n");
+    w.wait_out("[rule 1] start-2");
+    w.wait_err("rule 1 finished: exit 143");
+    assert!(!w.stdout().contains("never"));
+    let (code, _) = w.interrupt();
+    assert_eq!(code, Some(0));
+    // Ctrl-C also ended the rule's command.
+    let (id, _) = container(&t);
+    let ps = docker(&["exec", &id, "ps", "-o", "args"]);
+    assert!(!ps.contains("sleep 30"), "{ps}");
+}
+
+#[test]
+fn restart_rule_restarts_the_container_and_runs_on_start_again() {
+    let t = TestContext::new();
+    t.write("conf/app.conf", "a\n");
+    t.manifest(
+        "[[step]]\nrun = \"true\"\n[hooks]\non_start = \"echo s >> /workspace/starts.log\"\n\
+         [[watch]]\npaths = [\"conf/*\"]\naction = \"restart\"\n",
+    );
+    t.ok(&["up"]);
+    let (id, _) = container(&t);
+    let w = Watching::start(&t, &["watch"]);
+    t.write("conf/app.conf", "b\n");
+    w.wait_err("restarted");
+    let starts = std::fs::read_to_string(t.root().join("starts.log")).unwrap();
+    assert_eq!(starts, "s\ns\n");
+    assert_eq!(container(&t), (id, "running".to_owned()));
+    w.interrupt();
+}
