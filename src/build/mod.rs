@@ -176,10 +176,19 @@ pub async fn ensure_image(
     let hash = plan.hash().to_owned();
     let image = image_name(manifest, &hash);
     let total = manifest.steps.len();
-    // Fast path: the final image is there.
-    if engine.image(&layer_ref(&hash)).await?.is_some() {
-        for (i, s) in manifest.steps.iter().enumerate() {
-            reporter.step_cached(i, total, &s.name);
+    // Fast path: the final image is there, or the registry cache has it.
+    let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
+    let present = engine.image(&layer_ref(&hash)).await?.is_some();
+    let fetched = !present
+        && match cache.as_mut() {
+            Some(cache) => cache.fetch(engine, &hash, reporter).await?,
+            None => false,
+        };
+    if present || fetched {
+        if present {
+            for (i, s) in manifest.steps.iter().enumerate() {
+                reporter.step_cached(i, total, &s.name);
+            }
         }
         tag_final(engine, manifest, &hash).await?;
         return Ok(Built {
@@ -188,18 +197,6 @@ pub async fn ensure_image(
             steps_run: 0,
             steps_cached: total,
         });
-    }
-    let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
-    if let Some(cache) = cache.as_mut() {
-        if cache.fetch(engine, &hash, reporter).await? {
-            tag_final(engine, manifest, &hash).await?;
-            return Ok(Built {
-                hash,
-                image,
-                steps_run: 0,
-                steps_cached: total,
-            });
-        }
     }
     remove_dead_build_containers(engine, Some(&manifest.name)).await?;
     let previous = BuildRecord::load(&paths.dir);

@@ -327,13 +327,7 @@ fn local_image_base_is_locked_by_id() {
     t.manifest("");
     // Import the fixture rootfs as a plain local image carrying the test's label.
     let tag = format!("{}-base:1", t.name);
-    let out = std::process::Command::new("docker")
-        .args(["import", "--change", &format!("LABEL {}", t.label())])
-        .arg(t.root().join("base.tar"))
-        .arg(&tag)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    t.import_base(&tag);
     t.write(
         "devenv.toml",
         &format!(
@@ -374,13 +368,7 @@ fn pinned_local_base_that_vanished_is_an_error_not_a_re_resolve() {
     let t = TestContext::new();
     t.manifest("");
     let tag = format!("{}-gone:1", t.name);
-    let out = std::process::Command::new("docker")
-        .args(["import", "--change", &format!("LABEL {}", t.label())])
-        .arg(t.root().join("base.tar"))
-        .arg(&tag)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    t.import_base(&tag);
     t.write(
         "devenv.toml",
         &format!("name = \"{}\"\n[base]\nimage = \"{tag}\"\n", t.name),

@@ -105,6 +105,56 @@ impl TestContext {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `docker import` the project's `base.tar` as the local image `tag`, with the test's
+    /// label so cleanup finds it.
+    pub fn import_base(&self, tag: &str) {
+        let out = Command::new("docker")
+            .args(["import", "--change", &format!("LABEL {}", self.label())])
+            .arg(self.root().join("base.tar"))
+            .arg(tag)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Hand the project and HOME to `uid` (for tests as a non-root host user).
+    pub fn give_to(&self, uid: u32) {
+        let status = Command::new("chown")
+            .args(["-R", &format!("{uid}:{uid}")])
+            .arg(self.root())
+            .arg(self.home.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Run `devenv ARGS` as host user `uid` (group `uid`, plus the docker socket's group so
+    /// it may reach the engine), as `USER=ituser`.
+    pub fn as_user(&self, uid: u32, args: &[&str]) -> Output {
+        let sock_gid = std::fs::metadata("/var/run/docker.sock")
+            .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+            .expect("the docker socket");
+        Command::new("setpriv")
+            .args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={uid}"),
+                &format!("--groups={sock_gid}"),
+            ])
+            .arg(assert_cmd::cargo::cargo_bin("devenv"))
+            .args(args)
+            .current_dir(self.root())
+            .env("HOME", self.home.path())
+            .env("USER", "ituser")
+            .env("NO_COLOR", "1")
+            .env_remove("CI")
+            .output()
+            .expect("setpriv (util-linux) must be installed")
+    }
+
     pub fn label(&self) -> String {
         format!("dev.devenv.project={}", self.name)
     }

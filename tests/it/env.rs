@@ -132,42 +132,20 @@ fn sigint_and_sigterm_reach_the_command_and_it_never_outlives_devenv() {
 #[test]
 fn files_created_inside_belong_to_a_non_root_host_user() {
     let t = env_project("");
-    // The unprivileged user needs the project, a HOME and the docker socket's group.
     let uid = 4321;
-    let status = std::process::Command::new("chown")
-        .args(["-R", &format!("{uid}:{uid}")])
-        .arg(t.root())
-        .arg(t.home.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let sock_gid = std::fs::metadata("/var/run/docker.sock")
-        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
-        .unwrap();
-    let as_user = |args: &[&str]| {
-        std::process::Command::new("setpriv")
-            .args([
-                &format!("--reuid={uid}"),
-                &format!("--regid={uid}"),
-                &format!("--groups={sock_gid}"),
-            ])
-            .arg(assert_cmd::cargo::cargo_bin("devenv"))
-            .args(args)
-            .current_dir(t.root())
-            .env("HOME", t.home.path())
-            .env("USER", "ituser")
-            .output()
-            .unwrap()
-    };
-    let out = as_user(&["up"]);
+    t.give_to(uid);
+    let out = t.as_user(uid, &["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = as_user(&[
-        "run",
-        "--",
-        "sh",
-        "-c",
-        "id -u; id -g; whoami; touch \"$HOME/w\" && echo home-ok; touch created-inside",
-    ]);
+    let out = t.as_user(
+        uid,
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "id -u; id -g; whoami; touch \"$HOME/w\" && echo home-ok; touch created-inside",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{uid}\n{uid}\nituser\nhome-ok\n"));
     let meta = std::fs::metadata(t.root().join("created-inside")).unwrap();
@@ -179,27 +157,8 @@ fn files_created_inside_belong_to_a_non_root_host_user() {
 fn volume_mount_points_inside_the_project_belong_to_the_host_user() {
     let t = env_project("[container]\nvolumes = [\"cache:/workspace/target\"]\n");
     let uid = 4323;
-    std::process::Command::new("chown")
-        .args(["-R", &format!("{uid}:{uid}")])
-        .arg(t.root())
-        .arg(t.home.path())
-        .status()
-        .unwrap();
-    let sock_gid = std::fs::metadata("/var/run/docker.sock")
-        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
-        .unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            &format!("--groups={sock_gid}"),
-        ])
-        .arg(assert_cmd::cargo::cargo_bin("devenv"))
-        .arg("up")
-        .current_dir(t.root())
-        .env("HOME", t.home.path())
-        .output()
-        .unwrap();
+    t.give_to(uid);
+    let out = t.as_user(uid, &["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let meta = std::fs::metadata(t.root().join("target")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
@@ -213,33 +172,9 @@ fn host_uid_that_exists_in_the_image_under_another_name_still_works() {
          echo 'tgroup:x:4322:' >> /etc/group; mkdir -p /home/taken && chown 4322:4322 /home/taken\"\n",
     );
     let uid = 4322;
-    std::process::Command::new("chown")
-        .args(["-R", &format!("{uid}:{uid}")])
-        .arg(t.root())
-        .arg(t.home.path())
-        .status()
-        .unwrap();
-    let sock_gid = std::fs::metadata("/var/run/docker.sock")
-        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
-        .unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            &format!("--groups={sock_gid}"),
-        ])
-        .arg(assert_cmd::cargo::cargo_bin("devenv"))
-        .args([
-            "run",
-            "--",
-            "sh",
-            "-c",
-            "whoami; echo $HOME; touch $HOME/x && echo ok",
-        ])
-        .current_dir(t.root())
-        .env("HOME", t.home.path())
-        .output()
-        .unwrap();
+    t.give_to(uid);
+    let script = "whoami; echo $HOME; touch $HOME/x && echo ok";
+    let out = t.as_user(uid, &["run", "--", "sh", "-c", script]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "taken\n/home/taken\nok\n");
 }
