@@ -18,7 +18,7 @@ use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
 use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
 use crate::fingerprint::{InputFile, InputKind, PlannedStep};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Step};
 
 /// Lines of output kept for the failure message.
 const TAIL_LINES: usize = 20;
@@ -96,7 +96,7 @@ impl<'a> Builder<'a> {
             .map(|i| i.env)
             .unwrap_or_default();
         let env = merge_env(&base_env, &self.manifest.env);
-        let spec = self.container_spec(base, key, &env);
+        let spec = self.container_spec(base, key, &env, &Process::Idle);
         let id = self.engine.create_container(&spec).await?;
         let result = self.commit(&id, key, env, "devenv: base config").await;
         self.engine.remove_container(&id).await?;
@@ -135,7 +135,18 @@ impl<'a> Builder<'a> {
             .await?
             .map(|i| i.env)
             .unwrap_or_default();
-        let spec = self.container_spec(parent, &planned.key, &env);
+        // Without secrets the step is the container's main process (cheapest); with secrets
+        // it runs as an exec in an idle container, so their values exist only in that exec's
+        // environment and never in the container config that a commit copies.
+        let process = if secrets.is_empty() {
+            Process::Main {
+                script: step_script(step),
+                user: step_user(step),
+            }
+        } else {
+            Process::Idle
+        };
+        let spec = self.container_spec(parent, &planned.key, &env, &process);
         let id = self.engine.create_container(&spec).await?;
         let comment = format!("devenv step: {}", step.name);
         let outcome = tokio::select! {
@@ -166,7 +177,8 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Start the idle container, copy the inputs in and run the step's command.
+    /// Copy the inputs into the created container and run the step's command: as the main
+    /// process when it was created with one, else as an exec carrying the secrets.
     async fn run_in(
         &mut self,
         id: &str,
@@ -175,7 +187,6 @@ impl<'a> Builder<'a> {
         secrets: Vec<String>,
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
-        self.engine.start_container(id).await?;
         if !planned.inputs.is_empty() {
             let tar = inputs_tar(
                 &self.manifest.root,
@@ -184,31 +195,36 @@ impl<'a> Builder<'a> {
             )?;
             self.engine.upload_tar(id, "/", tar).await?;
         }
-        let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        env.extend(secrets);
-        let spec = ExecSpec {
-            cmd: vec!["/bin/sh".into(), "-c".into(), step.run.clone()],
-            env,
-            // Numeric root works in images without /etc/passwd.
-            user: Some(if step.user == "root" {
-                "0:0".to_owned()
-            } else {
-                step.user.clone()
-            }),
-            workdir: Some(self.manifest.shell.workdir.clone()),
-            ..ExecSpec::default()
-        };
-        let mut io = self.engine.start_exec(id, &spec).await?;
         let mut tail = Tail::default();
-        while let Some(chunk) = io.output.next().await {
-            let (bytes, is_err) = match chunk? {
+        let engine = self.engine;
+        let reporter = &mut *self.reporter;
+        let mut on_output = |chunk: ExecOutput| {
+            let (bytes, is_err) = match chunk {
                 ExecOutput::Stdout(b) => (b, false),
                 ExecOutput::Stderr(b) => (b, true),
             };
             tail.push(&bytes);
-            self.reporter.step_output(index, &bytes, is_err);
-        }
-        let status = self.engine.exec_exit_code(&io.id).await?;
+            reporter.step_output(index, &bytes, is_err);
+        };
+        let status = if secrets.is_empty() {
+            engine.run_container(id, &mut on_output).await?
+        } else {
+            engine.start_container(id).await?;
+            let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            env.extend(secrets);
+            let spec = ExecSpec {
+                cmd: vec!["/bin/sh".into(), "-c".into(), step.run.clone()],
+                env,
+                user: Some(step_user(step)),
+                workdir: Some(self.manifest.shell.workdir.clone()),
+                ..ExecSpec::default()
+            };
+            let mut io = engine.start_exec(id, &spec).await?;
+            while let Some(chunk) = io.output.next().await {
+                on_output(chunk?);
+            }
+            engine.exec_exit_code(&io.id).await?
+        };
         if status != 0 {
             return Err(BuildError::StepFailed {
                 name: step.name.clone(),
@@ -234,18 +250,34 @@ impl<'a> Builder<'a> {
             .collect()
     }
 
-    fn container_spec(&self, image: &str, key: &str, env: &[String]) -> ContainerSpec {
+    fn container_spec(
+        &self,
+        image: &str,
+        key: &str,
+        env: &[String],
+        process: &Process,
+    ) -> ContainerSpec {
         let mut labels = layer_labels(self.manifest, key);
         labels.insert(labels::ROLE.to_owned(), "build".to_owned());
         labels.remove(labels::HASH);
+        let (cmd, user, open_stdin) = match process {
+            // An idle `/bin/sh` on an open stdin that nobody writes to.
+            Process::Idle => (vec!["/bin/sh".to_owned()], None, true),
+            Process::Main { script, user } => (
+                vec!["/bin/sh".to_owned(), "-c".to_owned(), script.clone()],
+                Some(user.clone()),
+                false,
+            ),
+        };
         ContainerSpec {
             name: Some(format!("devenv-build-{}", &key[..16])),
             image: image.to_owned(),
-            cmd: vec!["/bin/sh".into()],
+            cmd,
             env: env.to_vec(),
             workdir: Some(self.manifest.shell.workdir.clone()),
             labels,
-            open_stdin: true,
+            open_stdin,
+            user,
             ..ContainerSpec::default()
         }
     }
@@ -308,6 +340,36 @@ impl Interrupt {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
         }
+    }
+}
+
+/// What a build container's main process is.
+enum Process {
+    /// Idles, so the step can run as an exec.
+    Idle,
+    /// Runs the step itself.
+    Main { script: String, user: String },
+}
+
+/// The step's command with its `env` exported in the script itself: variables set on the
+/// container would be copied into the image config by the commit, and a step's `env` is
+/// for that step only.
+fn step_script(step: &Step) -> String {
+    use std::fmt::Write as _;
+    let mut script = String::new();
+    for (k, v) in &step.env {
+        let _ = writeln!(script, "export {k}='{}'", v.replace('\'', "'\\''"));
+    }
+    script.push_str(&step.run);
+    script
+}
+
+/// The step's user; numeric root works in images without /etc/passwd.
+fn step_user(step: &Step) -> String {
+    if step.user == "root" {
+        "0:0".to_owned()
+    } else {
+        step.user.clone()
     }
 }
 

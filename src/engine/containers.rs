@@ -29,6 +29,8 @@ pub struct ContainerSpec {
     /// Keep stdin open with nothing attached: lets `/bin/sh` idle forever.
     pub open_stdin: bool,
     pub hostname: Option<String>,
+    /// User of the main process (`None`: the image's).
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +189,44 @@ impl Engine {
         Ok(running)
     }
 
+    /// Start a created container and stream its output until its main process exits;
+    /// returns the exit status.
+    pub async fn run_container(
+        &self,
+        id: &str,
+        mut on_output: impl FnMut(super::ExecOutput),
+    ) -> Result<i64> {
+        use bollard::container::LogOutput;
+        use bollard::query_parameters::LogsOptionsBuilder;
+        use futures_util::StreamExt;
+        self.start_container(id).await?;
+        let opts = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(id, Some(opts));
+        while let Some(item) = logs.next().await {
+            match item.map_err(|e| EngineError::api(format!("read the output of {id}"), e))? {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    on_output(super::ExecOutput::Stdout(message));
+                }
+                LogOutput::StdErr { message } => on_output(super::ExecOutput::Stderr(message)),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        let mut wait = self.docker.wait_container(id, None);
+        match wait.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(EngineError::api(format!("wait for {id}"), e)),
+            None => Err(EngineError::Api {
+                action: format!("wait for {id}"),
+                message: "the engine ended the wait without a status".into(),
+            }),
+        }
+    }
+
     /// Extract a tar archive into the container's filesystem at `path`.
     pub async fn upload_tar(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()> {
         let opts = UploadToContainerOptionsBuilder::new().path(path).build();
@@ -228,6 +268,7 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         labels: Some(spec.labels.clone()),
         open_stdin: Some(spec.open_stdin),
         hostname: spec.hostname.clone(),
+        user: spec.user.clone(),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
             binds: (!all_binds.is_empty()).then_some(all_binds),

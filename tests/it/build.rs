@@ -417,3 +417,38 @@ fn prune_removes_unused_layers_and_keeps_the_current_image() {
     assert!(layer_exists(&new));
     t.ok(&["build"]);
 }
+
+#[test]
+fn step_env_reaches_its_step_only_and_never_the_image_config() {
+    let t = TestContext::new();
+    t.manifest(
+        "[[step]]\nenv = { STEP_ONLY = \"it's here\" }\nrun = \"echo \\\"$STEP_ONLY\\\" > /seen\"\n\
+         [[step]]\nsecrets = [\"IT_SECRET_2\"]\nenv = { WITH_SECRET = \"also\" }\n\
+         run = \"echo \\\"$WITH_SECRET $STEP_ONLY\\\" > /seen2\"\n",
+    );
+    let out = t.cmd(&["build"]).env("IT_SECRET_2", "x").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    let config = docker(&[
+        "image",
+        "inspect",
+        &format!("devenv/layer:{hash}"),
+        "--format",
+        "{{json .Config.Env}}",
+    ]);
+    assert!(
+        !config.contains("STEP_ONLY") && !config.contains("WITH_SECRET"),
+        "{config}"
+    );
+    let seen = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &t.label(),
+        &format!("devenv/layer:{hash}"),
+        "cat",
+        "/seen",
+        "/seen2",
+    ]);
+    assert_eq!(seen, "it's here\nalso \n");
+}
