@@ -1,6 +1,10 @@
 //! `devenv init`: the embedded templates (`templates/<name>.toml`), project detection, and
 //! writing the rendered manifest and the `.gitignore` entry. Asking the user is the command
 //! layer's business (through `ui::prompt`); this module only decides and writes.
+//!
+//! This module is the home of `toml_edit` (in `render`): a template is edited as a document,
+//! which keeps its comments and layout, where the `toml` crate (home: `manifest`) would drop
+//! them. Reading manifests stays with `manifest`.
 
 mod render;
 

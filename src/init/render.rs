@@ -1,10 +1,13 @@
 //! Filling a template in: the project name, the base image, the ports, and the step inputs
-//! that exist in the project. Templates are our own files, so this edits known lines in
-//! place and keeps every comment; the result is checked by the real manifest parser
-//! before it is written (in the command), and every template is in the unit tests.
+//! that exist in the project. The template is edited as a `toml_edit` document, so every
+//! comment, blank line and alignment the template has stays where it is; the result is
+//! checked by the real manifest parser before it is written (in the command), and every
+//! template is in the unit tests.
 
 use std::fmt::Write as _;
 use std::path::Path;
+
+use toml_edit::{Array, DocumentMut, Item, KeyMut, Table, Value};
 
 use super::Template;
 
@@ -26,71 +29,40 @@ pub struct Rendered {
 
 /// Render `choices.template` for the project in `dir`.
 pub fn render(choices: &Choices, dir: &Path) -> Rendered {
+    let mut doc = document(choices.template.text);
+    set(&mut doc, "", "name", basic_string(&choices.name));
+    set(&mut doc, "base", "image", basic_string(&choices.base));
+    let ports: Array = choices.ports.iter().map(|p| basic_string(p)).collect();
+    set(&mut doc, "container", "ports", ports.into());
     let mut left_out = Vec::new();
-    let mut out = String::with_capacity(choices.template.text.len() + 256);
-    for line in scan(choices.template.text) {
-        let replaced = match (line.section, line.key) {
-            ("", Some("name")) => Some(quote(&choices.name)),
-            ("base", Some("image")) => Some(quote(&choices.base)),
-            ("container", Some("ports")) => Some(array(&choices.ports)),
-            ("step", Some("inputs")) => {
-                let inputs = parse_array(line.value.unwrap_or_default());
-                let (keep, missing) = existing_inputs(dir, &inputs);
-                if !missing.is_empty() {
-                    let indent = &line.text[..line.text.len() - line.text.trim_start().len()];
-                    let _ = writeln!(
-                        out,
-                        "{indent}# Left out, the project has none yet (add if you create them): {}",
-                        missing.join(", ")
-                    );
-                    left_out.extend(missing);
-                }
-                (keep.len() != inputs.len()).then(|| array(&keep))
-            }
-            _ => None,
-        };
-        match (replaced, line.value) {
-            (Some(new), Some(old)) => {
-                let start = line.value_start;
-                out.push_str(&line.text[..start]);
-                out.push_str(&new);
-                out.push_str(&line.text[start + old.len()..]);
-            }
-            _ => out.push_str(line.text),
+    if let Some(steps) = doc.get_mut("step").and_then(Item::as_array_of_tables_mut) {
+        for step in steps.iter_mut() {
+            left_out.extend(prune_inputs(step, dir));
         }
-        out.push('\n');
     }
     Rendered {
-        text: out,
+        text: doc.to_string(),
         left_out,
     }
 }
 
-/// Split inputs into those to keep and the literal paths the project does not have. Glob
-/// patterns are always kept, and so is everything when nothing would be left (the build
-/// then says which input is missing).
-fn existing_inputs(dir: &Path, inputs: &[String]) -> (Vec<String>, Vec<String>) {
-    let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
-    let (keep, missing): (Vec<String>, Vec<String>) = inputs
-        .iter()
-        .cloned()
-        .partition(|p| is_glob(p) || dir.join(p).exists());
-    if keep.is_empty() {
-        return (inputs.to_vec(), Vec::new());
-    }
-    (keep, missing)
-}
-
 /// The string value of `key` in `section` (`""` = top level), as the template has it.
 pub(super) fn current_string(text: &str, section: &str, key: &str) -> Option<String> {
-    let line = scan(text).find(|l| l.section == section && l.key == Some(key))?;
-    parse_array(line.value?).into_iter().next()
+    let doc = document(text);
+    lookup(&doc, section, key)?.as_str().map(str::to_owned)
 }
 
 /// The array-of-strings value of `key` in `section`.
 pub(super) fn current_array(text: &str, section: &str, key: &str) -> Option<Vec<String>> {
-    let line = scan(text).find(|l| l.section == section && l.key == Some(key))?;
-    Some(parse_array(line.value?))
+    let doc = document(text);
+    let array = lookup(&doc, section, key)?.as_array()?;
+    Some(
+        array
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// Ports as typed at the prompt or on the command line: separated by commas or spaces; a
@@ -109,155 +81,109 @@ pub fn parse_ports(input: &str) -> Vec<String> {
         .collect()
 }
 
-/// One line of a template, with the table it is in and, for a `key = value` line, the key
-/// and the value's text (a quoted string or a one-line array).
-struct Line<'a> {
-    text: &'a str,
-    section: &'a str,
-    key: Option<&'a str>,
-    value: Option<&'a str>,
-    value_start: usize,
+/// A template's text as an editable document. Templates are our own files and the unit
+/// tests parse every one, so one that is not TOML is a bug in devenv.
+fn document(text: &str) -> DocumentMut {
+    text.parse()
+        .unwrap_or_else(|e| panic!("an embedded template is not valid TOML: {e}"))
 }
 
-/// The lines of a template, skipping the insides of multi-line strings.
-fn scan(text: &str) -> impl Iterator<Item = Line<'_>> {
-    let mut section = "";
-    let mut in_multiline = false;
-    text.lines().map(move |raw| {
-        let plain = |key, value, value_start| Line {
-            text: raw,
-            section,
-            key,
-            value,
-            value_start,
-        };
-        let opens_or_closes = (raw.matches("'''").count() + raw.matches("\"\"\"").count()) % 2 == 1;
-        if in_multiline {
-            in_multiline = !opens_or_closes;
-            return plain(None, None, 0);
-        }
-        in_multiline = opens_or_closes;
-        let trimmed = raw.trim_start();
-        if trimmed.starts_with('[') {
-            section = trimmed
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or_default()
-                .trim();
-            return Line {
-                text: raw,
-                section,
-                key: None,
-                value: None,
-                value_start: 0,
-            };
-        }
-        match key_value(raw) {
-            Some((key, value, start)) => plain(Some(key), value, start),
-            None => plain(None, None, 0),
-        }
-    })
-}
-
-/// `key = value  # comment` → key, the value's text (only for strings and arrays on one
-/// line) and where it starts.
-fn key_value(raw: &str) -> Option<(&str, Option<&str>, usize)> {
-    let trimmed = raw.trim_start();
-    if trimmed.starts_with('#') {
-        return None;
+fn lookup<'a>(doc: &'a DocumentMut, section: &str, key: &str) -> Option<&'a Item> {
+    if section.is_empty() {
+        doc.get(key)
+    } else {
+        doc.get(section)?.get(key)
     }
-    let (key, rest) = trimmed.split_once('=')?;
-    let key = key.trim();
-    if key.is_empty()
-        || !key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return None;
-    }
-    let value = rest.trim_start();
-    let start = raw.len() - value.len();
-    let len = value_len(value);
-    Some((key, len.map(|n| &value[..n]), start))
 }
 
-/// Length of the string or array at the start of `s`, when it ends on this line.
-fn value_len(s: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => {
-                    in_string = false;
-                    if depth == 0 {
-                        return Some(i + 1);
-                    }
-                }
-                _ => {}
-            }
-            continue;
+/// Set `key` in `section` (`""` = top level) to `value`. A value already there keeps its
+/// decoration (the spaces around it and the comment after it); a missing one is added.
+fn set(doc: &mut DocumentMut, section: &str, key: &str, mut value: Value) {
+    let item = if section.is_empty() {
+        &mut doc[key]
+    } else {
+        &mut doc[section][key]
+    };
+    match item.as_value_mut() {
+        Some(old) => {
+            *value.decor_mut() = old.decor().clone();
+            *old = value;
         }
-        match c {
-            '"' => in_string = true,
-            '[' => depth += 1,
-            ']' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ if depth == 0 => return None,
-            _ => {}
-        }
+        None => *item = Item::Value(value),
     }
-    None
 }
 
-/// The basic strings in `s` (a string, or an array of strings), unescaped.
-fn parse_array(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    let mut escaped = false;
-    for c in s.chars() {
-        match current.as_mut() {
-            None if c == '"' => current = Some(String::new()),
-            None => {}
-            Some(cur) if escaped => {
-                cur.push(c);
-                escaped = false;
-            }
-            Some(_) if c == '\\' => escaped = true,
-            Some(_) if c == '"' => out.extend(current.take()),
-            Some(cur) => cur.push(c),
-        }
+/// Drop the step's literal inputs that the project lacks, and say so in a comment above
+/// `inputs`. Returns what was dropped.
+fn prune_inputs(step: &mut Table, dir: &Path) -> Vec<String> {
+    let Some((key, Item::Value(Value::Array(array)))) = step.get_key_value_mut("inputs") else {
+        return Vec::new();
+    };
+    let inputs: Vec<String> = array
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    let missing = missing_inputs(dir, &inputs);
+    if missing.is_empty() {
+        return missing;
     }
-    out
+    array.retain(|v| v.as_str().is_none_or(|s| !missing.iter().any(|m| m == s)));
+    array.fmt();
+    comment_above(
+        key,
+        &format!(
+            "# Left out, the project has none yet (add if you create them): {}",
+            missing.join(", ")
+        ),
+    );
+    missing
 }
 
-/// A TOML basic string.
-pub(super) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+/// The literal paths among `inputs` that the project does not have. Glob patterns always
+/// stay, and so does everything when nothing would be left (the build then says which input
+/// is missing).
+fn missing_inputs(dir: &Path, inputs: &[String]) -> Vec<String> {
+    let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
+    let (keep, missing): (Vec<&String>, Vec<&String>) = inputs
+        .iter()
+        .partition(|p| is_glob(p) || dir.join(p).exists());
+    if keep.is_empty() {
+        return Vec::new();
+    }
+    missing.into_iter().cloned().collect()
+}
+
+/// Add a comment line right above `key`, indented like the key. The key's prefix holds the
+/// comments and blank lines before it and then its own indentation.
+fn comment_above(mut key: KeyMut<'_>, comment: &str) {
+    let decor = key.leaf_decor_mut();
+    let prefix = decor
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let (above, indent) = prefix.split_at(prefix.rfind('\n').map_or(0, |i| i + 1));
+    decor.set_prefix(format!("{above}{indent}{comment}\n{indent}"));
+}
+
+/// `s` as a TOML basic string (double quotes, like the rest of the template), where
+/// `toml_edit` would pick a literal string for text with a double quote in it.
+fn basic_string(s: &str) -> Value {
+    let mut quoted = String::with_capacity(s.len() + 2);
+    quoted.push('"');
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
             c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
+                let _ = write!(quoted, "\\u{:04X}", u32::from(c));
             }
-            c => out.push(c),
+            c => quoted.push(c),
         }
     }
-    out.push('"');
-    out
-}
-
-fn array(items: &[String]) -> String {
-    let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
-    format!("[{}]", items.join(", "))
+    quoted.push('"');
+    quoted
+        .parse()
+        .unwrap_or_else(|e| panic!("{quoted} is not a TOML string: {e}"))
 }

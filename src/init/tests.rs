@@ -129,6 +129,19 @@ fn render_fills_in_name_base_and_ports_and_keeps_comments() {
 }
 
 #[test]
+fn render_keeps_the_comment_after_a_replaced_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = choices(template("rust").unwrap());
+    c.ports = vec!["8080:8080".into()];
+    let r = render(&c, dir.path());
+    let line = r.text.lines().find(|l| l.starts_with("ports")).unwrap();
+    assert_eq!(
+        line,
+        "ports = [\"8080:8080\"]                         # e.g. [\"8080:8080\"]"
+    );
+}
+
+#[test]
 fn render_with_no_ports_writes_an_empty_list() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = choices(template("go").unwrap());
