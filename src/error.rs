@@ -97,7 +97,7 @@ impl Error {
             Error::Session(e) => e.hint(),
             Error::Init(e) => e.hint(),
             Error::Lock(_) => {
-                Some("fix or delete devenv.lock, then run `devenv lock` to write it again".into())
+                Some("fix or delete the lock file, then run `devenv lock` to write it again".into())
             }
             Error::Interop(e) => e.hint(),
             Error::Other { hint, .. } => hint.clone(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build::StatePaths;
 use crate::error::{Error, Result};
-use crate::manifest::{self, Manifest, LOCK_FILE, MANIFEST_FILE};
+use crate::manifest::{self, Manifest};
 
 /// Name of devenv's local state directory inside the project.
 pub const STATE_DIR: &str = ".devenv";
@@ -43,7 +43,7 @@ pub fn load(file: Option<&Path>, directory: Option<&Path>) -> Result<Project> {
     let mut manifest = manifest::load(&path, &root).map_err(|e| relabel(e, &display_path))?;
     manifest.path = path.canonicalize().unwrap_or(path);
     let paths = StatePaths {
-        lock: lock_path(&manifest.path),
+        lock: manifest::lock_path(&manifest.path),
         dir: root.join(STATE_DIR),
     };
     Ok(Project {
@@ -51,17 +51,6 @@ pub fn load(file: Option<&Path>, directory: Option<&Path>) -> Result<Project> {
         paths,
         display_path,
     })
-}
-
-/// The lock file belonging to a manifest: `devenv.toml` → `devenv.lock`, and another
-/// manifest such as `ci.devenv.toml` → `ci.devenv.lock`, so several manifests in one
-/// directory never fight over one lock.
-pub fn lock_path(manifest: &Path) -> PathBuf {
-    if manifest.file_name().is_some_and(|n| n == MANIFEST_FILE) {
-        manifest.with_file_name(LOCK_FILE)
-    } else {
-        manifest.with_extension("lock")
-    }
 }
 
 /// Show the manifest path relative to where the user is.

@@ -107,6 +107,7 @@ pub async fn resolve(
     let existed = lock_path.exists();
     if mode == LockMode::Locked {
         return Err(BuildError::LockOutdated {
+            file: file_name(lock_path),
             missing: !existed,
             reference: reference_of(manifest),
         });
@@ -119,7 +120,7 @@ pub async fn resolve(
     let old = LockFile::read(lock_path).ok().flatten();
     if old.as_ref() != Some(&lock) {
         lock.write(lock_path)?;
-        let file = lock_path.file_name().unwrap_or_default().to_string_lossy();
+        let file = file_name(lock_path);
         reporter.note(&format!(
             "{} {file}: base {} → {}",
             if existed { "updated" } else { "wrote" },
@@ -304,6 +305,15 @@ async fn import_rootfs(
     Ok(engine
         .import_rootfs(bytes, ROOTFS_REPO, tag, &labels)
         .await?)
+}
+
+/// The lock file's name, for messages.
+pub fn file_name(lock_path: &Path) -> String {
+    lock_path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// `sha256:abcdef123456` → `sha256:abcdef123456` (first 12 hex).

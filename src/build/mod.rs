@@ -62,8 +62,12 @@ pub enum BuildError {
     },
     #[error("secret `{secret}` of step `{step}` is not set in the environment")]
     SecretMissing { step: String, secret: String },
-    #[error("devenv.lock {} and --locked was given (base `{reference}`)", if *missing { "is missing" } else { "is out of date" })]
-    LockOutdated { missing: bool, reference: String },
+    #[error("{file} {} and --locked was given (base `{reference}`)", if *missing { "is missing" } else { "is out of date" })]
+    LockOutdated {
+        file: String,
+        missing: bool,
+        reference: String,
+    },
     #[error("the pinned base {image} is not available: {reason}")]
     PinnedBaseMissing { image: String, reason: String },
     #[error("base image `{reference}` is not available: {reason}")]
@@ -79,9 +83,9 @@ pub enum BuildError {
 impl BuildError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            BuildError::LockOutdated { .. } => {
-                Some("run `devenv lock` (or `devenv lock --update`) and commit devenv.lock".into())
-            }
+            BuildError::LockOutdated { file, .. } => Some(format!(
+                "run `devenv lock` (or `devenv lock --update`) and commit {file}"
+            )),
             BuildError::PinnedBaseMissing { .. } => Some(
                 "make the image available (`docker pull`, `docker load`), or move the lock on \
                  purpose with `devenv lock --update`"

@@ -129,19 +129,15 @@ impl<'a> Builder<'a> {
         self.remove_leftovers(&planned.key).await?;
         self.reporter.step_started(index, total, &step.name, why);
         let started = Instant::now();
-        let env = self
-            .engine
-            .image(parent)
-            .await?
-            .map(|i| i.env)
-            .unwrap_or_default();
-        // Without secrets the step is the container's main process (cheapest); with secrets
-        // it runs as an exec in an idle container, so their values exist only in that exec's
-        // environment and never in the container config that a commit copies.
-        let process = if secrets.is_empty() {
+        let parent_info = self.engine.image(parent).await?;
+        let (env, parent_user) = parent_info.map(|i| (i.env, i.user)).unwrap_or_default();
+        // The step is the container's main process (cheapest) unless it has secrets or a
+        // user of its own: a commit copies the container's config, and neither the secrets
+        // nor the step's user may end up in the image. Those steps run as an exec in an idle
+        // container instead.
+        let process = if secrets.is_empty() && runs_as_image_user(step, &parent_user) {
             Process::Main {
                 script: step_script(step),
-                user: step_user(step),
             }
         } else {
             Process::Idle
@@ -151,7 +147,7 @@ impl<'a> Builder<'a> {
         let comment = format!("devenv step: {}", step.name);
         let outcome = tokio::select! {
             r = async {
-                self.run_in(&id, index, planned, secrets).await?;
+                self.run_in(&id, index, planned, &process, secrets).await?;
                 self.commit(&id, &planned.key, env, &comment).await
             } => r,
             () = interrupt.recv() => Err(BuildError::Interrupted),
@@ -184,6 +180,7 @@ impl<'a> Builder<'a> {
         id: &str,
         index: usize,
         planned: &PlannedStep,
+        process: &Process,
         secrets: Vec<String>,
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
@@ -206,7 +203,7 @@ impl<'a> Builder<'a> {
             tail.push(&bytes);
             reporter.step_output(index, &bytes, is_err);
         };
-        let status = if secrets.is_empty() {
+        let status = if matches!(process, Process::Main { .. }) {
             engine.run_container(id, &mut on_output).await?
         } else {
             engine.start_container(id).await?;
@@ -260,12 +257,11 @@ impl<'a> Builder<'a> {
         let mut labels = layer_labels(self.manifest, key);
         labels.insert(labels::ROLE.to_owned(), "build".to_owned());
         labels.remove(labels::HASH);
-        let (cmd, user, open_stdin) = match process {
+        let (cmd, open_stdin) = match process {
             // An idle `/bin/sh` on an open stdin that nobody writes to.
-            Process::Idle => (vec!["/bin/sh".to_owned()], None, true),
-            Process::Main { script, user } => (
+            Process::Idle => (vec!["/bin/sh".to_owned()], true),
+            Process::Main { script } => (
                 vec!["/bin/sh".to_owned(), "-c".to_owned(), script.clone()],
-                Some(user.clone()),
                 false,
             ),
         };
@@ -277,7 +273,6 @@ impl<'a> Builder<'a> {
             workdir: Some(self.manifest.shell.workdir.clone()),
             labels,
             open_stdin,
-            user,
             ..ContainerSpec::default()
         }
     }
@@ -347,8 +342,14 @@ impl Interrupt {
 enum Process {
     /// Idles, so the step can run as an exec.
     Idle,
-    /// Runs the step itself.
-    Main { script: String, user: String },
+    /// Runs the step itself, as the image's user.
+    Main { script: String },
+}
+
+/// Whether the step's user is the one the image runs as anyway.
+fn runs_as_image_user(step: &Step, image_user: &str) -> bool {
+    let root = |u: &str| matches!(u, "" | "root" | "0" | "0:0");
+    step.user == image_user || (root(&step.user) && root(image_user))
 }
 
 /// The step's command with its `env` exported in the script itself: variables set on the

@@ -89,7 +89,8 @@ pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
     .await?;
     cache.save();
     ctx.printer.info(&format!(
-        "devenv.lock: base {} = {}",
+        "{}: base {} = {}",
+        base::file_name(&project.paths.lock),
         resolved.entry.reference,
         short(&resolved.entry.digest)
     ));
@@ -109,8 +110,10 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
         }
         keep.insert(entry.digest.trim_start_matches("sha256:").to_owned());
     } else {
-        ctx.printer
-            .warn("devenv.lock is missing or stale: keeping nothing as current");
+        ctx.printer.warn(&format!(
+            "{} is missing or stale: keeping nothing as current",
+            base::file_name(&project.paths.lock)
+        ));
     }
     let scope = if args.all {
         None

@@ -42,12 +42,15 @@ async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
     let engine = ctx.engine().await?;
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
-    let (plan, base) = build::plan(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
-    let base_ref = base
-        .image
-        .clone()
-        .unwrap_or_else(|| base.entry.digest.clone());
-    let base_user = engine.image_user(&base_ref).await?.unwrap_or_default();
+    let (plan, mut base) =
+        build::plan(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
+    // The Dockerfile restores the base's `USER`: the base image itself is needed for that.
+    let base_ref = base.image(&engine, m, &mut view).await?;
+    let base_user = engine
+        .image(&base_ref)
+        .await?
+        .map(|i| i.user)
+        .unwrap_or_default();
     let export = dockerfile::render(m, &base.entry, &plan, &base_user)?;
     let default = project.paths.dir.join("export");
     if args.output.is_none() {

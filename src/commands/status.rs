@@ -52,7 +52,10 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         Some(c) => {
             let changes = match (&hash, &image) {
                 (Some(h), Some(i)) => RuntimeSettings::new(m, i, h)?.diff(&c.labels),
-                _ => vec!["devenv.lock is missing or stale".into()],
+                _ => vec![format!(
+                    "{} is missing or stale",
+                    base::file_name(&project.paths.lock)
+                )],
             };
             Some(ContainerStatus {
                 up_to_date: changes.is_empty(),

@@ -537,7 +537,9 @@ fn cause(what: &Classified, rebuild_rules: &[usize], manifest: &std::path::Path)
         parts.push(format!("{} changed", manifest.display()));
     }
     if what.lock {
-        parts.push("devenv.lock changed".to_owned());
+        let lock = crate::manifest::lock_path(manifest);
+        let name = lock.file_name().unwrap_or_default().to_string_lossy();
+        parts.push(format!("{name} changed"));
     }
     for (step, paths) in &what.steps {
         parts.push(format!(

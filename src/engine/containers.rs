@@ -29,8 +29,6 @@ pub struct ContainerSpec {
     /// Keep stdin open with nothing attached: lets `/bin/sh` idle forever.
     pub open_stdin: bool,
     pub hostname: Option<String>,
-    /// User of the main process (`None`: the image's).
-    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,7 +266,6 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         labels: Some(spec.labels.clone()),
         open_stdin: Some(spec.open_stdin),
         hostname: spec.hostname.clone(),
-        user: spec.user.clone(),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
             binds: (!all_binds.is_empty()).then_some(all_binds),

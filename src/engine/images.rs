@@ -21,6 +21,8 @@ pub struct ImageInfo {
     pub labels: HashMap<String, String>,
     /// Image config env (`K=V`).
     pub env: Vec<String>,
+    /// Image config `User` (empty when the image sets none; inspect calls only).
+    pub user: String,
     pub created: i64,
     pub size: i64,
 }
@@ -48,21 +50,11 @@ impl Engine {
                     repo_digests: img.repo_digests.unwrap_or_default(),
                     labels: config.labels.unwrap_or_default(),
                     env: config.env.unwrap_or_default(),
+                    user: config.user.unwrap_or_default(),
                     created: 0,
                     size: img.size.unwrap_or_default(),
                 }))
             }
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(EngineError::api(format!("inspect image {reference}"), e)),
-        }
-    }
-
-    /// The image config's `User` (empty when the image sets none); `None` when absent.
-    pub async fn image_user(&self, reference: &str) -> Result<Option<String>> {
-        match self.docker.inspect_image(reference).await {
-            Ok(img) => Ok(Some(img.config.and_then(|c| c.user).unwrap_or_default())),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),
@@ -178,6 +170,7 @@ impl Engine {
                 repo_digests: s.repo_digests,
                 labels: s.labels,
                 env: Vec::new(),
+                user: String::new(),
                 created: s.created,
                 size: s.size,
             })

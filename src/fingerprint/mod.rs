@@ -20,7 +20,7 @@ pub use inputs::{expand_inputs, InputFile, InputKind};
 pub use statcache::{file_digest, StatCache};
 
 /// Bumped whenever the encoding below changes, so old and new hashes never collide.
-pub const SCHEMA: &str = "devenv-image-v1";
+pub const SCHEMA: &str = "devenv-image-v2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FingerprintError {

@@ -217,6 +217,17 @@ pub fn load(path: &Path, root: &Path) -> Result<Manifest, ManifestError> {
     parse_str(&src, path, root)
 }
 
+/// The lock file belonging to a manifest: `devenv.toml` → `devenv.lock`, and another
+/// manifest such as `ci.devenv.toml` → `ci.devenv.lock`, so several manifests in one
+/// directory never fight over one lock.
+pub fn lock_path(manifest: &Path) -> PathBuf {
+    if manifest.file_name().is_some_and(|n| n == MANIFEST_FILE) {
+        manifest.with_file_name(LOCK_FILE)
+    } else {
+        manifest.with_extension("lock")
+    }
+}
+
 /// Find the manifest: `explicit` when given (`-f`), else the nearest `devenv.toml` walking
 /// up from `start`.
 pub fn discover(start: &Path, explicit: Option<&Path>) -> Result<PathBuf, ManifestError> {

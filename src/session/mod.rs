@@ -263,7 +263,6 @@ async fn create(
         init: true,
         open_stdin: true,
         hostname: Some(manifest.name.chars().take(63).collect()),
-        user: None,
     };
     let cid = match engine.create_container(&spec).await {
         Ok(cid) => cid,

@@ -7,7 +7,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::tree::rel_string;
 use super::{Change, WatchError};
-use crate::manifest::{Manifest, LOCK_FILE};
+use crate::manifest::Manifest;
 
 /// Maps changed paths to their meaning for one manifest.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl Classifier {
             .collect::<Result<_, _>>()?;
         Ok(Classifier {
             manifest: rel_string(&manifest.root, &manifest.path),
-            lock: LOCK_FILE.to_owned(),
+            lock: rel_string(&manifest.root, &crate::manifest::lock_path(&manifest.path)),
             steps,
             rules,
         })

@@ -452,3 +452,21 @@ fn step_env_reaches_its_step_only_and_never_the_image_config() {
     ]);
     assert_eq!(seen, "it's here\nalso \n");
 }
+
+#[test]
+fn a_step_user_never_becomes_the_image_user() {
+    let t = TestContext::new();
+    t.manifest(
+        "[[step]]\nrun = \"echo 'builder:x:1500:1500::/tmp:/bin/sh' >> /etc/passwd\"\n\
+         [[step]]\nuser = \"builder\"\nrun = \"id -u > /tmp/uid\"\n[[step]]\nrun = \"cat /tmp/uid > /uid\"\n",
+    );
+    t.ok(&["build"]);
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    let image = format!("devenv/layer:{hash}");
+    assert_eq!(
+        docker(&["image", "inspect", &image, "--format", "{{.Config.User}}"]).trim(),
+        ""
+    );
+    let uid = docker(&["run", "--rm", "--label", &t.label(), &image, "cat", "/uid"]);
+    assert_eq!(uid, "1500\n");
+}
