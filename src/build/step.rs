@@ -401,22 +401,10 @@ fn inputs_tar(
     };
     let base = workdir.trim_start_matches('/').trim_end_matches('/');
     let mut tar = tar::Builder::new(Vec::new());
-    let mut dirs = std::collections::BTreeSet::new();
+    // No directory entries: the engine creates missing parents (root, 0755) and leaves
+    // existing ones alone, where an entry would re-own e.g. `/home/node` of the image.
     for f in inputs {
         let target = format!("{base}/{}", f.rel);
-        let mut parent = std::path::Path::new(&target).parent();
-        let mut chain = Vec::new();
-        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-            chain.push(p.to_path_buf());
-            parent = p.parent();
-        }
-        for d in chain.into_iter().rev() {
-            if dirs.insert(d.clone()) {
-                let mut h = header(tar::EntryType::Directory, 0o755, 0);
-                tar.append_data(&mut h, &d, std::io::empty())
-                    .map_err(|e| io(&f.rel, e))?;
-            }
-        }
         let path: PathBuf = f.path(root);
         match f.kind {
             InputKind::Symlink => {

@@ -236,12 +236,9 @@ impl Engine {
 }
 
 fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
-    let (binds, mounts): (Vec<_>, Vec<_>) = spec
-        .mounts
-        .iter()
-        .partition(|m| matches!(m, Mount::Bind { .. }));
-    let binds: Vec<String> = binds.iter().map(|m| mount_string(m)).collect();
-    let volumes: Vec<String> = mounts.iter().map(|m| mount_string(m)).collect();
+    // The Mounts API (not `Binds` strings): a `:` in a path is fine, and a missing bind
+    // source is an error instead of a root-owned directory made by the engine.
+    let mounts: Vec<bollard::models::Mount> = spec.mounts.iter().map(mount).collect();
     let mut port_map: PortMap = HashMap::new();
     let mut exposed = Vec::new();
     for p in &spec.ports {
@@ -256,7 +253,6 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 host_port: Some(p.host_port.to_string()),
             });
     }
-    let all_binds: Vec<String> = binds.into_iter().chain(volumes).collect();
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: Some(spec.cmd.clone()),
@@ -268,7 +264,7 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         hostname: spec.hostname.clone(),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
-            binds: (!all_binds.is_empty()).then_some(all_binds),
+            mounts: (!mounts.is_empty()).then_some(mounts),
             port_bindings: (!port_map.is_empty()).then_some(port_map),
             network_mode: spec.network.clone(),
             init: spec.init.then_some(true),
@@ -278,22 +274,25 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
-fn mount_string(m: &Mount) -> String {
-    let (src, target, ro) = match m {
+fn mount(m: &Mount) -> bollard::models::Mount {
+    use bollard::models::MountType;
+    let (typ, source, target, read_only) = match m {
         Mount::Bind {
             source,
             target,
             read_only,
-        } => (source, target, *read_only),
+        } => (MountType::BIND, source, target, *read_only),
         Mount::Volume {
             name,
             target,
             read_only,
-        } => (name, target, *read_only),
+        } => (MountType::VOLUME, name, target, *read_only),
     };
-    if ro {
-        format!("{src}:{target}:ro")
-    } else {
-        format!("{src}:{target}")
+    bollard::models::Mount {
+        typ: Some(typ),
+        source: Some(source.clone()),
+        target: Some(target.clone()),
+        read_only: Some(read_only),
+        ..Default::default()
     }
 }

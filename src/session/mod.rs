@@ -286,9 +286,13 @@ async fn create(
 /// Mount targets inside the mounted project (`target-cache:/workspace/target`) would be
 /// created by the engine as root-owned directories in the host's project; create them first,
 /// as the user running devenv, so the developer keeps owning their tree.
+/// Missing bind sources are created the same way (the Mounts API refuses missing ones).
 fn precreate_mount_points(manifest: &Manifest) {
     let workdir = Path::new(&manifest.shell.workdir);
     for v in &manifest.container.volumes {
+        if let VolumeSpec::Bind { source, .. } = v {
+            let _ = std::fs::create_dir_all(manifest.root.join(source));
+        }
         let (VolumeSpec::Named { target, .. } | VolumeSpec::Bind { target, .. }) = v;
         if let Ok(rel) = Path::new(target).strip_prefix(workdir) {
             if !rel.as_os_str().is_empty() {
@@ -296,6 +300,20 @@ fn precreate_mount_points(manifest: &Manifest) {
             }
         }
     }
+}
+
+/// Where the project's named volumes are mounted: a fresh volume is root-owned, so the
+/// user setup hands empty ones to the host user.
+fn named_volume_targets(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .container
+        .volumes
+        .iter()
+        .filter_map(|v| match v {
+            VolumeSpec::Named { target, .. } => Some(target.clone()),
+            VolumeSpec::Bind { .. } => None,
+        })
+        .collect()
 }
 
 fn base_labels(manifest: &Manifest, id: &ProjectId) -> HashMap<String, String> {
@@ -325,7 +343,13 @@ async fn start_and_hooks(
 ) -> Result<(), SessionError> {
     if start {
         engine.start_container(&c.id).await?;
-        user::setup(engine, &c.id, &settings.user).await?;
+        user::setup(
+            engine,
+            &c.id,
+            &settings.user,
+            &named_volume_targets(manifest),
+        )
+        .await?;
     }
     if let Some(hook) = &manifest.hooks.on_create {
         if !hook_done(state_dir, &c.id) {

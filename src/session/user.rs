@@ -68,6 +68,7 @@ fn valid_name(n: &str) -> bool {
 /// Pure POSIX sh with no grep/awk/useradd, so it works on busybox and minimal images.
 const SETUP: &str = r#"
 uid=$1 gid=$2 name=$3
+shift 3
 has_id() { while IFS=: read -r n _ i _; do [ "$i" = "$2" ] && return 0; done < "$1"; return 1; }
 has_name() { while IFS=: read -r n _; do [ "$n" = "$2" ] && return 0; done < "$1"; return 1; }
 home_of() { while IFS=: read -r _ _ i _ _ h _; do [ "$i" = "$1" ] && { echo "$h"; return; }; done < /etc/passwd; }
@@ -87,27 +88,38 @@ case "$home" in ""|/|/nonexistent) ;; *)
   if [ ! -d "$home" ]; then mkdir -p "$home" && chown "$uid:$gid" "$home"; fi
   if [ ! -w "$home" ] && [ "$(stat -c %u "$home" 2>/dev/null)" != "$uid" ]; then chown "$uid:$gid" "$home"; fi
 esac
+# Named volumes start root-owned: give the empty ones to the user.
+for t in "$@"; do
+  if [ -d "$t" ] && [ "$(stat -c %u "$t")" = 0 ] && [ -z "$(ls -A "$t")" ]; then chown "$uid:$gid" "$t"; fi
+done
 exit 0
 "#;
 
 /// Prepare the container for `user` (as root, once per container start).
-pub async fn setup(engine: &Engine, container: &str, user: &ExecUser) -> Result<(), SessionError> {
+pub async fn setup(
+    engine: &Engine,
+    container: &str,
+    user: &ExecUser,
+    volume_targets: &[String],
+) -> Result<(), SessionError> {
     let (uid, gid, name) = match user {
         ExecUser::Host { uid, gid, name } => (*uid, *gid, name.as_str()),
         // Images without a passwd entry for root still answer `whoami`.
         ExecUser::Root => (0, 0, "root"),
         ExecUser::Named(_) => return Ok(()),
     };
+    let mut cmd: Vec<String> = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        SETUP.into(),
+        "devenv-user-setup".into(),
+        uid.to_string(),
+        gid.to_string(),
+        name.to_owned(),
+    ];
+    cmd.extend(volume_targets.iter().cloned());
     let spec = ExecSpec {
-        cmd: vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            SETUP.into(),
-            "devenv-user-setup".into(),
-            uid.to_string(),
-            gid.to_string(),
-            name.to_owned(),
-        ],
+        cmd,
         user: Some("0:0".into()),
         ..ExecSpec::default()
     };

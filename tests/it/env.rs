@@ -155,12 +155,27 @@ fn files_created_inside_belong_to_a_non_root_host_user() {
 
 #[test]
 fn volume_mount_points_inside_the_project_belong_to_the_host_user() {
-    let t = env_project("[container]\nvolumes = [\"cache:/workspace/target\"]\n");
+    let t = env_project("[container]\nvolumes = [\"cache:/workspace/target\", \"./data:/data\"]\n");
     let uid = 4323;
     t.give_to(uid);
     let out = t.as_user(uid, &["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let meta = std::fs::metadata(t.root().join("target")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
+    // The fresh named volume itself is writable by the user, and a bind source that did
+    // not exist was made by the user, not by the engine as root.
+    let out = t.as_user(
+        uid,
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "touch target/x && touch /data/y && echo ok",
+        ],
+    );
+    assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
+    let meta = std::fs::metadata(t.root().join("data/y")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), uid);
 }
 
