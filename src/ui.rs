@@ -85,10 +85,6 @@ impl Printer {
             text.to_owned()
         }
     }
-
-    pub fn paint_dim(&self, text: &str) -> String {
-        self.paint(text, "2")
-    }
 }
 
 /// Renders build progress: a spinner per running step on a terminal, timestamped plain lines

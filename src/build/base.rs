@@ -239,8 +239,9 @@ async fn resolve_image(
     let repo_digest = img
         .repo_digests
         .iter()
-        .find(|d| d.split('@').next() == Some(r.name.as_str()))
-        .or_else(|| img.repo_digests.first())
+        // Only a digest of this very repository pins it: an image tagged under several
+        // names carries the others' digests too, and those do not resolve under ours.
+        .find(|d| d.split('@').next().map(normalise_repo) == Some(normalise_repo(&r.name)))
         .and_then(|d| d.split_once('@'))
         .map(|(_, digest)| digest.to_owned());
     let entry = match (&r.digest, repo_digest) {
@@ -267,6 +268,12 @@ fn registry_entry(r: &ImageRef, digest: &str) -> LockEntry {
         digest: digest.to_owned(),
         image: Some(format!("{}@{digest}", r.name)),
     }
+}
+
+/// `docker.io/library/debian` and `debian` are one repository.
+fn normalise_repo(name: &str) -> &str {
+    let name = name.strip_prefix("docker.io/").unwrap_or(name);
+    name.strip_prefix("library/").unwrap_or(name)
 }
 
 fn is_local_id(raw: &str) -> bool {

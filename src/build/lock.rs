@@ -56,7 +56,12 @@ fn lock_err(message: &str) -> BuildError {
     }
 }
 
-/// Per-user directory for devenv's advisory locks.
+/// Per-user directory for devenv's advisory locks: the same for every process of the user
+/// (so not `$TMPDIR`, which shells, IDEs and tmux may set differently).
 pub fn lock_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("devenv-{}", nix::unistd::getuid()))
+    let uid = nix::unistd::getuid();
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("devenv-locks"),
+        _ => PathBuf::from("/tmp").join(format!("devenv-{uid}")),
+    }
 }

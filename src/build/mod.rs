@@ -153,6 +153,18 @@ pub fn layer_ref(key: &str) -> String {
     format!("{LAYER_REPO}:{key}")
 }
 
+/// The plan from a current lock, without the engine; `None` when the lock is missing or
+/// stale (resolving it needs the engine: see [`plan`]).
+pub fn current_plan(manifest: &Manifest, paths: &StatePaths) -> Result<Option<Plan>, BuildError> {
+    let mut cache = paths.stat_cache();
+    let Some(entry) = base::current_entry(manifest, &paths.lock, &mut cache)? else {
+        return Ok(None);
+    };
+    let plan = fingerprint::plan(manifest, &entry.digest, &mut cache)?;
+    cache.save();
+    Ok(Some(plan))
+}
+
 /// Compute the plan (resolving the base) without building.
 pub async fn plan(
     engine: &Engine,
@@ -206,21 +218,31 @@ pub async fn ensure_image(
     let previous = BuildRecord::load(&paths.dir);
     let mut interrupt = step::Interrupt::install()?;
     let mut builder = step::Builder::new(engine, manifest, reporter, cache);
-    let mut parent = builder.ensure_base_layer(&mut base, &plan.base_key).await?;
-    let (mut run, mut cached) = (0, 0);
-    for (i, planned) in plan.steps.iter().enumerate() {
-        let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));
-        let ran = builder
-            .ensure_step(i, &parent, planned, why.as_deref(), &mut interrupt)
-            .await?;
-        if ran {
-            run += 1;
-        } else {
-            cached += 1;
+    let chain = async {
+        let mut parent = builder.ensure_base_layer(&mut base, &plan.base_key).await?;
+        let (mut run, mut cached) = (0, 0);
+        for (i, planned) in plan.steps.iter().enumerate() {
+            let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));
+            let ran = builder
+                .ensure_step(i, &parent, planned, why.as_deref(), &mut interrupt)
+                .await?;
+            if ran {
+                run += 1;
+            } else {
+                cached += 1;
+            }
+            parent = layer_ref(&planned.key);
         }
-        parent = layer_ref(&planned.key);
+        // A Ctrl-C that arrived while nothing was running still ends the build.
+        if interrupt.pending() {
+            return Err(BuildError::Interrupted);
+        }
+        Ok((run, cached))
     }
+    .await;
+    // Finished steps' containers are removed whatever happened to the later ones.
     builder.finish().await?;
+    let (run, cached) = chain?;
     tag_final(engine, manifest, &hash).await?;
     BuildRecord::new(manifest, &plan).save(&paths.dir);
     Ok(Built {
@@ -240,11 +262,12 @@ async fn tag_final(engine: &Engine, manifest: &Manifest, hash: &str) -> Result<(
 }
 
 /// Labels every layer image carries.
-fn layer_labels(manifest: &Manifest, key: &str) -> HashMap<String, String> {
+fn layer_labels(manifest: &Manifest, key: &str, parent: &str) -> HashMap<String, String> {
     HashMap::from([
         (labels::MANAGED.to_owned(), "true".to_owned()),
         (labels::ROLE.to_owned(), "layer".to_owned()),
         (labels::KEY.to_owned(), key.to_owned()),
+        (labels::PARENT.to_owned(), parent.to_owned()),
         (labels::HASH.to_owned(), key.to_owned()),
         (labels::PROJECT.to_owned(), manifest.name.clone()),
         (

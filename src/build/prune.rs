@@ -26,12 +26,21 @@ pub async fn prune<S: std::hash::BuildHasher>(
         containers: remove_dead_build_containers(engine, project).await?,
         ..Pruned::default()
     };
-    let mut filter = vec![(labels::MANAGED, "true")];
-    if let Some(p) = project {
-        filter.push((labels::PROJECT, p));
-    }
     let in_use = engine.images_in_use().await?;
-    let mut images = engine.list_images(&filter).await?;
+    let all = engine.list_images(&[(labels::MANAGED, "true")]).await?;
+    let mut keep: HashSet<String> = keep.iter().cloned().collect();
+    if let Some(p) = project {
+        // Layers are shared by projects with a common prefix: keep every layer under
+        // another project's current image, whoever built it first.
+        keep.extend(ancestors_of_other_projects(&all, p));
+    }
+    let keep = &keep;
+    let mut images: Vec<_> = all
+        .into_iter()
+        .filter(|i| {
+            project.is_none_or(|p| i.labels.get(labels::PROJECT).map(String::as_str) == Some(p))
+        })
+        .collect();
     // Newest first: children go before the parents they depend on.
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     for img in images {
@@ -50,19 +59,50 @@ pub async fn prune<S: std::hash::BuildHasher>(
         if in_use.contains(&img.id) {
             continue;
         }
-        let mut gone = false;
+        let mut removed = true;
         for tag in &img.repo_tags {
-            gone = engine.remove_image(tag).await?;
+            removed &= engine.remove_image(tag).await?;
         }
         if img.repo_tags.is_empty() {
-            gone = engine.remove_image(&img.id).await?;
+            removed = engine.remove_image(&img.id).await?;
         }
-        if gone {
+        // Removing its last name deletes an image; check it is really gone.
+        if removed && engine.image(&img.id).await?.is_none() {
             out.images += 1;
             out.bytes += img.size;
         }
     }
     Ok(out)
+}
+
+/// Keys of every layer below an image that another project currently names
+/// (`devenv/<other>:<hash>`), following the layers' parent labels.
+fn ancestors_of_other_projects(all: &[crate::engine::ImageInfo], project: &str) -> HashSet<String> {
+    let parent: std::collections::HashMap<&str, &str> = all
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.labels.get(labels::KEY)?.as_str(),
+                i.labels.get(labels::PARENT)?.as_str(),
+            ))
+        })
+        .collect();
+    let own = format!("devenv/{project}:");
+    let mut keep = HashSet::new();
+    for tag in all.iter().flat_map(|i| &i.repo_tags) {
+        let Some((repo, hash)) = tag.rsplit_once(':') else {
+            continue;
+        };
+        let final_tag = repo.starts_with("devenv/")
+            && repo != LAYER_REPO
+            && repo != super::base::ROOTFS_REPO
+            && !tag.starts_with(&own);
+        let mut key = final_tag.then_some(hash);
+        while let Some(k) = key.filter(|k| !k.is_empty() && keep.insert((*k).to_owned())) {
+            key = parent.get(k).copied();
+        }
+    }
+    keep
 }
 
 /// Remove build containers left by interrupted builds (those whose key lock is free, so no

@@ -98,7 +98,9 @@ impl<'a> Builder<'a> {
         let env = merge_env(&base_env, &self.manifest.env);
         let spec = self.container_spec(base, key, &env, &Process::Idle);
         let id = self.engine.create_container(&spec).await?;
-        let result = self.commit(&id, key, env, "devenv: base config").await;
+        let result = self
+            .commit(&id, (key, ""), env, "devenv: base config")
+            .await;
         self.engine.remove_container(&id).await?;
         result?;
         Ok(reference)
@@ -148,7 +150,9 @@ impl<'a> Builder<'a> {
         let outcome = tokio::select! {
             r = async {
                 self.run_in(&id, index, planned, &process, secrets).await?;
-                self.commit(&id, &planned.key, env, &comment).await
+                let parent_key = parent.strip_prefix(LAYER_REPO).unwrap_or(parent);
+                let parent_key = parent_key.trim_start_matches(':');
+                self.commit(&id, (&planned.key, parent_key), env, &comment).await
             } => r,
             () = interrupt.recv() => Err(BuildError::Interrupted),
         };
@@ -254,7 +258,7 @@ impl<'a> Builder<'a> {
         env: &[String],
         process: &Process,
     ) -> ContainerSpec {
-        let mut labels = layer_labels(self.manifest, key);
+        let mut labels = layer_labels(self.manifest, key, "");
         labels.insert(labels::ROLE.to_owned(), "build".to_owned());
         labels.remove(labels::HASH);
         let (cmd, open_stdin) = match process {
@@ -277,10 +281,11 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Commit the container as the layer `key` built on the layer `parent`.
     async fn commit(
         &mut self,
         id: &str,
-        key: &str,
+        (key, parent): (&str, &str),
         env: Vec<String>,
         comment: &str,
     ) -> Result<(), BuildError> {
@@ -289,7 +294,7 @@ impl<'a> Builder<'a> {
             tag: key.to_owned(),
             env,
             workdir: self.manifest.shell.workdir.clone(),
-            labels: layer_labels(self.manifest, key),
+            labels: layer_labels(self.manifest, key, parent),
             comment: comment.to_owned(),
         };
         self.engine.commit(id, &spec).await?;
@@ -328,6 +333,12 @@ impl Interrupt {
             int: signal(SignalKind::interrupt()).map_err(err)?,
             term: signal(SignalKind::terminate()).map_err(err)?,
         })
+    }
+
+    /// Whether a signal arrived that nobody has looked at yet.
+    pub fn pending(&mut self) -> bool {
+        use futures_util::FutureExt;
+        self.recv().now_or_never().is_some()
     }
 
     async fn recv(&mut self) {

@@ -7,7 +7,6 @@ use crate::build::base::{self, short};
 use crate::build::{self as builder, LockMode};
 use crate::cli::{LockArgs, LockedArgs, PruneArgs, PushArgs};
 use crate::error::{Error, ExitStatus, Result};
-use crate::fingerprint;
 use crate::ui::BuildView;
 
 pub fn lock_mode(args: &LockedArgs) -> LockMode {
@@ -44,26 +43,16 @@ pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
 pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
-    let mut cache = project.paths.stat_cache();
     // No engine needed when the lock is current.
-    let entry = if let Some(entry) = base::current_entry(m, &project.paths.lock, &mut cache)? {
-        entry
+    let plan = if let Some(plan) = builder::current_plan(m, &project.paths)? {
+        plan
     } else {
         let engine = ctx.engine().await?;
         let mut view = BuildView::new(ctx.printer);
-        base::resolve(
-            &engine,
-            m,
-            &project.paths.lock,
-            lock_mode(args),
-            &mut cache,
-            &mut view,
-        )
-        .await?
-        .entry
+        builder::plan(&engine, m, &project.paths, lock_mode(args), &mut view)
+            .await?
+            .0
     };
-    let plan = fingerprint::plan(m, &entry.digest, &mut cache)?;
-    cache.save();
     ctx.printer.data(plan.hash());
     Ok(ExitStatus::Success)
 }
@@ -101,19 +90,19 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    // Keep the current chain when it can be computed without changing anything.
-    let mut keep = HashSet::new();
-    let mut cache = project.paths.stat_cache();
-    if let Some(entry) = base::current_entry(m, &project.paths.lock, &mut cache)? {
-        if let Ok(plan) = fingerprint::plan(m, &entry.digest, &mut cache) {
-            keep.extend(plan.keys().map(str::to_owned));
-        }
-        keep.insert(entry.digest.trim_start_matches("sha256:").to_owned());
-    } else {
-        ctx.printer.warn(&format!(
-            "{} is missing or stale: keeping nothing as current",
-            base::file_name(&project.paths.lock)
+    // Keep the current chain: without knowing it, pruning could remove it.
+    let Some(plan) = builder::current_plan(m, &project.paths)? else {
+        return Err(Error::other(
+            format!(
+                "{} is missing or stale, so the current image is unknown: nothing pruned",
+                base::file_name(&project.paths.lock)
+            ),
+            Some("run `devenv lock` (or `devenv build`) first".into()),
         ));
+    };
+    let mut keep: HashSet<String> = plan.keys().map(str::to_owned).collect();
+    if let Some(lock) = crate::manifest::LockFile::read(&project.paths.lock)? {
+        keep.insert(lock.base.digest.trim_start_matches("sha256:").to_owned());
     }
     let scope = if args.all {
         None

@@ -8,11 +8,10 @@ use std::path::Path;
 
 use super::build::lock_mode;
 use super::Ctx;
-use crate::build::{self, base};
+use crate::build;
 use crate::cli::{LockedArgs, RunArgs, ShellArgs, UpArgs};
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::{ExitStatus, Result};
-use crate::fingerprint;
 use crate::project::Project;
 use crate::session::{self, ExecRequest, ProjectId, RuntimeSettings, StalePolicy};
 use crate::ui::BuildView;
@@ -44,13 +43,13 @@ pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
     };
     let mut cmd: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script, "sh".into()];
     cmd.extend(args.args.iter().cloned());
-    exec(&engine, &project, &container, cmd, None).await
+    exec(&engine, &project, &container, cmd).await
 }
 
 pub async fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitStatus> {
     let (engine, project, container) =
         prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
-    exec(&engine, &project, &container, args.command.clone(), None).await
+    exec(&engine, &project, &container, args.command.clone()).await
 }
 
 async fn exec(
@@ -58,7 +57,6 @@ async fn exec(
     project: &Project,
     container: &ContainerInfo,
     cmd: Vec<String>,
-    tty: Option<bool>,
 ) -> Result<ExitStatus> {
     let m = &project.manifest;
     let settings_user = session::RuntimeSettings::exec_user_of(m);
@@ -68,7 +66,7 @@ async fn exec(
         user: settings_user,
         workdir: container_cwd(&m.root, &m.shell.workdir),
         env: Vec::new(),
-        tty,
+        tty: None,
     };
     let code = session::exec_command(engine, &req).await?;
     Ok(ExitStatus::Code(code))
@@ -112,12 +110,9 @@ async fn prepare(
 /// The running, current container when nothing needs doing, computed without building.
 async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo>> {
     let m = &project.manifest;
-    let mut cache = project.paths.stat_cache();
-    let Some(entry) = base::current_entry(m, &project.paths.lock, &mut cache)? else {
+    let Some(plan) = build::current_plan(m, &project.paths)? else {
         return Ok(None);
     };
-    let plan = fingerprint::plan(m, &entry.digest, &mut cache)?;
-    cache.save();
     let hash = plan.hash();
     let settings = RuntimeSettings::new(m, &build::image_name(m, hash), hash)?;
     let Some(c) = session::find(engine, &ProjectId::new(m)).await? else {

@@ -6,7 +6,6 @@ use super::Ctx;
 use crate::build::{self, base, layer_ref};
 use crate::cli::StatusArgs;
 use crate::error::{ExitStatus, Result};
-use crate::fingerprint;
 use crate::session::{self, ProjectId, RuntimeSettings};
 
 #[derive(Debug, Serialize)]
@@ -33,16 +32,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    let mut cache = project.paths.stat_cache();
-    let hash = match base::current_entry(m, &project.paths.lock, &mut cache)? {
-        Some(entry) => Some(
-            fingerprint::plan(m, &entry.digest, &mut cache)?
-                .hash()
-                .to_owned(),
-        ),
-        None => None,
-    };
-    cache.save();
+    let hash = build::current_plan(m, &project.paths)?.map(|p| p.hash().to_owned());
     let image = hash.as_deref().map(|h| build::image_name(m, h));
     let image_present = match &hash {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortMap};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptionsBuilder,
-    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 
 use super::{label_filters, Engine, EngineError, Result};
@@ -105,15 +105,6 @@ impl Engine {
         }
     }
 
-    /// Send `signal` to the container's main process.
-    pub async fn kill_container(&self, id: &str, signal: &str) -> Result<()> {
-        let opts = KillContainerOptionsBuilder::new().signal(signal).build();
-        self.docker
-            .kill_container(id, Some(opts))
-            .await
-            .map_err(|e| EngineError::api(format!("signal container {id}"), e))
-    }
-
     /// Force-remove a container (and its anonymous volumes); a missing one is fine.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         let opts = RemoveContainerOptionsBuilder::new()
@@ -156,6 +147,21 @@ impl Engine {
                 image_id: c.image_id.unwrap_or_default(),
             })
             .collect())
+    }
+
+    /// The labels of a container (by id or name); `None` when there is none.
+    pub async fn container_labels(&self, id: &str) -> Result<Option<HashMap<String, String>>> {
+        match self
+            .docker
+            .inspect_container(id, Some(InspectContainerOptionsBuilder::new().build()))
+            .await
+        {
+            Ok(c) => Ok(Some(c.config.and_then(|c| c.labels).unwrap_or_default())),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::api(format!("inspect container {id}"), e)),
+        }
     }
 
     /// Ids of the images that any container on the engine (devenv's or not) was made from.

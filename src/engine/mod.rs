@@ -28,6 +28,8 @@ pub mod labels {
     pub const MANIFEST: &str = "dev.devenv.manifest";
     /// The step key of a layer image / build container.
     pub const KEY: &str = "dev.devenv.key";
+    /// The key of the layer a layer was built on (empty for the base config layer).
+    pub const PARENT: &str = "dev.devenv.parent";
     /// The image hash an environment container runs / a final image carries.
     pub const HASH: &str = "dev.devenv.hash";
     /// Canonical JSON of the container's runtime settings.
@@ -48,8 +50,6 @@ pub enum EngineError {
     Conflict { name: String },
     #[error("Docker engine error while trying to {action}: {message}")]
     Api { action: String, message: String },
-    #[error("reading or writing {what}: {message}")]
-    Io { what: String, message: String },
 }
 
 impl EngineError {

@@ -47,11 +47,6 @@ impl StatCache {
         }
     }
 
-    /// A cache that remembers nothing across runs.
-    pub fn in_memory() -> StatCache {
-        StatCache::default()
-    }
-
     /// Persist if anything changed; failures are ignored (the cache is only an optimisation).
     pub fn save(&mut self) {
         let Some(file) = &self.file else { return };

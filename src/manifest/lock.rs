@@ -69,6 +69,16 @@ impl LockFile {
             path: path.display().to_string(),
             message: e.message().to_owned(),
         })?;
+        let d = &lock.base.digest;
+        let valid = d.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if !valid {
+            return Err(LockError::Invalid {
+                path: path.display().to_string(),
+                message: format!("base digest `{d}` is not `sha256:` and 64 lowercase hex digits"),
+            });
+        }
         if lock.version != LOCK_VERSION {
             return Err(LockError::Invalid {
                 path: path.display().to_string(),

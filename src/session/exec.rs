@@ -51,12 +51,22 @@ pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<i32, Ses
         workdir: Some(req.workdir.clone()),
         tty,
         console_size,
-        attach_stdin: true,
+        // Like `docker exec` without `-i`: a terminal's input is not read unless we own the
+        // terminal (TTY mode), so `devenv run -- x | less` leaves the keys to less and a
+        // background `devenv run &` is not stopped by SIGTTIN. Pipes and files stream.
+        attach_stdin: tty || !std::io::stdin().is_terminal(),
     };
+    let read_stdin = spec.attach_stdin;
     let _raw = if tty { Some(RawMode::enable()) } else { None };
+    // Signal handlers first: a Ctrl-C from now on is forwarded, never lost.
+    let sigs = Signals::new()?;
     let io = engine.start_exec(&req.container, &spec).await?;
     let exec_id = io.id.clone();
-    pump(engine, req, io, tty, &marker).await?;
+    if let Err(e) = pump(engine, req, io, sigs, (tty, read_stdin), &marker).await {
+        // We can no longer relay its output: the command must not outlive us.
+        signal_marked(engine, &req.container, &marker, "TERM").await;
+        return Err(e);
+    }
     let code = engine.exec_exit_code(&exec_id).await?;
     Ok(i32::try_from(code).unwrap_or(255))
 }
@@ -66,7 +76,8 @@ async fn pump(
     engine: &Engine,
     req: &ExecRequest,
     io: crate::engine::ExecIo,
-    tty: bool,
+    mut sigs: Signals,
+    (tty, read_stdin): (bool, bool),
     marker: &str,
 ) -> Result<(), SessionError> {
     let crate::engine::ExecIo {
@@ -75,6 +86,9 @@ async fn pump(
         mut input,
     } = io;
     let stdin_task = tokio::spawn(async move {
+        if !read_stdin {
+            return;
+        }
         let mut stdin = tokio::io::stdin();
         let mut buf = vec![0u8; 16 * 1024];
         loop {
@@ -93,7 +107,6 @@ async fn pump(
     });
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
-    let mut sigs = Signals::new()?;
     if tty {
         if let Some((rows, cols)) = terminal_size() {
             engine.resize_exec(&id, rows, cols).await;

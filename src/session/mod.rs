@@ -40,6 +40,8 @@ pub enum SessionError {
     UserSetup(String),
     #[error("interrupted")]
     Interrupted,
+    #[error("a container named {name} exists and devenv did not make it")]
+    NameTaken { name: String },
 }
 
 impl SessionError {
@@ -53,6 +55,10 @@ impl SessionError {
             SessionError::HookFailed { .. } => {
                 Some("fix the hook; the next `devenv up` runs it again".into())
             }
+            SessionError::NameTaken { name } => Some(format!(
+                "rename or remove it (`docker rm {name}`) if it is not needed; devenv never \
+                 touches containers without its labels"
+            )),
             SessionError::Build(e) => e.hint(),
             SessionError::Engine(e) => e.hint(),
             _ => None,
@@ -266,9 +272,15 @@ async fn create(
     };
     let cid = match engine.create_container(&spec).await {
         Ok(cid) => cid,
-        // A container of that name that our labels did not find (e.g. removed between
-        // calls by another devenv, or left half-created): replace it.
+        // A container of that name that our labels did not find (left half-created, or
+        // made by another devenv version): replace it, but only if devenv made it.
         Err(EngineError::Conflict { .. }) => {
+            let theirs = engine.container_labels(&id.container_name).await?;
+            if theirs.is_some_and(|l| l.get(labels::MANAGED).map(String::as_str) != Some("true")) {
+                return Err(SessionError::NameTaken {
+                    name: id.container_name.clone(),
+                });
+            }
             engine.remove_container(&id.container_name).await?;
             engine.create_container(&spec).await?
         }

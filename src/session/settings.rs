@@ -15,8 +15,12 @@ pub struct RuntimeSettings {
     /// The image reference (`devenv/<project>:<hash>`).
     pub image: String,
     pub hash: String,
-    /// `[container] env` plus `env_file`, resolved.
+    /// `[container] env` plus `env_file`, resolved. Not stored in the label (an env file
+    /// holds passwords, and labels are shown by `docker ps`): `env_sha256` stands for it.
+    #[serde(skip)]
     pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env_sha256: String,
     pub ports: Vec<PortSpec>,
     pub volumes: Vec<VolumeSpec>,
     pub network: String,
@@ -43,9 +47,14 @@ impl RuntimeSettings {
             }
         }
         env.extend(manifest.container.env.clone());
+        let mut h = crate::fingerprint::Hasher::new("container-env");
+        for (k, v) in &env {
+            h.field(k, v.as_bytes());
+        }
         Ok(RuntimeSettings {
             image: image.to_owned(),
             hash: hash.to_owned(),
+            env_sha256: h.finish(),
             env,
             ports: manifest.container.ports.clone(),
             volumes: manifest.container.volumes.clone(),
@@ -90,12 +99,12 @@ impl RuntimeSettings {
         if old.hash != self.hash {
             changes.push(format!(
                 "image {} → {}",
-                &old.hash[..old.hash.len().min(12)],
-                &self.hash[..12.min(self.hash.len())]
+                old.hash.chars().take(12).collect::<String>(),
+                self.hash.chars().take(12).collect::<String>()
             ));
         }
         let fields: [(&str, bool); 7] = [
-            ("container.env", old.env != self.env),
+            ("container.env", old.env_sha256 != self.env_sha256),
             ("container.ports", old.ports != self.ports),
             ("container.volumes", old.volumes != self.volumes),
             ("container.network", old.network != self.network),

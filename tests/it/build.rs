@@ -470,3 +470,37 @@ fn a_step_user_never_becomes_the_image_user() {
     let uid = docker(&["run", "--rm", "--label", &t.label(), &image, "cat", "/uid"]);
     assert_eq!(uid, "1500\n");
 }
+
+#[test]
+fn prune_keeps_layers_that_another_project_builds_on() {
+    let a = TestContext::new();
+    let b = TestContext::new();
+    a.manifest("[[step]]\nrun = \"echo shared > /shared\"\n[[step]]\nrun = \"echo a > /a\"\n");
+    b.manifest("[[step]]\nrun = \"echo shared > /shared\"\n[[step]]\nrun = \"echo b > /b\"\n");
+    // The same base bytes, so both projects share the first layer (built by a).
+    std::fs::copy(a.root().join("base.tar"), b.root().join("base.tar")).unwrap();
+    a.ok(&["build"]);
+    let out = b.run(&["build"]);
+    assert!(
+        stderr(&out).contains("1 step run, 1 cached"),
+        "{}",
+        stderr(&out)
+    );
+    // a moves on; its prune must not take b's first layer with it.
+    let manifest = std::fs::read_to_string(a.root().join("devenv.toml")).unwrap();
+    a.write(
+        "devenv.toml",
+        &manifest.replace("echo shared", "echo changed"),
+    );
+    a.ok(&["build"]);
+    a.ok(&["prune"]);
+    // b edits its last step: the shared first layer is still there to build on.
+    let manifest = std::fs::read_to_string(b.root().join("devenv.toml")).unwrap();
+    b.write("devenv.toml", &manifest.replace("echo b", "echo B"));
+    let out = b.run(&["build"]);
+    assert!(
+        stderr(&out).contains("1 step run, 1 cached"),
+        "{}",
+        stderr(&out)
+    );
+}
