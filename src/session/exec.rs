@@ -175,12 +175,12 @@ pub async fn signal_marked(engine: &Engine, container: &str, marker: &str, signa
     let _ = engine.exec_collect(container, &spec).await;
 }
 
-enum Forward {
+pub(super) enum Forward {
     Resize,
     Signal(&'static str),
 }
 
-struct Signals {
+pub(super) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
@@ -189,7 +189,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Result<Signals, SessionError> {
+    pub(super) fn new() -> Result<Signals, SessionError> {
         let make = |k: SignalKind| {
             signal(k).map_err(|e| SessionError::Io {
                 what: "installing signal handlers".into(),
@@ -205,7 +205,7 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self) -> Forward {
+    pub(super) async fn next(&mut self) -> Forward {
         tokio::select! {
             _ = self.int.recv() => Forward::Signal("INT"),
             _ = self.term.recv() => Forward::Signal("TERM"),

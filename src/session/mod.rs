@@ -396,12 +396,16 @@ async fn run_hook(
         workdir: Some(manifest.shell.workdir.clone()),
         ..ExecSpec::default()
     };
+    let mut sigs = exec::Signals::new()?;
     let mut io = engine.start_exec(container, &spec).await?;
     loop {
         let chunk = tokio::select! {
             chunk = io.output.next() => chunk,
-            // The engine does not stop an exec whose client leaves: stop the hook too.
-            _ = tokio::signal::ctrl_c() => {
+            sig = sigs.next() => {
+                if matches!(sig, exec::Forward::Resize) {
+                    continue;
+                }
+                // The engine does not stop an exec whose client leaves: stop the hook too.
                 exec::signal_marked(engine, container, &marker, "TERM").await;
                 return Err(SessionError::Interrupted);
             }
