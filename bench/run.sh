@@ -1,6 +1,19 @@
 #!/usr/bin/env bash
-# Run the benchmarks (see bench/run.py) with a release build; writes BENCHMARKS.md.
+# Run the benchmarks with a release build and write BENCHMARKS.md:
+#   bench/run.py   devenv vs the raw docker operations (medians, ratios)
+#   bench/watch.sh `devenv watch` start time, inotify watches, save→rule latency
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked >&2
-exec python3 bench/run.py "$@"
+python3 bench/run.py "$@"
+out=BENCHMARKS.md
+for arg in "$@"; do case "$arg" in --out=*) out=${arg#--out=} ;; esac; done
+{
+  echo
+  echo "## devenv watch (bench/watch.sh)"
+  echo
+  echo '```'
+  DEVENV="$PWD/target/release/devenv" bash bench/watch.sh 2>&1 | tail -n 4
+  echo '```'
+} >> "$out"
+echo "appended the watch benchmark to $out" >&2
