@@ -536,6 +536,9 @@ fn cause(what: &Classified, rebuild_rules: &[usize], manifest: &std::path::Path)
     if what.manifest {
         parts.push(format!("{} changed", manifest.display()));
     }
+    for path in &what.sources {
+        parts.push(format!("{path} changed"));
+    }
     if what.lock {
         let lock = crate::manifest::lock_path(manifest);
         let name = lock.file_name().unwrap_or_default().to_string_lossy();

@@ -14,6 +14,8 @@ use crate::manifest::Manifest;
 pub struct Classifier {
     manifest: String,
     lock: String,
+    /// Other files the environment is made from: the base rootfs tarball, the env_file.
+    sources: Vec<String>,
     steps: Vec<GlobSet>,
     rules: Vec<GlobSet>,
 }
@@ -23,6 +25,8 @@ pub struct Classifier {
 pub struct Classified {
     pub manifest: bool,
     pub lock: bool,
+    /// Changed base rootfs tarball or env_file.
+    pub sources: Vec<String>,
     /// Step index → its changed inputs.
     pub steps: BTreeMap<usize, Vec<String>>,
     /// `[[watch]]` rule index → its changed paths (gitignored paths never count).
@@ -34,7 +38,7 @@ pub struct Classified {
 impl Classified {
     /// Whether the image hash may have moved.
     pub fn affects_image(&self) -> bool {
-        self.manifest || self.lock || !self.steps.is_empty()
+        self.manifest || self.lock || !self.sources.is_empty() || !self.steps.is_empty()
     }
 }
 
@@ -53,6 +57,7 @@ impl Classifier {
         Ok(Classifier {
             manifest: rel_string(&manifest.root, &manifest.path),
             lock: rel_string(&manifest.root, &crate::manifest::lock_path(&manifest.path)),
+            sources: sources(manifest),
             steps,
             rules,
         })
@@ -68,6 +73,10 @@ impl Classifier {
             }
             if c.rel == self.lock {
                 out.lock = true;
+                matched = true;
+            }
+            if self.sources.contains(&c.rel) {
+                out.sources.push(c.rel.clone());
                 matched = true;
             }
             for (i, set) in self.steps.iter().enumerate() {
@@ -90,6 +99,19 @@ impl Classifier {
         }
         out
     }
+}
+
+/// The rootfs tarball and the env_file, as project-relative paths.
+fn sources(manifest: &Manifest) -> Vec<String> {
+    let rootfs = match &manifest.base.source {
+        crate::manifest::BaseSource::Rootfs(p) => Some(p.clone()),
+        crate::manifest::BaseSource::Image(_) => None,
+    };
+    rootfs
+        .into_iter()
+        .chain(manifest.container.env_file.clone())
+        .map(|p| p.trim_start_matches("./").to_owned())
+        .collect()
 }
 
 /// Globs relative to the project root; a literal path also means everything below it.

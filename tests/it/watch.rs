@@ -374,3 +374,16 @@ fn restart_rule_restarts_the_container_and_runs_on_start_again() {
     assert_eq!(container(&t), (id, "running".to_owned()));
     w.interrupt();
 }
+
+#[test]
+fn an_env_file_change_recreates_the_container() {
+    let t = TestContext::new();
+    t.write(".env", "MODE=one\n");
+    t.manifest("[[step]]\nrun = \"true\"\n[container]\nenv_file = \".env\"\n");
+    t.ok(&["up"]);
+    let w = Watching::start(&t, &["watch"]);
+    t.write(".env", "MODE=two\n");
+    w.wait_err(".env changed: recreated");
+    assert_eq!(t.ok(&["run", "--", "sh", "-c", "echo $MODE"]), "two\n");
+    w.interrupt();
+}
