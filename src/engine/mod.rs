@@ -121,12 +121,45 @@ pub struct EngineInfo {
     pub images: i64,
 }
 
-/// The endpoint devenv talks to: `DOCKER_HOST`, else the local socket.
+/// The endpoint devenv talks to, as the docker CLI picks it: `DOCKER_HOST`, else the
+/// docker context (`DOCKER_CONTEXT`, else the config's `currentContext`: Docker Desktop,
+/// Colima, OrbStack and rootless Docker set one), else the local socket.
 pub fn endpoint() -> String {
-    match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.trim().is_empty() => h,
-        _ => "unix:///var/run/docker.sock".to_owned(),
+    if let Ok(h) = std::env::var("DOCKER_HOST") {
+        if !h.trim().is_empty() {
+            return h;
+        }
     }
+    registry::docker_config_dir()
+        .and_then(|dir| context_host(&dir, std::env::var("DOCKER_CONTEXT").ok()))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+}
+
+/// The docker endpoint of the current context, read from the CLI's context store
+/// (`contexts/meta/*/meta.json`); `None` for the default context.
+fn context_host(config_dir: &std::path::Path, explicit: Option<String>) -> Option<String> {
+    let name = explicit.filter(|n| !n.is_empty()).or_else(|| {
+        let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
+        let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+        config.get("currentContext")?.as_str().map(str::to_owned)
+    })?;
+    if name == "default" {
+        return None;
+    }
+    let metas = std::fs::read_dir(config_dir.join("contexts").join("meta")).ok()?;
+    metas.filter_map(Result::ok).find_map(|entry| {
+        let text = std::fs::read_to_string(entry.path().join("meta.json")).ok()?;
+        let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
+        if meta.get("Name")?.as_str()? != name {
+            return None;
+        }
+        let host = meta
+            .get("Endpoints")?
+            .get("docker")?
+            .get("Host")?
+            .as_str()?;
+        Some(host.to_owned())
+    })
 }
 
 impl Engine {
@@ -235,5 +268,31 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         err.to_string()
     } else {
         msg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_contexts() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("contexts/meta/0123abcd");
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"colima","Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"currentContext":"colima"}"#,
+        )
+        .unwrap();
+        let host = context_host(dir.path(), None);
+        assert_eq!(host.as_deref(), Some("unix:///home/u/.colima/docker.sock"));
+        assert_eq!(context_host(dir.path(), Some("default".into())), None);
+        assert_eq!(context_host(dir.path(), Some("missing".into())), None);
     }
 }

@@ -31,10 +31,14 @@ pub fn credentials(reference: &str) -> Option<DockerCredentials> {
             ..DockerCredentials::default()
         });
     }
-    let dir = std::env::var_os("DOCKER_CONFIG")
+    from_docker_config(&docker_config_dir()?, host)
+}
+
+/// The docker CLI's configuration directory: `$DOCKER_CONFIG`, else `~/.docker`.
+pub(super) fn docker_config_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))?;
-    from_docker_config(&dir, host)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))
 }
 
 fn from_docker_config(dir: &std::path::Path, host: &str) -> Option<DockerCredentials> {
