@@ -122,7 +122,11 @@ impl<'a> Builder<'a> {
             return Ok(false);
         }
         let secrets = self.secret_env(index)?;
-        let _guard = NamedLock::acquire(&planned.key).await?;
+        // Another build of this step may hold the lock for minutes: Ctrl-C still works.
+        let _guard = tokio::select! {
+            guard = NamedLock::acquire(&planned.key) => guard?,
+            () = interrupt.recv() => return Err(BuildError::Interrupted),
+        };
         // Someone else may have built it while we waited for the lock.
         if self.engine.image(&layer_ref(&planned.key)).await?.is_some() {
             self.reporter.step_cached(index, total, &step.name);
