@@ -5,12 +5,15 @@
 //! final image is also tagged `devenv/<project>:<hash>`. A layer exists under its key only
 //! after its commit finished, so an interrupted build never leaves a half-done image.
 
+mod archive;
 pub mod base;
 mod cache;
 mod history;
+mod interrupt;
 mod lock;
 mod prune;
 mod step;
+mod tail;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -216,7 +219,7 @@ pub async fn ensure_image(
     }
     remove_dead_build_containers(engine, Some(&manifest.name)).await?;
     let previous = BuildRecord::load(&paths.dir);
-    let mut interrupt = step::Interrupt::install()?;
+    let mut interrupt = interrupt::Interrupt::install()?;
     let mut builder = step::Builder::new(engine, manifest, reporter, cache);
     let chain = async {
         let mut parent = builder.ensure_base_layer(&mut base, &plan.base_key).await?;

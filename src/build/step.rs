@@ -2,26 +2,25 @@
 //! inputs are copied in, its command runs as an exec (so secrets exist only in that exec's
 //! environment, never in the container or image config), and the container is committed
 //! under the step key.
+//!
+//! The inputs' archive is built in `archive`, the output kept for a failure in `tail`, and
+//! Ctrl-C is watched by `interrupt`.
 
-use std::collections::VecDeque;
-use std::fs::File;
-use std::path::PathBuf;
-
-use super::lock::NamedLock;
 use std::time::Instant;
 
 use futures_util::StreamExt;
 
+use super::archive::inputs_tar;
 use super::base::ResolvedBase;
 use super::cache::RegistryCache;
+use super::interrupt::Interrupt;
+use super::lock::NamedLock;
+use super::tail::Tail;
 use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
 use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
-use crate::fingerprint::{InputFile, InputKind, PlannedStep};
+use crate::fingerprint::PlannedStep;
 use crate::manifest::{Manifest, Step};
-
-/// Lines of output kept for the failure message.
-const TAIL_LINES: usize = 20;
 
 pub(super) struct Builder<'a> {
     engine: &'a Engine,
@@ -319,40 +318,6 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// SIGINT/SIGTERM during a build. Installed once for the whole build so a signal that
-/// arrives between steps is not lost: it stays pending until the next step looks.
-pub(super) struct Interrupt {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Interrupt {
-    pub fn install() -> Result<Interrupt, BuildError> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let err = |e: std::io::Error| BuildError::Io {
-            what: "installing signal handlers".into(),
-            message: e.to_string(),
-        };
-        Ok(Interrupt {
-            int: signal(SignalKind::interrupt()).map_err(err)?,
-            term: signal(SignalKind::terminate()).map_err(err)?,
-        })
-    }
-
-    /// Whether a signal arrived that nobody has looked at yet.
-    pub fn pending(&mut self) -> bool {
-        use futures_util::FutureExt;
-        self.recv().now_or_never().is_some()
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-    }
-}
-
 /// What a build container's main process is.
 enum Process {
     /// Idles, so the step can run as an exec.
@@ -401,94 +366,4 @@ fn merge_env(base: &[String], extra: &std::collections::BTreeMap<String, String>
         .collect();
     out.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
     out
-}
-
-/// A tar of the inputs at their project-relative paths under `workdir`, with normalised
-/// owners and times so the layer does not depend on the host.
-fn inputs_tar(
-    root: &std::path::Path,
-    workdir: &str,
-    inputs: &[InputFile],
-) -> Result<Vec<u8>, BuildError> {
-    let io = |path: &str, e: std::io::Error| BuildError::Io {
-        what: path.to_owned(),
-        message: e.to_string(),
-    };
-    let base = workdir.trim_start_matches('/').trim_end_matches('/');
-    let mut tar = tar::Builder::new(Vec::new());
-    // No directory entries: the engine creates missing parents (root, 0755) and leaves
-    // existing ones alone, where an entry would re-own e.g. `/home/node` of the image.
-    for f in inputs {
-        let target = format!("{base}/{}", f.rel);
-        let path: PathBuf = f.path(root);
-        match f.kind {
-            InputKind::Symlink => {
-                let link = std::fs::read_link(&path).map_err(|e| io(&f.rel, e))?;
-                let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-                tar.append_link(&mut h, &target, &link)
-                    .map_err(|e| io(&f.rel, e))?;
-            }
-            kind => {
-                let mode = if kind == InputKind::Executable {
-                    0o755
-                } else {
-                    0o644
-                };
-                let file = File::open(&path).map_err(|e| io(&f.rel, e))?;
-                let len = file.metadata().map_err(|e| io(&f.rel, e))?.len();
-                let mut h = header(tar::EntryType::Regular, mode, len);
-                tar.append_data(&mut h, &target, file)
-                    .map_err(|e| io(&f.rel, e))?;
-            }
-        }
-    }
-    tar.into_inner().map_err(|e| io("inputs archive", e))
-}
-
-fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h
-}
-
-/// The last lines of a step's output.
-#[derive(Default)]
-struct Tail {
-    lines: VecDeque<String>,
-    partial: String,
-}
-
-impl Tail {
-    fn push(&mut self, bytes: &[u8]) {
-        self.partial.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(i) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=i).collect();
-            self.lines.push_back(line.trim_end().to_owned());
-            if self.lines.len() > TAIL_LINES {
-                self.lines.pop_front();
-            }
-        }
-    }
-
-    fn render(&self) -> String {
-        let mut lines: Vec<&str> = self.lines.iter().map(String::as_str).collect();
-        if !self.partial.is_empty() {
-            lines.push(&self.partial);
-        }
-        if lines.is_empty() {
-            return "  (no output)".to_owned();
-        }
-        let mut out = String::from("  last output:\n");
-        for l in lines {
-            out.push_str("  | ");
-            out.push_str(l);
-            out.push('\n');
-        }
-        out.trim_end().to_owned()
-    }
 }

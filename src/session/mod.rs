@@ -5,22 +5,23 @@
 //! runtime settings it was created with; when either differs from the manifest's, the
 //! container is stale and is recreated (by `up`), never reused silently.
 
+mod container;
 mod exec;
 mod runner;
 mod settings;
 mod user;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use exec::{exec_command, signal_marked, ExecRequest};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 
+use self::container::{create, named_volume_targets};
 use crate::build::BuildError;
-use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
+use crate::engine::{labels, ContainerInfo, Engine, EngineError, ExecSpec};
 use crate::fingerprint::Hasher;
-use crate::manifest::{Manifest, VolumeSpec};
+use crate::manifest::Manifest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -210,136 +211,6 @@ async fn reuse(
         created: false,
         started: must_start,
     })
-}
-
-async fn create(
-    engine: &Engine,
-    manifest: &Manifest,
-    settings: &RuntimeSettings,
-    id: &ProjectId,
-) -> Result<ContainerInfo, SessionError> {
-    let mut mounts = vec![Mount::Bind {
-        source: id.dir.clone(),
-        target: manifest.shell.workdir.clone(),
-        read_only: false,
-    }];
-    let mut vol_labels = base_labels(manifest, id);
-    vol_labels.insert(labels::ROLE.to_owned(), "volume".to_owned());
-    for v in &manifest.container.volumes {
-        mounts.push(match v {
-            VolumeSpec::Named {
-                name,
-                target,
-                read_only,
-            } => {
-                let engine_name = id.volume_name(name);
-                engine
-                    .ensure_volume(&engine_name, vol_labels.clone())
-                    .await?;
-                Mount::Volume {
-                    name: engine_name,
-                    target: target.clone(),
-                    read_only: *read_only,
-                }
-            }
-            VolumeSpec::Bind {
-                source,
-                target,
-                read_only,
-            } => Mount::Bind {
-                source: real(&manifest.root.join(source)),
-                target: target.clone(),
-                read_only: *read_only,
-            },
-        });
-    }
-    precreate_mount_points(manifest);
-    let mut container_labels = base_labels(manifest, id);
-    container_labels.extend(settings.labels());
-    let spec = ContainerSpec {
-        name: Some(id.container_name.clone()),
-        image: settings.image.clone(),
-        cmd: vec!["/bin/sh".into()],
-        env: settings.env_list(),
-        workdir: Some(manifest.shell.workdir.clone()),
-        labels: container_labels,
-        mounts,
-        ports: settings.port_bindings(),
-        network: Some(settings.network.clone()),
-        init: true,
-        open_stdin: true,
-        hostname: Some(manifest.name.chars().take(63).collect()),
-    };
-    let cid = match engine.create_container(&spec).await {
-        Ok(cid) => cid,
-        // A container of that name that our labels did not find (left half-created, or
-        // made by another devenv version): replace it, but only if devenv made it.
-        Err(EngineError::Conflict { .. }) => {
-            let theirs = engine.container_labels(&id.container_name).await?;
-            if theirs.is_some_and(|l| l.get(labels::MANAGED).map(String::as_str) != Some("true")) {
-                return Err(SessionError::NameTaken {
-                    name: id.container_name.clone(),
-                });
-            }
-            engine.remove_container(&id.container_name).await?;
-            engine.create_container(&spec).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(ContainerInfo {
-        id: cid,
-        name: id.container_name.clone(),
-        state: "created".into(),
-        labels: spec.labels,
-        image_id: String::new(),
-    })
-}
-
-/// Mount targets inside the mounted project (`target-cache:/workspace/target`) would be
-/// created by the engine as root-owned directories in the host's project; create them first,
-/// as the user running devenv, so the developer keeps owning their tree.
-/// Missing bind sources are created the same way (the Mounts API refuses missing ones).
-fn precreate_mount_points(manifest: &Manifest) {
-    let workdir = Path::new(&manifest.shell.workdir);
-    for v in &manifest.container.volumes {
-        if let VolumeSpec::Bind { source, .. } = v {
-            let _ = std::fs::create_dir_all(manifest.root.join(source));
-        }
-        let (VolumeSpec::Named { target, .. } | VolumeSpec::Bind { target, .. }) = v;
-        if let Ok(rel) = Path::new(target).strip_prefix(workdir) {
-            if !rel.as_os_str().is_empty() {
-                let _ = std::fs::create_dir_all(manifest.root.join(rel));
-            }
-        }
-    }
-}
-
-/// Where the project's named volumes are mounted: a fresh volume is root-owned, so the
-/// user setup hands empty ones to the host user.
-fn named_volume_targets(manifest: &Manifest) -> Vec<String> {
-    manifest
-        .container
-        .volumes
-        .iter()
-        .filter_map(|v| match v {
-            VolumeSpec::Named { target, .. } => Some(target.clone()),
-            VolumeSpec::Bind { .. } => None,
-        })
-        .collect()
-}
-
-fn base_labels(manifest: &Manifest, id: &ProjectId) -> HashMap<String, String> {
-    HashMap::from([
-        (labels::MANAGED.to_owned(), "true".to_owned()),
-        (labels::ROLE.to_owned(), "env".to_owned()),
-        (labels::PROJECT.to_owned(), manifest.name.clone()),
-        (labels::PROJECT_DIR.to_owned(), id.dir.clone()),
-        (labels::MANIFEST.to_owned(), id.manifest.clone()),
-        (
-            labels::VERSION.to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        ),
-    ])
 }
 
 /// Start (when `start`), set up the user, run `on_create` once (marker written only after
