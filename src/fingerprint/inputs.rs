@@ -67,8 +67,14 @@ pub fn expand_inputs(
         }
     }
     let canon_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    // One realpath per directory, not per file: inputs come in directories of many files.
+    let mut checked = std::collections::HashSet::new();
     for (rel, abs) in &found {
-        check_inside(&canon_root, abs, rel, step)?;
+        let parent = abs.parent().unwrap_or(abs);
+        if !checked.contains(parent) {
+            check_inside(&canon_root, parent, rel, step)?;
+            checked.insert(parent.to_path_buf());
+        }
     }
     cache.hash_all(found)
 }
@@ -172,11 +178,10 @@ fn literal_prefix(pattern: &str) -> (PathBuf, bool) {
 /// directory); a symlink file itself is taken as a link, never followed.
 fn check_inside(
     canon_root: &Path,
-    abs: &Path,
+    parent: &Path,
     rel: &str,
     step: &Step,
 ) -> Result<(), FingerprintError> {
-    let parent = abs.parent().unwrap_or(abs);
     match parent.canonicalize() {
         Ok(p) if p.starts_with(canon_root) => Ok(()),
         Ok(_) => Err(FingerprintError::Escape {
