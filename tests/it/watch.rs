@@ -387,3 +387,19 @@ fn an_env_file_change_recreates_the_container() {
     assert_eq!(t.ok(&["run", "--", "sh", "-c", "echo $MODE"]), "two\n");
     w.interrupt();
 }
+
+#[test]
+fn a_run_rule_in_the_same_batch_as_a_restart_still_runs() {
+    let t = TestContext::new();
+    t.write("conf/app.conf", "a\n");
+    t.manifest(
+        "[[step]]\nrun = \"true\"\n[[watch]]\npaths = [\"conf/*\"]\naction = \"restart\"\n\
+         [[watch]]\npaths = [\"conf/*\"]\nrun = \"echo ran-$(cat conf/app.conf)\"\n",
+    );
+    t.ok(&["up"]);
+    let w = Watching::start(&t, &["watch"]);
+    t.write("conf/app.conf", "b\n");
+    w.wait_err("restarted");
+    w.wait_out("[rule 2] ran-b");
+    w.interrupt();
+}

@@ -282,12 +282,16 @@ impl<'a> Session<'a> {
             &mut rep,
         )
         .await?;
+        if running.created || running.started {
+            // A new or restarted container has none of the old runners: start afresh.
+            self.stop_runners().await;
+        }
         self.project.paths.ensure_dir();
         let had_container = self.container.is_some() || rep.replaced;
         self.container = Some(running.container.clone());
         Ok(Updated {
             steps_run: built.steps_run,
-            steps: m.steps.len(),
+            steps: self.project.manifest.steps.len(),
             created: running.created,
             started: running.started,
             had_container,
