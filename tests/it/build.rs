@@ -3,7 +3,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
+use crate::common::{docker, docker_lines, signal, stderr, stdout, TestContext};
 
 const THREE_STEPS: &str = r#"
 [env]
@@ -297,8 +297,7 @@ fn ctrl_c_mid_step_cleans_up_and_exits_130() {
     t.ok(&["lock"]);
     let hash = t.ok(&["hash"]).trim().to_owned();
     let mut child = start_build_until_slow_step(&t);
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     assert!(!layer_exists(&hash));

@@ -379,3 +379,9 @@ impl PtySession {
         self.child.wait().unwrap().exit_code()
     }
 }
+
+/// Send `sig` to a child process (as a terminal's Ctrl-C or a CI cancel would).
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, sig).unwrap();
+}

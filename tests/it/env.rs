@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::{docker, docker_lines, stderr, stdout, PtySession, TestContext};
+use crate::common::{docker, docker_lines, signal, stderr, stdout, PtySession, TestContext};
 
 fn env_project(extra: &str) -> TestContext {
     let t = TestContext::new();
@@ -90,11 +90,6 @@ fn run_streams_stdin_and_large_output_in_order() {
         "lines out of order"
     );
     assert!(out.stdout[lines.len()..].iter().all(|b| *b == 0));
-}
-
-fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, sig).unwrap();
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{docker, stdout, TestContext};
+use crate::common::{docker, signal, stdout, TestContext};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -66,8 +66,7 @@ impl Watching {
 
     /// Ctrl-C; returns the exit code.
     fn interrupt(mut self) -> (Option<i32>, String) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        signal(&self.child, nix::sys::signal::Signal::SIGINT);
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
