@@ -1,9 +1,9 @@
 //! The top-level error and exit status. Each module has its own error enum; this one maps
 //! them to exit codes and adds the `hint:` line users see.
 
-use crate::build::BuildError;
 use crate::engine::EngineError;
 use crate::fingerprint::FingerprintError;
+use crate::image::BuildError;
 use crate::init::InitError;
 use crate::interop::InteropError;
 use crate::manifest::lock::LockError;

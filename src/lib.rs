@@ -1,14 +1,14 @@
 //! devenv: reproducible, content-hashed development environments on Docker.
 //!
 //! `main.rs` parses the command line and calls [`run`]; `commands` wires the domain modules
-//! (`manifest`, `fingerprint`, `engine`, `build`, `session`) together; `ui` prints.
+//! (`manifest`, `fingerprint`, `engine`, `image`, `session`) together; `ui` prints.
 
-pub mod build;
 pub mod cli;
 mod commands;
 pub mod engine;
 pub mod error;
 pub mod fingerprint;
+pub mod image;
 pub mod init;
 pub mod interop;
 pub mod manifest;

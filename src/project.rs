@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::build::StatePaths;
 use crate::error::{Error, Result};
+use crate::image::StatePaths;
 use crate::manifest::{self, Manifest};
 
 /// Name of devenv's local state directory inside the project.

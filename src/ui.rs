@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::build::Reporter;
 use crate::cli::ColorChoice;
+use crate::image::Reporter;
 use crate::session::Events;
 
 /// Output settings resolved once from flags and environment.

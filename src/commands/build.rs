@@ -3,10 +3,10 @@
 use std::collections::HashSet;
 
 use super::Ctx;
-use crate::build::base::{self, short};
-use crate::build::{self as builder, LockMode};
 use crate::cli::{LockArgs, LockedArgs, PruneArgs, PushArgs};
 use crate::error::{Error, ExitStatus, Result};
+use crate::image::base::{self, short};
+use crate::image::{self as builder, LockMode};
 use crate::ui::BuildView;
 
 pub fn lock_mode(args: &LockedArgs) -> LockMode {

@@ -8,10 +8,10 @@ use std::path::Path;
 
 use super::build::lock_mode;
 use super::Ctx;
-use crate::build;
 use crate::cli::{LockedArgs, RunArgs, ShellArgs, UpArgs};
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::{ExitStatus, Result};
+use crate::image;
 use crate::project::Project;
 use crate::session::{self, ExecRequest, ProjectId, RuntimeSettings, StalePolicy};
 use crate::ui::BuildView;
@@ -99,7 +99,7 @@ async fn prepare(
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
     let built =
-        build::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
+        image::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
     let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
     let running =
         session::ensure_running(&engine, m, &settings, policy, &project.paths.dir, &mut view)
@@ -110,11 +110,11 @@ async fn prepare(
 /// The running, current container when nothing needs doing, computed without building.
 async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo>> {
     let m = &project.manifest;
-    let Some(plan) = build::current_plan(m, &project.paths)? else {
+    let Some(plan) = image::current_plan(m, &project.paths)? else {
         return Ok(None);
     };
     let hash = plan.hash();
-    let settings = RuntimeSettings::new(m, &build::image_name(m, hash), hash)?;
+    let settings = RuntimeSettings::new(m, &image::image_name(m, hash), hash)?;
     let Some(c) = session::find(engine, &ProjectId::new(m)).await? else {
         return Ok(None);
     };

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use super::Ctx;
-use crate::build::{self, LockMode};
 use crate::cli::{ExportArgs, ExportCommand, ImportArgs, ImportCommand};
 use crate::error::{Error, ExitStatus, Result};
+use crate::image::{self, LockMode};
 use crate::interop::{devcontainer_export, devcontainer_import, dockerfile, InteropError};
 use crate::manifest::{self, MANIFEST_FILE};
 use crate::project;
@@ -43,7 +43,7 @@ async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
     let (plan, mut base) =
-        build::plan(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
+        image::plan(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
     // The Dockerfile restores the base's `USER`: the base image itself is needed for that.
     let base_ref = base.image(&engine, m, &mut view).await?;
     let base_user = engine
@@ -80,7 +80,7 @@ async fn export_devcontainer(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus>
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
     let built =
-        build::ensure_image(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
+        image::ensure_image(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
     project.paths.ensure_dir();
     let id = ProjectId::new(m);
     let volume_names = m

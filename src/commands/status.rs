@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use super::Ctx;
-use crate::build::{self, base, layer_ref};
 use crate::cli::StatusArgs;
 use crate::error::{ExitStatus, Result};
+use crate::image::{self, base, layer_ref};
 use crate::session::{self, ProjectId, RuntimeSettings};
 
 #[derive(Debug, Serialize)]
@@ -32,8 +32,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    let hash = build::current_plan(m, &project.paths)?.map(|p| p.hash().to_owned());
-    let image = hash.as_deref().map(|h| build::image_name(m, h));
+    let hash = image::current_plan(m, &project.paths)?.map(|p| p.hash().to_owned());
+    let image = hash.as_deref().map(|h| image::image_name(m, h));
     let image_present = match &hash {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),
         None => false,

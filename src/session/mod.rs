@@ -18,9 +18,9 @@ pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 
 use self::container::{create, named_volume_targets};
-use crate::build::BuildError;
 use crate::engine::{labels, ContainerInfo, Engine, EngineError, ExecSpec};
 use crate::fingerprint::Hasher;
+use crate::image::BuildError;
 use crate::manifest::Manifest;
 
 #[derive(Debug, thiserror::Error)]
@@ -354,6 +354,6 @@ pub async fn down(
 }
 
 /// Per-project lock serialising container creation and removal.
-async fn project_lock(id: &ProjectId) -> Result<crate::build::NamedLock, SessionError> {
-    Ok(crate::build::NamedLock::acquire(&id.container_name).await?)
+async fn project_lock(id: &ProjectId) -> Result<crate::image::NamedLock, SessionError> {
+    Ok(crate::image::NamedLock::acquire(&id.container_name).await?)
 }

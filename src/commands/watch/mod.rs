@@ -27,10 +27,10 @@ use self::rules::RuleSlot;
 use self::stop::Stop;
 use super::build::lock_mode;
 use super::{report, Ctx};
-use crate::build::{self, BuildError, LockMode};
 use crate::cli::{WatchArgs, WatchOptions};
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::{Error, ExitStatus, Result};
+use crate::image::{self, BuildError, LockMode};
 use crate::manifest::{Manifest, WatchAction};
 use crate::project::Project;
 use crate::session::{self, RunnerEvent, RuntimeSettings, StalePolicy};
@@ -271,7 +271,7 @@ impl<'a> Session<'a> {
         let m = &self.project.manifest;
         let mut rep = Quiet::new(self.ctx.printer);
         let built =
-            build::ensure_image(&self.engine, m, &self.project.paths, self.mode, &mut rep).await?;
+            image::ensure_image(&self.engine, m, &self.project.paths, self.mode, &mut rep).await?;
         let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
         let running = session::ensure_running(
             &self.engine,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::build::Reporter;
+use crate::image::Reporter;
 use crate::session::Events;
 use crate::ui::{BuildView, Printer};
 use crate::watch::Classified;
