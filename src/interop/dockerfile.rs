@@ -269,9 +269,14 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
+/// The list of files an export wrote, kept in its output directory so that the next export
+/// (with `--force` into any directory) removes exactly those and never a user's file.
+pub const WRITTEN_LIST: &str = ".devenv-export.json";
+
 /// Write the export into `dir`: Dockerfile, .dockerignore and the staged context. A
-/// directory that is not empty and holds no Dockerfile of ours is only replaced with
-/// `force`. Staged files are written afresh every time.
+/// directory that is not empty and holds no Dockerfile of ours is only written into with
+/// `force`. Files an earlier export wrote (listed in [`WRITTEN_LIST`]) are removed first, so
+/// inputs that are gone do not linger; nothing else in `dir` is ever removed.
 pub fn write(export: &Export, dir: &Path, force: bool) -> Result<(), InteropError> {
     let dockerfile = dir.join("Dockerfile");
     let ours = std::fs::read_to_string(&dockerfile).is_ok_and(|t| t.starts_with(MARKER));
@@ -281,22 +286,82 @@ pub fn write(export: &Export, dir: &Path, force: bool) -> Result<(), InteropErro
             path: dir.display().to_string(),
         });
     }
-    for sub in ["steps", "base"] {
-        let p = dir.join(sub);
-        if p.exists() {
-            std::fs::remove_dir_all(&p).map_err(|e| InteropError::io(p.display(), &e))?;
-        }
-    }
+    remove_written(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| InteropError::io(dir.display(), &e))?;
+    let mut written: Vec<String> = Vec::new();
     for f in &export.files {
         stage(f, dir)?;
+        written.push(f.dest.clone());
     }
     let put = |name: &str, text: &str| {
         let p = dir.join(name);
+        clear(&p)?;
         std::fs::write(&p, text).map_err(|e| InteropError::io(p.display(), &e))
     };
     put(".dockerignore", &export.dockerignore)?;
-    put("Dockerfile", &export.dockerfile)
+    put("Dockerfile", &export.dockerfile)?;
+    written.extend([".dockerignore".to_owned(), "Dockerfile".to_owned()]);
+    let list = serde_json::json!({ "written_by": MARKER, "files": written });
+    put(WRITTEN_LIST, &format!("{list:#}\n"))
+}
+
+/// Remove the files listed by an earlier export in `dir` (and the directories that are left
+/// empty by that, up to `dir`). Entries that are not plain relative paths inside `dir`, or
+/// that lead through a symlink, are skipped: the list lives in a directory the user may edit.
+fn remove_written(dir: &Path) -> Result<(), InteropError> {
+    let list = dir.join(WRITTEN_LIST);
+    let Ok(text) = std::fs::read_to_string(&list) else {
+        return Ok(());
+    };
+    let files: Vec<String> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::from_value(v.get("files")?.clone()).ok())
+        .unwrap_or_default();
+    for rel in files {
+        let Some(path) = inside(dir, &rel) else {
+            continue;
+        };
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+            std::fs::remove_file(&path).map_err(|e| InteropError::io(path.display(), &e))?;
+        }
+        // Directories the export made for it go when they are empty; a user's file keeps them.
+        let mut parent = path.parent();
+        while let Some(p) = parent.filter(|p| *p != dir) {
+            if std::fs::remove_dir(p).is_err() {
+                break;
+            }
+            parent = p.parent();
+        }
+    }
+    Ok(())
+}
+
+/// `dir/rel` when `rel` is a relative path of plain components whose directories inside
+/// `dir` are real directories (not symlinks that could lead elsewhere).
+fn inside(dir: &Path, rel: &str) -> Option<PathBuf> {
+    use std::path::Component;
+    let rel = Path::new(rel);
+    if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let mut cur = dir.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in &parts[..parts.len() - 1] {
+        cur.push(c);
+        if !std::fs::symlink_metadata(&cur).is_ok_and(|m| m.is_dir()) {
+            return None;
+        }
+    }
+    Some(dir.join(rel))
+}
+
+/// Make room for a file at `path`: whatever non-directory is there goes (a symlink is
+/// removed, never written through).
+fn clear(path: &Path) -> Result<(), InteropError> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
+        std::fs::remove_file(path).map_err(|e| InteropError::io(path.display(), &e))?;
+    }
+    Ok(())
 }
 
 fn stage(f: &Staged, dir: &Path) -> Result<(), InteropError> {
@@ -314,6 +379,7 @@ fn stage(f: &Staged, dir: &Path) -> Result<(), InteropError> {
         std::fs::create_dir(&d).map_err(err)?;
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).map_err(err)?;
     }
+    clear(&dest)?;
     match f.kind {
         StagedKind::Symlink => {
             let target = std::fs::read_link(&f.source).map_err(err)?;
