@@ -104,10 +104,14 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
     if let Some(lock) = crate::manifest::LockFile::read(&project.paths.lock)? {
         keep.insert(lock.base.digest.trim_start_matches("sha256:").to_owned());
     }
+    let identity = builder::project_identity(m);
     let scope = if args.all {
-        None
+        builder::PruneScope::All
     } else {
-        Some(m.name.as_str())
+        builder::PruneScope::Project {
+            name: &m.name,
+            identity: &identity,
+        }
     };
     let pruned = builder::prune(&engine, scope, &keep)
         .await

@@ -28,6 +28,9 @@ pub struct ContainerSpec {
     pub init: bool,
     /// Keep stdin open with nothing attached: lets `/bin/sh` idle forever.
     pub open_stdin: bool,
+    /// Close stdin when the one attached client goes away ([`Engine::attach_stdin`]): an
+    /// idle `/bin/sh` then exits when the process that attached dies, even by kill -9.
+    pub stdin_once: bool,
     pub hostname: Option<String>,
 }
 
@@ -68,6 +71,41 @@ impl ContainerInfo {
     pub fn running(&self) -> bool {
         self.state == "running"
     }
+}
+
+/// What `inspect` says about a container's life, for judging whether it is live.
+#[derive(Debug, Clone)]
+pub struct ContainerState {
+    pub id: String,
+    /// Without the leading `/`.
+    pub name: String,
+    /// `created`, `running`, `paused`, `restarting`, `removing`, `exited`, `dead`.
+    pub state: String,
+    /// Unix seconds (engine clock).
+    pub created: Option<i64>,
+    /// Unix seconds when the main process ended (exited containers).
+    pub finished: Option<i64>,
+    /// Config labels (its own merged over its image's).
+    pub labels: HashMap<String, String>,
+    /// The image's id.
+    pub image_id: String,
+    pub stdin_once: bool,
+}
+
+/// Holds a container's stdin (see [`ContainerSpec::stdin_once`]); dropping it, or the
+/// process ending, closes it.
+pub struct StdinLease {
+    _input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    _output: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<
+                    Item = std::result::Result<
+                        bollard::container::LogOutput,
+                        bollard::errors::Error,
+                    >,
+                > + Send,
+        >,
+    >,
 }
 
 impl Engine {
@@ -162,6 +200,56 @@ impl Engine {
             }) => Ok(None),
             Err(e) => Err(EngineError::api(format!("inspect container {id}"), e)),
         }
+    }
+
+    /// The state of a container by id or name; `None` when there is none.
+    pub async fn container_state(&self, id: &str) -> Result<Option<ContainerState>> {
+        let c = match self
+            .docker
+            .inspect_container(id, Some(InspectContainerOptionsBuilder::new().build()))
+            .await
+        {
+            Ok(c) => c,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => return Err(EngineError::api(format!("inspect container {id}"), e)),
+        };
+        let state = c.state.unwrap_or_default();
+        let config = c.config.unwrap_or_default();
+        Ok(Some(ContainerState {
+            id: c.id.unwrap_or_default(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            created: c.created.as_deref().and_then(unix_seconds),
+            finished: state.finished_at.as_deref().and_then(unix_seconds),
+            labels: config.labels.unwrap_or_default(),
+            image_id: c.image.unwrap_or_default(),
+            stdin_once: config.stdin_once.unwrap_or_default(),
+        }))
+    }
+
+    /// Attach to a container's stdin (before starting it), holding it for as long as the
+    /// lease lives.
+    pub async fn attach_stdin(&self, id: &str) -> Result<StdinLease> {
+        use bollard::query_parameters::AttachContainerOptionsBuilder;
+        let opts = AttachContainerOptionsBuilder::new()
+            .stdin(true)
+            .stream(true)
+            .build();
+        let r = self
+            .docker
+            .attach_container(id, Some(opts))
+            .await
+            .map_err(|e| EngineError::api(format!("attach to container {id}"), e))?;
+        Ok(StdinLease {
+            _input: r.input,
+            _output: r.output,
+        })
     }
 
     /// Ids of the images that any container on the engine (devenv's or not) was made from.
@@ -267,6 +355,8 @@ fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         working_dir: spec.workdir.clone(),
         labels: Some(spec.labels.clone()),
         open_stdin: Some(spec.open_stdin),
+        stdin_once: spec.stdin_once.then_some(true),
+        attach_stdin: spec.stdin_once.then_some(true),
         hostname: spec.hostname.clone(),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
@@ -300,5 +390,55 @@ fn mount(m: &Mount) -> bollard::models::Mount {
         target: Some(target.clone()),
         read_only: Some(read_only),
         ..Default::default()
+    }
+}
+
+/// Unix seconds of an RFC 3339 time as the engine writes it (`2024-05-01T10:00:00.123Z`);
+/// `None` for the zero time (`0001-01-01T00:00:00Z`: never) or anything unreadable.
+fn unix_seconds(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if y < 1970 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    // The engine writes UTC (`Z`); an explicit offset is applied.
+    let offset = match t
+        .get(19..)
+        .map(|r| r.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit()))
+    {
+        Some(o) if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => 0,
+    };
+    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_seconds;
+
+    #[test]
+    fn engine_times() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            unix_seconds("2024-05-01T10:00:00.123456789Z"),
+            Some(1_714_557_600)
+        );
+        assert_eq!(
+            unix_seconds("2024-05-01T12:00:00+02:00"),
+            Some(1_714_557_600)
+        );
+        assert_eq!(unix_seconds("0001-01-01T00:00:00Z"), None);
+        assert_eq!(unix_seconds("garbage"), None);
     }
 }

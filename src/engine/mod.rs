@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use bollard::Docker;
 
-pub use containers::{ContainerInfo, ContainerSpec, Mount, PortBinding};
+pub use containers::{
+    ContainerInfo, ContainerSpec, ContainerState, Mount, PortBinding, StdinLease,
+};
 pub use exec::{ExecIo, ExecOutput, ExecSpec};
 pub use images::{CommitSpec, ImageInfo};
 
@@ -35,6 +37,12 @@ pub mod labels {
     /// Canonical JSON of the container's runtime settings.
     pub const SETTINGS: &str = "dev.devenv.settings";
     pub const VERSION: &str = "dev.devenv.version";
+    /// Project identity (16 hex over the real project directory and manifest paths) of the
+    /// project that built a layer first / runs a build container.
+    pub const PROJECT_ID: &str = "dev.devenv.project-id";
+    /// Build containers: the id of the lock directory of the devenv running the build
+    /// (`image::lock::scope`); empty on layers (a commit would copy it otherwise).
+    pub const OWNER: &str = "dev.devenv.owner";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

@@ -304,10 +304,12 @@ async fn import_rootfs(
             message: "changed while it was being read".into(),
         });
     }
+    let identity = super::project_identity(manifest);
     let labels = [
         (labels::MANAGED, "true"),
         (labels::ROLE, "base"),
         (labels::PROJECT, manifest.name.as_str()),
+        (labels::PROJECT_ID, identity.as_str()),
     ];
     Ok(engine
         .import_rootfs(bytes, ROOTFS_REPO, tag, &labels)

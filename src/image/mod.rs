@@ -10,7 +10,8 @@ pub mod base;
 mod cache;
 mod history;
 mod interrupt;
-mod lock;
+mod leftovers;
+pub mod lock;
 mod prune;
 mod step;
 mod tail;
@@ -23,7 +24,7 @@ pub use base::{LockMode, ResolvedBase};
 pub use cache::push;
 pub use history::BuildRecord;
 pub use lock::NamedLock;
-pub use prune::{prune, remove_dead_build_containers, Pruned};
+pub use prune::{prune, PruneScope, Pruned};
 
 use crate::engine::{labels, Engine, EngineError};
 use crate::fingerprint::{self, FingerprintError, Plan, StatCache};
@@ -32,6 +33,11 @@ use crate::manifest::Manifest;
 
 /// Repository of layer images.
 pub const LAYER_REPO: &str = "devenv/layer";
+
+/// Repository prefix of the projects' roots: `devenv/project/<identity>:<hash>` names every
+/// image a project (one checkout and manifest) built and has not pruned, so that prune in
+/// one clone never takes what another clone of the same name uses.
+pub const ROOT_REPO_PREFIX: &str = "devenv/project/";
 
 /// Progress of a build, rendered by the CLI; the build itself never prints.
 pub trait Reporter {
@@ -79,6 +85,8 @@ pub enum BuildError {
     Io { what: String, message: String },
     #[error("build interrupted")]
     Interrupted,
+    #[error("cannot use the lock directory {dir}: {why}")]
+    LockDir { dir: String, why: String },
     #[error("layer {key} is not built")]
     NotBuilt { key: String },
 }
@@ -106,6 +114,10 @@ impl BuildError {
                 Some("finished steps are kept: run again to continue from there".into())
             }
             BuildError::NotBuilt { .. } => Some("run `devenv build` first".into()),
+            BuildError::LockDir { dir, .. } => Some(format!(
+                "another user may have planted it: check and remove {dir}, or set \
+                 XDG_RUNTIME_DIR to a directory of yours"
+            )),
             BuildError::StepFailed { .. } => {
                 Some("fix the step and run again: finished steps are reused".into())
             }
@@ -145,6 +157,29 @@ impl StatePaths {
         self.ensure_dir();
         StatCache::load(self.dir.join("statcache.json"))
     }
+}
+
+/// The project identity (see docs/design.md): 16 hex of the sha256 over the real paths of
+/// the project directory and the manifest. Its first 8 hex name the environment container.
+pub fn project_identity(manifest: &Manifest) -> String {
+    let real = |p: &std::path::Path| {
+        p.canonicalize()
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut h = fingerprint::Hasher::new("project");
+    h.field("dir", real(&manifest.root).as_bytes());
+    h.field("manifest", real(&manifest.path).as_bytes());
+    h.finish()[..16].to_owned()
+}
+
+/// The project's root reference for a hash: `devenv/project/<identity>:<hash>`.
+fn root_ref(manifest: &Manifest, hash: &str) -> (String, String) {
+    (
+        format!("{ROOT_REPO_PREFIX}{}", project_identity(manifest)),
+        hash.to_owned(),
+    )
 }
 
 /// The project's image reference for a hash.
@@ -217,10 +252,12 @@ pub async fn ensure_image(
             steps_cached: total,
         });
     }
-    remove_dead_build_containers(engine, Some(&manifest.name)).await?;
+    let identity = project_identity(manifest);
+    leftovers::remove_dead(engine, Some((&manifest.name, &identity))).await?;
     let previous = BuildRecord::load(&paths.dir);
     let mut interrupt = interrupt::Interrupt::install()?;
-    let mut builder = step::Builder::new(engine, manifest, reporter, cache);
+    let owner = lock::scope()?;
+    let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner);
     let chain = async {
         let mut parent = builder.ensure_base_layer(&mut base, &plan.base_key).await?;
         let (mut run, mut cached) = (0, 0);
@@ -256,10 +293,14 @@ pub async fn ensure_image(
     })
 }
 
+/// Name the final layer `devenv/<project>:<hash>`, and record it as one of this project's
+/// roots (`devenv/project/<identity>:<hash>`, what prune goes by).
 async fn tag_final(engine: &Engine, manifest: &Manifest, hash: &str) -> Result<(), BuildError> {
-    let repo = format!("devenv/{}", manifest.name);
-    if engine.image(&format!("{repo}:{hash}")).await?.is_none() {
-        engine.tag(&layer_ref(hash), &repo, hash).await?;
+    let (root_repo, _) = root_ref(manifest, hash);
+    for repo in [format!("devenv/{}", manifest.name), root_repo] {
+        if engine.image(&format!("{repo}:{hash}")).await?.is_none() {
+            engine.tag(&layer_ref(hash), &repo, hash).await?;
+        }
     }
     Ok(())
 }
@@ -273,6 +314,9 @@ fn layer_labels(manifest: &Manifest, key: &str, parent: &str) -> HashMap<String,
         (labels::PARENT.to_owned(), parent.to_owned()),
         (labels::HASH.to_owned(), key.to_owned()),
         (labels::PROJECT.to_owned(), manifest.name.clone()),
+        (labels::PROJECT_ID.to_owned(), project_identity(manifest)),
+        // Set on build containers; empty here, or the commit would copy the builder's.
+        (labels::OWNER.to_owned(), String::new()),
         (
             labels::VERSION.to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),

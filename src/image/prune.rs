@@ -1,11 +1,24 @@
 //! `devenv prune`: remove layer images and build leftovers that the current hash does not
-//! use. Acts only on objects carrying devenv's labels.
+//! use.
+//!
+//! devenv's images are known by devenv's own names, never by labels alone: `docker build`
+//! `FROM` a devenv image, or a `docker commit` of the environment container, copies every
+//! label into the user's image. So prune only ever removes names of devenv's own forms
+//! (`devenv/layer:<key>`, `devenv/rootfs:<sha256>`, `devenv/<project>:<hash>`,
+//! `devenv/project/<identity>:<hash>`, each tag 64 hex) on images that also carry the
+//! managed label; an image goes only when its last name does, and the engine keeps an image
+//! that a user's image is built on.
+//!
+//! Scope is the project identity, not its name: two clones with the same `name` share the
+//! tags `devenv/<name>:<hash>`, so each records its own roots
+//! `devenv/project/<identity>:<hash>`, and prune keeps everything under another identity's
+//! roots.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use super::lock::NamedLock;
-use super::{BuildError, LAYER_REPO};
-use crate::engine::{labels, Engine};
+use super::base::ROOTFS_REPO;
+use super::{leftovers, BuildError, LAYER_REPO, ROOT_REPO_PREFIX};
+use crate::engine::{labels, Engine, ImageInfo};
 
 /// What prune removed.
 #[derive(Debug, Default)]
@@ -15,59 +28,99 @@ pub struct Pruned {
     pub bytes: i64,
 }
 
-/// Remove this project's (or with `project = None`, every project's) images except the
-/// layers in `keep`, and build containers nobody is using.
+/// Whose images prune may remove.
+#[derive(Debug, Clone, Copy)]
+pub enum PruneScope<'a> {
+    /// The project with this name and identity ([`super::project_identity`]).
+    Project { name: &'a str, identity: &'a str },
+    /// Every project.
+    All,
+}
+
+/// One of devenv's own image names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Name<'a> {
+    /// `devenv/layer:<key>`.
+    Layer(&'a str),
+    /// `devenv/rootfs:<sha256 of the tarball>`.
+    Rootfs(&'a str),
+    /// `devenv/<project>:<hash>`.
+    Final { project: &'a str, hash: &'a str },
+    /// `devenv/project/<identity>:<hash>`.
+    Root { identity: &'a str, hash: &'a str },
+}
+
+impl<'a> Name<'a> {
+    fn parse(tag: &'a str) -> Option<Name<'a>> {
+        let (repo, t) = tag.rsplit_once(':')?;
+        if !is_hex(t, 64) {
+            return None;
+        }
+        if repo == LAYER_REPO {
+            return Some(Name::Layer(t));
+        }
+        if repo == ROOTFS_REPO {
+            return Some(Name::Rootfs(t));
+        }
+        if let Some(identity) = repo.strip_prefix(ROOT_REPO_PREFIX) {
+            return is_hex(identity, 16).then_some(Name::Root { identity, hash: t });
+        }
+        let project = repo.strip_prefix("devenv/")?;
+        let plain = !project.is_empty() && !project.contains('/');
+        plain.then_some(Name::Final { project, hash: t })
+    }
+
+    /// The key, hash or digest the name stands for.
+    fn key(self) -> &'a str {
+        match self {
+            Name::Layer(k) | Name::Rootfs(k) => k,
+            Name::Final { hash, .. } | Name::Root { hash, .. } => hash,
+        }
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Remove the images in `scope` except the layers (and rootfs digests) in `keep`, and
+/// build containers no live build owns.
 pub async fn prune<S: std::hash::BuildHasher>(
     engine: &Engine,
-    project: Option<&str>,
+    scope: PruneScope<'_>,
     keep: &HashSet<String, S>,
 ) -> Result<Pruned, BuildError> {
+    let project = match scope {
+        PruneScope::Project { name, identity } => Some((name, identity)),
+        PruneScope::All => None,
+    };
     let mut out = Pruned {
-        containers: remove_dead_build_containers(engine, project).await?,
+        containers: leftovers::remove_dead(engine, project).await?,
         ..Pruned::default()
     };
     let in_use = engine.images_in_use().await?;
-    let all = engine.list_images(&[(labels::MANAGED, "true")]).await?;
-    let mut keep: HashSet<String> = keep.iter().cloned().collect();
-    if let Some(p) = project {
-        // Layers are shared by projects with a common prefix: keep every layer under
-        // another project's current image, whoever built it first.
-        keep.extend(ancestors_of_other_projects(&all, p));
-    }
-    let keep = &keep;
-    let mut images: Vec<_> = all
-        .into_iter()
-        .filter(|i| {
-            project.is_none_or(|p| i.labels.get(labels::PROJECT).map(String::as_str) == Some(p))
-        })
-        .collect();
+    let mut all = engine.list_images(&[(labels::MANAGED, "true")]).await?;
     // Newest first: children go before the parents they depend on.
-    images.sort_by_key(|i| std::cmp::Reverse(i.created));
-    for img in images {
-        // Layers are known by their key, imported root filesystems by their sha256 tag.
-        let key = img.labels.get(labels::KEY).cloned().or_else(|| {
-            img.repo_tags.iter().find_map(|t| {
-                t.strip_prefix(super::base::ROOTFS_REPO)
-                    .and_then(|t| t.strip_prefix(':'))
-                    .map(str::to_owned)
-            })
-        });
-        if key.is_some_and(|k| keep.contains(&k)) {
-            untag_stale(engine, &img.repo_tags, keep).await?;
-            continue;
-        }
+    all.sort_by_key(|i| std::cmp::Reverse(i.created));
+    let doomed = doomed_names(&all, scope, keep);
+    for img in &all {
         if in_use.contains(&img.id) {
             continue;
         }
+        let mine: Vec<&String> = img
+            .repo_tags
+            .iter()
+            .filter(|t| doomed.contains(*t))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
         let mut removed = true;
-        for tag in &img.repo_tags {
+        for tag in &mine {
             removed &= engine.remove_image(tag).await?;
         }
-        if img.repo_tags.is_empty() {
-            removed = engine.remove_image(&img.id).await?;
-        }
-        // Removing its last name deletes an image; check it is really gone.
-        if removed && engine.image(&img.id).await?.is_none() {
+        // Removing its last name deletes an image (unless a user's image is built on it).
+        if removed && mine.len() == img.repo_tags.len() && engine.image(&img.id).await?.is_none() {
             out.images += 1;
             out.bytes += img.size;
         }
@@ -75,74 +128,121 @@ pub async fn prune<S: std::hash::BuildHasher>(
     Ok(out)
 }
 
-/// Keys of every layer below an image that another project currently names
-/// (`devenv/<other>:<hash>`), following the layers' parent labels.
-fn ancestors_of_other_projects(all: &[crate::engine::ImageInfo], project: &str) -> HashSet<String> {
-    let parent: std::collections::HashMap<&str, &str> = all
-        .iter()
-        .filter_map(|i| {
-            Some((
-                i.labels.get(labels::KEY)?.as_str(),
-                i.labels.get(labels::PARENT)?.as_str(),
-            ))
+/// The names prune removes.
+fn doomed_names<S: std::hash::BuildHasher>(
+    all: &[ImageInfo],
+    scope: PruneScope<'_>,
+    keep: &HashSet<String, S>,
+) -> HashSet<String> {
+    let names = || {
+        all.iter().flat_map(|img| {
+            img.repo_tags
+                .iter()
+                .filter_map(move |t| Some((img, t, Name::parse(t)?)))
+        })
+    };
+    let PruneScope::Project { name, identity } = scope else {
+        return names()
+            .filter(|(_, _, n)| !keep.contains(n.key()))
+            .map(|(_, t, _)| t.clone())
+            .collect();
+    };
+    // Hashes another project (another identity, or another name) has as its images.
+    let theirs: HashSet<&str> = names()
+        .filter_map(|(_, _, n)| match n {
+            Name::Root { identity: i, hash } if i != identity => Some(hash),
+            Name::Final { project, hash } if project != name => Some(hash),
+            _ => None,
         })
         .collect();
-    let own = format!("devenv/{project}:");
-    let mut keep = HashSet::new();
-    for tag in all.iter().flat_map(|i| &i.repo_tags) {
-        let Some((repo, hash)) = tag.rsplit_once(':') else {
+    let ours = |img: &ImageInfo| match img.labels.get(labels::PROJECT_ID) {
+        Some(id) => id == identity,
+        // Made by a devenv that did not record identities.
+        None => img.labels.get(labels::PROJECT).map(String::as_str) == Some(name),
+    };
+    let protected = ancestors(all, theirs.iter().copied());
+    let mut doomed = HashSet::new();
+    for (img, tag, n) in names() {
+        let key = n.key();
+        if keep.contains(key) {
             continue;
+        }
+        let remove = match n {
+            Name::Root { identity: i, .. } => i == identity,
+            // Shared by the clones of this name: it goes when no other one has it.
+            Name::Final { project, hash } => project == name && !theirs.contains(hash),
+            Name::Layer(k) => ours(img) && !protected.contains(k),
+            Name::Rootfs(_) => ours(img),
         };
-        let final_tag = repo.starts_with("devenv/")
-            && repo != LAYER_REPO
-            && repo != super::base::ROOTFS_REPO
-            && !tag.starts_with(&own);
-        let mut key = final_tag.then_some(hash);
-        while let Some(k) = key.filter(|k| !k.is_empty() && keep.insert((*k).to_owned())) {
+        if remove {
+            doomed.insert(tag.clone());
+        }
+    }
+    doomed
+}
+
+/// `roots` and every layer key below them, following the layers' parent labels (on images
+/// named `devenv/layer:<key>` only: a user's image inherits those labels too).
+fn ancestors<'a>(all: &'a [ImageInfo], roots: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    let parent: HashMap<&str, &str> = all
+        .iter()
+        .flat_map(|img| {
+            img.repo_tags
+                .iter()
+                .filter_map(move |t| match Name::parse(t) {
+                    Some(Name::Layer(k))
+                        if img.labels.get(labels::KEY).map(String::as_str) == Some(k) =>
+                    {
+                        Some((k, img.labels.get(labels::PARENT)?.as_str()))
+                    }
+                    _ => None,
+                })
+        })
+        .collect();
+    let mut out = HashSet::new();
+    for root in roots {
+        let mut key = Some(root);
+        while let Some(k) = key.filter(|k| !k.is_empty() && out.insert((*k).to_owned())) {
             key = parent.get(k).copied();
         }
     }
-    keep
+    out
 }
 
-/// Remove build containers left by interrupted builds (those whose key lock is free, so no
-/// live build owns them); returns how many.
-pub async fn remove_dead_build_containers(
-    engine: &Engine,
-    project: Option<&str>,
-) -> Result<usize, BuildError> {
-    let mut filter = vec![(labels::MANAGED, "true"), (labels::ROLE, "build")];
-    if let Some(p) = project {
-        filter.push((labels::PROJECT, p));
-    }
-    let mut removed = 0;
-    for c in engine.list_containers(&filter).await? {
-        let key = c.labels.get(labels::KEY).cloned().unwrap_or_default();
-        if let Some(_lock) = NamedLock::try_acquire(&key)? {
-            engine.remove_container(&c.id).await?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Drop project tags (`devenv/<project>:<hash>`) on kept images whose hash is not current.
-async fn untag_stale<S: std::hash::BuildHasher>(
-    engine: &Engine,
-    tags: &[String],
-    keep: &HashSet<String, S>,
-) -> Result<(), BuildError> {
-    for tag in tags {
-        let Some((repo, t)) = tag.rsplit_once(':') else {
-            continue;
-        };
-        if repo != LAYER_REPO
-            && repo.starts_with("devenv/")
-            && repo != super::base::ROOTFS_REPO
-            && !keep.contains(t)
-        {
-            engine.remove_image(tag).await?;
+    const H1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[test]
+    fn only_devenvs_own_name_forms() {
+        assert_eq!(
+            Name::parse(&format!("devenv/layer:{H1}")),
+            Some(Name::Layer(H1))
+        );
+        assert_eq!(
+            Name::parse(&format!("devenv/web:{H1}")),
+            Some(Name::Final {
+                project: "web",
+                hash: H1
+            })
+        );
+        assert_eq!(
+            Name::parse(&format!("devenv/project/0123456789abcdef:{H1}")),
+            Some(Name::Root {
+                identity: "0123456789abcdef",
+                hash: H1
+            })
+        );
+        for foreign in [
+            "devenv/web:latest",
+            "mine:latest",
+            &format!("me/devenv/web:{H1}"),
+            &format!("devenv/project/xyz:{H1}"),
+            &format!("devenv/a/b:{H1}"),
+        ] {
+            assert_eq!(Name::parse(foreign), None, "{foreign}");
         }
     }
-    Ok(())
 }

@@ -14,6 +14,7 @@ use super::archive::inputs_tar;
 use super::base::ResolvedBase;
 use super::cache::RegistryCache;
 use super::interrupt::Interrupt;
+use super::leftovers::{self, Claim};
 use super::lock::NamedLock;
 use super::tail::Tail;
 use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
@@ -27,6 +28,8 @@ pub(super) struct Builder<'a> {
     manifest: &'a Manifest,
     reporter: &'a mut dyn Reporter,
     cache: Option<RegistryCache>,
+    /// This lock directory's scope id, put on build containers (see `leftovers`).
+    owner: String,
     /// Removals of committed build containers, overlapped with the next step's work.
     removals: Vec<tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>>,
 }
@@ -37,12 +40,14 @@ impl<'a> Builder<'a> {
         manifest: &'a Manifest,
         reporter: &'a mut dyn Reporter,
         cache: Option<RegistryCache>,
+        owner: String,
     ) -> Self {
         Builder {
             engine,
             manifest,
             reporter,
             cache,
+            owner,
             removals: Vec::new(),
         }
     }
@@ -83,7 +88,6 @@ impl<'a> Builder<'a> {
         if self.engine.image(&reference).await?.is_some() {
             return Ok(reference);
         }
-        self.remove_leftovers(key).await?;
         // Only now is the base image itself needed.
         let base = &base
             .image(self.engine, self.manifest, self.reporter)
@@ -96,7 +100,10 @@ impl<'a> Builder<'a> {
             .unwrap_or_default();
         let env = merge_env(&base_env, &self.manifest.env);
         let spec = self.container_spec(base, key, &env, &Process::Idle);
-        let id = self.engine.create_container(&spec).await?;
+        let Claim::Created(id) = leftovers::claim(self.engine, &spec, key, self.reporter).await?
+        else {
+            return Ok(reference);
+        };
         let result = self
             .commit(&id, (key, ""), env, "devenv: base config")
             .await;
@@ -131,9 +138,6 @@ impl<'a> Builder<'a> {
             self.reporter.step_cached(index, total, &step.name);
             return Ok(false);
         }
-        self.remove_leftovers(&planned.key).await?;
-        self.reporter.step_started(index, total, &step.name, why);
-        let started = Instant::now();
         let parent_info = self.engine.image(parent).await?;
         let (env, parent_user) = parent_info.map(|i| (i.env, i.user)).unwrap_or_default();
         // The step is the container's main process (cheapest) unless it has secrets or a
@@ -148,7 +152,29 @@ impl<'a> Builder<'a> {
             Process::Idle
         };
         let spec = self.container_spec(parent, &planned.key, &env, &process);
-        let id = self.engine.create_container(&spec).await?;
+        let claim = tokio::select! {
+            c = leftovers::claim(self.engine, &spec, &planned.key, self.reporter) => c?,
+            () = interrupt.recv() => return Err(BuildError::Interrupted),
+        };
+        let Claim::Created(id) = claim else {
+            // Another build of this key, elsewhere, finished it while we waited.
+            self.reporter.step_cached(index, total, &step.name);
+            return Ok(false);
+        };
+        // An idle container's stdin is held until its container is removed: when this
+        // process dies, the engine closes it, the idle shell exits and the step with it.
+        let lease = match process {
+            Process::Idle => match self.engine.attach_stdin(&id).await {
+                Ok(lease) => Some(lease),
+                Err(e) => {
+                    self.engine.remove_container(&id).await?;
+                    return Err(e.into());
+                }
+            },
+            Process::Main { .. } => None,
+        };
+        self.reporter.step_started(index, total, &step.name, why);
+        let started = Instant::now();
         let comment = format!("devenv step: {}", step.name);
         let outcome = tokio::select! {
             r = async {
@@ -162,11 +188,14 @@ impl<'a> Builder<'a> {
         if outcome.is_ok() {
             // The layer is committed: removing its container can overlap what comes next.
             let engine = self.engine.clone();
-            self.removals.push(tokio::spawn(
-                async move { engine.remove_container(&id).await },
-            ));
+            self.removals.push(tokio::spawn(async move {
+                let removed = engine.remove_container(&id).await;
+                drop(lease);
+                removed
+            }));
         } else {
             self.engine.remove_container(&id).await?;
+            drop(lease);
         }
         match outcome {
             Ok(()) => {
@@ -263,6 +292,7 @@ impl<'a> Builder<'a> {
     ) -> ContainerSpec {
         let mut labels = layer_labels(self.manifest, key, "");
         labels.insert(labels::ROLE.to_owned(), "build".to_owned());
+        labels.insert(labels::OWNER.to_owned(), self.owner.clone());
         labels.remove(labels::HASH);
         let (cmd, open_stdin) = match process {
             // An idle `/bin/sh` on an open stdin that nobody writes to.
@@ -273,13 +303,14 @@ impl<'a> Builder<'a> {
             ),
         };
         ContainerSpec {
-            name: Some(format!("devenv-build-{}", &key[..16])),
+            name: Some(leftovers::container_name(key)),
             image: image.to_owned(),
             cmd,
             env: env.to_vec(),
             workdir: Some(self.manifest.shell.workdir.clone()),
             labels,
             open_stdin,
+            stdin_once: open_stdin,
             ..ContainerSpec::default()
         }
     }
@@ -301,19 +332,6 @@ impl<'a> Builder<'a> {
             comment: comment.to_owned(),
         };
         self.engine.commit(id, &spec).await?;
-        Ok(())
-    }
-
-    /// Build containers of this key left by an interrupted build (we hold the key's lock,
-    /// so none of them is live).
-    async fn remove_leftovers(&self, key: &str) -> Result<(), BuildError> {
-        let stale = self
-            .engine
-            .list_containers(&[(labels::ROLE, "build"), (labels::KEY, key)])
-            .await?;
-        for c in stale {
-            self.engine.remove_container(&c.id).await?;
-        }
         Ok(())
     }
 }

@@ -66,14 +66,14 @@ pub(super) async fn create(
         init: true,
         open_stdin: true,
         hostname: Some(manifest.name.chars().take(63).collect()),
+        ..ContainerSpec::default()
     };
     let cid = match engine.create_container(&spec).await {
         Ok(cid) => cid,
         // A container of that name that our labels did not find (left half-created, or
         // made by another devenv version): replace it, but only if devenv made it.
         Err(EngineError::Conflict { .. }) => {
-            let theirs = engine.container_labels(&id.container_name).await?;
-            if theirs.is_some_and(|l| l.get(labels::MANAGED).map(String::as_str) != Some("true")) {
+            if !made_by_devenv(engine, &id.container_name).await? {
                 return Err(SessionError::NameTaken {
                     name: id.container_name.clone(),
                 });
@@ -90,6 +90,26 @@ pub(super) async fn create(
         labels: spec.labels,
         image_id: String::new(),
     })
+}
+
+/// Whether the container `name` is an environment container devenv made (or is gone). Labels
+/// are inherited: a container run from a devenv image, or from a `docker commit` of an
+/// environment container, carries devenv's labels too. Only a label its creator set counts,
+/// one its image does not carry with the same value: devenv sets role `env` on containers of
+/// images whose role is `layer`.
+async fn made_by_devenv(engine: &Engine, name: &str) -> Result<bool, SessionError> {
+    let Some(c) = engine.container_state(name).await? else {
+        return Ok(true);
+    };
+    let own = |key: &str, value: &str| c.labels.get(key).map(String::as_str) == Some(value);
+    if !own(labels::MANAGED, "true") || !own(labels::ROLE, "env") {
+        return Ok(false);
+    }
+    let image_role = engine
+        .image(&c.image_id)
+        .await?
+        .and_then(|i| i.labels.get(labels::ROLE).cloned());
+    Ok(image_role.as_deref() != Some("env"))
 }
 
 /// Mount targets inside the mounted project (`target-cache:/workspace/target`) would be

@@ -4,7 +4,13 @@
 //! file another session cannot see; and `export --force` removes only what an earlier export
 //! wrote.
 
-use crate::common::{stderr, TestContext};
+use std::io::Write as _;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{docker, docker_lines, stderr, TestContext};
 
 #[test]
 fn export_force_into_the_project_keeps_the_users_steps_and_base_files() {
@@ -33,4 +39,332 @@ fn export_force_into_the_project_keeps_the_users_steps_and_base_files() {
         let got = std::fs::read_to_string(t.root().join(rel));
         assert_eq!(got.ok().as_deref(), Some(content), "{rel}");
     }
+}
+
+fn hash(t: &TestContext) -> String {
+    t.ok(&["hash"]).trim().to_owned()
+}
+
+fn image_exists(reference: &str) -> bool {
+    !docker_lines(&["images", "-q", reference]).is_empty()
+}
+
+/// Edit the manifest so the project moves on to a new hash, and build that.
+fn move_on(t: &TestContext, from: &str, to: &str) {
+    let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    assert!(manifest.contains(from));
+    t.write("devenv.toml", &manifest.replace(from, to));
+    t.ok(&["build"]);
+}
+
+#[test]
+fn prune_keeps_a_users_image_built_from_or_committed_off_the_environment() {
+    let t = TestContext::new();
+    t.manifest("[[step]]\nrun = \"echo one > /one\"\n");
+    t.ok(&["up"]);
+    let old = format!("devenv/{}:{}", t.name, hash(&t));
+    // docker build FROM the environment image (the classic builder) …
+    let derived = format!("{}-derived:1", t.name);
+    let mut build = Command::new("docker")
+        .args(["build", "-q", "-t", &derived, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dockerfile = format!("FROM {old}\nRUN echo mine > /mine\n");
+    build
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(build.wait().unwrap().success());
+    // … and a commit of the environment container: both inherit every devenv label.
+    let env = docker_lines(&["ps", "-q", "--filter", &format!("label={}", t.label())]);
+    assert_eq!(env.len(), 1, "{env:?}");
+    let committed = format!("{}-commit:1", t.name);
+    docker(&["commit", &env[0], &committed]);
+    t.ok(&["down"]);
+    move_on(&t, "echo one", "echo two");
+    t.ok(&["prune"]);
+    assert!(
+        !image_exists(&old),
+        "the old environment image was not pruned"
+    );
+    assert!(
+        image_exists(&derived),
+        "prune removed the user's derived image"
+    );
+    assert!(image_exists(&committed), "prune removed the user's commit");
+    docker(&["run", "--rm", &derived, "cat", "/mine", "/one"]);
+}
+
+#[test]
+fn a_foreign_container_under_the_environments_name_is_left_alone() {
+    let t = TestContext::new();
+    t.manifest("");
+    t.ok(&["up"]);
+    let name = docker(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label={}", t.label()),
+    ])
+    .trim()
+    .to_owned();
+    t.ok(&["down"]);
+    // Someone runs devenv's image under that name: it inherits `dev.devenv.managed=true`.
+    let image = format!("devenv/{}:{}", t.name, hash(&t));
+    let theirs = docker(&["create", "--name", &name, &image, "/bin/sh"])
+        .trim()
+        .to_owned();
+    let out = t.run(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("devenv did not make it"),
+        "{}",
+        stderr(&out)
+    );
+    let now = docker(&["inspect", "--format", "{{.Id}}", &name]);
+    assert_eq!(now.trim(), theirs, "the foreign container was replaced");
+}
+
+#[test]
+fn prune_in_one_clone_keeps_the_current_image_of_another_clone_of_the_same_name() {
+    let a = TestContext::new();
+    let b = TestContext::new();
+    a.manifest("[[step]]\nrun = \"echo a > /a\"\n");
+    // b: the same name and base, other content (another checkout or worktree).
+    std::fs::copy(a.root().join("base.tar"), b.root().join("base.tar")).unwrap();
+    b.write(
+        "devenv.toml",
+        &format!(
+            "name = \"{}\"\n[base]\nrootfs = \"base.tar\"\n[[step]]\nrun = \"echo b > /b\"\n",
+            a.name
+        ),
+    );
+    a.ok(&["build"]);
+    b.ok(&["build"]);
+    let hb = hash(&b);
+    move_on(&a, "echo a", "echo A");
+    a.ok(&["prune"]);
+    assert!(
+        image_exists(&format!("devenv/{}:{hb}", a.name)),
+        "prune in a removed b's current image"
+    );
+    assert!(image_exists(&format!("devenv/layer:{hb}")));
+    let out = b.run(&["build"]);
+    assert!(stderr(&out).contains("0 steps run"), "{}", stderr(&out));
+}
+
+/// Build containers of the test project (any state).
+fn build_containers(t: &TestContext) -> Vec<String> {
+    docker_lines(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label={}", t.label()),
+        "--filter",
+        "label=dev.devenv.role=build",
+    ])
+}
+
+/// The test project's running build container, once there is one (the step's: the config
+/// layer's container is never started).
+fn running_build_container(t: &TestContext) -> String {
+    let running = || {
+        docker_lines(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label={}", t.label()),
+            "--filter",
+            "label=dev.devenv.role=build",
+            "--filter",
+            "status=running",
+        ])
+    };
+    wait_for("a running build container", || running().len() == 1);
+    running().remove(0)
+}
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_build_under_another_lock_directory_survives_prune_and_build_elsewhere() {
+    let t = TestContext::new();
+    t.manifest("[[step]]\nname = \"slow\"\nrun = \"sleep 5; echo done > /done\"\n");
+    t.ok(&["lock"]);
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = t
+        .cmd(&["build"])
+        .env("XDG_RUNTIME_DIR", first_dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let container = running_build_container(&t);
+    // Another session (its own lock directory) prunes and builds the same project.
+    let second = |args: &[&str]| {
+        t.cmd(args)
+            .env("XDG_RUNTIME_DIR", second_dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = second(&["prune"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        build_containers(&t),
+        vec![container.clone()],
+        "prune removed a live build"
+    );
+    let out = second(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let runs =
+        stderr(&first).matches(": running").count() + stderr(&out).matches(": running").count();
+    assert_eq!(runs, 1, "{}\n{}", stderr(&first), stderr(&out));
+}
+
+#[test]
+fn an_idle_build_container_ends_with_its_devenv_and_is_no_obstacle_elsewhere() {
+    let t = TestContext::new();
+    // A step with a secret runs as an exec in an idle container.
+    t.manifest("[[step]]\nsecrets = [\"IT_LEASE\"]\nrun = \"sleep 30\"\n");
+    t.ok(&["lock"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = t
+        .cmd(&["build"])
+        .env("IT_LEASE", "x")
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let container = running_build_container(&t);
+    wait_for("the step to run", || {
+        docker_lines(&["top", &container])
+            .iter()
+            .any(|l| l.contains("sleep"))
+    });
+    first.kill().unwrap(); // SIGKILL: nothing of devenv runs any more
+    first.wait().unwrap();
+    wait_for("the orphaned build container to stop", || {
+        docker(&["inspect", "--format", "{{.State.Status}}", &container]).trim() == "exited"
+    });
+    // Another session's build does not wait for it.
+    let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &manifest.replace("sleep 30", "true"));
+    let out = t.run(&["prune"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        build_containers(&t).is_empty(),
+        "the leftover was not removed"
+    );
+}
+
+#[test]
+fn lock_files_do_not_pile_up() {
+    let t = TestContext::new();
+    t.manifest("[[step]]\nrun = \"echo 1 > /1\"\n[[step]]\nrun = \"echo 2 > /2\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let out = t
+        .cmd(&["build"])
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let left: Vec<String> = std::fs::read_dir(dir.path().join("devenv-locks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "lock files left: {left:?}");
+}
+
+/// `devenv ARGS` as host user `uid` without XDG_RUNTIME_DIR, so its locks go to
+/// `/tmp/devenv-<uid>`.
+fn as_user_without_runtime_dir(t: &TestContext, uid: u32, args: &[&str]) -> Output {
+    let sock_gid = std::fs::metadata("/var/run/docker.sock").unwrap().gid();
+    Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            &format!("--groups={sock_gid}"),
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(args)
+        .current_dir(t.root())
+        .env("HOME", t.home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("CI")
+        .output()
+        .unwrap()
+}
+
+/// Removes a planted path when the test ends, whatever happens.
+struct Planted(PathBuf);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn lchown(path: &Path, uid: u32) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+}
+
+#[test]
+fn a_planted_tmp_lock_directory_is_refused_or_replaced() {
+    // A uid of this test alone (nobody else uses /tmp/devenv-<uid>).
+    let uid = 47_000 + std::process::id() % 1000;
+    let other = uid + 1000;
+    let t = TestContext::new();
+    t.manifest("[[step]]\nrun = \"echo 1 > /1\"\n");
+    t.give_to(uid);
+    let dir = PathBuf::from(format!("/tmp/devenv-{uid}"));
+    let _cleanup = Planted(dir.clone());
+    let _ = std::fs::remove_dir_all(&dir);
+    let refused = |out: &Output| {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+        assert!(stderr(out).contains("lock directory"), "{}", stderr(out));
+    };
+    // Another user's directory, open to all.
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    lchown(&dir, other);
+    refused(&as_user_without_runtime_dir(&t, uid, &["build"]));
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "used it anyway"
+    );
+    std::fs::remove_dir(&dir).unwrap();
+    // Another user's symlink to a directory of theirs.
+    let target = tempfile::tempdir().unwrap();
+    lchown(target.path(), other);
+    std::os::unix::fs::symlink(target.path(), &dir).unwrap();
+    lchown(&dir, other);
+    refused(&as_user_without_runtime_dir(&t, uid, &["build"]));
+    assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
+    std::fs::remove_file(&dir).unwrap();
+    // The user's own symlink (or one left by a broken tool) is replaced, not followed.
+    std::os::unix::fs::symlink(target.path(), &dir).unwrap();
+    lchown(&dir, uid);
+    let out = as_user_without_runtime_dir(&t, uid, &["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert!(meta.is_dir(), "still a symlink");
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (uid, 0o700));
+    assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
 }
