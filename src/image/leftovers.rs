@@ -141,7 +141,8 @@ fn is_build_container(name: &str, l: &std::collections::HashMap<String, String>)
 /// Whether this lock directory's key lock decides about the container: it carries our
 /// scope, or it is an older devenv's (no owner label).
 fn by_lock(c: &ContainerState) -> Result<bool, BuildError> {
-    Ok(match c.labels.get(labels::OWNER) {
+    // Empty: an older devenv's container, from a layer that carries the empty label.
+    Ok(match c.labels.get(labels::OWNER).filter(|o| !o.is_empty()) {
         None => true,
         Some(owner) => *owner == lock::scope()?,
     })
