@@ -395,32 +395,33 @@ fn mount(m: &Mount) -> bollard::models::Mount {
 
 /// Unix seconds of an RFC 3339 time as the engine writes it (`2024-05-01T10:00:00.123Z`);
 /// `None` for the zero time (`0001-01-01T00:00:00Z`: never) or anything unreadable.
-fn unix_seconds(t: &str) -> Option<i64> {
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if y < 1970 {
+fn unix_seconds(time: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| time.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let clock = num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+    if year < 1970 {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let shifted_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
     // The engine writes UTC (`Z`); an explicit offset is applied.
-    let offset = match t
+    let zone = time
         .get(19..)
-        .map(|r| r.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit()))
-    {
-        Some(o) if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+        .map(|r| r.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit()));
+    let offset = match zone {
+        Some(z) if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            sign * (z[1..3].parse::<i64>().ok()? * 3600 + z[4..6].parse::<i64>().ok()? * 60)
         }
         _ => 0,
     };
-    Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
+    Some(days * 86_400 + clock - offset)
 }
 
 #[cfg(test)]

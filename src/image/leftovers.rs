@@ -142,10 +142,12 @@ fn is_build_container(name: &str, l: &std::collections::HashMap<String, String>)
 /// scope, or it is an older devenv's (no owner label).
 fn by_lock(c: &ContainerState) -> Result<bool, BuildError> {
     // Empty: an older devenv's container, from a layer that carries the empty label.
-    Ok(match c.labels.get(labels::OWNER).filter(|o| !o.is_empty()) {
-        None => true,
-        Some(owner) => *owner == lock::scope()?,
-    })
+    Ok(
+        match c.labels.get(labels::OWNER).filter(|o| !o.is_empty()) {
+            None => true,
+            Some(owner) => *owner == lock::scope()?,
+        },
+    )
 }
 
 /// Whether the container is a leftover. `holding_key_lock`: the caller holds the lock of its

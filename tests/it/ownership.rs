@@ -284,7 +284,7 @@ fn lock_files_do_not_pile_up() {
     let left: Vec<String> = std::fs::read_dir(dir.path().join("devenv-locks"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".lock"))
+        .filter(|n| Path::new(n).extension().is_some_and(|e| e == "lock"))
         .collect();
     assert!(left.is_empty(), "lock files left: {left:?}");
 }
