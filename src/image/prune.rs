@@ -214,6 +214,75 @@ mod tests {
     use super::*;
 
     const H1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const H2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+    const H3: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+    const A: &str = "aaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbb";
+
+    /// A layer image `key` on `parent` built first by identity `id`, with extra names.
+    fn layer(key: &str, parent: &str, id: &str, names: &[String]) -> ImageInfo {
+        let mut repo_tags = vec![format!("devenv/layer:{key}")];
+        repo_tags.extend(names.iter().cloned());
+        ImageInfo {
+            id: format!("sha256:{key}"),
+            repo_tags,
+            repo_digests: Vec::new(),
+            labels: HashMap::from([
+                (labels::MANAGED.to_owned(), "true".to_owned()),
+                (labels::KEY.to_owned(), key.to_owned()),
+                (labels::PARENT.to_owned(), parent.to_owned()),
+                (labels::PROJECT.to_owned(), "web".to_owned()),
+                (labels::PROJECT_ID.to_owned(), id.to_owned()),
+            ]),
+            env: Vec::new(),
+            user: String::new(),
+            created: 0,
+            size: 0,
+        }
+    }
+
+    fn names(id: &str, hash: &str) -> Vec<String> {
+        vec![
+            format!("devenv/web:{hash}"),
+            format!("devenv/project/{id}:{hash}"),
+        ]
+    }
+
+    #[test]
+    fn another_clone_of_the_same_name_keeps_its_images() {
+        // a built H1 then H3 (current); b (same name) built H2 on a's H1.
+        let all = vec![
+            layer(H1, "", A, &names(A, H1)),
+            layer(H2, H1, B, &names(B, H2)),
+            layer(H3, "", A, &names(A, H3)),
+        ];
+        let keep: HashSet<String> = HashSet::from([H3.to_owned()]);
+        let scope = PruneScope::Project {
+            name: "web",
+            identity: A,
+        };
+        let doomed = doomed_names(&all, scope, &keep);
+        let expected: HashSet<String> = HashSet::from([
+            format!("devenv/project/{A}:{H1}"),
+            format!("devenv/web:{H1}"),
+        ]);
+        // H1's layer stays: b's H2 is built on it.
+        assert_eq!(doomed, expected);
+    }
+
+    #[test]
+    fn a_users_image_with_devenvs_labels_has_no_name_to_remove() {
+        let mut derived = layer(H1, "", A, &[]);
+        derived.repo_tags = vec!["mine:latest".to_owned()];
+        let all = vec![derived];
+        let keep: HashSet<String> = HashSet::new();
+        assert!(doomed_names(&all, PruneScope::All, &keep).is_empty());
+        let scope = PruneScope::Project {
+            name: "web",
+            identity: A,
+        };
+        assert!(doomed_names(&all, scope, &keep).is_empty());
+    }
 
     #[test]
     fn only_devenvs_own_name_forms() {

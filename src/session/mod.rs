@@ -125,8 +125,15 @@ fn real(p: &Path) -> String {
 /// The project's environment container, if any (the newest when several exist: the engine
 /// lists newest first).
 pub async fn find(engine: &Engine, id: &ProjectId) -> Result<Option<ContainerInfo>, SessionError> {
-    let list = engine.list_containers(&id.labels()).await?;
-    Ok(list.into_iter().next())
+    Ok(ours(engine, id).await?.into_iter().next())
+}
+
+/// The project's environment containers: its labels and its name. Labels alone are
+/// inherited: a container run from a `docker commit` of the environment carries them all.
+async fn ours(engine: &Engine, id: &ProjectId) -> Result<Vec<ContainerInfo>, SessionError> {
+    let mut list = engine.list_containers(&id.labels()).await?;
+    list.retain(|c| c.name == id.container_name);
+    Ok(list)
 }
 
 /// How `ensure_running` treats a stale container.
@@ -334,7 +341,7 @@ pub async fn down(
     let id = ProjectId::new(manifest);
     let _lock = project_lock(&id).await?;
     let mut removed = Vec::new();
-    for c in engine.list_containers(&id.labels()).await? {
+    for c in ours(engine, &id).await? {
         engine.remove_container(&c.id).await?;
         let _ = std::fs::remove_file(marker(state_dir, &c.id));
         removed.push(format!("container {}", c.name));

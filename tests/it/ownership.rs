@@ -368,3 +368,23 @@ fn a_planted_tmp_lock_directory_is_refused_or_replaced() {
     assert_eq!((meta.uid(), meta.mode() & 0o777), (uid, 0o700));
     assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn down_leaves_a_container_run_from_a_commit_of_the_environment() {
+    let t = TestContext::new();
+    t.manifest("");
+    t.ok(&["up"]);
+    let env = docker_lines(&["ps", "-q", "--filter", &format!("label={}", t.label())]);
+    assert_eq!(env.len(), 1, "{env:?}");
+    let committed = format!("{}-snapshot:1", t.name);
+    docker(&["commit", &env[0], &committed]);
+    // It carries every label of the environment container, but devenv did not make it.
+    let theirs = docker(&["run", "-d", &committed, "sleep", "600"])
+        .trim()
+        .to_owned();
+    t.ok(&["down"]);
+    let state = docker(&["inspect", "--format", "{{.State.Status}}", &theirs]);
+    assert_eq!(state.trim(), "running", "down removed the user's container");
+    let out = t.run(&["status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
