@@ -136,13 +136,17 @@ impl<'a> Builder<'a> {
         let started = Instant::now();
         let parent_info = self.engine.image(parent).await?;
         let (env, parent_user) = parent_info.map(|i| (i.env, i.user)).unwrap_or_default();
-        // The step is the container's main process (cheapest) unless it has secrets or a
-        // user of its own: a commit copies the container's config, and neither the secrets
-        // nor the step's user may end up in the image. Those steps run as an exec in an idle
-        // container instead.
-        let process = if secrets.is_empty() && runs_as_image_user(step, &parent_user) {
+        // The step is the container's main process (cheapest) unless it has secrets, `env`
+        // or a user of its own: a commit records the container's command in the image
+        // history and its config (`ContainerConfig`), and neither secrets, the step's env
+        // values nor its user may end up in the image. Those steps run as an exec in an
+        // idle container instead: an exec's command and env are recorded nowhere.
+        let process = if secrets.is_empty()
+            && step.env.is_empty()
+            && runs_as_image_user(step, &parent_user)
+        {
             Process::Main {
-                script: step_script(step),
+                script: step.run.clone(),
             }
         } else {
             Process::Idle
@@ -330,19 +334,6 @@ enum Process {
 fn runs_as_image_user(step: &Step, image_user: &str) -> bool {
     let root = |u: &str| matches!(u, "" | "root" | "0" | "0:0");
     step.user == image_user || (root(&step.user) && root(image_user))
-}
-
-/// The step's command with its `env` exported in the script itself: variables set on the
-/// container would be copied into the image config by the commit, and a step's `env` is
-/// for that step only.
-fn step_script(step: &Step) -> String {
-    use std::fmt::Write as _;
-    let mut script = String::new();
-    for (k, v) in &step.env {
-        let _ = writeln!(script, "export {k}='{}'", v.replace('\'', "'\\''"));
-    }
-    script.push_str(&step.run);
-    script
 }
 
 /// The step's user; numeric root works in images without /etc/passwd.
