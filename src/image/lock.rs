@@ -10,17 +10,17 @@ use super::BuildError;
 pub struct NamedLock(#[allow(dead_code)] File);
 
 impl NamedLock {
-    /// Wait for and take the lock called `name`.
+    /// Wait for and take the lock called `name`. The wait polls rather than blocking a
+    /// thread in the kernel, so dropping the future (Ctrl-C) ends it at once and leaves
+    /// nothing waiting behind.
     pub async fn acquire(name: &str) -> Result<NamedLock, BuildError> {
-        let path = path(name);
-        tokio::task::spawn_blocking(move || {
-            let f = open(&path)?;
-            f.lock()?;
-            Ok(NamedLock(f))
-        })
-        .await
-        .map_err(|e| lock_err(&e.to_string()))?
-        .map_err(|e: std::io::Error| lock_err(&e.to_string()))
+        const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+        loop {
+            if let Some(lock) = NamedLock::try_acquire(name)? {
+                return Ok(lock);
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Take the lock if nobody holds it.
