@@ -517,36 +517,30 @@ fn prune_keeps_layers_that_another_project_builds_on() {
 }
 
 /// Start `devenv build` with stderr piped; return once a line containing `needle` was
-/// printed, with the lines seen so far.
-fn start_build_until(t: &TestContext, needle: &str) -> (std::process::Child, Vec<String>) {
+/// printed, with a receiver of the rest of its stderr.
+fn start_build_until(
+    t: &TestContext,
+    needle: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     let mut child = t.cmd(&["build"]).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
-    while let Some(line) = lines.next() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains(needle) {
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let rest: Vec<String> = lines.map_while(Result::ok).collect();
-                let _ = tx.send(rest);
-            });
-            REST.with(|r| *r.borrow_mut() = Some(rx));
-            return (child, seen);
-        }
+    let found = lines.by_ref().map_while(Result::ok).any(|line| {
+        let hit = line.contains(needle);
+        seen.push(line);
+        hit
+    });
+    if !found {
+        let _ = child.wait();
+        panic!("build ended before {needle:?}:\n{}", seen.join("\n"));
     }
-    panic!("build ended before {needle:?}:\n{}", seen.join("\n"));
-}
-
-thread_local! {
-    static REST: std::cell::RefCell<Option<std::sync::mpsc::Receiver<Vec<String>>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// The rest of the stderr of the build started by [`start_build_until`] on this thread.
-fn rest_of_stderr() -> String {
-    REST.with(|r| r.borrow_mut().take().unwrap().recv().unwrap().join("\n"))
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let _ = tx.send(rest.join("\n"));
+    });
+    (child, rx)
 }
 
 #[test]
@@ -559,12 +553,12 @@ fn an_input_edited_during_the_build_never_lands_under_the_old_key() {
     t.write("data.txt", "v1\n");
     t.ok(&["lock"]);
     let old = t.ok(&["hash"]).trim().to_owned();
-    let (mut child, _) = start_build_until(&t, "step 1/2 slow: running");
+    let (mut child, rest) = start_build_until(&t, "step 1/2 slow: running");
     // An editor saves while the build runs, after the plan hashed v1.
     std::thread::sleep(Duration::from_millis(300));
     t.write("data.txt", "v2, saved during the build\n");
     let status = child.wait().unwrap();
-    let err = rest_of_stderr();
+    let err = rest.recv().unwrap();
     assert!(status.success(), "{err}");
     assert!(
         err.contains("input data.txt of step `copy` changed during the build"),
