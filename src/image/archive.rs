@@ -106,7 +106,8 @@ pub(super) fn verified_file(path: &Path, digest: &str) -> (Body, Verdict) {
 }
 
 fn input_error(step: &str, rel: &str, e: &std::io::Error) -> BuildError {
-    if is_content_changed(e) {
+    // A file deleted (or replaced by a rename) since it was hashed changed too.
+    if is_content_changed(e) || e.kind() == std::io::ErrorKind::NotFound {
         changed(step, rel)
     } else {
         BuildError::Io {
@@ -243,12 +244,16 @@ mod tests {
     #[tokio::test]
     async fn an_input_edited_after_hashing_aborts_the_stream_and_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        for edit in [&b"v2\n"[..], b"v1\nand more", b""] {
+        for edit in [Some(&b"v2\n"[..]), Some(b"v1\nand more"), Some(b""), None] {
             let inputs = [
                 input(dir.path(), "a", b"x"),
                 input(dir.path(), "data.txt", b"v1\n"),
             ];
-            std::fs::write(dir.path().join("data.txt"), edit).unwrap();
+            let path = dir.path().join("data.txt");
+            match edit {
+                Some(content) => std::fs::write(&path, content).unwrap(),
+                None => std::fs::remove_file(&path).unwrap(),
+            }
             let (body, verdict) = inputs_tar(dir.path(), "/w", "s", &inputs);
             let (_, aborted) = drain(body).await;
             assert!(aborted, "the body ended cleanly on changed content");

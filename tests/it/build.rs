@@ -688,3 +688,49 @@ fn ctrl_c_while_waiting_for_another_builds_lock_exits_at_once() {
     assert!(!layer_exists(&key));
     assert!(t.containers().is_empty());
 }
+
+#[test]
+fn ctrl_c_while_waiting_for_the_project_lock_exits_at_once() {
+    let t = TestContext::new();
+    t.manifest("");
+    let runtime = tempfile::tempdir().unwrap();
+    let with_runtime = |args: &[&str]| {
+        let mut cmd = t.cmd(args);
+        cmd.env("XDG_RUNTIME_DIR", runtime.path());
+        cmd
+    };
+    let up = with_runtime(&["up"]).output().unwrap();
+    assert!(up.status.success(), "{}", stderr(&up));
+    let container = t.containers().pop().expect("the environment container");
+    let name = docker(&["inspect", "--format", "{{.Name}}", &container]);
+    let name = name.trim().trim_start_matches('/');
+    // Another `up`/`down` of the project holds its lock.
+    let dir = runtime.path().join("devenv-locks");
+    let held = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
+    held.lock().unwrap();
+    let mut child = with_runtime(&["down"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(child.try_wait().unwrap().is_none(), "down did not wait");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if sent.elapsed() > Duration::from_secs(5) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(held);
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("Ctrl-C did not end the wait for the project lock within 5 s");
+    };
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(t.containers(), [container], "down went ahead after Ctrl-C");
+}
