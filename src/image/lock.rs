@@ -10,17 +10,24 @@ use super::BuildError;
 pub struct NamedLock(#[allow(dead_code)] File);
 
 impl NamedLock {
-    /// Wait for and take the lock called `name`. The wait polls rather than blocking a
-    /// thread in the kernel, so dropping the future (Ctrl-C) ends it at once and leaves
-    /// nothing waiting behind.
+    /// Wait for and take the lock called `name`. Another process may hold it for minutes
+    /// (a build of the same step, an `up` of the same project), so Ctrl-C or SIGTERM ends
+    /// the wait with [`BuildError::Interrupted`]. The wait polls rather than blocking a
+    /// thread in the kernel, so ending it leaves nothing waiting behind.
     pub async fn acquire(name: &str) -> Result<NamedLock, BuildError> {
         const POLL: std::time::Duration = std::time::Duration::from_millis(100);
-        loop {
-            if let Some(lock) = NamedLock::try_acquire(name)? {
-                return Ok(lock);
-            }
-            tokio::time::sleep(POLL).await;
+        if let Some(lock) = NamedLock::try_acquire(name)? {
+            return Ok(lock);
         }
+        super::interrupt::or_interrupted(async {
+            loop {
+                tokio::time::sleep(POLL).await;
+                if let Some(lock) = NamedLock::try_acquire(name)? {
+                    return Ok(lock);
+                }
+            }
+        })
+        .await
     }
 
     /// Take the lock if nobody holds it.
