@@ -320,10 +320,15 @@ impl Engine {
     }
 
     /// Extract a tar archive into the container's filesystem at `path`.
-    pub async fn upload_tar(&self, id: &str, path: &str, tar: Vec<u8>) -> Result<()> {
+    pub async fn upload_tar(
+        &self,
+        id: &str,
+        path: &str,
+        tar: impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    ) -> Result<()> {
         let opts = UploadToContainerOptionsBuilder::new().path(path).build();
         self.docker
-            .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
+            .upload_to_container(id, Some(opts), bollard::body_try_stream(tar))
             .await
             .map_err(|e| EngineError::api(format!("copy files into container {id}"), e))
     }

@@ -83,7 +83,7 @@ impl Engine {
     /// `docker import` a root filesystem tarball (optionally compressed) as `repo:tag`.
     pub async fn import_rootfs(
         &self,
-        tarball: Vec<u8>,
+        tarball: impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
         repo: &str,
         tag: &str,
         labels: &[(&str, &str)],
@@ -99,7 +99,7 @@ impl Engine {
             .message("imported by devenv")
             .changes(changes)
             .build();
-        let body = bollard::body_full(tarball.into());
+        let body = bollard::body_try_stream(tarball);
         let mut stream = self.docker.create_image(Some(opts), Some(body), None);
         while let Some(item) = stream.next().await {
             item.map_err(|e| EngineError::api(format!("import rootfs as {repo}:{tag}"), e))?;

@@ -48,6 +48,12 @@ pub mod labels {
 /// How long a first contact with the engine may take before we call it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(900);
 
+/// Client-side limit of every other request: none. bollard's default (120 s until the
+/// response headers) cuts a commit of a large layer, a big upload or import, or a slow
+/// remote engine while the engine is still working; tokio treats this as "no deadline".
+/// Connecting and pinging keep [`CONNECT_TIMEOUT`], and every long wait is interruptible.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(u64::MAX);
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot reach the Docker engine at {endpoint}: {reason}")]
@@ -179,8 +185,7 @@ impl Engine {
             endpoint: endpoint.clone(),
             reason,
         };
-        let docker =
-            Docker::connect_with_host(&endpoint).map_err(|e| unreachable(e.to_string()))?;
+        let docker = client(&endpoint).map_err(|e| unreachable(e.to_string()))?;
         // negotiate_version's GET /version doubles as the ping.
         let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
             .await
@@ -255,6 +260,11 @@ impl Engine {
     }
 }
 
+/// A client for `endpoint` without a client-side request limit (see [`REQUEST_TIMEOUT`]).
+fn client(endpoint: &str) -> Result<Docker, bollard::errors::Error> {
+    Ok(Docker::connect_with_host(endpoint)?.with_timeout(REQUEST_TIMEOUT))
+}
+
 /// `label=k=v` filters for list calls.
 fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
     let mut f = HashMap::new();
@@ -282,6 +292,23 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The client every request goes through has no deadline, for any transport: the
+    /// engine's own answer (or Ctrl-C) ends a long commit, upload, pull or push. This proves
+    /// the setting, not a 2-minute run (which the suite cannot afford).
+    #[tokio::test]
+    async fn requests_have_no_client_side_deadline() {
+        for endpoint in ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"] {
+            let docker = client(endpoint).unwrap();
+            assert_eq!(docker.timeout(), REQUEST_TIMEOUT, "{endpoint}");
+            // tokio takes the unrepresentable deadline as none, rather than panicking.
+            let never = tokio::time::timeout(docker.timeout(), std::future::pending::<()>());
+            assert!(tokio::time::timeout(Duration::from_millis(20), never)
+                .await
+                .is_err());
+        }
+        assert!(CONNECT_TIMEOUT < Duration::from_secs(2));
+    }
 
     #[test]
     fn docker_contexts() {

@@ -66,6 +66,75 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The content behind a digest changed since it was hashed (see [`Verified`]).
+#[derive(Debug)]
+pub struct ContentChanged;
+
+impl std::fmt::Display for ContentChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("changed since it was hashed")
+    }
+}
+
+impl std::error::Error for ContentChanged {}
+
+/// Whether an I/O error is a [`Verified`] reader's "content changed".
+pub fn is_content_changed(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(<dyn std::error::Error + Send + Sync>::is::<ContentChanged>)
+}
+
+/// A reader passing on exactly the bytes a digest was computed from: it hashes what it
+/// hands out and, instead of ending, fails with [`ContentChanged`] when the bytes (or their
+/// number, when `size` is given) differ from the ones hashed. A consumer that stops at the
+/// first error therefore never takes other bytes for the hashed ones.
+pub struct Verified<R> {
+    inner: R,
+    hasher: Sha256,
+    expected: String,
+    size: Option<u64>,
+    seen: u64,
+    done: bool,
+}
+
+impl<R: std::io::Read> Verified<R> {
+    /// `expected` is the sha256 hex the content must have.
+    pub fn new(inner: R, expected: &str, size: Option<u64>) -> Verified<R> {
+        Verified {
+            inner,
+            hasher: Sha256::new(),
+            expected: expected.to_owned(),
+            size,
+            seen: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Verified<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let changed = || std::io::Error::new(std::io::ErrorKind::InvalidData, ContentChanged);
+        if self.done {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.seen += n as u64;
+            if self.size.is_some_and(|size| self.seen > size) {
+                return Err(changed());
+            }
+            self.hasher.update(&buf[..n]);
+            return Ok(n);
+        }
+        let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        if self.size.is_some_and(|size| size != self.seen) || digest != self.expected {
+            return Err(changed());
+        }
+        self.done = true;
+        Ok(0)
+    }
+}
+
 /// The planned chain of layers for a manifest: a base key, then one key per step.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -146,6 +215,28 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(content: &[u8], expected: &str, size: Option<u64>) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut Verified::new(content, expected, size), &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn verified_reader_passes_the_hashed_bytes_and_refuses_others() {
+        let v1 = sha256_hex(b"v1\n");
+        assert_eq!(read_all(b"v1\n", &v1, Some(3)).unwrap(), b"v1\n");
+        assert_eq!(read_all(b"v1\n", &v1, None).unwrap(), b"v1\n");
+        for (content, size) in [
+            (&b"v2\n"[..], Some(3)),
+            (b"v2\n", None),
+            (b"v1\nmore", Some(3)),
+            (b"v1", Some(3)),
+        ] {
+            let err = read_all(content, &v1, size).unwrap_err();
+            assert!(is_content_changed(&err), "{content:?}: {err}");
+        }
+    }
 
     #[test]
     fn fields_are_length_prefixed() {

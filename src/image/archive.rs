@@ -1,37 +1,72 @@
-//! The archive of a step's inputs copied into its build container: project-relative paths
-//! under the workdir, with owners, times and modes normalised so the layer does not depend
-//! on the host.
+//! The bytes that go to the engine: the archive of a step's inputs copied into its build
+//! container (project-relative paths under the workdir, with owners, times and modes
+//! normalised so the layer does not depend on the host), and root filesystem tarballs.
+//!
+//! Both are streamed, never held whole in memory, and checked while streaming against the
+//! digests the layer keys were computed from: a file edited since it was hashed fails the
+//! stream (and the producer's verdict says which file), so a layer never holds other bytes
+//! than its key says. The caller must look at the verdict before committing or tagging.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::Stream;
 
 use super::BuildError;
-use crate::fingerprint::{InputFile, InputKind};
+use crate::fingerprint::{is_content_changed, sha256_hex, InputFile, InputKind, Verified};
 
-/// A tar of the inputs at their project-relative paths under `workdir`, with normalised
-/// owners and times so the layer does not depend on the host.
+/// Bytes on their way to the engine; an `Err` item aborts the request.
+pub(super) type Body = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// The producer's verdict: `Ok` only when every byte sent was the hashed one.
+pub(super) type Verdict = tokio::task::JoinHandle<Result<(), BuildError>>;
+
+/// Chunk size of a streamed body, and how many chunks may wait in memory.
+const CHUNK: usize = 256 * 1024;
+const QUEUED: usize = 4;
+
+/// Stream a tar of the inputs at their project-relative paths under `workdir`, each file
+/// verified against its planned digest and size.
 pub(super) fn inputs_tar(
-    root: &std::path::Path,
+    root: &Path,
     workdir: &str,
+    step: &str,
     inputs: &[InputFile],
-) -> Result<Vec<u8>, BuildError> {
-    let io = |path: &str, e: std::io::Error| BuildError::Io {
-        what: path.to_owned(),
-        message: e.to_string(),
-    };
-    let base = workdir.trim_start_matches('/').trim_end_matches('/');
-    let mut tar = tar::Builder::new(Vec::new());
+) -> (Body, Verdict) {
+    let root = root.to_path_buf();
+    let base = workdir
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_owned();
+    let step = step.to_owned();
+    let inputs = inputs.to_vec();
+    produce(move |out| write_inputs(out, &root, &base, &step, &inputs))
+}
+
+fn write_inputs(
+    out: ChannelWriter,
+    root: &Path,
+    base: &str,
+    step: &str,
+    inputs: &[InputFile],
+) -> Result<ChannelWriter, BuildError> {
+    let mut tar = tar::Builder::new(out);
     // No directory entries: the engine creates missing parents (root, 0755) and leaves
     // existing ones alone, where an entry would re-own e.g. `/home/node` of the image.
     for f in inputs {
+        let fail = |e: std::io::Error| input_error(step, &f.rel, &e);
         let target = format!("{base}/{}", f.rel);
         let path: PathBuf = f.path(root);
         match f.kind {
             InputKind::Symlink => {
-                let link = std::fs::read_link(&path).map_err(|e| io(&f.rel, e))?;
+                let link = std::fs::read_link(&path).map_err(fail)?;
+                if sha256_hex(link.as_os_str().as_encoded_bytes()) != f.digest {
+                    return Err(changed(step, &f.rel));
+                }
                 let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-                tar.append_link(&mut h, &target, &link)
-                    .map_err(|e| io(&f.rel, e))?;
+                tar.append_link(&mut h, &target, &link).map_err(fail)?;
             }
             kind => {
                 let mode = if kind == InputKind::Executable {
@@ -39,15 +74,113 @@ pub(super) fn inputs_tar(
                 } else {
                     0o644
                 };
-                let file = File::open(&path).map_err(|e| io(&f.rel, e))?;
-                let len = file.metadata().map_err(|e| io(&f.rel, e))?.len();
-                let mut h = header(tar::EntryType::Regular, mode, len);
-                tar.append_data(&mut h, &target, file)
-                    .map_err(|e| io(&f.rel, e))?;
+                let file = File::open(&path).map_err(fail)?;
+                let mut h = header(tar::EntryType::Regular, mode, f.size);
+                let content = Verified::new(file, &f.digest, Some(f.size));
+                tar.append_data(&mut h, &target, content).map_err(fail)?;
             }
         }
     }
-    tar.into_inner().map_err(|e| io("inputs archive", e))
+    tar.into_inner()
+        .map_err(|e| input_error(step, "inputs archive", &e))
+}
+
+/// Stream the file at `path`, verified against `digest` (`sha256:…`).
+pub(super) fn verified_file(path: &Path, digest: &str) -> (Body, Verdict) {
+    let path = path.to_path_buf();
+    let expected = digest.trim_start_matches("sha256:").to_owned();
+    produce(move |mut out| {
+        let what = path.display().to_string();
+        let io = |e: std::io::Error| BuildError::Io {
+            what: what.clone(),
+            message: if is_content_changed(&e) {
+                "changed while it was being read; run again".into()
+            } else {
+                e.to_string()
+            },
+        };
+        let file = File::open(&path).map_err(io)?;
+        std::io::copy(&mut Verified::new(file, &expected, None), &mut out).map_err(io)?;
+        Ok(out)
+    })
+}
+
+fn input_error(step: &str, rel: &str, e: &std::io::Error) -> BuildError {
+    // A file deleted (or replaced by a rename) since it was hashed changed too.
+    if is_content_changed(e) || e.kind() == std::io::ErrorKind::NotFound {
+        changed(step, rel)
+    } else {
+        BuildError::Io {
+            what: rel.to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn changed(step: &str, rel: &str) -> BuildError {
+    BuildError::InputChanged {
+        step: step.to_owned(),
+        path: rel.to_owned(),
+    }
+}
+
+/// Run `write` on a blocking thread, its output becoming the returned body. A failure
+/// aborts the body (so the engine never sees a clean end) and is the verdict.
+fn produce<F>(write: F) -> (Body, Verdict)
+where
+    F: FnOnce(ChannelWriter) -> Result<ChannelWriter, BuildError> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(QUEUED);
+    let abort = tx.clone();
+    let verdict = tokio::task::spawn_blocking(move || {
+        let out = ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let result = write(out).and_then(|mut out| {
+            out.flush().map_err(|e| BuildError::Io {
+                what: "streaming to the engine".into(),
+                message: e.to_string(),
+            })
+        });
+        if let Err(e) = &result {
+            let _ = abort.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+        result
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (Box::pin(body), verdict)
+}
+
+/// A `Write` into the body channel, in chunks of [`CHUNK`]; blocks while the engine is
+/// slower than the disk, and fails once the request is gone.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.tx
+            .blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
@@ -59,4 +192,90 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h.set_gid(0);
     h.set_mtime(0);
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    async fn drain(mut body: Body) -> (Vec<u8>, bool) {
+        let mut bytes = Vec::new();
+        while let Some(item) = body.next().await {
+            match item {
+                Ok(b) => bytes.extend_from_slice(&b),
+                Err(_) => return (bytes, true),
+            }
+        }
+        (bytes, false)
+    }
+
+    fn input(root: &Path, rel: &str, content: &[u8]) -> InputFile {
+        std::fs::write(root.join(rel), content).unwrap();
+        InputFile {
+            rel: rel.to_owned(),
+            kind: InputKind::File,
+            digest: sha256_hex(content),
+            size: content.len() as u64,
+        }
+    }
+
+    #[tokio::test]
+    async fn inputs_stream_as_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![7u8; 3 * CHUNK + 5];
+        let inputs = [
+            input(dir.path(), "a", b"v1\n"),
+            input(dir.path(), "b", &big),
+        ];
+        let (body, verdict) = inputs_tar(dir.path(), "/w", "s", &inputs);
+        let (bytes, aborted) = drain(body).await;
+        verdict.await.unwrap().unwrap();
+        assert!(!aborted);
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["w/a", "w/b"]);
+    }
+
+    #[tokio::test]
+    async fn an_input_edited_after_hashing_aborts_the_stream_and_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for edit in [Some(&b"v2\n"[..]), Some(b"v1\nand more"), Some(b""), None] {
+            let inputs = [
+                input(dir.path(), "a", b"x"),
+                input(dir.path(), "data.txt", b"v1\n"),
+            ];
+            let path = dir.path().join("data.txt");
+            match edit {
+                Some(content) => std::fs::write(&path, content).unwrap(),
+                None => std::fs::remove_file(&path).unwrap(),
+            }
+            let (body, verdict) = inputs_tar(dir.path(), "/w", "s", &inputs);
+            let (_, aborted) = drain(body).await;
+            assert!(aborted, "the body ended cleanly on changed content");
+            match verdict.await.unwrap() {
+                Err(BuildError::InputChanged { step, path }) => {
+                    assert_eq!((step.as_str(), path.as_str()), ("s", "data.txt"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rootfs_edited_after_hashing_aborts_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("base.tar");
+        std::fs::write(&path, b"new").unwrap();
+        let (body, verdict) = verified_file(&path, &format!("sha256:{}", sha256_hex(b"old")));
+        assert!(drain(body).await.1);
+        assert!(verdict.await.unwrap().is_err());
+        let (body, verdict) = verified_file(&path, &format!("sha256:{}", sha256_hex(b"new")));
+        assert_eq!(drain(body).await, (b"new".to_vec(), false));
+        verdict.await.unwrap().unwrap();
+    }
 }

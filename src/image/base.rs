@@ -112,12 +112,23 @@ pub async fn resolve(
             reference: reference_of(manifest),
         });
     }
-    let (entry, image) = resolve_fresh(engine, manifest, cache, reporter).await?;
+    let old = LockFile::read(lock_path).ok().flatten();
+    let (entry, image) = match resolve_fresh(engine, manifest, mode, cache, reporter).await {
+        Ok(resolved) => resolved,
+        // An update that fails moves nothing, and says so.
+        Err(e) if mode == LockMode::Update && old.is_some() => {
+            return Err(BuildError::LockKept {
+                file: file_name(lock_path),
+                digest: short(&old.map(|l| l.base.digest).unwrap_or_default()),
+                source: Box::new(e),
+            })
+        }
+        Err(e) => return Err(e),
+    };
     let lock = LockFile {
         version: LOCK_VERSION,
         base: entry.clone(),
     };
-    let old = LockFile::read(lock_path).ok().flatten();
     if old.as_ref() != Some(&lock) {
         lock.write(lock_path)?;
         let file = file_name(lock_path);
@@ -155,11 +166,14 @@ async fn ensure_pinned(
                     });
                 }
                 reporter.note(&format!("pulling {pinned}"));
-                if let Err(e) = engine.pull(&pinned, |_| {}).await {
+                if let Err(e) = pull(engine, &pinned).await {
+                    if matches!(e, BuildError::Interrupted) {
+                        return Err(e);
+                    }
                     if !present {
                         return Err(BuildError::PinnedBaseMissing {
                             image: pinned,
-                            reason: e.to_string(),
+                            reason: unwrap_engine(e),
                         });
                     }
                 }
@@ -180,6 +194,7 @@ async fn ensure_pinned(
 async fn resolve_fresh(
     engine: &Engine,
     manifest: &Manifest,
+    mode: LockMode,
     cache: &mut StatCache,
     reporter: &mut dyn Reporter,
 ) -> Result<(LockEntry, String), BuildError> {
@@ -195,7 +210,7 @@ async fn resolve_fresh(
             };
             Ok((entry, image))
         }
-        BaseSource::Image(r) => resolve_image(engine, manifest, r, reporter).await,
+        BaseSource::Image(r) => resolve_image(engine, manifest, r, mode, reporter).await,
     }
 }
 
@@ -203,6 +218,7 @@ async fn resolve_image(
     engine: &Engine,
     manifest: &Manifest,
     r: &ImageRef,
+    mode: LockMode,
     reporter: &mut dyn Reporter,
 ) -> Result<(LockEntry, String), BuildError> {
     let lookup = r
@@ -210,7 +226,11 @@ async fn resolve_image(
         .as_ref()
         .map_or_else(|| r.name_and_tag(), |d| format!("{}@{d}", r.name));
     let mut found = engine.image(&lookup).await?;
+    // `lock --update` asks the registry what the reference is now (unless told never to):
+    // a local copy of the tag may be older than the registry's.
+    let update = mode == LockMode::Update && manifest.base.pull != PullPolicy::Never;
     let want_pull = manifest.base.pull == PullPolicy::Always
+        || update
         || (found.is_none() && manifest.base.pull == PullPolicy::Missing);
     if want_pull && !is_local_id(&r.raw) {
         let pull_ref = if r.digest.is_some() || r.tag.is_some() {
@@ -219,12 +239,14 @@ async fn resolve_image(
             format!("{}:latest", r.name)
         };
         reporter.note(&format!("pulling {pull_ref}"));
-        match engine.pull(&pull_ref, |_| {}).await {
+        match pull(engine, &pull_ref).await {
             Ok(()) => found = engine.image(&pull_ref).await?,
-            Err(e) if found.is_none() => {
+            Err(BuildError::Interrupted) => return Err(BuildError::Interrupted),
+            // Never a silent pin of an older local copy when an update was asked for.
+            Err(e) if found.is_none() || update => {
                 return Err(BuildError::BaseUnavailable {
                     reference: r.raw.clone(),
-                    reason: e.to_string(),
+                    reason: format!("the pull failed: {}", unwrap_engine(e)),
                 })
             }
             Err(_) => {}
@@ -293,17 +315,10 @@ async fn import_rootfs(
         return Ok(img.id);
     }
     let path = manifest.root.join(rel);
-    let bytes = tokio::fs::read(&path).await.map_err(|e| BuildError::Io {
+    std::fs::metadata(&path).map_err(|e| BuildError::Io {
         what: path.display().to_string(),
         message: e.to_string(),
     })?;
-    let got = format!("sha256:{}", crate::fingerprint::sha256_hex(&bytes));
-    if got != digest {
-        return Err(BuildError::Io {
-            what: path.display().to_string(),
-            message: "changed while it was being read".into(),
-        });
-    }
     let identity = super::project_identity(manifest);
     let labels = [
         (labels::MANAGED, "true"),
@@ -311,9 +326,42 @@ async fn import_rootfs(
         (labels::PROJECT, manifest.name.as_str()),
         (labels::PROJECT_ID, identity.as_str()),
     ];
-    Ok(engine
-        .import_rootfs(bytes, ROOTFS_REPO, tag, &labels)
-        .await?)
+    // Streamed under a name of its own, and named by its digest only once every byte sent
+    // proved to be the hashed one: the engine may finish the import before it sees the
+    // stream fail.
+    let incoming = format!("incoming-{tag}-{}", std::process::id());
+    let (body, verdict) = super::archive::verified_file(&path, digest);
+    let imported = engine
+        .import_rootfs(body, ROOTFS_REPO, &incoming, &labels)
+        .await;
+    let verdict = verdict.await.map_err(|e| BuildError::Io {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    });
+    let incoming = format!("{ROOTFS_REPO}:{incoming}");
+    let outcome = match (verdict, imported) {
+        (Ok(Ok(())), Ok(id)) => engine.tag(&id, ROOTFS_REPO, tag).await.map(|()| id),
+        (Ok(Ok(())), Err(e)) => Err(e),
+        (Ok(Err(e)) | Err(e), _) => {
+            let _ = engine.remove_image(&incoming).await;
+            return Err(e);
+        }
+    };
+    engine.remove_image(&incoming).await?;
+    Ok(outcome?)
+}
+
+/// Pull `reference`, ended by Ctrl-C.
+async fn pull(engine: &Engine, reference: &str) -> Result<(), BuildError> {
+    super::interrupt::or_interrupted(async { Ok(engine.pull(reference, |_| {}).await?) }).await
+}
+
+/// The engine's message of a pull error.
+fn unwrap_engine(e: BuildError) -> String {
+    match e {
+        BuildError::Engine(e) => e.to_string(),
+        other => other.to_string(),
+    }
 }
 
 /// The lock file's name, for messages.

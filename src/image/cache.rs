@@ -32,7 +32,11 @@ impl RegistryCache {
             return Ok(false);
         }
         let remote = format!("{}:{key}", self.registry);
-        match engine.pull(&remote, |_| {}).await {
+        let pulled = super::interrupt::or_interrupted(async {
+            engine.pull(&remote, |_| {}).await.map_err(BuildError::from)
+        })
+        .await;
+        match pulled {
             Ok(()) => {
                 engine.tag(&remote, LAYER_REPO, key).await?;
                 // Keep one local name per layer; the registry name was only for the pull.
@@ -40,7 +44,8 @@ impl RegistryCache {
                 reporter.note(&format!("pulled {remote} from the registry cache"));
                 Ok(true)
             }
-            Err(e) if is_missing(&e) => Ok(false),
+            Err(BuildError::Engine(e)) if is_missing(&e) => Ok(false),
+            Err(BuildError::Interrupted) => Err(BuildError::Interrupted),
             Err(e) => {
                 self.enabled = false;
                 reporter.warn(&format!(

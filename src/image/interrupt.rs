@@ -1,5 +1,7 @@
 //! Ctrl-C and SIGTERM during a build.
 
+use std::future::Future;
+
 use super::BuildError;
 
 /// SIGINT/SIGTERM during a build. Installed once for the whole build so a signal that
@@ -34,4 +36,24 @@ impl Interrupt {
             _ = self.term.recv() => {}
         }
     }
+
+    /// `work`, or [`BuildError::Interrupted`] (dropping `work`) when a signal arrives first.
+    pub(super) async fn run<T>(
+        &mut self,
+        work: impl Future<Output = Result<T, BuildError>>,
+    ) -> Result<T, BuildError> {
+        tokio::select! {
+            r = work => r,
+            () = self.recv() => Err(BuildError::Interrupted),
+        }
+    }
+}
+
+/// `work` ended early by Ctrl-C or SIGTERM, for waits outside a build's own [`Interrupt`]
+/// (base pulls of `devenv lock`, registry-cache pulls): every signal reaches every
+/// listener, so the build's own one sees it too.
+pub(super) async fn or_interrupted<T>(
+    work: impl Future<Output = Result<T, BuildError>>,
+) -> Result<T, BuildError> {
+    Interrupt::install()?.run(work).await
 }

@@ -33,19 +33,24 @@ impl Drop for NamedLock {
 }
 
 impl NamedLock {
-    /// Wait for and take the lock called `name`.
+    /// Wait for and take the lock called `name`. Another process may hold it for minutes
+    /// (a build of the same step, an `up` of the same project), so Ctrl-C or SIGTERM ends
+    /// the wait with [`BuildError::Interrupted`]. The wait polls rather than blocking a
+    /// thread in the kernel, so ending it leaves nothing waiting behind.
     pub async fn acquire(name: &str) -> Result<NamedLock, BuildError> {
-        let path = path(name)?;
-        tokio::task::spawn_blocking(move || loop {
-            let f = open(&path)?;
-            f.lock()?;
-            if still_linked(&f, &path) {
-                return Ok(NamedLock { file: f, path });
+        const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+        if let Some(lock) = NamedLock::try_acquire(name)? {
+            return Ok(lock);
+        }
+        super::interrupt::or_interrupted(async {
+            loop {
+                tokio::time::sleep(POLL).await;
+                if let Some(lock) = NamedLock::try_acquire(name)? {
+                    return Ok(lock);
+                }
             }
         })
         .await
-        .map_err(|e| lock_err(&e.to_string()))?
-        .map_err(|e: std::io::Error| lock_err(&e.to_string()))
     }
 
     /// Take the lock if nobody holds it.

@@ -81,8 +81,16 @@ pub enum BuildError {
     PinnedBaseMissing { image: String, reason: String },
     #[error("base image `{reference}` is not available: {reason}")]
     BaseUnavailable { reference: String, reason: String },
+    #[error("{source}; {file} still pins {digest}")]
+    LockKept {
+        file: String,
+        digest: String,
+        source: Box<BuildError>,
+    },
     #[error("{what}: {message}")]
     Io { what: String, message: String },
+    #[error("input {path} of step `{step}` changed while it was copied into the build")]
+    InputChanged { step: String, path: String },
     #[error("build interrupted")]
     Interrupted,
     #[error("cannot use the lock directory {dir}: {why}")]
@@ -107,6 +115,7 @@ impl BuildError {
                  root filesystem tarball"
                     .into(),
             ),
+            BuildError::LockKept { source, .. } => source.hint(),
             BuildError::SecretMissing { secret, .. } => {
                 Some(format!("export {secret}=… before running devenv"))
             }
@@ -118,6 +127,11 @@ impl BuildError {
                 "another user may have planted it: check and remove {dir}, or set \
                  XDG_RUNTIME_DIR to a directory of yours"
             )),
+            BuildError::InputChanged { .. } => Some(
+                "nothing was kept under the old content's key; run again once the files are \
+                 saved"
+                    .into(),
+            ),
             BuildError::StepFailed { .. } => {
                 Some("fix the step and run again: finished steps are reused".into())
             }
@@ -218,6 +232,9 @@ pub async fn plan(
     Ok((plan, base))
 }
 
+/// How often a build plans again when an input changed while it was copied in.
+const REPLANS: usize = 2;
+
 /// Make sure the image for the manifest exists, building the missing steps.
 pub async fn ensure_image(
     engine: &Engine,
@@ -226,7 +243,48 @@ pub async fn ensure_image(
     mode: LockMode,
     reporter: &mut dyn Reporter,
 ) -> Result<Built, BuildError> {
-    let (plan, mut base) = plan(engine, manifest, paths, mode, reporter).await?;
+    // First of all, so that no Ctrl-C from here on is lost or kills us half-way.
+    let mut interrupt = interrupt::Interrupt::install()?;
+    let mut cache = paths.stat_cache();
+    let mut base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
+    let mut replans = 0;
+    loop {
+        if interrupt.pending() {
+            return Err(BuildError::Interrupted);
+        }
+        let plan = fingerprint::plan(manifest, &base.entry.digest, &mut cache)?;
+        cache.save();
+        let built = build_plan(
+            engine,
+            manifest,
+            paths,
+            (&plan, &mut base),
+            &mut interrupt,
+            reporter,
+        )
+        .await;
+        match built {
+            // The layer was not committed: hash the files again and build what they are now.
+            Err(BuildError::InputChanged { step, path }) if replans < REPLANS => {
+                replans += 1;
+                reporter.note(&format!(
+                    "input {path} of step `{step}` changed during the build: planning again"
+                ));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Build the chain of `plan`.
+async fn build_plan(
+    engine: &Engine,
+    manifest: &Manifest,
+    paths: &StatePaths,
+    (plan, base): (&Plan, &mut ResolvedBase),
+    interrupt: &mut interrupt::Interrupt,
+    reporter: &mut dyn Reporter,
+) -> Result<Built, BuildError> {
     let hash = plan.hash().to_owned();
     let image = image_name(manifest, &hash);
     let total = manifest.steps.len();
@@ -255,16 +313,17 @@ pub async fn ensure_image(
     let identity = project_identity(manifest);
     leftovers::remove_dead(engine, Some((&manifest.name, &identity))).await?;
     let previous = BuildRecord::load(&paths.dir);
-    let mut interrupt = interrupt::Interrupt::install()?;
     let owner = lock::scope()?;
     let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner);
     let chain = async {
-        let mut parent = builder.ensure_base_layer(&mut base, &plan.base_key).await?;
+        let mut parent = builder
+            .ensure_base_layer(base, &plan.base_key, interrupt)
+            .await?;
         let (mut run, mut cached) = (0, 0);
         for (i, planned) in plan.steps.iter().enumerate() {
-            let why = previous.as_ref().map(|p| p.explain(i, manifest, &plan));
+            let why = previous.as_ref().map(|p| p.explain(i, manifest, plan));
             let ran = builder
-                .ensure_step(i, &parent, planned, why.as_deref(), &mut interrupt)
+                .ensure_step(i, &parent, planned, why.as_deref(), interrupt)
                 .await?;
             if ran {
                 run += 1;
@@ -280,17 +339,35 @@ pub async fn ensure_image(
         Ok((run, cached))
     }
     .await;
-    // Finished steps' containers are removed whatever happened to the later ones.
-    builder.finish().await?;
-    let (run, cached) = chain?;
+    // Finished steps' containers are removed whatever happened to the later ones; a
+    // failure to remove them never hides why the build failed.
+    let (run, cached) = builder.finish(chain).await?;
     tag_final(engine, manifest, &hash).await?;
-    BuildRecord::new(manifest, &plan).save(&paths.dir);
+    BuildRecord::new(manifest, plan).save(&paths.dir);
     Ok(Built {
         hash,
         image,
         steps_run: run,
         steps_cached: cached,
     })
+}
+
+/// The outcome of an operation followed by its cleanup: the operation's error when it
+/// failed (the real cause; a cleanup failure after it is only reported), else the
+/// cleanup's.
+fn first_error<T>(
+    outcome: Result<T, BuildError>,
+    cleanup: Result<(), BuildError>,
+    reporter: &mut dyn Reporter,
+) -> Result<T, BuildError> {
+    match (outcome, cleanup) {
+        (Err(e), Err(also)) => {
+            reporter.warn(&format!("cleaning up after the failure failed too: {also}"));
+            Err(e)
+        }
+        (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
+        (Ok(v), Ok(())) => Ok(v),
+    }
 }
 
 /// Name the final layer `devenv/<project>:<hash>`, and record it as one of this project's
@@ -322,4 +399,47 @@ fn layer_labels(manifest: &Manifest, key: &str, parent: &str) -> HashMap<String,
             env!("CARGO_PKG_VERSION").to_owned(),
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Warnings(Vec<String>);
+
+    impl Reporter for Warnings {
+        fn note(&mut self, _: &str) {}
+        fn warn(&mut self, message: &str) {
+            self.0.push(message.to_owned());
+        }
+        fn step_cached(&mut self, _: usize, _: usize, _: &str) {}
+        fn step_started(&mut self, _: usize, _: usize, _: &str, _: Option<&str>) {}
+        fn step_output(&mut self, _: usize, _: &[u8], _: bool) {}
+        fn step_finished(&mut self, _: usize, _: Duration) {}
+        fn step_failed(&mut self, _: usize, _: Duration) {}
+    }
+
+    fn failed(what: &str) -> BuildError {
+        BuildError::Io {
+            what: what.into(),
+            message: "failed".into(),
+        }
+    }
+
+    #[test]
+    fn the_first_real_error_wins_over_a_cleanup_failure() {
+        let mut r = Warnings::default();
+        let e = first_error::<()>(Err(BuildError::Interrupted), Err(failed("rm")), &mut r);
+        assert!(matches!(e, Err(BuildError::Interrupted)));
+        assert_eq!(r.0.len(), 1);
+        assert!(r.0[0].contains("rm: failed"), "{:?}", r.0);
+        let e = first_error::<()>(Err(BuildError::Interrupted), Ok(()), &mut r);
+        assert!(matches!(e, Err(BuildError::Interrupted)));
+        // After a success the cleanup failure is the error.
+        let e = first_error(Ok(1), Err(failed("rm")), &mut r);
+        assert!(matches!(e, Err(BuildError::Io { .. })));
+        assert_eq!(first_error(Ok(1), Ok(()), &mut r).unwrap(), 1);
+        assert_eq!(r.0.len(), 1);
+    }
 }

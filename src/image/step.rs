@@ -52,15 +52,23 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Wait for the background removals of build containers.
-    pub async fn finish(self) -> Result<(), BuildError> {
+    /// Wait for the background removals of build containers, after the chain's `outcome`;
+    /// a removal failure is the error only when the chain succeeded.
+    pub async fn finish<T>(self, outcome: Result<T, BuildError>) -> Result<T, BuildError> {
+        let mut cleanup = Ok(());
         for handle in self.removals {
-            handle.await.map_err(|e| BuildError::Io {
-                what: "removing a build container".into(),
-                message: e.to_string(),
-            })??;
+            let removed = match handle.await {
+                Ok(r) => r.map_err(BuildError::from),
+                Err(e) => Err(BuildError::Io {
+                    what: "removing a build container".into(),
+                    message: e.to_string(),
+                }),
+            };
+            if cleanup.is_ok() {
+                cleanup = removed;
+            }
         }
-        Ok(())
+        super::first_error(outcome, cleanup, self.reporter)
     }
 
     /// Whether the layer exists locally or could be fetched from the registry cache.
@@ -79,12 +87,14 @@ impl<'a> Builder<'a> {
         &mut self,
         base: &mut ResolvedBase,
         key: &str,
+        interrupt: &mut Interrupt,
     ) -> Result<String, BuildError> {
         let reference = layer_ref(key);
         if self.available(key).await? {
             return Ok(reference);
         }
-        let _guard = NamedLock::acquire(key).await?;
+        // Another build may be making this layer (or pulling its base) for minutes.
+        let _guard = interrupt.run(NamedLock::acquire(key)).await?;
         if self.engine.image(&reference).await?.is_some() {
             return Ok(reference);
         }
@@ -107,8 +117,8 @@ impl<'a> Builder<'a> {
         let result = self
             .commit(&id, (key, ""), env, "devenv: base config")
             .await;
-        self.engine.remove_container(&id).await?;
-        result?;
+        let removed = self.engine.remove_container(&id).await.map_err(Into::into);
+        super::first_error(result, removed, self.reporter)?;
         Ok(reference)
     }
 
@@ -129,10 +139,7 @@ impl<'a> Builder<'a> {
         }
         let secrets = self.secret_env(index)?;
         // Another build of this step may hold the lock for minutes: Ctrl-C still works.
-        let _guard = tokio::select! {
-            guard = NamedLock::acquire(&planned.key) => guard?,
-            () = interrupt.recv() => return Err(BuildError::Interrupted),
-        };
+        let _guard = interrupt.run(NamedLock::acquire(&planned.key)).await?;
         // Someone else may have built it while we waited for the lock.
         if self.engine.image(&layer_ref(&planned.key)).await?.is_some() {
             self.reporter.step_cached(index, total, &step.name);
@@ -140,13 +147,17 @@ impl<'a> Builder<'a> {
         }
         let parent_info = self.engine.image(parent).await?;
         let (env, parent_user) = parent_info.map(|i| (i.env, i.user)).unwrap_or_default();
-        // The step is the container's main process (cheapest) unless it has secrets or a
-        // user of its own: a commit copies the container's config, and neither the secrets
-        // nor the step's user may end up in the image. Those steps run as an exec in an idle
-        // container instead.
-        let process = if secrets.is_empty() && runs_as_image_user(step, &parent_user) {
+        // The step is the container's main process (cheapest) unless it has secrets, `env`
+        // or a user of its own: a commit records the container's command in the image
+        // history and its config (`ContainerConfig`), and neither secrets, the step's env
+        // values nor its user may end up in the image. Those steps run as an exec in an
+        // idle container instead: an exec's command and env are recorded nowhere.
+        let process = if secrets.is_empty()
+            && step.env.is_empty()
+            && runs_as_image_user(step, &parent_user)
+        {
             Process::Main {
-                script: step_script(step),
+                script: step.run.clone(),
             }
         } else {
             Process::Idle
@@ -185,7 +196,7 @@ impl<'a> Builder<'a> {
             } => r,
             () = interrupt.recv() => Err(BuildError::Interrupted),
         };
-        if outcome.is_ok() {
+        let outcome = if outcome.is_ok() {
             // The layer is committed: removing its container can overlap what comes next.
             let engine = self.engine.clone();
             self.removals.push(tokio::spawn(async move {
@@ -193,10 +204,13 @@ impl<'a> Builder<'a> {
                 drop(lease);
                 removed
             }));
+            outcome
         } else {
-            self.engine.remove_container(&id).await?;
+            // The step's failure is what the user needs to see, not a failed removal.
+            let removed = self.engine.remove_container(&id).await.map_err(Into::into);
             drop(lease);
-        }
+            super::first_error(outcome, removed, self.reporter)
+        };
         match outcome {
             Ok(()) => {
                 self.reporter.step_finished(index, started.elapsed());
@@ -221,12 +235,24 @@ impl<'a> Builder<'a> {
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
         if !planned.inputs.is_empty() {
-            let tar = inputs_tar(
+            let (body, verdict) = inputs_tar(
                 &self.manifest.root,
                 &self.manifest.shell.workdir,
+                &step.name,
                 &planned.inputs,
-            )?;
-            self.engine.upload_tar(id, "/", tar).await?;
+            );
+            let uploaded = self.engine.upload_tar(id, "/", body).await;
+            let verdict = verdict.await.map_err(|e| BuildError::Io {
+                what: "inputs archive".into(),
+                message: e.to_string(),
+            })?;
+            // A changed input is the cause when the upload failed too (it aborted it); any
+            // other archive failure after a failed upload is only its echo.
+            match (verdict, uploaded) {
+                (Err(e @ BuildError::InputChanged { .. }), _) | (Err(e), Ok(())) => return Err(e),
+                (_, Err(e)) => return Err(e.into()),
+                (Ok(()), Ok(())) => {}
+            }
         }
         let mut tail = Tail::default();
         let engine = self.engine;
@@ -348,19 +374,6 @@ enum Process {
 fn runs_as_image_user(step: &Step, image_user: &str) -> bool {
     let root = |u: &str| matches!(u, "" | "root" | "0" | "0:0");
     step.user == image_user || (root(&step.user) && root(image_user))
-}
-
-/// The step's command with its `env` exported in the script itself: variables set on the
-/// container would be copied into the image config by the commit, and a step's `env` is
-/// for that step only.
-fn step_script(step: &Step) -> String {
-    use std::fmt::Write as _;
-    let mut script = String::new();
-    for (k, v) in &step.env {
-        let _ = writeln!(script, "export {k}='{}'", v.replace('\'', "'\\''"));
-    }
-    script.push_str(&step.run);
-    script
 }
 
 /// The step's user; numeric root works in images without /etc/passwd.

@@ -421,8 +421,8 @@ fn prune_removes_unused_layers_and_keeps_the_current_image() {
 fn step_env_reaches_its_step_only_and_never_the_image_config() {
     let t = TestContext::new();
     t.manifest(
-        "[[step]]\nenv = { STEP_ONLY = \"it's here\" }\nrun = \"echo \\\"$STEP_ONLY\\\" > /seen\"\n\
-         [[step]]\nsecrets = [\"IT_SECRET_2\"]\nenv = { WITH_SECRET = \"also\" }\n\
+        "[[step]]\nenv = { STEP_ONLY = \"it's here 5e1f\" }\nrun = \"echo \\\"$STEP_ONLY\\\" > /seen\"\n\
+         [[step]]\nsecrets = [\"IT_SECRET_2\"]\nenv = { WITH_SECRET = \"also 7b2a\" }\n\
          run = \"echo \\\"$WITH_SECRET $STEP_ONLY\\\" > /seen2\"\n",
     );
     let out = t.cmd(&["build"]).env("IT_SECRET_2", "x").output().unwrap();
@@ -449,7 +449,19 @@ fn step_env_reaches_its_step_only_and_never_the_image_config() {
         "/seen",
         "/seen2",
     ]);
-    assert_eq!(seen, "it's here\nalso \n");
+    assert_eq!(seen, "it's here 5e1f\nalso 7b2a \n");
+    // Nor in the history or the recorded container config of any layer of the chain.
+    let history = docker(&["history", "--no-trunc", &format!("devenv/layer:{hash}")]);
+    let mut records = vec![history];
+    for id in docker_lines(&["images", "-q", "--filter", &format!("label={}", t.label())]) {
+        records.push(docker(&["image", "inspect", &id]));
+    }
+    for record in records {
+        assert!(
+            !record.contains("5e1f") && !record.contains("7b2a"),
+            "a step env value is recorded in an image: {record}"
+        );
+    }
 }
 
 #[test]
@@ -502,4 +514,223 @@ fn prune_keeps_layers_that_another_project_builds_on() {
         "{}",
         stderr(&out)
     );
+}
+
+/// Start `devenv build` with stderr piped; return once a line containing `needle` was
+/// printed, with a receiver of the rest of its stderr.
+fn start_build_until(
+    t: &TestContext,
+    needle: &str,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = t.cmd(&["build"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let found = lines.by_ref().map_while(Result::ok).any(|line| {
+        let hit = line.contains(needle);
+        seen.push(line);
+        hit
+    });
+    if !found {
+        let _ = child.wait();
+        panic!("build ended before {needle:?}:\n{}", seen.join("\n"));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let _ = tx.send(rest.join("\n"));
+    });
+    (child, rx)
+}
+
+#[test]
+fn an_input_edited_during_the_build_never_lands_under_the_old_key() {
+    let t = TestContext::new();
+    t.manifest(
+        "[[step]]\nname = \"slow\"\nrun = \"sleep 3\"\n\
+         [[step]]\nname = \"copy\"\ninputs = [\"data.txt\"]\nrun = \"cp data.txt /data\"\n",
+    );
+    t.write("data.txt", "v1\n");
+    t.ok(&["lock"]);
+    let old = t.ok(&["hash"]).trim().to_owned();
+    let (mut child, rest) = start_build_until(&t, "step 1/2 slow: running");
+    // An editor saves while the build runs, after the plan hashed v1.
+    std::thread::sleep(Duration::from_millis(300));
+    t.write("data.txt", "v2, saved during the build\n");
+    let status = child.wait().unwrap();
+    let err = rest.recv().unwrap();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("input data.txt of step `copy` changed during the build"),
+        "{err}"
+    );
+    assert!(
+        !layer_exists(&old),
+        "the key of v1 holds an image (with the bytes of v2)"
+    );
+    let new = t.ok(&["hash"]).trim().to_owned();
+    assert_ne!(new, old);
+    let data = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &t.label(),
+        &format!("devenv/layer:{new}"),
+        "cat",
+        "/data",
+    ]);
+    assert_eq!(data, "v2, saved during the build\n");
+}
+
+/// Makes a file immutable (so the engine cannot remove the container holding it) until
+/// dropped.
+struct Immutable(Option<std::path::PathBuf>);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(path)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn a_failed_cleanup_never_hides_why_the_step_failed() {
+    let t = TestContext::new();
+    t.manifest(
+        "[[step]]\nname = \"breaks\"\nrun = \"touch /pinned; sleep 2; echo giving up; exit 4\"\n",
+    );
+    t.ok(&["lock"]);
+    let child = t.cmd(&["build"]).stderr(Stdio::piped()).spawn().unwrap();
+    // Pin a file of the build container's writable layer, so removing it fails.
+    let mut pinned = Immutable(None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pinned.0.is_none() {
+        assert!(Instant::now() < deadline, "the step never wrote /pinned");
+        for id in t.containers() {
+            // Containers come and go (the base config layer's): skip those already gone.
+            let upper = std::process::Command::new("docker")
+                .args(["inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", &id])
+                .output()
+                .unwrap();
+            let upper = String::from_utf8_lossy(&upper.stdout);
+            let file = std::path::Path::new(upper.trim()).join("pinned");
+            if !upper.trim().is_empty() && file.exists() {
+                let ok = std::process::Command::new("chattr")
+                    .arg("+i")
+                    .arg(&file)
+                    .status()
+                    .unwrap();
+                assert!(ok.success(), "chattr +i {}", file.display());
+                pinned.0 = Some(file);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    drop(pinned);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: step `breaks` failed with exit status 4"),
+        "the step's failure is not the error: {err}"
+    );
+    assert!(err.contains("| giving up"), "{err}");
+    assert!(err.contains("warning: cleaning up"), "{err}");
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_another_builds_lock_exits_at_once() {
+    let t = TestContext::new();
+    t.manifest(""); // no steps: the image hash is the key of the base config layer
+    let runtime = tempfile::tempdir().unwrap();
+    let with_runtime = |args: &[&str]| {
+        let mut cmd = t.cmd(args);
+        cmd.env("XDG_RUNTIME_DIR", runtime.path());
+        cmd
+    };
+    assert!(with_runtime(&["lock"]).status().unwrap().success());
+    let key = stdout(&with_runtime(&["hash"]).output().unwrap())
+        .trim()
+        .to_owned();
+    // Another build holds the key's lock (as `devenv` takes it: flock on the key's file).
+    let dir = runtime.path().join("devenv-locks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = std::fs::File::create(dir.join(format!("{key}.lock"))).unwrap();
+    held.lock().unwrap();
+    let mut child = with_runtime(&["build"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "build did not wait");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if sent.elapsed() > Duration::from_secs(5) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(held);
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("Ctrl-C did not end the lock wait within 5 s");
+    };
+    assert_eq!(status.code(), Some(130));
+    assert!(!layer_exists(&key));
+    assert!(t.containers().is_empty());
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_the_project_lock_exits_at_once() {
+    let t = TestContext::new();
+    t.manifest("");
+    let runtime = tempfile::tempdir().unwrap();
+    let with_runtime = |args: &[&str]| {
+        let mut cmd = t.cmd(args);
+        cmd.env("XDG_RUNTIME_DIR", runtime.path());
+        cmd
+    };
+    let up = with_runtime(&["up"]).output().unwrap();
+    assert!(up.status.success(), "{}", stderr(&up));
+    let container = t.containers().pop().expect("the environment container");
+    let name = docker(&["inspect", "--format", "{{.Name}}", &container]);
+    let name = name.trim().trim_start_matches('/');
+    // Another `up`/`down` of the project holds its lock.
+    let dir = runtime.path().join("devenv-locks");
+    let held = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
+    held.lock().unwrap();
+    let mut child = with_runtime(&["down"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(child.try_wait().unwrap().is_none(), "down did not wait");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if sent.elapsed() > Duration::from_secs(5) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(held);
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("Ctrl-C did not end the wait for the project lock within 5 s");
+    };
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(t.containers(), [container], "down went ahead after Ctrl-C");
 }

@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 use crate::common::{docker_lines, stderr, TestContext};
 
 /// A `docker-registry` serving on 127.0.0.1 with its storage in a temp dir; killed on drop.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
-    pub addr: String,
+    pub(crate) addr: String,
     _storage: tempfile::TempDir,
 }
 
 impl Registry {
-    fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         let port = free_port();
         let storage = tempfile::tempdir().unwrap();
         let config = storage.path().join("config.yml");

@@ -10,4 +10,5 @@ mod init;
 mod interop;
 mod manifest_errors;
 mod ownership;
+mod registry_base;
 mod watch;
