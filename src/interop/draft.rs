@@ -3,9 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{
-    comment_lines, sh_quote, sh_sequence, toml_array, toml_inline_table, toml_str,
-};
+use super::text::{comment_lines, sh_quote, sh_sequence, toml_array, toml_inline_table, toml_str};
 
 /// A property that could not be carried over, or was carried over differently.
 #[derive(Debug, Clone, PartialEq, Eq)]

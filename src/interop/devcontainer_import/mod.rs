@@ -164,13 +164,19 @@ fn workspace(cx: &mut Cx<'_>, obj: &J, d: &mut Draft) {
         _ => {
             d.warn(
                 what,
-                format!("\"{raw}\" is not a plain absolute path; devenv's default /workspace is used"),
+                format!(
+                    "\"{raw}\" is not a plain absolute path; devenv's default /workspace is used"
+                ),
             );
             None
         }
     };
-    let mount = raw_mount.as_deref().and_then(|m| plain(m, "workspaceMount", d));
-    let folder_path = folder.as_deref().and_then(|f| plain(f, "workspaceFolder", d));
+    let mount = raw_mount
+        .as_deref()
+        .and_then(|m| plain(m, "workspaceMount", d));
+    let folder_path = folder
+        .as_deref()
+        .and_then(|f| plain(f, "workspaceFolder", d));
     let (workdir, note) = match (&mount, &folder_path) {
         (Some(m), _) => (m.clone(), {
             let raw = raw_mount.unwrap_or_default();
@@ -223,9 +229,14 @@ fn mount_location(cx: &Cx<'_>, m: &str, d: &mut Draft) -> Option<String> {
     };
     let source = get(&["source", "src"]).unwrap_or_default();
     let target = get(&["target", "destination", "dst"]);
-    let rest = source.strip_prefix("${localWorkspaceFolder}").map(|r| r.trim_end_matches('/'));
+    let rest = source
+        .strip_prefix("${localWorkspaceFolder}")
+        .map(|r| r.trim_end_matches('/'));
     let ups = rest.and_then(|r| {
-        let parts: Vec<&str> = r.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        let parts: Vec<&str> = r
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
         parts.iter().all(|p| *p == "..").then_some(parts.len())
     });
     let Some(ups) = ups else {
@@ -256,7 +267,11 @@ fn mount_location(cx: &Cx<'_>, m: &str, d: &mut Draft) -> Option<String> {
             below.join("/")
         ),
     );
-    Some(format!("{}/{}", target.trim_end_matches('/'), below.join("/")))
+    Some(format!(
+        "{}/{}",
+        target.trim_end_matches('/'),
+        below.join("/")
+    ))
 }
 
 pub(super) fn valid_container_path(s: &str) -> bool {
@@ -319,7 +334,7 @@ fn base(cx: &Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), InteropError> {
         }
     }
     let input = dockerfile_import::Input {
-        path: cx.dir.join(dockerfile),
+        path: normalise(&cx.dir.join(dockerfile)),
         context: normalise(&cx.dir.join(context)),
         root: cx.root.to_path_buf(),
         args,

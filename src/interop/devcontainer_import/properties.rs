@@ -123,7 +123,11 @@ pub(in crate::interop) fn valid_env_name(s: &str) -> bool {
 /// `docker run -p` publishes it, on every interface. A host port already published is
 /// not published twice.
 fn ports(key: &str, v: &J, d: &mut Draft) {
-    let ip = if key == "forwardPorts" { "127.0.0.1:" } else { "" };
+    let ip = if key == "forwardPorts" {
+        "127.0.0.1:"
+    } else {
+        ""
+    };
     let items: Vec<&J> = match v {
         J::Arr(a) => a.iter().collect(),
         one => vec![one],

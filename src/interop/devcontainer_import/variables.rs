@@ -72,7 +72,9 @@ fn variable(cx: &Cx<'_>, key: &str, inner: &str, d: &mut Draft) -> Result<Seg, S
             None => (rest, None),
         };
         if !valid_name(name) {
-            return Err(format!("${{{inner}}} does not name an environment variable"));
+            return Err(format!(
+                "${{{inner}}} does not name an environment variable"
+            ));
         }
         Ok(match default {
             Some(def) => format!("{name}:-{def}"),
@@ -221,23 +223,40 @@ mod tests {
         let cx = cx();
         let text = |s: &str, d: &mut Draft| shell_text(&cx, "postCreateCommand", s, d).unwrap();
         assert_eq!(
-            text("git config --global --add safe.directory ${containerWorkspaceFolder}", &mut d),
+            text(
+                "git config --global --add safe.directory ${containerWorkspaceFolder}",
+                &mut d
+            ),
             "git config --global --add safe.directory /workspaces/shop/app"
         );
         assert_eq!(
-            text("echo ${containerWorkspaceFolderBasename}-${localWorkspaceFolderBasename}", &mut d),
+            text(
+                "echo ${containerWorkspaceFolderBasename}-${localWorkspaceFolderBasename}",
+                &mut d
+            ),
             "echo app-shop"
         );
         assert_eq!(
-            text("echo ${containerEnv:HOME}/x '${containerEnv:USER:me}' \"${containerEnv:A}\"", &mut d),
+            text(
+                "echo ${containerEnv:HOME}/x '${containerEnv:USER:me}' \"${containerEnv:A}\"",
+                &mut d
+            ),
             "echo \"${HOME}\"/x ''\"${USER:-me}\"'' \"${A}\""
         );
         assert!(d.warnings.is_empty(), "{:?}", d.warnings);
         assert_eq!(text(". ${NVM_DIR}/nvm.sh", &mut d), ". ${NVM_DIR}/nvm.sh");
-        assert_eq!(text("echo ${localEnv:GIT_EMAIL}", &mut d), "echo \"${GIT_EMAIL}\"");
+        assert_eq!(
+            text("echo ${localEnv:GIT_EMAIL}", &mut d),
+            "echo \"${GIT_EMAIL}\""
+        );
         assert_eq!(d.warnings.len(), 1);
-        assert!(d.warnings[0].message.contains("reads GIT_EMAIL from the host"));
-        assert_eq!(text("ls ${localWorkspaceFolder}", &mut d), "ls /workspaces/shop");
+        assert!(d.warnings[0]
+            .message
+            .contains("reads GIT_EMAIL from the host"));
+        assert_eq!(
+            text("ls ${localWorkspaceFolder}", &mut d),
+            "ls /workspaces/shop"
+        );
         assert_eq!(d.warnings.len(), 2);
         assert!(shell_text(&cx, "k", "echo ${devcontainerId}", &mut d).is_err());
         assert_eq!(

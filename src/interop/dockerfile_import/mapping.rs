@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::parse::{split_raw_words, substitute, substitute_or_empty, unquote, words, Instr, Missing};
+use super::parse::{
+    split_raw_words, substitute, substitute_or_empty, unquote, words, Instr, Missing,
+};
 use super::{declare_arg, ArgValue, Input};
 use crate::interop::devcontainer_import::normalise;
 use crate::interop::draft::{set, Draft, DraftStep};
@@ -254,7 +256,10 @@ impl<'a> State<'a> {
     /// The step's user when it is one that only a refused RUN may create.
     fn user_only_refused_runs_create(&self) -> Option<String> {
         let user = self.user.as_deref()?.split(':').next()?;
-        if user.is_empty() || matches!(user, "root" | "0") || user.bytes().all(|b| b.is_ascii_digit()) {
+        if user.is_empty()
+            || matches!(user, "root" | "0")
+            || user.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let (line, _) = self
@@ -291,13 +296,11 @@ impl<'a> State<'a> {
                     d.copied_to
                         .push((prefix, format!("{} at {}", i.keyword, self.at(i))));
                 }
-                if self.after_refused_copy.is_none() {
-                    self.after_refused_copy = Some(format!(
-                        "it follows {} at line {}, which was not imported (it may use what \
-                         that copies)",
-                        i.keyword, i.line
-                    ));
-                }
+                self.after_refused_copy = Some(format!(
+                    "it follows {} at line {}, which was not imported (it may use what that \
+                     copies)",
+                    i.keyword, i.line
+                ));
             }
         }
     }

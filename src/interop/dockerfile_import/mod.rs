@@ -99,7 +99,10 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
     chain.reverse();
     let first = &stages[chain[0]];
     if let Some(name) = broken.keys().find(|n| mentions(&first.from, n)) {
-        return Err(unsupported(format!("FROM {}: {}", first.from, broken[name])));
+        return Err(unsupported(format!(
+            "FROM {}: {}",
+            first.from, broken[name]
+        )));
     }
     let image = substitute_or_empty(&first.from, &vars)
         .map_err(|e| unsupported(format!("FROM {}: {e}", first.from)))?;

@@ -156,7 +156,10 @@ impl std::fmt::Display for Missing {
         match self {
             Missing::Unset(name) => write!(f, "${name} has no value"),
             Missing::Syntax(text) => {
-                write!(f, "{text} is not Dockerfile syntax (an unfilled template option?)")
+                write!(
+                    f,
+                    "{text} is not Dockerfile syntax (an unfilled template option?)"
+                )
             }
         }
     }
