@@ -189,7 +189,7 @@ fn workspace(cx: &mut Cx<'_>, obj: &J, d: &mut Draft) {
         // A workspaceMount devenv cannot follow (warned): the folder is the best guess.
         (None, Some(f)) => (f.clone(), "from workspaceFolder".to_owned()),
         (None, None) => {
-            cx.workdir = crate::manifest::DEFAULT_WORKDIR.to_owned();
+            crate::manifest::DEFAULT_WORKDIR.clone_into(&mut cx.workdir);
             cx.folder = cx.workdir.clone();
             return;
         }
@@ -334,7 +334,11 @@ fn base(cx: &Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), InteropError> {
         }
     }
     let input = dockerfile_import::Input {
-        path: normalise(&cx.dir.join(dockerfile)),
+        // `.devcontainer/./Dockerfile` reads better as `.devcontainer/Dockerfile`; one
+        // outside the project keeps its `../` so messages name it relative to the project.
+        path: Some(normalise(&cx.dir.join(dockerfile)))
+            .filter(|p| p.starts_with(cx.root))
+            .unwrap_or_else(|| cx.dir.join(dockerfile)),
         context: normalise(&cx.dir.join(context)),
         root: cx.root.to_path_buf(),
         args,

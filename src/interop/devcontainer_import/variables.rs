@@ -4,6 +4,8 @@
 //! what means the same in devenv's container: a literal path, or a sh expansion of the
 //! container's environment. What has no devenv value makes the command unimportable.
 
+use std::fmt::Write as _;
+
 use super::Cx;
 use crate::interop::draft::Draft;
 use crate::interop::text::sh_quote;
@@ -33,7 +35,7 @@ pub(super) fn shell_word(cx: &Cx<'_>, key: &str, s: &str, d: &mut Draft) -> Resu
                 if !lit.is_empty() {
                     out.push_str(&sh_quote(&std::mem::take(&mut lit)));
                 }
-                out.push_str(&format!("\"${{{v}}}\""));
+                let _ = write!(out, "\"${{{v}}}\"");
             }
         }
     }
@@ -191,9 +193,15 @@ fn render_shell(segs: &[Seg]) -> String {
                 }
             },
             Seg::Var(v) => match q {
-                Quote::None => out.push_str(&format!("\"${{{v}}}\"")),
-                Quote::Single => out.push_str(&format!("'\"${{{v}}}\"'")),
-                Quote::Double => out.push_str(&format!("${{{v}}}")),
+                Quote::None => {
+                    let _ = write!(out, "\"${{{v}}}\"");
+                }
+                Quote::Single => {
+                    let _ = write!(out, "'\"${{{v}}}\"'");
+                }
+                Quote::Double => {
+                    let _ = write!(out, "${{{v}}}");
+                }
             },
         }
     }

@@ -239,9 +239,8 @@ fn substitute_in(
         };
         match op {
             ":-" if set => out.push_str(value.map_or("", String::as_str)),
-            ":-" => out.push_str(word),
             "-" if value.is_some() => out.push_str(value.map_or("", String::as_str)),
-            "-" => out.push_str(word),
+            ":-" | "-" => out.push_str(word),
             ":+" if set => out.push_str(word),
             "+" if value.is_some() => out.push_str(word),
             ":+" | "+" => {}
