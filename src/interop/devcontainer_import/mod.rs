@@ -4,8 +4,8 @@
 //!
 //! This file reads the file and maps the workspace, the base (`image`, or a Dockerfile
 //! through `dockerfile_import`) and the users; `properties` maps every other top-level
-//! property (environment, ports, lifecycle commands, warnings for the rest) and `mounts`
-//! the mounts.
+//! property (environment, ports, lifecycle commands, warnings for the rest), `mounts`
+//! the mounts and `variables` the devcontainer variables in lifecycle commands.
 
 mod mounts;
 mod properties;

@@ -7,8 +7,10 @@
 //! it is not the manifest's workdir); `ENV` with literal values → `[env]`; `COPY`/`ADD` of
 //! project files whose destination is `<workdir>/<project path>` → the next step's inputs.
 //! Everything else is refused with the reason: exec-form and `--mount` RUNs, heredocs,
-//! copies elsewhere or with flags, `SHELL`; a RUN after a refused copy is refused too,
-//! since it would run without those files.
+//! copies elsewhere or with flags, `SHELL`. Every RUN after a refused copy is refused
+//! too (any of them may use what it copies), and so is a RUN as a user that a refused RUN
+//! mentions; the destinations of refused copies are recorded so hooks that use them are
+//! left out.
 //!
 //! `parse` reads the Dockerfile (instructions, stages, quoting and `$` substitution);
 //! `mapping` turns the instructions of the chosen stages into the draft manifest.
