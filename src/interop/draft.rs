@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{comment_lines, toml_array, toml_inline_table, toml_str};
+use super::text::{comment_lines, sh_quote, sh_sequence, toml_array, toml_inline_table, toml_str};
 
 /// A property that could not be carried over, or was carried over differently.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,13 @@ pub(super) struct Draft {
     pub on_create: Vec<String>,
     pub on_start: Vec<String>,
     pub warnings: Vec<Warning>,
+    /// Where refused COPY/ADDs would have put files (path prefixes) and which instruction.
+    pub copied_to: Vec<(String, String)>,
+    /// Refused Dockerfile RUNs (what, text): a user only they create is not used.
+    pub refused_runs: Vec<(String, String)>,
+    /// The devcontainer's `workspaceFolder` when it is not where the project is mounted:
+    /// hooks run there, as devcontainers run lifecycle commands.
+    pub hook_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -56,27 +63,6 @@ impl Draft {
             property: property.into(),
             message: message.into(),
         });
-    }
-
-    /// Join hook commands so a failing one stops the rest, each in a subshell when it has
-    /// shell operators (devcontainers run each in its own process).
-    fn join(parts: &[String]) -> Option<String> {
-        match parts {
-            [] => None,
-            [one] => Some(one.clone()),
-            many => Some(
-                many.iter()
-                    .map(|p| {
-                        if p.contains([';', '&', '|', '\n']) {
-                            format!("( {p} )")
-                        } else {
-                            p.clone()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" && "),
-            ),
-        }
     }
 
     pub fn render(&self) -> String {
@@ -137,8 +123,12 @@ impl Draft {
             }
         }
         self.render_container(&mut out);
-        let on_create = Self::join(&self.on_create);
-        let on_start = Self::join(&self.on_start);
+        let in_dir = |script: String| match &self.hook_dir {
+            Some(dir) => format!("cd {} || exit 1\n{script}", sh_quote(dir)),
+            None => script,
+        };
+        let on_create = sh_sequence(&self.on_create).map(in_dir);
+        let on_start = sh_sequence(&self.on_start).map(in_dir);
         if on_create.is_some() || on_start.is_some() {
             out.push_str("\n[hooks]\n");
             if let Some(h) = on_create {

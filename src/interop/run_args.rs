@@ -1,7 +1,7 @@
 //! devcontainer `runArgs` (extra `docker run` flags): the ones devenv can express map to
 //! `[container]`; every other flag is a warning.
 
-use super::devcontainer_import::{valid_env_name, valid_port, volume, Cx};
+use super::devcontainer_import::{same_host_port, valid_env_name, valid_port, volume, Cx};
 use super::draft::{set, Draft};
 use super::json::J;
 
@@ -115,7 +115,7 @@ fn one(cx: &Cx<'_>, flag: &str, value: Option<&str>, d: &mut Draft) {
                 .parse::<u16>()
                 .map_or_else(|_| p.to_owned(), |n| format!("{n}:{n}"));
             if valid_port(&p) {
-                if !d.ports.contains(&p) {
+                if !d.ports.iter().any(|q| same_host_port(q, &p)) {
                     d.ports.push(p);
                 }
                 Ok(())

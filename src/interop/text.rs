@@ -16,14 +16,6 @@ pub fn sh_quote(s: &str) -> String {
     }
 }
 
-/// An argv as one sh command line.
-pub fn sh_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| sh_quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// A TOML string: a basic string with escapes, or a multi-line literal string for
 /// multi-line text that can be written that way (scripts read better so).
 pub fn toml_str(s: &str) -> String {
@@ -88,6 +80,41 @@ pub fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
+/// Whether `word` occurs in `text` as a whole word (a user name in a script).
+pub fn mentions_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "_-".contains(c)))
+        .any(|w| w == word)
+}
+
+/// Commands as one sh script that stops at the first failure, each in a subshell when it
+/// has shell operators (devcontainers run each in its own process). A command with a `#`
+/// (which may start a comment) or a line break gets lines of its own, so a comment can
+/// never swallow the commands after it.
+pub fn sh_sequence(parts: &[String]) -> Option<String> {
+    match parts {
+        [] => None,
+        [one] => Some(one.clone()),
+        many if many.iter().any(|p| p.contains(['#', '\n'])) => Some(
+            many.iter()
+                .map(|p| format!("(\n{}\n)", p.trim_end_matches('\n')))
+                .collect::<Vec<_>>()
+                .join(" &&\n"),
+        ),
+        many => Some(
+            many.iter()
+                .map(|p| {
+                    if p.contains([';', '&', '|']) {
+                        format!("( {p} )")
+                    } else {
+                        p.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" && "),
+        ),
+    }
+}
+
 /// Prefix every line of `text` with `# ` (for explanations inside generated files).
 pub fn comment_lines(text: &str) -> String {
     text.lines()
@@ -112,7 +139,6 @@ mod tests {
         assert_eq!(sh_quote("a b"), "'a b'");
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
         assert_eq!(sh_quote(""), "''");
-        assert_eq!(sh_join(&["echo".into(), "$HOME".into()]), "echo '$HOME'");
     }
 
     #[test]

@@ -328,8 +328,13 @@ fn copy_dir(from: &Path, to: &Path) {
 /// `${localWorkspaceFolderBasename}` is stable), import it and validate the result.
 /// Returns the project directory, the manifest text and the warnings.
 fn import_case(t: &TestContext, case: &str) -> (PathBuf, String, String) {
-    let project = t.root().join(case);
-    copy_dir(&fixture(case), &project);
+    import_case_at(t, case, "")
+}
+
+/// `import_case` for a project at `sub` inside the case's folder.
+fn import_case_at(t: &TestContext, case: &str, sub: &str) -> (PathBuf, String, String) {
+    copy_dir(&fixture(case), &t.root().join(case));
+    let project = t.root().join(case).join(sub);
     let out = t
         .cmd(&["import", "devcontainer"])
         .current_dir(&project)
@@ -511,6 +516,347 @@ fn corpus_multistage_dockerfile_explains_what_it_refuses() {
         );
     }
     snapshot("multistage-dockerfile", &manifest, &warnings);
+}
+
+/// The `[hooks]` of an imported manifest, as sh would read them.
+fn hooks_of(manifest: &str) -> Vec<String> {
+    let v: toml::Value = toml::from_str(manifest).unwrap();
+    v.get("hooks")
+        .and_then(toml::Value::as_table)
+        .map(|h| {
+            h.values()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn corpus_copy_to_tmp_refuses_every_step_and_hook_that_uses_it() {
+    let t = TestContext::new();
+    let (_, manifest, warnings) = import_case(&t, "copy-to-tmp");
+    // Both RUNs after the refused COPYs use /tmp/install-subversion.sh: neither may be a
+    // step, and the hook that runs the other copied script is left out with a warning.
+    assert!(
+        !manifest.contains("run = \"/tmp/install-subversion.sh"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("# RUN /tmp/install-subversion.sh"),
+        "{manifest}"
+    );
+    assert!(
+        warnings.contains("postCreateCommand: not imported: it uses /tmp/install-extras.sh"),
+        "{warnings}"
+    );
+    assert_eq!(hooks_of(&manifest), ["echo started > /tmp/started"]);
+    snapshot("copy-to-tmp", &manifest, &warnings);
+}
+
+#[test]
+fn corpus_user_made_by_a_refused_step_is_not_used() {
+    let t = TestContext::new();
+    let (_, manifest, warnings) = import_case(&t, "library-scripts-user");
+    // Only the refused RUN creates vscode: no step runs as vscode and the shell does not.
+    assert!(!manifest.contains("user = \"vscode\""), "{manifest}");
+    assert!(
+        warnings.contains("remoteUser: \"vscode\" is not used"),
+        "{warnings}"
+    );
+    // ARG defaults that are unfilled template options are named, not dropped silently.
+    assert!(warnings.contains("ARG INSTALL_ZSH="), "{warnings}");
+    assert!(warnings.contains("ARG GHC_VERSION="), "{warnings}");
+    snapshot("library-scripts-user", &manifest, &warnings);
+}
+
+#[test]
+fn corpus_dockerfile_args_and_platform_are_carried_or_warned() {
+    let t = TestContext::new();
+    let (_, manifest, warnings) = import_case(&t, "dockerfile-args-platform");
+    // `ARG IMAGE_TYPE` without a default is empty in FROM, as Docker has it.
+    assert!(
+        manifest.contains("image = \"tensorflow/tensorflow:devel\""),
+        "{manifest}"
+    );
+    assert!(
+        warnings.contains("FROM --platform=linux/arm64"),
+        "{warnings}"
+    );
+    // A stage ARG whose default uses the base image's HOME is set by sh in each step.
+    assert!(
+        manifest.contains("TOOLS_DIR=\"${HOME}/tools\"; export TOOLS_DIR"),
+        "{manifest}"
+    );
+    // A mount target with a trailing slash is the same directory.
+    assert!(
+        manifest.contains("tensorflow_cache:/home/foo/.cache/bazel"),
+        "{manifest}"
+    );
+    snapshot("dockerfile-args-platform", &manifest, &warnings);
+}
+
+#[test]
+fn corpus_lifecycle_variables_resolve_in_the_container() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "lifecycle-variables");
+    assert!(
+        warnings.contains("onCreateCommand: not imported: ${devcontainerId}"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("reads GIT_AUTHOR_NAME from the host"),
+        "{warnings}"
+    );
+    snapshot("lifecycle-variables", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+    assert_eq!(
+        run_in(
+            &t,
+            &project,
+            "cat /tmp/post-create /tmp/where /tmp/start /tmp/listing; test -e /tmp/id || echo no-id"
+        ),
+        "post-create in /workspaces/lifecycle-variables\nlifecycle-variables: hello there\n\
+         nobody /root fallback\ndevcontainer.json\npost-create.sh\nno-id\n"
+    );
+}
+
+#[test]
+fn corpus_lifecycle_comments_do_not_swallow_later_commands() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "lifecycle-comments");
+    snapshot("lifecycle-comments", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+    assert_eq!(
+        run_in(&t, &project, "cat /tmp/one /tmp/two /tmp/three /tmp/start"),
+        "one\ntwo\nthree # not a comment\nstart\n"
+    );
+}
+
+#[test]
+fn corpus_forward_ports_are_published_on_localhost() {
+    let t = TestContext::new();
+    let (_, manifest, warnings) = import_case(&t, "forward-ports");
+    // forwardPorts on 127.0.0.1 (editors forward to localhost); appPort as `docker run -p`;
+    // 8080 is in both and published once.
+    assert!(
+        manifest
+            .contains("ports = [\"127.0.0.1:8080:8080\", \"127.0.0.1:9003:9003\", \"3000:3000\"]"),
+        "{manifest}"
+    );
+    snapshot("forward-ports", &manifest, &warnings);
+}
+
+#[test]
+fn corpus_workspace_subfolder_keeps_the_project_root() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) = import_case(&t, "workspace-subfolder");
+    assert!(
+        warnings.contains("workspaceFolder: \"/workspace/services/api\" is a folder inside"),
+        "{warnings}"
+    );
+    snapshot("workspace-subfolder", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+    assert_eq!(
+        run_in(
+            &t,
+            &project,
+            "pwd; cat /tmp/hook-dir /tmp/hook-ls /workspace/services/api/main.txt"
+        ),
+        "/workspace\n/workspace/services/api\nmain.txt\napi\n"
+    );
+}
+
+#[test]
+fn corpus_workspace_parent_mount_puts_the_project_where_it_was() {
+    let t = TestContext::new();
+    let (project, manifest, warnings) =
+        import_case_at(&t, "workspace-parent-mount", "test/regression/debian");
+    assert!(
+        manifest.contains("workdir = \"/workspace/test/regression/debian\""),
+        "{manifest}"
+    );
+    snapshot("workspace-parent-mount", &manifest, &warnings);
+    bring_up(&t, &project, &manifest, &[]);
+    assert_eq!(
+        run_in(&t, &project, "pwd; cat /tmp/hook-dir here.txt"),
+        "/workspace/test/regression/debian\n/workspace\nhere\n"
+    );
+}
+
+/// Every devcontainer.json of the corpus (but the Compose one), imported: the manifest
+/// validates, every top-level property is carried over or named in a warning, every RUN
+/// of a single-stage Dockerfile is a step or named, no devcontainer variable is left for
+/// sh to misread, and every hook is valid sh.
+#[test]
+fn corpus_imports_without_silent_drops() {
+    let t = TestContext::new();
+    let base = fixture("");
+    let mut configs = Vec::new();
+    for case in std::fs::read_dir(&base).unwrap() {
+        let case = case.unwrap().file_name().to_string_lossy().into_owned();
+        if case == "compose" {
+            continue;
+        }
+        for f in walk(&base.join(&case)) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if name == "devcontainer.json" || name == ".devcontainer.json" {
+                configs.push((case.clone(), f));
+            }
+        }
+    }
+    assert!(configs.len() >= 15, "{configs:?}");
+    // Properties carried over without a warning when their value is used.
+    let silent = [
+        "image",
+        "build",
+        "dockerFile",
+        "context",
+        "workspaceFolder",
+        "workspaceMount",
+        "remoteUser",
+        "containerUser",
+        "$schema",
+        "updateRemoteUserUID",
+        "init",
+        "overrideCommand",
+        "containerEnv",
+        "remoteEnv",
+        "forwardPorts",
+        "appPort",
+        "mounts",
+        "runArgs",
+        "onCreateCommand",
+        "postCreateCommand",
+        "postStartCommand",
+    ];
+    for (case, config) in configs {
+        copy_dir(&base.join(&case), &t.root().join(&case));
+        let rel = config.strip_prefix(base.join(&case)).unwrap();
+        let in_config_dir = rel.parent().unwrap();
+        let project_rel = if in_config_dir.ends_with(".devcontainer") {
+            in_config_dir.parent().unwrap()
+        } else if in_config_dir
+            .parent()
+            .is_some_and(|p| p.ends_with(".devcontainer"))
+        {
+            in_config_dir.parent().unwrap().parent().unwrap()
+        } else {
+            in_config_dir
+        };
+        let project = t.root().join(&case).join(project_rel);
+        let out = t
+            .cmd(&["import", "devcontainer", "--force"])
+            .arg(t.root().join(&case).join(rel))
+            .current_dir(&project)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{case}: {err}");
+        assert!(out.status.success(), "{case}: {err}");
+        let manifest = std::fs::read_to_string(project.join("devenv.toml")).unwrap();
+        let out = t.cmd(&["validate"]).current_dir(&project).output().unwrap();
+        assert!(out.status.success(), "validate {case}: {}", stderr(&out));
+        let warned = |key: &str| {
+            err.lines()
+                .any(|l| l.starts_with(&format!("warning: {key}")))
+        };
+        let json = {
+            let text = std::fs::read_to_string(&config).unwrap();
+            let v = jsonc_parser::parse_to_value(&text, &jsonc_parser::ParseOptions::default());
+            to_serde(v.unwrap().unwrap())
+        };
+        let hooks = hooks_of(&manifest);
+        for (key, value) in json.as_object().unwrap() {
+            let used = match key.as_str() {
+                k if k.ends_with("Command")
+                    && k != "initializeCommand"
+                    && k != "postAttachCommand" =>
+                {
+                    !hooks.is_empty() || warned(k)
+                }
+                _ => true,
+            };
+            assert!(
+                (silent.contains(&key.as_str()) && used) || warned(key),
+                "{case}: {key} = {value} is neither carried over nor warned\n{err}\n{manifest}"
+            );
+        }
+        if let Some(env) = json.get("containerEnv").and_then(|v| v.as_object()) {
+            for k in env.keys() {
+                assert!(
+                    manifest.contains(&format!("\n{k} = ")) || warned(&format!("containerEnv.{k}")),
+                    "{case}: containerEnv.{k} dropped silently\n{manifest}"
+                );
+            }
+        }
+        let dockerfile = json
+            .get("build")
+            .and_then(|b| b.get("dockerfile").or_else(|| b.get("dockerFile")))
+            .or_else(|| json.get("dockerFile"))
+            .and_then(|d| d.as_str());
+        if let Some(d) = dockerfile {
+            let text = std::fs::read_to_string(config.parent().unwrap().join(d)).unwrap();
+            let froms = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("FROM"))
+                .count();
+            for (n, line) in text.lines().enumerate() {
+                if froms == 1 && line.starts_with("RUN ") {
+                    let n = n + 1;
+                    assert!(
+                        manifest.contains(&format!("Dockerfile line {n}\""))
+                            || manifest.contains(&format!("Dockerfile:{n}\n")),
+                        "{case}: RUN at line {n} is neither a step nor named\n{manifest}"
+                    );
+                }
+            }
+        }
+        let body: String = manifest
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for var in [
+            "${containerWorkspaceFolder",
+            "${localWorkspaceFolder",
+            "${localEnv:",
+            "${env:",
+            "${containerEnv:",
+            "${devcontainerId",
+        ] {
+            assert!(
+                !body.contains(var),
+                "{case}: {var} left in the manifest\n{manifest}"
+            );
+        }
+        for hook in hooks {
+            let sh = Command::new("sh")
+                .args(["-n", "-c", &hook])
+                .output()
+                .unwrap();
+            assert!(
+                sh.status.success(),
+                "{case}: hook is not valid sh: {hook}\n{}",
+                stderr(&sh)
+            );
+        }
+    }
+}
+
+fn to_serde(v: jsonc_parser::JsonValue<'_>) -> serde_json::Value {
+    use jsonc_parser::JsonValue;
+    match v {
+        JsonValue::String(s) => s.into_owned().into(),
+        JsonValue::Number(n) => serde_json::from_str(n).unwrap_or(serde_json::Value::Null),
+        JsonValue::Boolean(b) => b.into(),
+        JsonValue::Null => serde_json::Value::Null,
+        JsonValue::Array(a) => a.into_iter().map(to_serde).collect(),
+        JsonValue::Object(o) => o
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), to_serde(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+    }
 }
 
 #[test]

@@ -4,18 +4,19 @@
 //!
 //! This file reads the file and maps the workspace, the base (`image`, or a Dockerfile
 //! through `dockerfile_import`) and the users; `properties` maps every other top-level
-//! property (environment, ports, lifecycle commands, warnings for the rest) and `mounts`
-//! the mounts.
+//! property (environment, ports, lifecycle commands, warnings for the rest), `mounts`
+//! the mounts and `variables` the devcontainer variables in lifecycle commands.
 
 mod mounts;
 mod properties;
+mod variables;
 
 use std::path::{Component, Path, PathBuf};
 
 use self::mounts::mount_options;
 pub(super) use self::mounts::volume;
 use self::properties::property;
-pub(super) use self::properties::{valid_env_name, valid_port};
+pub(super) use self::properties::{same_host_port, valid_env_name, valid_port};
 use super::dockerfile_import;
 use super::draft::Draft;
 pub use super::draft::Warning;
@@ -79,7 +80,7 @@ pub fn import(path: &Path, root: &Path) -> Result<Imported, InteropError> {
         });
     };
     let dir = path.parent().unwrap_or(root);
-    let cx = Cx {
+    let mut cx = Cx {
         root,
         dir,
         basename: root
@@ -87,6 +88,8 @@ pub fn import(path: &Path, root: &Path) -> Result<Imported, InteropError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         shown: shown.clone(),
+        folder: String::new(),
+        workdir: String::new(),
     };
     let mut d = Draft {
         source: shown.clone(),
@@ -100,7 +103,7 @@ pub fn import(path: &Path, root: &Path) -> Result<Imported, InteropError> {
                 .into(),
         });
     }
-    workspace(&cx, &obj, &mut d);
+    workspace(&mut cx, &obj, &mut d);
     base(&cx, &obj, &mut d)?;
     for (key, value) in obj.entries() {
         property(&cx, key, value, &mut d);
@@ -118,61 +121,157 @@ pub(super) struct Cx<'a> {
     pub dir: &'a Path,
     pub basename: String,
     pub shown: String,
+    /// The devcontainer's `workspaceFolder` in the container (`${containerWorkspaceFolder}`).
+    pub folder: String,
+    /// Where the project is mounted: `shell.workdir`.
+    pub workdir: String,
 }
 
 impl Cx<'_> {
     /// Replace the variables devenv can resolve at import time; `None` when others remain.
     pub(super) fn substitute(&self, s: &str) -> Option<String> {
-        let out = s
-            .replace("${localWorkspaceFolderBasename}", &self.basename)
-            .replace("${containerWorkspaceFolderBasename}", &self.basename);
+        let mut out = s.replace("${localWorkspaceFolderBasename}", &self.basename);
+        if !self.folder.is_empty() {
+            let base = self.folder.rsplit('/').next().unwrap_or_default();
+            out = out
+                .replace("${containerWorkspaceFolderBasename}", base)
+                .replace("${containerWorkspaceFolder}", &self.folder);
+        }
         (!out.contains("${")).then_some(out)
     }
 }
 
-/// `workspaceFolder` / `workspaceMount` → `shell.workdir`.
-fn workspace(cx: &Cx<'_>, obj: &J, d: &mut Draft) {
-    let mount_target = obj.get("workspaceMount").and_then(J::as_str).and_then(|m| {
-        let opts = mount_options(m);
-        let source = opts.iter().find(|(k, _)| k == "source" || k == "src");
-        if source.is_none_or(|(_, s)| s != "${localWorkspaceFolder}") {
-            d.warn(
-                "workspaceMount",
-                format!("\"{m}\": devenv always mounts the project directory itself"),
-            );
-        }
-        opts.iter()
-            .find(|(k, _)| k == "target" || k == "destination" || k == "dst")
-            .map(|(_, t)| t.clone())
-    });
+/// `workspaceFolder` / `workspaceMount` → `shell.workdir`: where the project's own files
+/// are in the devcontainer. Without `workspaceMount` devcontainers mount the project at
+/// `/workspaces/<folder>` whatever `workspaceFolder` says; a mount of the project's parent
+/// puts it below the target. When `workspaceFolder` is elsewhere (a subfolder, a parent),
+/// hooks run there as lifecycle commands do, and a warning says so.
+fn workspace(cx: &mut Cx<'_>, obj: &J, d: &mut Draft) {
+    let default_mount = "/workspaces/${localWorkspaceFolderBasename}".to_owned();
+    let (raw_mount, how) = match obj.get("workspaceMount").and_then(J::as_str) {
+        None => (
+            Some(default_mount),
+            "devcontainers' default mount point /workspaces/<folder>".to_owned(),
+        ),
+        Some(m) => (mount_location(cx, m, d), "from workspaceMount".to_owned()),
+    };
     let folder = obj
         .get("workspaceFolder")
         .and_then(J::as_str)
         .map(str::to_owned);
-    let (raw, note) = match (folder, mount_target) {
-        (Some(f), _) => (f, None),
-        (None, Some(t)) => (t, Some("from workspaceMount's target".to_owned())),
-        (None, None) => (
-            "/workspaces/${localWorkspaceFolderBasename}".to_owned(),
-            Some("devcontainers' default mount point /workspaces/<folder>".to_owned()),
-        ),
-    };
-    match cx.substitute(&raw) {
-        Some(w) if valid_container_path(&w) => {
-            let note = match (note, raw.contains("${")) {
-                (n, true) => Some(format!(
-                    "{}{raw} with the folder name of this checkout",
-                    n.map(|n| format!("{n}: ")).unwrap_or_default()
-                )),
-                (n, false) => n,
-            };
-            d.workdir = Some((w, note));
+    let plain = |raw: &str, what: &str, d: &mut Draft| match cx.substitute(raw) {
+        Some(w) if valid_container_path(&w) => Some(w),
+        _ => {
+            d.warn(
+                what,
+                format!(
+                    "\"{raw}\" is not a plain absolute path; devenv's default /workspace is used"
+                ),
+            );
+            None
         }
-        _ => d.warn(
+    };
+    let mount = raw_mount
+        .as_deref()
+        .and_then(|m| plain(m, "workspaceMount", d));
+    let folder_path = folder
+        .as_deref()
+        .and_then(|f| plain(f, "workspaceFolder", d));
+    let (workdir, note) = match (&mount, &folder_path) {
+        (Some(m), _) => (m.clone(), {
+            let raw = raw_mount.unwrap_or_default();
+            if raw.contains("${") {
+                format!("{how}: {raw} with the folder name of this checkout")
+            } else {
+                how
+            }
+        }),
+        // A workspaceMount devenv cannot follow (warned): the folder is the best guess.
+        (None, Some(f)) => (f.clone(), "from workspaceFolder".to_owned()),
+        (None, None) => {
+            crate::manifest::DEFAULT_WORKDIR.clone_into(&mut cx.workdir);
+            cx.folder = cx.workdir.clone();
+            return;
+        }
+    };
+    let folder_path = folder_path.unwrap_or_else(|| workdir.clone());
+    if folder_path != workdir {
+        let relation = if folder_path.starts_with(&format!("{workdir}/")) {
+            "a folder inside the project"
+        } else if workdir.starts_with(&format!("{folder_path}/")) {
+            "a folder above the project"
+        } else {
+            "a folder outside the project"
+        };
+        d.warn(
             "workspaceFolder",
-            format!("\"{raw}\" is not a plain absolute path; devenv's default /workspace is used"),
-        ),
+            format!(
+                "\"{folder_path}\" is {relation}, whose files devcontainers have at {workdir}; \
+                 devenv mounts the project there (shell.workdir), runs the hooks in \
+                 {folder_path} as devcontainers do, and opens shells in {workdir}"
+            ),
+        );
+        d.hook_dir = Some(folder_path.clone());
     }
+    cx.workdir.clone_from(&workdir);
+    cx.folder = folder_path;
+    d.workdir = Some((workdir, Some(note)));
+}
+
+/// Where a `workspaceMount` puts the project, when it mounts the project or one of its
+/// parent folders; for anything else (warned) its target is the best guess.
+fn mount_location(cx: &Cx<'_>, m: &str, d: &mut Draft) -> Option<String> {
+    let opts = mount_options(m);
+    let get = |names: &[&str]| {
+        opts.iter()
+            .find(|(k, _)| names.contains(&k.as_str()))
+            .map(|(_, v)| v.trim_matches('"').to_owned())
+    };
+    let source = get(&["source", "src"]).unwrap_or_default();
+    let target = get(&["target", "destination", "dst"]);
+    let rest = source
+        .strip_prefix("${localWorkspaceFolder}")
+        .map(|r| r.trim_end_matches('/'));
+    let ups = rest.and_then(|r| {
+        let parts: Vec<&str> = r
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        parts.iter().all(|p| *p == "..").then_some(parts.len())
+    });
+    let Some(ups) = ups else {
+        d.warn(
+            "workspaceMount",
+            format!("\"{m}\": devenv always mounts the project directory itself"),
+        );
+        return target;
+    };
+    let target = target?;
+    if ups == 0 {
+        return Some(target);
+    }
+    // The project lies below the target, at the path it has below the mounted parent.
+    let names: Vec<String> = cx
+        .root
+        .components()
+        .rev()
+        .take(ups)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let below: Vec<&str> = names.iter().rev().map(String::as_str).collect();
+    d.warn(
+        "workspaceMount",
+        format!(
+            "\"{m}\" mounts a parent of the project; devenv mounts only the project, at \
+             {target}/{}, where that mount puts it (the folders beside it are not there)",
+            below.join("/")
+        ),
+    );
+    Some(format!(
+        "{}/{}",
+        target.trim_end_matches('/'),
+        below.join("/")
+    ))
 }
 
 pub(super) fn valid_container_path(s: &str) -> bool {
@@ -235,7 +334,11 @@ fn base(cx: &Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), InteropError> {
         }
     }
     let input = dockerfile_import::Input {
-        path: cx.dir.join(dockerfile),
+        // `.devcontainer/./Dockerfile` reads better as `.devcontainer/Dockerfile`; one
+        // outside the project keeps its `../` so messages name it relative to the project.
+        path: Some(normalise(&cx.dir.join(dockerfile)))
+            .filter(|p| p.starts_with(cx.root))
+            .unwrap_or_else(|| cx.dir.join(dockerfile)),
         context: normalise(&cx.dir.join(context)),
         root: cx.root.to_path_buf(),
         args,
@@ -283,6 +386,23 @@ fn users(obj: &J, d: &mut Draft) {
         return;
     };
     let user = if user == "0" { "root".to_owned() } else { user };
+    if user != "root" {
+        if let Some((what, _)) = d
+            .refused_runs
+            .iter()
+            .find(|(_, text)| crate::interop::text::mentions_word(text, &user))
+        {
+            d.warn(
+                "remoteUser",
+                format!(
+                    "\"{user}\" is not used: {what}, which was not imported, may be what \
+                     creates it; devenv's default (your host uid) is used instead"
+                ),
+            );
+            d.user = None;
+            return;
+        }
+    }
     let body = user.strip_suffix('$').unwrap_or(&user);
     let valid = user.chars().all(|c| c.is_ascii_digit())
         || (body.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')

@@ -63,6 +63,14 @@ pub(in crate::interop) fn volume(
     target: Option<&str>,
     read_only: bool,
 ) -> Result<String, String> {
+    // A trailing slash names the same directory (`/home/u/.cache/`).
+    let target = target.map(|t| {
+        if t.len() > 1 {
+            t.trim_end_matches('/')
+        } else {
+            t
+        }
+    });
     let Some(target) = target.and_then(|t| cx.substitute(t)) else {
         return Err("no usable target".into());
     };

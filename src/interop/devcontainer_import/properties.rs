@@ -4,10 +4,11 @@
 //! for.
 
 use super::mounts::mounts;
+use super::variables::{shell_text, shell_word};
 use super::Cx;
 use crate::interop::draft::{set, Draft};
 use crate::interop::json::J;
-use crate::interop::text::sh_join;
+use crate::interop::text::sh_sequence;
 
 /// Every other top-level property.
 pub(super) fn property(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
@@ -35,12 +36,12 @@ pub(super) fn property(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
                     "runs once with on_create (devenv has no content-update event)",
                 );
             }
-            if let Some(c) = lifecycle(key, v, d) {
+            if let Some(c) = lifecycle(cx, key, v, d) {
                 d.on_create.push(c);
             }
         }
         "postStartCommand" => {
-            if let Some(c) = lifecycle(key, v, d) {
+            if let Some(c) = lifecycle(cx, key, v, d) {
                 d.on_start.push(c);
             }
         }
@@ -117,8 +118,16 @@ pub(in crate::interop) fn valid_env_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `forwardPorts` / `appPort` → `[container] ports` as `P:P`.
+/// `forwardPorts` / `appPort` → `[container] ports`. Editors forward `forwardPorts` to
+/// localhost only, so they are published on 127.0.0.1; `appPort` is published as
+/// `docker run -p` publishes it, on every interface. A host port already published is
+/// not published twice.
 fn ports(key: &str, v: &J, d: &mut Draft) {
+    let ip = if key == "forwardPorts" {
+        "127.0.0.1:"
+    } else {
+        ""
+    };
     let items: Vec<&J> = match v {
         J::Arr(a) => a.iter().collect(),
         one => vec![one],
@@ -129,18 +138,18 @@ fn ports(key: &str, v: &J, d: &mut Draft) {
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p > 0)
-                .map(|p| format!("{p}:{p}")),
+                .map(|p| format!("{ip}{p}:{p}")),
             J::Str(s) => {
                 let s = s.strip_prefix("localhost:").unwrap_or(s);
                 match s.parse::<u16>() {
-                    Ok(p) if p > 0 => Some(format!("{p}:{p}")),
+                    Ok(p) if p > 0 => Some(format!("{ip}{p}:{p}")),
                     _ => valid_port(s).then(|| s.to_owned()),
                 }
             }
             _ => None,
         };
         match mapped {
-            Some(p) if !d.ports.contains(&p) => d.ports.push(p),
+            Some(p) if !d.ports.iter().any(|q| same_host_port(q, &p)) => d.ports.push(p),
             Some(_) => {}
             None => d.warn(
                 key,
@@ -148,6 +157,17 @@ fn ports(key: &str, v: &J, d: &mut Draft) {
             ),
         }
     }
+}
+
+/// Whether two `[ip:]host:container[/proto]` mappings publish the same host port.
+pub(in crate::interop) fn same_host_port(a: &str, b: &str) -> bool {
+    let key = |m: &str| {
+        let (mapping, proto) = m.rsplit_once('/').unwrap_or((m, "tcp"));
+        let parts: Vec<&str> = mapping.split(':').collect();
+        let host = parts.len().checked_sub(2).map_or("", |i| parts[i]);
+        (host.to_owned(), proto.to_owned())
+    };
+    key(a) == key(b)
 }
 
 /// `[ip:]host:container[/tcp|/udp]` as devenv accepts it.
@@ -167,24 +187,20 @@ pub(in crate::interop) fn valid_port(s: &str) -> bool {
     }
 }
 
-/// A lifecycle command in any of its three forms, as one sh command line.
-fn lifecycle(key: &str, v: &J, d: &mut Draft) -> Option<String> {
+/// A lifecycle command in any of its three forms, as one sh script; its devcontainer
+/// variables resolved, and a part that uses what a refused COPY/ADD provides left out.
+fn lifecycle(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) -> Option<String> {
     match v {
-        J::Str(s) if !s.trim().is_empty() => Some(s.clone()),
-        J::Arr(a) => argv(a).or_else(|| {
-            d.warn(key, "an array with non-string items");
-            None
-        }),
+        J::Str(s) if !s.trim().is_empty() => command(cx, key, &J::Str(s.clone()), d),
+        J::Arr(_) => command(cx, key, v, d),
         J::Obj(o) => {
             let mut parts = Vec::new();
             for (name, part) in o {
+                let prop = format!("{key}.{name}");
                 match part {
-                    J::Str(s) if !s.trim().is_empty() => parts.push(s.clone()),
-                    J::Arr(a) if argv(a).is_some() => parts.extend(argv(a)),
-                    other => d.warn(
-                        format!("{key}.{name}"),
-                        format!("{}: not a command", other.describe()),
-                    ),
+                    J::Str(s) if !s.trim().is_empty() => parts.extend(command(cx, &prop, part, d)),
+                    J::Arr(_) => parts.extend(command(cx, &prop, part, d)),
+                    other => d.warn(prop, format!("{}: not a command", other.describe())),
                 }
             }
             if parts.len() > 1 {
@@ -197,17 +213,7 @@ fn lifecycle(key: &str, v: &J, d: &mut Draft) -> Option<String> {
                     ),
                 );
             }
-            let joined: Vec<String> = parts
-                .into_iter()
-                .map(|p| {
-                    if p.contains([';', '&', '|', '\n']) {
-                        format!("( {p} )")
-                    } else {
-                        p
-                    }
-                })
-                .collect();
-            (!joined.is_empty()).then(|| joined.join(" && "))
+            sh_sequence(&parts)
         }
         J::Str(_) => None,
         other => {
@@ -217,7 +223,63 @@ fn lifecycle(key: &str, v: &J, d: &mut Draft) -> Option<String> {
     }
 }
 
-fn argv(a: &[J]) -> Option<String> {
-    let words: Option<Vec<String>> = a.iter().map(|w| J::as_str(w).map(str::to_owned)).collect();
-    words.filter(|w| !w.is_empty()).map(|w| sh_join(&w))
+/// One command (a string for sh, or an argv) as sh text, or `None` with a warning.
+fn command(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) -> Option<String> {
+    let text = match v {
+        J::Str(s) => shell_text(cx, key, s, d),
+        J::Arr(a) if !a.is_empty() => a
+            .iter()
+            .map(|w| match w {
+                J::Str(s) => shell_word(cx, key, s, d),
+                _ => Err("an array with non-string items".to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|w| w.join(" ")),
+        _ => Err("an empty or non-string command".to_owned()),
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(why) => {
+            d.warn(key, format!("not imported: {why}"));
+            return None;
+        }
+    };
+    if let Some((path, what)) = uses_refused_copy(&text, &d.copied_to) {
+        d.warn(
+            key,
+            format!(
+                "not imported: it uses {path}, which {what} puts in the image, and that was \
+                 not imported"
+            ),
+        );
+        return None;
+    }
+    Some(text)
+}
+
+/// The first absolute path in `text` that a refused COPY/ADD provides (`copied`: its
+/// destinations, which may be globs; a path below one counts too), and that instruction.
+fn uses_refused_copy(text: &str, copied: &[(String, String)]) -> Option<(String, String)> {
+    let matchers: Vec<(globset::GlobMatcher, &String)> = copied
+        .iter()
+        .flat_map(|(dest, what)| {
+            [dest.clone(), format!("{}/**", dest.trim_end_matches('/'))]
+                .into_iter()
+                .filter_map(move |p| {
+                    globset::GlobBuilder::new(&p)
+                        .literal_separator(true)
+                        .build()
+                        .ok()
+                        .map(|g| (g.compile_matcher(), what))
+                })
+        })
+        .collect();
+    text.split(|c: char| c.is_whitespace() || "'\"`;&|()<>=".contains(c))
+        .filter(|w| w.starts_with('/'))
+        .find_map(|w| {
+            matchers
+                .iter()
+                .find(|(m, _)| m.is_match(w))
+                .map(|(_, what)| (w.to_owned(), (*what).clone()))
+        })
 }

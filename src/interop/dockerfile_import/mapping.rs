@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::parse::{split_raw_words, substitute, unquote, words, Instr};
-use super::{declare_arg, Input};
+use super::parse::{
+    split_raw_words, substitute, substitute_or_empty, unquote, words, Instr, Missing,
+};
+use super::{declare_arg, ArgValue, Input};
 use crate::interop::devcontainer_import::normalise;
 use crate::interop::draft::{set, Draft, DraftStep};
+use crate::interop::text::mentions_word;
 
 pub(super) struct State<'a> {
     input: &'a Input,
@@ -20,7 +23,12 @@ pub(super) struct State<'a> {
     user: Option<String>,
     inputs: Vec<String>,
     copy_lines: Vec<usize>,
-    refusal: Option<String>,
+    /// Stage ARGs whose defaults use the base image's variables: set by sh in each RUN.
+    deferred: Vec<(String, String)>,
+    /// Set once a COPY/ADD is refused: every later RUN may use what it copies.
+    after_refused_copy: Option<String>,
+    /// Refused RUNs: line and text (ARGs substituted), to find users only they create.
+    refused_runs: Vec<(usize, String)>,
     shell_changed: bool,
     ran: bool,
     warned_no_workdir: bool,
@@ -38,7 +46,9 @@ impl<'a> State<'a> {
             user: None,
             inputs: Vec::new(),
             copy_lines: Vec::new(),
-            refusal: None,
+            deferred: Vec::new(),
+            after_refused_copy: None,
+            refused_runs: Vec::new(),
             shell_changed: false,
             ran: false,
             warned_no_workdir: false,
@@ -51,11 +61,7 @@ impl<'a> State<'a> {
 
     pub(super) fn instruction(&mut self, i: &Instr, d: &mut Draft) {
         match i.keyword.as_str() {
-            "ARG" => {
-                if let Some(kv) = declare_arg(&i.args, self.input, &self.globals, &mut self.vars) {
-                    set(&mut self.stage_args, &kv.0, kv.1);
-                }
-            }
+            "ARG" => self.arg(i, d),
             "ENV" => self.env(i, d),
             "WORKDIR" => match substitute(&i.args, &self.vars) {
                 Ok(w) => {
@@ -64,11 +70,11 @@ impl<'a> State<'a> {
                     let joined = normalise(&Path::new(&base).join(w));
                     self.cwd = Some(joined.display().to_string());
                 }
-                Err(v) => d.warn(self.at(i), format!("WORKDIR: ${v} has no value")),
+                Err(e) => d.warn(self.at(i), format!("WORKDIR: {e}")),
             },
             "USER" => match substitute(&i.args, &self.vars) {
                 Ok(u) => self.user = Some(u.trim().to_owned()),
-                Err(v) => d.warn(self.at(i), format!("USER: ${v} has no value")),
+                Err(e) => d.warn(self.at(i), format!("USER: {e}")),
             },
             "RUN" => self.run(i, d),
             "COPY" | "ADD" => self.copy(i, d),
@@ -133,11 +139,38 @@ impl<'a> State<'a> {
                     self.vars.insert(k.clone(), v.clone());
                     set(&mut d.env, &k, v);
                 }
-                Err(name) => d.warn(
+                Err(Missing::Unset(name)) => d.warn(
                     prop,
                     format!("its value uses ${name} from the base image; devenv's [env] values are literal"),
                 ),
+                Err(e) => d.warn(prop, format!("not imported: {e}")),
             }
+        }
+    }
+
+    /// A stage `ARG`: a value for later substitutions and for RUN's environment (as the
+    /// builder gives it), set by sh in each RUN when its default uses the base image's
+    /// variables, and a warning when it cannot be computed at all.
+    fn arg(&mut self, i: &Instr, d: &mut Draft) {
+        let (name, value) = declare_arg(&i.args, self.input, &self.globals, &self.vars, false);
+        self.deferred.retain(|(n, _)| *n != name);
+        self.stage_args.retain(|(n, _)| *n != name);
+        self.vars.remove(&name);
+        match value {
+            ArgValue::Value(v) => {
+                self.vars.insert(name.clone(), v.clone());
+                set(&mut self.stage_args, &name, v);
+            }
+            ArgValue::Unset => {
+                self.vars.insert(name, String::new());
+            }
+            ArgValue::Unresolved(raw, Missing::Unset(_)) if sh_double_quotable(&raw) => {
+                self.deferred.push((name, raw));
+            }
+            ArgValue::Unresolved(raw, e) => d.warn(
+                self.at(i),
+                format!("ARG {name}={raw}: {e}; the RUN steps after it see {name} unset"),
+            ),
         }
     }
 
@@ -165,14 +198,28 @@ impl<'a> State<'a> {
         } else if self.shell_changed {
             Some("it runs under a SHELL other than /bin/sh".to_owned())
         } else {
-            self.refusal.take()
+            self.after_refused_copy
+                .clone()
+                .or_else(|| self.user_only_refused_runs_create())
         };
         if let Some(why) = why {
             self.inputs.clear();
+            let text = substitute_or_empty(&i.args, &self.vars).unwrap_or_else(|_| i.args.clone());
+            d.refused_runs
+                .push((format!("the RUN at {}", self.at(i)), text.clone()));
+            self.refused_runs.push((i.line, text));
             self.refuse(i, &why, d);
             return;
         }
         let mut run = i.args.clone();
+        if !self.deferred.is_empty() {
+            let sets: Vec<String> = self
+                .deferred
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\"; export {k}"))
+                .collect();
+            run = format!("{}\n{run}", sets.join("\n"));
+        }
         match &self.cwd {
             Some(c) if *c != self.input.workdir => {
                 let q = crate::interop::text::sh_quote(c);
@@ -206,6 +253,24 @@ impl<'a> State<'a> {
         self.copy_lines.clear();
     }
 
+    /// The step's user when it is one that only a refused RUN may create.
+    fn user_only_refused_runs_create(&self) -> Option<String> {
+        let user = self.user.as_deref()?.split(':').next()?;
+        if user.is_empty()
+            || matches!(user, "root" | "0")
+            || user.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let (line, _) = self
+            .refused_runs
+            .iter()
+            .find(|(_, text)| mentions_word(text, user))?;
+        Some(format!(
+            "it runs as {user}, whom the RUN at line {line} (not imported) may create"
+        ))
+    }
+
     fn copy(&mut self, i: &Instr, d: &mut Draft) {
         match self.copy_inputs(i) {
             Ok(patterns) => {
@@ -216,7 +281,8 @@ impl<'a> State<'a> {
                 d.warn(
                     self.at(i),
                     format!(
-                        "{} not imported: {why}; the next RUN is not imported either",
+                        "{} not imported: {why}; no RUN after it is imported (they may use \
+                         what it copies)",
                         i.keyword
                     ),
                 );
@@ -226,12 +292,57 @@ impl<'a> State<'a> {
                     refused: Some(why.clone()),
                     ..DraftStep::default()
                 });
-                self.refusal = Some(format!(
-                    "it follows {} at line {}, which was not imported",
+                for prefix in self.copy_destinations(i) {
+                    d.copied_to
+                        .push((prefix, format!("{} at {}", i.keyword, self.at(i))));
+                }
+                self.after_refused_copy = Some(format!(
+                    "it follows {} at line {}, which was not imported (it may use what that \
+                     copies)",
                     i.keyword, i.line
                 ));
             }
         }
+    }
+
+    /// Where a COPY/ADD puts its files in the image, as absolute paths or globs (a file
+    /// copied into a directory lands at `<dest>/<its name>`), when that can be told.
+    fn copy_destinations(&self, i: &Instr) -> Vec<String> {
+        let words: Vec<String> = if i.args.starts_with('[') {
+            serde_json::from_str(&i.args).unwrap_or_default()
+        } else {
+            let Ok(sub) = substitute_or_empty(&i.args, &self.vars) else {
+                return Vec::new();
+            };
+            words(&sub)
+                .into_iter()
+                .filter(|w| !w.starts_with("--"))
+                .collect()
+        };
+        let Some((dest, sources)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
+            return Vec::new();
+        };
+        let cwd = self.cwd.clone().unwrap_or_else(|| "/".into());
+        let dest_is_dir = dest.ends_with('/') || sources.len() > 1;
+        let dest = normalise(&Path::new(&cwd).join(dest)).display().to_string();
+        if !dest_is_dir {
+            return vec![dest];
+        }
+        sources
+            .iter()
+            .map(|src| {
+                let abs = normalise(&self.input.context.join(src));
+                if abs.is_dir() {
+                    // A directory's contents land in dest itself.
+                    return dest.clone();
+                }
+                let name = Path::new(src.trim_end_matches('/'))
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                format!("{}/{name}", dest.trim_end_matches('/'))
+            })
+            .collect()
     }
 
     /// The project-relative input patterns of a COPY/ADD, when devenv's layout gives the
@@ -246,7 +357,7 @@ impl<'a> State<'a> {
         let parts: Vec<String> = if i.args.starts_with('[') {
             serde_json::from_str(&i.args).map_err(|_| "an invalid JSON array".to_owned())?
         } else {
-            let sub = substitute(&i.args, &self.vars).map_err(|v| format!("${v} has no value"))?;
+            let sub = substitute(&i.args, &self.vars).map_err(|e| e.to_string())?;
             words(&sub)
         };
         let Some((dest, sources)) = parts.split_last().filter(|(_, s)| !s.is_empty()) else {
@@ -308,6 +419,12 @@ impl<'a> State<'a> {
             d.user = Some(name);
         }
     }
+}
+
+/// Whether `raw` can be written between double quotes for sh and mean what the builder
+/// makes of it: no quotes, backquotes or backslashes other than `\$`.
+fn sh_double_quotable(raw: &str) -> bool {
+    !raw.contains(['"', '`']) && !raw.replace("\\$", "").contains('\\') && !raw.contains("$(")
 }
 
 fn join(workdir: &str, rel: &str) -> String {

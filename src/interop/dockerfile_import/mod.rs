@@ -7,8 +7,10 @@
 //! it is not the manifest's workdir); `ENV` with literal values → `[env]`; `COPY`/`ADD` of
 //! project files whose destination is `<workdir>/<project path>` → the next step's inputs.
 //! Everything else is refused with the reason: exec-form and `--mount` RUNs, heredocs,
-//! copies elsewhere or with flags, `SHELL`; a RUN after a refused copy is refused too,
-//! since it would run without those files.
+//! copies elsewhere or with flags, `SHELL`. Every RUN after a refused copy is refused
+//! too (any of them may use what it copies), and so is a RUN as a user that a refused RUN
+//! mentions; the destinations of refused copies are recorded so hooks that use them are
+//! left out.
 //!
 //! `parse` reads the Dockerfile (instructions, stages, quoting and `$` substitution);
 //! `mapping` turns the instructions of the chosen stages into the draft manifest.
@@ -20,7 +22,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use self::mapping::State;
-use self::parse::{instructions, split_stages, substitute, unquote};
+use self::parse::{instructions, split_stages, substitute, substitute_or_empty, unquote, Missing};
 use super::draft::Draft;
 use super::InteropError;
 
@@ -50,10 +52,28 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
     };
     let instrs = instructions(&text).map_err(&unsupported)?;
     let (globals, stages) = split_stages(&instrs);
+    // Before the first FROM only earlier ARGs are visible: an unknown name is empty there.
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut broken: BTreeMap<String, String> = BTreeMap::new();
+    let mut unset = Vec::new();
     for i in &globals {
-        if i.keyword == "ARG" {
-            declare_arg(&i.args, input, &BTreeMap::new(), &mut vars);
+        if i.keyword != "ARG" {
+            continue;
+        }
+        let (name, value) = declare_arg(&i.args, input, &BTreeMap::new(), &vars, true);
+        match value {
+            ArgValue::Value(v) => {
+                vars.insert(name, v);
+            }
+            ArgValue::Unset => {
+                vars.insert(name.clone(), String::new());
+                unset.push(name);
+            }
+            ArgValue::Unresolved(raw, why) => {
+                let why = format!("ARG {name}={raw} at line {}: {why}", i.line);
+                d.warn(format!("{shown}:{}", i.line), why.clone());
+                broken.insert(name, why);
+            }
         }
     }
     let chosen = match &input.target {
@@ -80,8 +100,33 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
     }
     chain.reverse();
     let first = &stages[chain[0]];
-    let image = substitute(&first.from, &vars)
-        .map_err(|v| unsupported(format!("FROM {}: ${{{v}}} has no value", first.from)))?;
+    if let Some(name) = broken.keys().find(|n| mentions(&first.from, n)) {
+        return Err(unsupported(format!(
+            "FROM {}: {}",
+            first.from, broken[name]
+        )));
+    }
+    let image = substitute_or_empty(&first.from, &vars)
+        .map_err(|e| unsupported(format!("FROM {}: {e}", first.from)))?;
+    if let Some(name) = undeclared(&first.from, &vars) {
+        d.warn(
+            format!("{shown}:{}", first.line),
+            format!(
+                "FROM {}: ${name} is not declared by an ARG before FROM; Docker uses an empty \
+                 value, so the base is {image}",
+                first.from
+            ),
+        );
+    }
+    if let Some(p) = &first.platform {
+        d.warn(
+            format!("{shown}:{}", first.line),
+            format!(
+                "FROM --platform={p}: devenv builds for the Docker engine's own platform; \
+                 the base is used as the engine resolves it"
+            ),
+        );
+    }
     if image == "scratch" {
         return Err(unsupported(
             "FROM scratch has no shell to run steps in".into(),
@@ -99,6 +144,9 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
             );
         }
     }
+    for name in &unset {
+        vars.remove(name);
+    }
     let mut st = State::new(input, &shown, vars);
     for &n in &chain {
         for i in &stages[n].body {
@@ -109,23 +157,68 @@ pub(super) fn import(input: &Input, d: &mut Draft) -> Result<(), InteropError> {
     Ok(())
 }
 
-fn declare_arg(
+/// What an `ARG` gives the instructions after it.
+pub(super) enum ArgValue {
+    Value(String),
+    /// Declared without a default or build arg: empty for substitutions, absent from RUN.
+    Unset,
+    /// A default devenv cannot compute: the raw text and why.
+    Unresolved(String, Missing),
+}
+
+/// An `ARG name[=default]`: `build.args` first, then the default (substituted with `vars`;
+/// before the first FROM an unknown name is empty, as the builder has it), then the global
+/// of the same name (`outer`).
+pub(super) fn declare_arg(
     args: &str,
     input: &Input,
-    globals: &BTreeMap<String, String>,
-    vars: &mut BTreeMap<String, String>,
-) -> Option<(String, String)> {
+    outer: &BTreeMap<String, String>,
+    vars: &BTreeMap<String, String>,
+    global: bool,
+) -> (String, ArgValue) {
     let (name, default) = match args.split_once('=') {
         Some((n, v)) => (n.trim(), Some(unquote(v.trim()))),
         None => (args.trim(), None),
     };
-    let value = input
-        .args
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .or_else(|| default.and_then(|d| substitute(&d, vars).ok()))
-        .or_else(|| globals.get(name).cloned())?;
-    vars.insert(name.to_owned(), value.clone());
-    Some((name.to_owned(), value))
+    if let Some((_, v)) = input.args.iter().find(|(k, _)| k == name) {
+        return (name.to_owned(), ArgValue::Value(v.clone()));
+    }
+    let value = match default {
+        Some(d) => {
+            let sub = if global {
+                substitute_or_empty(&d, vars)
+            } else {
+                substitute(&d, vars)
+            };
+            match sub {
+                Ok(v) => ArgValue::Value(v),
+                Err(e) => ArgValue::Unresolved(d, e),
+            }
+        }
+        None => outer
+            .get(name)
+            .map_or(ArgValue::Unset, |v| ArgValue::Value(v.clone())),
+    };
+    (name.to_owned(), value)
+}
+
+/// Whether `text` refers to `$name` / `${name…}`.
+pub(super) fn mentions(text: &str, name: &str) -> bool {
+    text.match_indices('$').any(|(at, _)| {
+        let rest = text[at + 1..].strip_prefix('{').unwrap_or(&text[at + 1..]);
+        rest.strip_prefix(name)
+            .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+/// The first plain `$name` in `text` that `vars` does not know.
+fn undeclared(text: &str, vars: &BTreeMap<String, String>) -> Option<String> {
+    text.match_indices('$').find_map(|(at, _)| {
+        let rest = text[at + 1..].strip_prefix('{').unwrap_or(&text[at + 1..]);
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty() && !vars.contains_key(&name)).then_some(name)
+    })
 }

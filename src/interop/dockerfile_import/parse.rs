@@ -14,6 +14,8 @@ pub(super) struct Instr {
 pub(super) struct Stage {
     pub(super) line: usize,
     pub(super) from: String,
+    /// `FROM --platform=…`, which devenv cannot honour.
+    pub(super) platform: Option<String>,
     pub(super) alias: Option<String>,
     pub(super) body: Vec<Instr>,
 }
@@ -28,6 +30,11 @@ pub(super) fn split_stages(instrs: &[Instr]) -> (Vec<Instr>, Vec<Stage>) {
                 .split_whitespace()
                 .filter(|w| !w.starts_with("--"))
                 .collect();
+            let platform = i
+                .args
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("--platform="))
+                .map(str::to_owned);
             let alias = match words.as_slice() {
                 [_, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => Some((*name).to_owned()),
                 _ => None,
@@ -35,6 +42,7 @@ pub(super) fn split_stages(instrs: &[Instr]) -> (Vec<Instr>, Vec<Stage>) {
             stages.push(Stage {
                 line: i.line,
                 from: words.first().copied().unwrap_or_default().to_owned(),
+                platform,
                 alias,
                 body: Vec::new(),
             });
@@ -134,9 +142,49 @@ pub(super) fn unquote(s: &str) -> String {
     }
 }
 
-/// `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}`; `\$` stays literal. An unknown
-/// name is an error carrying it (the builder would take it from the base image).
-pub(super) fn substitute(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+/// Why a `$` substitution has no value here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::interop) enum Missing {
+    /// A name without a value (the builder would take it from the base image, or use "").
+    Unset(String),
+    /// Not Dockerfile syntax at all (`${templateOption:x}`): the builder refuses it.
+    Syntax(String),
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Unset(name) => write!(f, "${name} has no value"),
+            Missing::Syntax(text) => {
+                write!(
+                    f,
+                    "{text} is not Dockerfile syntax (an unfilled template option?)"
+                )
+            }
+        }
+    }
+}
+
+/// `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}` (and without the colon); `\$`
+/// stays literal. An unknown name is `Missing::Unset` (the builder would take it from the
+/// base image); any other modifier is `Missing::Syntax`.
+pub(super) fn substitute(s: &str, vars: &BTreeMap<String, String>) -> Result<String, Missing> {
+    substitute_in(s, vars, false)
+}
+
+/// `substitute` where an unknown name is empty, as in `FROM` and before the first `FROM`.
+pub(super) fn substitute_or_empty(
+    s: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<String, Missing> {
+    substitute_in(s, vars, true)
+}
+
+fn substitute_in(
+    s: &str,
+    vars: &BTreeMap<String, String>,
+    unset_is_empty: bool,
+) -> Result<String, Missing> {
     let mut out = String::new();
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -163,30 +211,44 @@ pub(super) fn substitute(s: &str, vars: &BTreeMap<String, String>) -> Result<Str
             }
         }
         let mut modifier = String::new();
+        let mut closed = !braced;
         if braced {
             for n in chars.by_ref() {
                 if n == '}' {
+                    closed = true;
                     break;
                 }
                 modifier.push(n);
             }
         }
-        if name.is_empty() {
+        if name.is_empty() && !braced {
             out.push('$');
             continue;
         }
+        let whole = || format!("${{{name}{modifier}}}");
+        if name.is_empty() || !closed {
+            return Err(Missing::Syntax(whole()));
+        }
         let value = vars.get(&name);
-        match (
-            modifier.strip_prefix(":-"),
-            modifier.strip_prefix(":+"),
-            value,
-        ) {
-            (Some(_), _, Some(v)) if !v.is_empty() => out.push_str(v),
-            (Some(word), _, _) => out.push_str(word),
-            (_, Some(word), Some(v)) if !v.is_empty() => out.push_str(word),
-            (_, Some(_), _) => {}
-            (_, _, Some(v)) => out.push_str(v),
-            (_, _, None) => return Err(name),
+        let set = value.is_some_and(|v| !v.is_empty());
+        let (op, word) = match modifier.as_str() {
+            "" => ("", ""),
+            m if m.starts_with(":-") || m.starts_with(":+") => (&m[..2], &m[2..]),
+            m if m.starts_with('-') || m.starts_with('+') => (&m[..1], &m[1..]),
+            _ => return Err(Missing::Syntax(whole())),
+        };
+        match op {
+            ":-" if set => out.push_str(value.map_or("", String::as_str)),
+            "-" if value.is_some() => out.push_str(value.map_or("", String::as_str)),
+            ":-" | "-" => out.push_str(word),
+            ":+" if set => out.push_str(word),
+            "+" if value.is_some() => out.push_str(word),
+            ":+" | "+" => {}
+            _ => match value {
+                Some(v) => out.push_str(v),
+                None if unset_is_empty => {}
+                None => return Err(Missing::Unset(name)),
+            },
         }
     }
     Ok(out)
@@ -281,7 +343,15 @@ mod tests {
         assert_eq!(substitute("$V/x", &vars).unwrap(), "3.12/x");
         assert_eq!(substitute("${W:-def}", &vars).unwrap(), "def");
         assert_eq!(substitute("a\\$V", &vars).unwrap(), "a$V");
-        assert_eq!(substitute("${PATH}:/x", &vars).unwrap_err(), "PATH");
+        assert_eq!(
+            substitute("${PATH}:/x", &vars).unwrap_err(),
+            Missing::Unset("PATH".into())
+        );
+        assert_eq!(substitute_or_empty("a${PATH}b", &vars).unwrap(), "ab");
+        assert_eq!(
+            substitute_or_empty("base:${templateOption:imageVariant}", &vars).unwrap_err(),
+            Missing::Syntax("${templateOption:imageVariant}".into())
+        );
     }
 
     #[test]
