@@ -6,6 +6,7 @@ mod containers;
 mod exec;
 mod images;
 mod registry;
+mod stack;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,12 +16,14 @@ use bollard::Docker;
 pub use containers::{ContainerInfo, ContainerSpec, Mount, PortBinding};
 pub use exec::{ExecIo, ExecOutput, ExecSpec};
 pub use images::{CommitSpec, ImageInfo};
+pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
 pub mod labels {
     /// Present (value `true`) on every container, image and volume devenv makes.
     pub const MANAGED: &str = "dev.devenv.managed";
-    /// `build` (step container), `env` (the environment container), `layer`, `base`.
+    /// `build` (step container), `env` (the environment container), `service`, `network`,
+    /// `volume`, `layer`, `base`.
     pub const ROLE: &str = "dev.devenv.role";
     pub const PROJECT: &str = "dev.devenv.project";
     /// Real path of the project directory: identifies the project's container.
@@ -35,6 +38,8 @@ pub mod labels {
     /// Canonical JSON of the container's runtime settings.
     pub const SETTINGS: &str = "dev.devenv.settings";
     pub const VERSION: &str = "dev.devenv.version";
+    /// The service a service container (role `service`) runs.
+    pub const SERVICE: &str = "dev.devenv.service";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

@@ -113,11 +113,13 @@ pub async fn resolve(
         });
     }
     let (entry, image) = resolve_fresh(engine, manifest, cache, reporter).await?;
+    let old = LockFile::read(lock_path).ok().flatten();
     let lock = LockFile {
         version: LOCK_VERSION,
         base: entry.clone(),
+        // The services' pins are resolved apart (by the stack) and kept here.
+        services: old.as_ref().map(|l| l.services.clone()).unwrap_or_default(),
     };
-    let old = LockFile::read(lock_path).ok().flatten();
     if old.as_ref() != Some(&lock) {
         lock.write(lock_path)?;
         let file = file_name(lock_path);

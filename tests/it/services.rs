@@ -1,0 +1,219 @@
+//! Services against the real engine: name resolution, readiness gating, failures with their
+//! logs, crash restarts, partial recreation, dropped services, volumes and down.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{docker, docker_lines, stderr, TestContext};
+
+/// A project whose `svc` image is the busybox fixture imported under a local tag; `body`
+/// follows `[base]`.
+fn project(body: &str) -> (TestContext, String) {
+    let t = TestContext::new();
+    t.manifest(body);
+    let tag = format!("devenv-it-svc:{}", t.name);
+    t.import_base(&tag);
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &text.replace("SVC_IMAGE", &tag));
+    (t, tag)
+}
+
+fn status(t: &TestContext) -> serde_json::Value {
+    serde_json::from_str(&t.ok(&["status", "--json"])).unwrap()
+}
+
+fn network_exists(t: &TestContext) -> bool {
+    !docker_lines(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label={}", t.label()),
+    ])
+    .is_empty()
+}
+
+const WEB: &str = r#"
+[services.web]
+image = "SVC_IMAGE"
+command = "sleep 2; echo hello > /tmp/index.html; exec httpd -f -p 80 -h /tmp"
+ready = "wget -q -O- http://127.0.0.1/ | grep -q hello"
+"#;
+
+const WORKER: &str = r#"
+[services.worker]
+command = "while true; do sleep 1; done"
+depends_on = ["web"]
+"#;
+
+#[test]
+fn up_waits_for_ready_services_reachable_by_name_and_recreates_only_what_changed() {
+    let (t, _) = project(&format!("{WEB}{WORKER}"));
+    let start = Instant::now();
+    let out = t.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "up returned before web was ready"
+    );
+    // Right after `up`: the dev container reaches the service by its name.
+    assert_eq!(
+        t.ok(&["run", "--", "wget", "-q", "-O-", "http://web/"]),
+        "hello\n"
+    );
+    let v = status(&t);
+    let web = &v["services"]["web"];
+    assert_eq!(web["state"], "running");
+    assert_eq!(web["ready"], true);
+    assert_eq!(web["restarts"], 0);
+    assert_eq!(web["up_to_date"], true);
+    assert!(v["services"]["worker"]["ready"].is_null());
+    assert_eq!(v["services"]["worker"]["image"], v["image"]);
+    let dev = v["container"]["id"].as_str().unwrap().to_owned();
+    let worker = v["services"]["worker"]["id"].as_str().unwrap().to_owned();
+    let web_id = web["id"].as_str().unwrap().to_owned();
+    // The worker runs from the environment image with the project mounted.
+    t.write("marker", "from-host\n");
+    let mounted = docker(&["exec", &worker, "cat", "/workspace/marker"]);
+    assert_eq!(mounted, "from-host\n");
+
+    // A change to one service recreates that service alone.
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write(
+        "devenv.toml",
+        &text.replace("[services.web]\n", "[services.web]\nenv = { X = \"1\" }\n"),
+    );
+    let out = t.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("recreating service web: env changed"),
+        "{}",
+        stderr(&out)
+    );
+    let v = status(&t);
+    assert_eq!(v["container"]["id"], dev.as_str());
+    assert_eq!(v["services"]["worker"]["id"], worker.as_str());
+    assert_ne!(v["services"]["web"]["id"], web_id.as_str());
+
+    // A service dropped from the manifest is removed by the next `up`.
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &text.replace(WORKER, ""));
+    let out = t.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(docker_lines(&["ps", "-aq", "--filter", &format!("id={worker}")]).is_empty());
+    assert_eq!(status(&t)["container"]["id"], dev.as_str());
+
+    t.ok(&["down"]);
+    assert!(t.containers().is_empty());
+    assert!(!network_exists(&t));
+    // `run` brings the services up the same way.
+    assert_eq!(
+        t.ok(&["run", "--", "wget", "-q", "-O-", "http://web/"]),
+        "hello\n"
+    );
+}
+
+#[test]
+fn a_never_ready_service_fails_up_with_its_log_and_nothing_half_started() {
+    let (t, _) = project(
+        r#"
+[services.db]
+image = "SVC_IMAGE"
+command = "echo booting the db; exec sleep 1000"
+ready = "echo probe says no; false"
+ready_timeout = 2
+"#,
+    );
+    let out = t.run(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("service `db` is not ready after 2 s"), "{err}");
+    assert!(err.contains("probe says no"), "{err}");
+    assert!(err.contains("booting the db"), "{err}");
+    assert!(err.contains("devenv logs db"), "{err}");
+    // No dev container, and the service is stopped.
+    let running = docker_lines(&["ps", "-q", "--filter", &format!("label={}", t.label())]);
+    assert!(running.is_empty(), "{running:?}");
+    let v = status(&t);
+    assert!(v["container"].is_null());
+    assert_eq!(v["services"]["db"]["ready"], false);
+    assert!(v["services"]["db"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not ready"));
+    let human = t.ok(&["status"]);
+    assert!(human.contains("service db: exited"), "{human}");
+}
+
+#[test]
+fn a_crashing_service_is_restarted_by_the_engine_and_counted() {
+    let (t, _) = project(
+        r#"
+[services.flaky]
+image = "SVC_IMAGE"
+command = "sleep 1; exit 3"
+"#,
+    );
+    t.ok(&["up"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = status(&t);
+        if v["services"]["flaky"]["restarts"].as_i64().unwrap() >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no restart counted: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn named_volumes_survive_down_and_go_with_down_volumes() {
+    let (t, _) = project(
+        r#"
+[services.store]
+rootfs = "base.tar"
+volumes = ["data:/data"]
+command = "[ -f /data/id ] || cat /proc/sys/kernel/random/uuid > /data/id; exec sleep 1000"
+ready = "test -f /data/id"
+"#,
+    );
+    t.ok(&["up"]);
+    let read = |t: &TestContext| {
+        let id = status(t)["services"]["store"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        docker(&["exec", &id, "cat", "/data/id"])
+    };
+    let first = read(&t);
+    let lock = std::fs::read_to_string(t.root().join("devenv.lock")).unwrap();
+    assert!(lock.contains("[services.store]"), "{lock}");
+    assert!(lock.contains("kind = \"rootfs\""), "{lock}");
+    t.ok(&["down"]);
+    t.ok(&["up"]);
+    assert_eq!(read(&t), first);
+    t.ok(&["down", "--volumes"]);
+    let label = format!("label={}", t.label());
+    assert!(docker_lines(&["volume", "ls", "-q", "--filter", &label]).is_empty());
+    t.ok(&["up"]);
+    assert_ne!(read(&t), first);
+}
+
+#[test]
+fn a_local_service_image_is_pinned_by_id() {
+    let (t, tag) = project(
+        r#"
+[services.web]
+image = "SVC_IMAGE"
+command = ["sleep", "1000"]
+"#,
+    );
+    t.ok(&["up"]);
+    let lock = std::fs::read_to_string(t.root().join("devenv.lock")).unwrap();
+    let id = docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
+    assert!(lock.contains(&format!("reference = \"{tag}\"")), "{lock}");
+    assert!(
+        lock.contains(&format!("digest = \"{}\"", id.trim())),
+        "{lock}"
+    );
+    assert!(lock.contains("kind = \"local\""), "{lock}");
+}
