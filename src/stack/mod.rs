@@ -632,22 +632,56 @@ pub async fn restart(
     Ok(())
 }
 
-/// One round of supervision (for `watch`): restart every running service the engine reports
-/// unhealthy, without waiting for it. Returns the services restarted.
-pub async fn restart_unhealthy(
-    engine: &Engine,
-    manifest: &Manifest,
-) -> Result<Vec<String>, StackError> {
-    if manifest.services.is_empty() {
-        return Ok(Vec::new());
-    }
-    let members = Members::list(engine, &Identity::new(manifest)).await?;
-    let mut restarted = Vec::new();
-    for (name, c) in &members.services {
-        if c.running() && c.unhealthy() && manifest.services.contains_key(name) {
+/// Restarts services the engine reports unhealthy, continuously (for `watch`), with a
+/// backoff per service: the wait before the next restart of the same service doubles
+/// (2 s up to a minute) while it stays unhealthy, and resets once it is healthy again.
+#[derive(Debug, Default)]
+pub struct Supervisor {
+    backoff: HashMap<String, (std::time::Instant, Duration)>,
+}
+
+/// How often `watch` looks at the services' health.
+pub const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+const BACKOFF_FIRST: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+impl Supervisor {
+    /// One round: one list call, a restart for each unhealthy service whose backoff allows
+    /// it. Returns the services restarted.
+    pub async fn tick(
+        &mut self,
+        engine: &Engine,
+        manifest: &Manifest,
+    ) -> Result<Vec<String>, StackError> {
+        if manifest.services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members = Members::list(engine, &Identity::new(manifest)).await?;
+        let now = std::time::Instant::now();
+        let mut restarted = Vec::new();
+        for (name, c) in &members.services {
+            if !manifest.services.contains_key(name) {
+                continue;
+            }
+            if !(c.running() && c.unhealthy()) {
+                if c.status.contains("(healthy)") {
+                    self.backoff.remove(name);
+                }
+                continue;
+            }
+            let (next, delay) = self
+                .backoff
+                .get(name)
+                .copied()
+                .unwrap_or((now, BACKOFF_FIRST / 2));
+            if now < next {
+                continue;
+            }
             engine.restart_container(&c.id, 5).await?;
+            let delay = (delay * 2).min(BACKOFF_MAX);
+            self.backoff.insert(name.clone(), (now + delay, delay));
             restarted.push(name.clone());
         }
+        Ok(restarted)
     }
-    Ok(restarted)
 }

@@ -217,3 +217,115 @@ command = ["sleep", "1000"]
     );
     assert!(lock.contains("kind = \"local\""), "{lock}");
 }
+
+#[test]
+fn logs_prefix_each_source_and_restart_waits_for_ready() {
+    let (t, _) = project(
+        r#"
+[services.echo]
+image = "SVC_IMAGE"
+command = "echo first line; echo to stderr >&2; echo second line; exec sleep 1000"
+ready = "true"
+[services.quiet-one]
+image = "SVC_IMAGE"
+command = ["sleep", "1000"]
+"#,
+    );
+    t.ok(&["up"]);
+    let out = t.run(&["logs"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("echo      | first line\n"), "{text}");
+    assert!(text.contains("echo      | second line\n"), "{text}");
+    assert!(
+        stderr(&out).contains("echo      | to stderr\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = t.run(&["logs", "echo", "--tail", "1"]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("echo | "), "{text}");
+    let out = t.run(&["logs", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no service named `nope`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = t.run(&["restart", "echo"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("restarting service echo"),
+        "{}",
+        stderr(&out)
+    );
+    // Restarted: the command ran twice.
+    let out = t.run(&["logs", "echo"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(text.matches("first line").count(), 2, "{text}");
+    let out = t.run(&["restart", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no service named `nope`"));
+}
+
+#[test]
+fn watch_restarts_a_service_that_turns_unhealthy() {
+    use std::io::Read;
+    let (t, _) = project(
+        r#"
+[services.api]
+image = "SVC_IMAGE"
+command = "touch /tmp/healthy; exec sleep 100000"
+ready = "test -f /tmp/healthy"
+"#,
+    );
+    t.ok(&["up"]);
+    let id = status(&t)["services"]["api"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut child = t
+        .cmd(&["watch"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let wait = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !seen.lock().unwrap().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "waiting for {needle:?}:\n{}",
+                seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait("watching ");
+    docker(&["exec", &id, "rm", "/tmp/healthy"]);
+    wait("service api is unhealthy: restarted it");
+    // The restart ran the command again: healthy once more, same container.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while docker(&["inspect", "--format", "{{.State.Health.Status}}", &id]).trim() != "healthy" {
+        assert!(Instant::now() < deadline, "not healthy again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    assert!(child.wait().unwrap().success());
+}
