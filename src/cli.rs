@@ -385,12 +385,19 @@ pub enum ExportCommand {
         after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -"
     )]
     Devcontainer(ExportArgs),
+    /// A docker-compose.yml of the environment: the image by hash, the services with their
+    /// healthchecks, volumes and the network.
+    #[command(
+        after_help = "Examples:\n  devenv export compose\n  devenv export compose -o - | docker-compose -f - config"
+    )]
+    Compose(ExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Where to write: a directory for `dockerfile` (default .devenv/export), a file for
-    /// `devcontainer` (default .devcontainer/devcontainer.json; `-` for stdout).
+    /// `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default
+    /// docker-compose.yml); `-` for stdout.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Overwrite files that devenv did not generate.

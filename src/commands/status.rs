@@ -145,7 +145,7 @@ fn service_line(s: &crate::stack::ServiceStatus) -> String {
     }
     let mut line = parts.join(", ");
     if !s.up_to_date {
-        line.push_str(&format!(" (stale: {})", s.changes.join(", ")));
+        line = format!("{line} (stale: {})", s.changes.join(", "));
     }
     if s.error.is_some() {
         line.push_str(" — failed at the last `devenv up`:");

@@ -82,9 +82,9 @@ impl Engine {
             ..Default::default()
         };
         match self.docker.create_network(body).await {
-            Ok(_) => Ok(()),
-            // Another devenv made it meanwhile.
-            Err(bollard::errors::Error::DockerResponseServerError {
+            // 409: another devenv made it meanwhile.
+            Ok(_)
+            | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
             }) => Ok(()),
             Err(e) => Err(EngineError::api(format!("create network {name}"), e)),

@@ -284,17 +284,15 @@ fn ready_timeout(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<u64> {
         return None;
     };
     let parsed = i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok();
-    match parsed {
-        Some(n @ 1..=86_400) => u64::try_from(n).ok(),
-        _ => {
-            cx.push(
-                Diagnostic::new(value.span(), "`ready_timeout` is out of range")
-                    .with_label("expected seconds from 1 to 86400")
-                    .with_hint("e.g. `ready_timeout = 60`"),
-            );
-            None
-        }
+    if let Some(n @ 1..=86_400) = parsed {
+        return u64::try_from(n).ok();
     }
+    cx.push(
+        Diagnostic::new(value.span(), "`ready_timeout` is out of range")
+            .with_label("expected seconds from 1 to 86400")
+            .with_hint("e.g. `ready_timeout = 60`"),
+    );
+    None
 }
 
 fn depends_on(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> (Vec<String>, Vec<(String, Range<usize>)>) {

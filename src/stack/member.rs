@@ -16,6 +16,9 @@ pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 /// Failed healthchecks in a row before the engine calls a service unhealthy.
 pub const HEALTH_RETRIES: i64 = 3;
 
+/// A named volume to create (engine name, labels) before the container.
+pub(super) type NamedVolume = (String, HashMap<String, String>);
+
 /// Everything a service container is created from, in canonical form.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ServiceSettings {
@@ -115,11 +118,7 @@ impl ServiceSettings {
         manifest: &Manifest,
         id: &Identity,
         name: &str,
-    ) -> (
-        ContainerSpec,
-        ServiceOptions,
-        Vec<(String, HashMap<String, String>)>,
-    ) {
+    ) -> (ContainerSpec, ServiceOptions, Vec<NamedVolume>) {
         let mut mounts = Vec::new();
         let mut volumes = Vec::new();
         if let Some(workdir) = &self.workdir {

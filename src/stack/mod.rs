@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use member::ServiceSettings;
+pub use member::{ServiceSettings, HEALTH_INTERVAL, HEALTH_RETRIES};
 pub use pin::locked_images;
 pub use ready::probe;
 
@@ -286,6 +286,25 @@ pub fn all_current(
     }))
 }
 
+/// Pin every service's image (writing the lock per `mode`) and make it available; what
+/// each service with its own image runs.
+pub async fn pinned_images(
+    engine: &Engine,
+    manifest: &Manifest,
+    paths: &crate::image::StatePaths,
+    mode: LockMode,
+    events: &mut dyn Events,
+) -> Result<BTreeMap<String, String>, StackError> {
+    let mut cache = paths.stat_cache();
+    let mut notes = Vec::new();
+    let images = pin::ensure(engine, manifest, &paths.lock, mode, &mut cache, &mut notes).await;
+    cache.save();
+    for n in notes {
+        events.info(&n);
+    }
+    images
+}
+
 /// Bring the services up to date: remove dropped ones, pin images, make the network, then
 /// per dependency level create, recreate, start or restart (when unhealthy) what needs it
 /// and wait until each is ready. A failing service is stopped and reported with its probe
@@ -320,14 +339,8 @@ pub async fn up(
     if manifest.services.is_empty() {
         return Ok(());
     }
-    let mut cache = paths.stat_cache();
-    let mut notes = Vec::new();
-    let images = pin::ensure(engine, manifest, &paths.lock, mode, &mut cache, &mut notes).await;
-    cache.save();
-    for n in notes.drain(..) {
-        events.info(&n);
-    }
-    let want = desired(manifest, &images?, env)?;
+    let images = pinned_images(engine, manifest, paths, mode, events).await?;
+    let want = desired(manifest, &images, env)?;
     engine
         .ensure_network(&id.network(), id.labels("network", None))
         .await?;

@@ -329,3 +329,48 @@ ready = "test -f /tmp/healthy"
     crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
     assert!(child.wait().unwrap().success());
 }
+
+/// Runs `docker-compose down -v` for a project when dropped, also when the test fails.
+struct ComposeDown(Vec<String>);
+
+impl Drop for ComposeDown {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker-compose")
+            .args(&self.0)
+            .args(["down", "-v", "-t", "1"])
+            .output();
+    }
+}
+
+#[test]
+fn the_exported_compose_file_is_valid_and_runs_under_docker_compose() {
+    let (t, _) = project(&format!("{WEB}{WORKER}"));
+    let out = t.run(&["export", "compose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = t.root().join("docker-compose.yml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("healthcheck:"), "{text}");
+    assert!(text.contains("condition: service_healthy"), "{text}");
+    let project_name = t.name.replace('-', "");
+    let base: Vec<String> = vec![
+        "-p".into(),
+        project_name,
+        "-f".into(),
+        file.display().to_string(),
+    ];
+    let compose = |args: &[&str]| {
+        std::process::Command::new("docker-compose")
+            .args(&base)
+            .args(args)
+            .output()
+            .expect("docker-compose must be installed")
+    };
+    let out = compose(&["config", "-q"]);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    let _down = ComposeDown(base.clone());
+    let out = compose(&["up", "-d"]);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    let out = compose(&["exec", "-T", "dev", "wget", "-q", "-O-", "http://web/"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
+}
