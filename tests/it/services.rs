@@ -374,3 +374,24 @@ fn the_exported_compose_file_is_valid_and_runs_under_docker_compose() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
 }
+
+#[test]
+fn concurrent_ups_end_with_one_set_and_hooks_run_once_services_are_ready() {
+    let (t, _) = project(&format!(
+        "[hooks]\non_create = \"wget -q -O- http://web/ > hook-saw\"\n{WEB}"
+    ));
+    t.ok(&["build"]);
+    let spawn = || {
+        t.cmd(&["up"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(t.containers().len(), 2, "{:?}", t.containers());
+    let saw = std::fs::read_to_string(t.root().join("hook-saw")).unwrap();
+    assert_eq!(saw, "hello\n");
+}
