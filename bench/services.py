@@ -80,7 +80,7 @@ def main():
     run = lambda *a: subprocess.run([DEVENV, *a], cwd=work, env=env, check=True, capture_output=True, text=True)
     try:
         run("up")
-        dev = sh("docker", "ps", "-q", "--filter", LABEL, "--filter", "label=dev.devenv.role=env").stdout.split()[0]
+        dev = sh("docker", "ps", "-q", "--filter", f"label={LABEL}", "--filter", "label=dev.devenv.role=env").stdout.split()[0]
         warm, exe = [], []
         for _ in range(RUNS):
             warm.append(timed([DEVENV, "run", "--", "true"], cwd=work, env=env))
@@ -119,9 +119,9 @@ def main():
             print(f"| {case} | {a:.1f} ms | {b:.1f} ms | {ratio:.2f}x | <= {target}x ({verdict}) |")
     finally:
         subprocess.run([DEVENV, "down", "--volumes"], cwd=work, env=env, capture_output=True)
-        for cid in sh("docker", "ps", "-aq", "--filter", LABEL).stdout.split():
+        for cid in sh("docker", "ps", "-aq", "--filter", f"label={LABEL}").stdout.split():
             sh("docker", "rm", "-f", cid, check=False)
-        for img in sh("docker", "images", "-q", "--filter", LABEL).stdout.split():
+        for img in sh("docker", "images", "-q", "--filter", f"label={LABEL}").stdout.split():
             sh("docker", "rmi", "-f", img, check=False)
         sh("docker", "rmi", "-f", tag, check=False)
 
