@@ -17,3 +17,12 @@ for arg in "$@"; do case "$arg" in --out=*) out=${arg#--out=} ;; esac; done
   echo '```'
 } >> "$out"
 echo "appended the watch benchmark to $out" >&2
+{
+  echo
+  echo "## Services (bench/services.py)"
+  echo
+  echo "| case | devenv | baseline | ratio | target |"
+  echo "|---|---:|---:|---:|---:|"
+  DEVENV="$PWD/target/release/devenv" python3 bench/services.py
+} >> "$out"
+echo "appended the services benchmark to $out" >&2

@@ -49,6 +49,9 @@ _devenv() {
             devenv,lock)
                 cmd="devenv__subcmd__lock"
                 ;;
+            devenv,logs)
+                cmd="devenv__subcmd__logs"
+                ;;
             devenv,man)
                 cmd="devenv__subcmd__man"
                 ;;
@@ -57,6 +60,9 @@ _devenv() {
                 ;;
             devenv,push)
                 cmd="devenv__subcmd__push"
+                ;;
+            devenv,restart)
+                cmd="devenv__subcmd__restart"
                 ;;
             devenv,run)
                 cmd="devenv__subcmd__run"
@@ -76,6 +82,9 @@ _devenv() {
             devenv,watch)
                 cmd="devenv__subcmd__watch"
                 ;;
+            devenv__subcmd__export,compose)
+                cmd="devenv__subcmd__export__subcmd__compose"
+                ;;
             devenv__subcmd__export,devcontainer)
                 cmd="devenv__subcmd__export__subcmd__devcontainer"
                 ;;
@@ -84,6 +93,9 @@ _devenv() {
                 ;;
             devenv__subcmd__export,help)
                 cmd="devenv__subcmd__export__subcmd__help"
+                ;;
+            devenv__subcmd__export__subcmd__help,compose)
+                cmd="devenv__subcmd__export__subcmd__help__subcmd__compose"
                 ;;
             devenv__subcmd__export__subcmd__help,devcontainer)
                 cmd="devenv__subcmd__export__subcmd__help__subcmd__devcontainer"
@@ -127,6 +139,9 @@ _devenv() {
             devenv__subcmd__help,lock)
                 cmd="devenv__subcmd__help__subcmd__lock"
                 ;;
+            devenv__subcmd__help,logs)
+                cmd="devenv__subcmd__help__subcmd__logs"
+                ;;
             devenv__subcmd__help,man)
                 cmd="devenv__subcmd__help__subcmd__man"
                 ;;
@@ -135,6 +150,9 @@ _devenv() {
                 ;;
             devenv__subcmd__help,push)
                 cmd="devenv__subcmd__help__subcmd__push"
+                ;;
+            devenv__subcmd__help,restart)
+                cmd="devenv__subcmd__help__subcmd__restart"
                 ;;
             devenv__subcmd__help,run)
                 cmd="devenv__subcmd__help__subcmd__run"
@@ -153,6 +171,9 @@ _devenv() {
                 ;;
             devenv__subcmd__help,watch)
                 cmd="devenv__subcmd__help__subcmd__watch"
+                ;;
+            devenv__subcmd__help__subcmd__export,compose)
+                cmd="devenv__subcmd__help__subcmd__export__subcmd__compose"
                 ;;
             devenv__subcmd__help__subcmd__export,devcontainer)
                 cmd="devenv__subcmd__help__subcmd__export__subcmd__devcontainer"
@@ -182,7 +203,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status down prune push validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,12 +407,54 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer compose help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__export__subcmd__compose)
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -504,8 +567,22 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__help)
-            opts="dockerfile devcontainer help"
+            opts="dockerfile devcontainer compose help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__export__subcmd__help__subcmd__compose)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -594,7 +671,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help)
-            opts="up shell run build hash lock status down prune push validate config export import watch doctor init completions man help"
+            opts="up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -678,8 +755,22 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__export)
-            opts="dockerfile devcontainer"
+            opts="dockerfile devcontainer compose"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__export__subcmd__compose)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -803,6 +894,20 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -832,6 +937,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__restart)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1127,6 +1246,44 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__logs)
+            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__man)
             opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1197,6 +1354,40 @@ _devenv() {
             ;;
         devenv__subcmd__push)
             opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__restart)
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -42,6 +42,8 @@ complete -c devenv -n "__fish_devenv_needs_command" -f -a "hash" -d 'Print the i
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "status" -d 'Show the image and container state'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "logs" -d 'Show the output of the services and the dev container, each line prefixed with its source'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "restart" -d 'Restart services (all without arguments) and wait until they are ready'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "validate" -d 'Check the manifest and report every problem'
@@ -148,6 +150,28 @@ complete -c devenv -n "__fish_devenv_using_subcommand down" -s v -l verbose -d '
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -l tail -d 'Only the last N lines of each source' -r
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -l follow -d 'Keep following new output (`-f` after `logs` means this)'
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
@@ -192,20 +216,21 @@ complete -c devenv -n "__fish_devenv_using_subcommand config" -s v -l verbose -d
 complete -c devenv -n "__fish_devenv_using_subcommand config" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand config" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand config" -s V -l version -d 'Print version'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -s C -d 'Run as if started in DIR' -r -F
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -l color -d 'When to use colours' -r -f -a "auto\t''
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -s q -l quiet -d 'Only errors'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -s h -l help -d 'Print help'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -s V -l version -d 'Print version'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -f -a "dockerfile" -d 'A Dockerfile and build context from which plain `docker build` makes the same image'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -f -a "devcontainer" -d 'A devcontainer.json that opens the built environment in editors'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s o -l output -d 'Where to write: a directory for `dockerfile` (default .devenv/export), a file for `devcontainer` (default .devcontainer/devcontainer.json; `-` for stdout)' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -f -a "dockerfile" -d 'A Dockerfile and build context from which plain `docker build` makes the same image'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -f -a "devcontainer" -d 'A devcontainer.json that opens the built environment in editors'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -f -a "compose" -d 'A docker-compose.yml of the environment: the image by hash, the services with their healthchecks, volumes and the network'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s o -l output -d 'Where to write: a directory for `dockerfile` (default .devenv/export), a file for `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default docker-compose.yml); `-` for stdout' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
@@ -217,7 +242,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s V -l version -d 'Print version'
-complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s o -l output -d 'Where to write: a directory for `dockerfile` (default .devenv/export), a file for `devcontainer` (default .devcontainer/devcontainer.json; `-` for stdout)' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s o -l output -d 'Where to write: a directory for `dockerfile` (default .devenv/export), a file for `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default docker-compose.yml); `-` for stdout' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
@@ -229,8 +254,21 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s o -l output -d 'Where to write: a directory for `dockerfile` (default .devenv/export), a file for `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default docker-compose.yml); `-` for stdout' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -l force -d 'Overwrite files that devenv did not generate'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s V -l version -d 'Print version'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "dockerfile" -d 'A Dockerfile and build context from which plain `docker build` makes the same image'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "devcontainer" -d 'A devcontainer.json that opens the built environment in editors'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "compose" -d 'A docker-compose.yml of the environment: the image by hash, the services with their healthchecks, volumes and the network'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -s C -d 'Run as if started in DIR' -r -F
@@ -319,26 +357,29 @@ complete -c devenv -n "__fish_devenv_using_subcommand man" -s v -l verbose -d 'M
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s V -l version -d 'Print version'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "build" -d 'Build the image only'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "status" -d 'Show the image and container state'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "watch" -d 'Keep the environment current while you work; run `[[watch]]` rules'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "build" -d 'Build the image only'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "status" -d 'Show the image and container state'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "logs" -d 'Show the output of the services and the dev container, each line prefixed with its source'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "restart" -d 'Restart services (all without arguments) and wait until they are ready'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "watch" -d 'Keep the environment current while you work; run `[[watch]]` rules'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "dockerfile" -d 'A Dockerfile and build context from which plain `docker build` makes the same image'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "devcontainer" -d 'A devcontainer.json that opens the built environment in editors'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "compose" -d 'A docker-compose.yml of the environment: the image by hash, the services with their healthchecks, volumes and the network'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "devcontainer" -d 'devcontainer.json (image- or Dockerfile-based) to devenv.toml; prints a warning for every property it cannot carry over'

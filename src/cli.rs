@@ -26,6 +26,59 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The process arguments, with `-f` after the `logs` subcommand read as `--follow` (as
+/// `docker logs -f` and `docker-compose logs -f` use it); everywhere else `-f` names the
+/// manifest.
+pub fn args() -> Vec<std::ffi::OsString> {
+    rewrite_logs_follow(std::env::args_os().collect())
+}
+
+fn rewrite_logs_follow(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const TAKES_VALUE: &[&str] = &["-f", "--file", "-C", "--cache", "--color"];
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        if TAKES_VALUE.contains(&a.as_ref()) {
+            i += 2;
+        } else if a.starts_with('-') {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if args.get(i).is_some_and(|a| a == "logs") {
+        for a in args.iter_mut().skip(i + 1) {
+            if a == "--" {
+                break;
+            }
+            if a == "-f" {
+                *a = "--follow".into();
+            }
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logs_dash_f_follows() {
+        let os = |v: &[&str]| {
+            v.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        let rewritten =
+            super::rewrite_logs_follow(os(&["devenv", "-f", "x.toml", "logs", "-f", "db"]));
+        assert_eq!(
+            rewritten,
+            os(&["devenv", "-f", "x.toml", "logs", "--follow", "db"])
+        );
+        let kept = os(&["devenv", "-f", "logs", "run", "-f"]);
+        assert_eq!(super::rewrite_logs_follow(kept.clone()), kept);
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Manifest to use instead of the nearest devenv.toml.
@@ -88,6 +141,15 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     /// Remove this project's container (and named volumes with --volumes).
     #[command(after_help = "Examples:\n  devenv down\n  devenv down --volumes")]
     Down(DownArgs),
+    /// Show the output of the services and the dev container, each line prefixed with its
+    /// source.
+    #[command(
+        after_help = "The dev container's output is shown as `dev`.\n\nExamples:\n  devenv logs\n  devenv logs db -f --tail 20"
+    )]
+    Logs(LogsArgs),
+    /// Restart services (all without arguments) and wait until they are ready.
+    #[command(after_help = "Examples:\n  devenv restart\n  devenv restart db worker")]
+    Restart(RestartArgs),
     /// Remove images and build leftovers of this project that nothing uses.
     #[command(after_help = "Examples:\n  devenv prune\n  devenv prune --all")]
     Prune(PruneArgs),
@@ -223,6 +285,26 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Services to show (`dev` is the dev container); all without arguments.
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Keep following new output (`-f` after `logs` means this).
+    #[arg(long)]
+    pub follow: bool,
+    /// Only the last N lines of each source.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Services to restart; all without arguments.
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct DownArgs {
     /// Also remove the project's named volumes.
     #[arg(long)]
@@ -303,12 +385,19 @@ pub enum ExportCommand {
         after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -"
     )]
     Devcontainer(ExportArgs),
+    /// A docker-compose.yml of the environment: the image by hash, the services with their
+    /// healthchecks, volumes and the network.
+    #[command(
+        after_help = "Examples:\n  devenv export compose\n  devenv export compose -o - | docker-compose -f - config"
+    )]
+    Compose(ExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Where to write: a directory for `dockerfile` (default .devenv/export), a file for
-    /// `devcontainer` (default .devcontainer/devcontainer.json; `-` for stdout).
+    /// `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default
+    /// docker-compose.yml); `-` for stdout.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Overwrite files that devenv did not generate.

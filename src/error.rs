@@ -54,6 +54,8 @@ pub enum Error {
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error(transparent)]
+    Stack(#[from] crate::stack::StackError),
+    #[error(transparent)]
     Init(#[from] InitError),
     #[error(transparent)]
     Interop(#[from] InteropError),
@@ -82,7 +84,10 @@ impl Error {
             ) => EXIT_INTERRUPTED,
             Error::Engine(EngineError::Unreachable { .. })
             | Error::Build(BuildError::Engine(EngineError::Unreachable { .. }))
-            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. })) => EXIT_ENGINE,
+            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. }))
+            | Error::Stack(crate::stack::StackError::Engine(EngineError::Unreachable { .. })) => {
+                EXIT_ENGINE
+            }
             _ => 1,
         }
     }
@@ -95,6 +100,7 @@ impl Error {
             | Error::Session(SessionError::Engine(e)) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
+            Error::Stack(e) => e.hint(),
             Error::Init(e) => e.hint(),
             Error::Lock(_) => {
                 Some("fix or delete the lock file, then run `devenv lock` to write it again".into())

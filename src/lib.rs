@@ -1,7 +1,7 @@
 //! devenv: reproducible, content-hashed development environments on Docker.
 //!
 //! `main.rs` parses the command line and calls [`run`]; `commands` wires the domain modules
-//! (`manifest`, `fingerprint`, `engine`, `image`, `session`) together; `ui` prints.
+//! (`manifest`, `fingerprint`, `engine`, `image`, `session`, `stack`) together; `ui` prints.
 
 pub mod cli;
 mod commands;
@@ -14,6 +14,7 @@ pub mod interop;
 pub mod manifest;
 pub mod project;
 pub mod session;
+pub mod stack;
 pub mod ui;
 pub mod watch;
 

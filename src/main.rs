@@ -1,7 +1,7 @@
 use clap::Parser;
 
 fn main() {
-    let cli = devenv::cli::Cli::parse();
+    let cli = devenv::cli::Cli::parse_from(devenv::cli::args());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

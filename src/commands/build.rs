@@ -77,6 +77,9 @@ pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
     )
     .await?;
     cache.save();
+    // The services' images are pinned in the same file.
+    crate::stack::pinned_images(&engine, &project.manifest, &project.paths, mode, &mut view)
+        .await?;
     ctx.printer.info(&format!(
         "{}: base {} = {}",
         base::file_name(&project.paths.lock),

@@ -3,13 +3,17 @@
 use super::Ctx;
 use crate::cli::DownArgs;
 use crate::error::{ExitStatus, Result};
-use crate::session;
+use crate::{session, stack};
 
 pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
-    let removed =
-        session::down(&engine, &project.manifest, args.volumes, &project.paths.dir).await?;
+    let m = &project.manifest;
+    // Services first (their volumes can only go once no container uses them), then the
+    // dev container and the volumes, then the network nothing is attached to any more.
+    let mut removed = stack::remove_services(&engine, m).await?;
+    removed.extend(session::down(&engine, m, args.volumes, &project.paths.dir).await?);
+    removed.extend(stack::remove_network(&engine, m).await?);
     if removed.is_empty() {
         ctx.printer
             .info("nothing to remove: no environment container for this project");

@@ -13,7 +13,8 @@ use crate::engine::{ContainerInfo, Engine};
 use crate::error::{ExitStatus, Result};
 use crate::image;
 use crate::project::Project;
-use crate::session::{self, ExecRequest, ProjectId, RuntimeSettings, StalePolicy};
+use crate::session::{self, ExecRequest, RuntimeSettings, StalePolicy};
+use crate::stack;
 use crate::ui::BuildView;
 
 pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
@@ -101,9 +102,28 @@ async fn prepare(
     let built =
         image::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
     let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
+    // Services first, in dependency order and ready, so the hooks can use them.
+    let env = stack::EnvImage {
+        image: &built.image,
+        hash: &built.hash,
+    };
+    stack::up(
+        &engine,
+        m,
+        env,
+        &project.paths,
+        lock_mode(locked),
+        &mut view,
+    )
+    .await?;
     let running =
         session::ensure_running(&engine, m, &settings, policy, &project.paths.dir, &mut view)
             .await?;
+    if !m.services.is_empty() {
+        let names: Vec<&str> = m.services.keys().map(String::as_str).collect();
+        ctx.printer
+            .info(&format!("services ready: {}", names.join(", ")));
+    }
     Ok((engine, project, running.container))
 }
 
@@ -114,12 +134,31 @@ async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo
         return Ok(None);
     };
     let hash = plan.hash();
-    let settings = RuntimeSettings::new(m, &image::image_name(m, hash), hash)?;
-    let Some(c) = session::find(engine, &ProjectId::new(m)).await? else {
+    let image = image::image_name(m, hash);
+    let settings = RuntimeSettings::new(m, &image, hash)?;
+    // One list call finds the dev container and the services.
+    let members = stack::Members::list(engine, &stack::Identity::new(m)).await?;
+    let Some(c) = members.dev.clone() else {
         return Ok(None);
     };
     let ready = c.running()
         && settings.diff(&c.labels).is_empty()
         && session::hooks_done(m, &project.paths.dir, &c.id);
-    Ok(ready.then_some(c))
+    if !ready {
+        return Ok(None);
+    }
+    if !m.services.is_empty() || !members.services.is_empty() || !members.strays.is_empty() {
+        let lock = crate::manifest::LockFile::read(&project.paths.lock)
+            .ok()
+            .flatten();
+        let mut cache = project.paths.stat_cache();
+        let env = stack::EnvImage {
+            image: &image,
+            hash,
+        };
+        if !stack::all_current(m, &members, lock.as_ref(), &mut cache, env)? {
+            return Ok(None);
+        }
+    }
+    Ok(Some(c))
 }

@@ -8,6 +8,8 @@ mod down;
 mod env;
 mod init;
 mod interop;
+mod logs;
+mod restart;
 mod status;
 mod validate;
 mod watch;
@@ -69,6 +71,8 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Run(args) => env::run(&ctx, &args).await,
         Command::Down(args) => down::run(&ctx, &args).await,
         Command::Status(args) => status::run(&ctx, &args).await,
+        Command::Logs(args) => logs::run(&ctx, &args).await,
+        Command::Restart(args) => restart::run(&ctx, &args).await,
         Command::Init(args) => init::run(&ctx, &args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),

@@ -16,6 +16,8 @@ struct Status {
     image: Option<String>,
     image_present: bool,
     container: Option<ContainerStatus>,
+    /// Keyed by service name; empty without `[services]`.
+    services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,12 +59,18 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         }
         None => None,
     };
+    let env = match (&hash, &image) {
+        (Some(h), Some(i)) => Some(crate::stack::EnvImage { image: i, hash: h }),
+        _ => None,
+    };
+    let services = crate::stack::status(&engine, m, env, &project.paths).await?;
     let status = Status {
         project: m.name.clone(),
         hash,
         image,
         image_present,
         container,
+        services,
     };
     if args.json {
         ctx.printer
@@ -102,4 +110,45 @@ fn print_human(ctx: &Ctx, s: &Status) {
             p.data(&format!("container: {} {} ({fresh})", c.name, c.state));
         }
     }
+    for (name, svc) in &s.services {
+        p.data(&format!("service {name}: {}", service_line(svc)));
+        if let Some(e) = &svc.error {
+            for line in e.lines() {
+                p.data(&format!("    {line}"));
+            }
+        }
+    }
+}
+
+/// `running, ready, 2 restarts (stale: env changed)`.
+fn service_line(s: &crate::stack::ServiceStatus) -> String {
+    let mut parts = vec![match s.exit_code {
+        Some(code) => format!("{} ({code})", s.state),
+        None => s.state.clone(),
+    }];
+    match s.ready {
+        Some(true) => parts.push("ready".into()),
+        Some(false) => parts.push("not ready".into()),
+        None => {}
+    }
+    if let Some(h) = &s.health {
+        if h == "unhealthy" {
+            parts.push("unhealthy".into());
+        }
+    }
+    if s.restarts > 0 {
+        parts.push(format!(
+            "{} restart{}",
+            s.restarts,
+            if s.restarts == 1 { "" } else { "s" }
+        ));
+    }
+    let mut line = parts.join(", ");
+    if !s.up_to_date {
+        line = format!("{line} (stale: {})", s.changes.join(", "));
+    }
+    if s.error.is_some() {
+        line.push_str(" — failed at the last `devenv up`:");
+    }
+    line
 }

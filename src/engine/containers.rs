@@ -65,11 +65,18 @@ pub struct ContainerInfo {
     pub state: String,
     pub labels: HashMap<String, String>,
     pub image_id: String,
+    /// The engine's one-line status: `Up 3 minutes (healthy)`, `Exited (1) 2 seconds ago`.
+    pub status: String,
 }
 
 impl ContainerInfo {
     pub fn running(&self) -> bool {
         self.state == "running"
+    }
+
+    /// Whether the engine's healthcheck reports it unhealthy.
+    pub fn unhealthy(&self) -> bool {
+        self.status.contains("(unhealthy)")
     }
 }
 
@@ -183,6 +190,7 @@ impl Engine {
                 state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                 labels: c.labels.unwrap_or_default(),
                 image_id: c.image_id.unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
             })
             .collect())
     }
@@ -334,7 +342,7 @@ impl Engine {
     }
 }
 
-fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+pub(super) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     // The Mounts API (not `Binds` strings): a `:` in a path is fine, and a missing bind
     // source is an error instead of a root-owned directory made by the engine.
     let mounts: Vec<bollard::models::Mount> = spec.mounts.iter().map(mount).collect();

@@ -6,6 +6,7 @@ mod containers;
 mod exec;
 mod images;
 mod registry;
+mod stack;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,12 +18,14 @@ pub use containers::{
 };
 pub use exec::{ExecIo, ExecOutput, ExecSpec};
 pub use images::{CommitSpec, ImageInfo};
+pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
 pub mod labels {
     /// Present (value `true`) on every container, image and volume devenv makes.
     pub const MANAGED: &str = "dev.devenv.managed";
-    /// `build` (step container), `env` (the environment container), `layer`, `base`.
+    /// `build` (step container), `env` (the environment container), `service`, `network`,
+    /// `volume`, `layer`, `base`.
     pub const ROLE: &str = "dev.devenv.role";
     pub const PROJECT: &str = "dev.devenv.project";
     /// Real path of the project directory: identifies the project's container.
@@ -43,6 +46,8 @@ pub mod labels {
     /// Build containers: the id of the lock directory of the devenv running the build
     /// (`image::lock::scope`); empty on layers (a commit would copy it otherwise).
     pub const OWNER: &str = "dev.devenv.owner";
+    /// The service a service container (role `service`) runs.
+    pub const SERVICE: &str = "dev.devenv.service";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

@@ -128,6 +128,8 @@ pub async fn resolve(
     let lock = LockFile {
         version: LOCK_VERSION,
         base: entry.clone(),
+        // The services' pins are resolved apart (by the stack) and kept here.
+        services: old.as_ref().map(|l| l.services.clone()).unwrap_or_default(),
     };
     if old.as_ref() != Some(&lock) {
         lock.write(lock_path)?;
@@ -303,7 +305,7 @@ fn is_local_id(raw: &str) -> bool {
 }
 
 /// Import the rootfs tarball unless an image for its digest already exists.
-async fn import_rootfs(
+pub(crate) async fn import_rootfs(
     engine: &Engine,
     manifest: &Manifest,
     rel: &str,

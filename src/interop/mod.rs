@@ -6,6 +6,7 @@
 //! command layer resolves the base, builds, writes files and prints the warnings.
 //! jsonc-parser (JSON with comments and trailing commas) is used in this module only.
 
+pub mod compose_export;
 pub mod devcontainer_export;
 pub mod devcontainer_import;
 pub mod dockerfile;

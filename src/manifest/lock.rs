@@ -12,6 +12,10 @@ pub const LOCK_VERSION: u32 = 1;
 pub struct LockFile {
     pub version: u32,
     pub base: LockEntry,
+    /// What each `[services.NAME]` image or rootfs resolved to (services that run from the
+    /// environment's own image have no entry).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub services: std::collections::BTreeMap<String, LockEntry>,
 }
 
 /// One resolved base.
@@ -69,15 +73,24 @@ impl LockFile {
             path: path.display().to_string(),
             message: e.message().to_owned(),
         })?;
-        let d = &lock.base.digest;
-        let valid = d.strip_prefix("sha256:").is_some_and(|h| {
-            h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        });
-        if !valid {
-            return Err(LockError::Invalid {
-                path: path.display().to_string(),
-                message: format!("base digest `{d}` is not `sha256:` and 64 lowercase hex digits"),
+        let entries = std::iter::once(("base".to_owned(), &lock.base)).chain(
+            lock.services
+                .iter()
+                .map(|(name, e)| (format!("service {name}"), e)),
+        );
+        for (what, entry) in entries {
+            let d = &entry.digest;
+            let valid = d.strip_prefix("sha256:").is_some_and(|h| {
+                h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
             });
+            if !valid {
+                return Err(LockError::Invalid {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "{what} digest `{d}` is not `sha256:` and 64 lowercase hex digits"
+                    ),
+                });
+            }
         }
         if lock.version != LOCK_VERSION {
             return Err(LockError::Invalid {
@@ -123,6 +136,15 @@ mod tests {
                 digest: format!("sha256:{}", "a".repeat(64)),
                 image: Some("debian@sha256:aa".into()),
             },
+            services: std::collections::BTreeMap::from([(
+                "db".to_owned(),
+                LockEntry {
+                    reference: "postgres:16".into(),
+                    kind: LockKind::Local,
+                    digest: format!("sha256:{}", "b".repeat(64)),
+                    image: None,
+                },
+            )]),
         };
         let text = lock.to_text();
         let back: LockFile = toml::from_str(&text).unwrap();

@@ -10,6 +10,7 @@ mod parse;
 mod reference;
 mod runtime;
 mod sections;
+mod services;
 mod values;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, ManifestError};
 pub use lock::{LockEntry, LockFile};
+pub use services::{start_levels, RestartPolicy, Service, ServiceCommand, DEFAULT_READY_TIMEOUT};
 
 /// The manifest's file name, looked up from the current directory upwards.
 pub const MANIFEST_FILE: &str = "devenv.toml";
@@ -45,6 +47,8 @@ pub struct Manifest {
     pub hooks: Hooks,
     pub cache: Option<Cache>,
     pub watch: Vec<WatchRule>,
+    /// `[services.NAME]`, keyed by name.
+    pub services: BTreeMap<String, Service>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

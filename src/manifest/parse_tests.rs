@@ -342,3 +342,124 @@ proptest! {
         exercise(&String::from_utf8_lossy(&bytes));
     }
 }
+
+#[test]
+fn services_parse_with_defaults() {
+    let src = format!(
+        "{BASE}[services.db]\nimage = \"postgres:16\"\ncommand = [\"postgres\", \"-c\", \"fsync=off\"]\n\
+         env = {{ POSTGRES_PASSWORD = \"dev\" }}\nports = [\"127.0.0.1:5432:5432\"]\n\
+         volumes = [\"pgdata:/var/lib/postgresql/data\"]\nready = \"pg_isready\"\n\
+         depends_on = [\"cache\"]\n[services.cache]\nimage = \"redis\"\nrestart = \"always\"\n\
+         ready_timeout = 5\n[services.worker]\ncommand = \"python -m worker\"\n"
+    );
+    let m = parse(&src).unwrap();
+    let db = &m.services["db"];
+    assert_eq!(db.image.as_ref().unwrap().name, "postgres");
+    assert_eq!(
+        db.command,
+        Some(ServiceCommand::Argv(vec![
+            "postgres".into(),
+            "-c".into(),
+            "fsync=off".into()
+        ]))
+    );
+    assert_eq!(db.ready_timeout, DEFAULT_READY_TIMEOUT);
+    assert_eq!(db.restart, RestartPolicy::OnFailure);
+    assert_eq!(m.services["cache"].restart, RestartPolicy::Always);
+    assert_eq!(m.services["cache"].ready_timeout, 5);
+    let worker = &m.services["worker"];
+    assert!(worker.uses_environment_image());
+    assert_eq!(
+        worker.command.as_ref().unwrap().argv(),
+        ["/bin/sh", "-c", "python -m worker"]
+    );
+    assert_eq!(
+        start_levels(&m.services),
+        vec![
+            vec!["cache".to_owned(), "worker".to_owned()],
+            vec!["db".to_owned()]
+        ]
+    );
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["services"]["db"]["restart"], "on-failure");
+    assert_eq!(json["services"]["worker"]["command"], "python -m worker");
+    assert_eq!(json["services"]["cache"]["ready"], serde_json::Value::Null);
+}
+
+#[test]
+fn service_errors_point_at_their_place() {
+    let src = format!(
+        "{BASE}[services.db]\nimage = \"postgres\"\nredy = \"x\"\ndepends_on = [\"cahce\", \"db\"]\n\
+         restart = \"sometimes\"\nready_timeout = \"60\"\n[services.cache]\nimage = \"redis\"\n\
+         [services.Bad_Name]\nimage = \"x\"\n[services.w]\nenv = {{ A = \"1\" }}\n"
+    );
+    let errs = errors(&src);
+    let messages: Vec<&str> = errs.iter().map(|e| e.2.as_str()).collect();
+    assert!(
+        messages.contains(&"unknown key `redy` in [services.db]"),
+        "{errs:?}"
+    );
+    assert!(messages.contains(&"`cahce` is not a service"), "{errs:?}");
+    assert!(
+        messages.contains(&"service `db` depends on itself"),
+        "{errs:?}"
+    );
+    assert!(
+        messages.contains(&"invalid `restart` value \"sometimes\""),
+        "{errs:?}"
+    );
+    assert!(
+        messages.contains(&"expected an integer, found a string"),
+        "{errs:?}"
+    );
+    assert!(
+        messages.contains(&"invalid service name `Bad_Name`"),
+        "{errs:?}"
+    );
+    assert!(
+        messages.contains(&"[services.w] runs from the environment's image but has no `command`"),
+        "{errs:?}"
+    );
+    assert!(errs.contains(&(5, 1, "unknown key `redy` in [services.db]".into())));
+    assert!(errs.contains(&(6, 15, "`cahce` is not a service".into())));
+    let hint = render_first(&src, "cahce");
+    assert!(hint.contains("did you mean `cache`?"), "{hint}");
+}
+
+#[test]
+fn service_cycles_ports_and_networks_are_refused() {
+    let src = format!(
+        "{BASE}[container]\nnetwork = \"host\"\nports = [\"8080:80\"]\n[services.a]\nimage = \"x\"\n\
+         depends_on = [\"b\"]\nports = [\"8080:8080\"]\n[services.b]\nimage = \"x\"\ndepends_on = [\"a\"]\n"
+    );
+    let errs = errors(&src);
+    let messages: Vec<&str> = errs.iter().map(|e| e.2.as_str()).collect();
+    assert!(
+        messages.contains(&"services depend on each other in a cycle: a → b → a"),
+        "{errs:?}"
+    );
+    assert!(
+        messages.contains(&"host port 8080/tcp is published twice"),
+        "{errs:?}"
+    );
+    assert!(
+        messages.contains(&"`network = \"host\"` cannot be used together with [services]"),
+        "{errs:?}"
+    );
+    assert!(errs.contains(&(
+        4,
+        11,
+        "`network = \"host\"` cannot be used together with [services]".into()
+    )));
+}
+
+fn render_first(src: &str, needle: &str) -> String {
+    match parse(src) {
+        Err(ManifestError::Invalid { diagnostics, .. }) => diagnostics
+            .iter()
+            .find(|d| d.message.contains(needle))
+            .map(|d| format!("{} {:?}", d.message, d.hint))
+            .unwrap_or_default(),
+        other => panic!("{other:?}"),
+    }
+}

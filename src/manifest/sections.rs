@@ -27,6 +27,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "hooks",
     "cache",
     "watch",
+    "services",
 ];
 const BASE_KEYS: &[&str] = &["image", "rootfs", "pull"];
 const STEP_KEYS: &[&str] = &["name", "run", "inputs", "env", "secrets", "user"];
@@ -43,6 +44,7 @@ const HOMES: &[(&str, &[&str])] = &[
     ("[hooks]", HOOKS_KEYS),
     ("[cache]", CACHE_KEYS),
     ("[[watch]]", super::runtime::WATCH_KEYS),
+    ("[services.NAME]", super::services::SERVICE_KEYS),
 ];
 
 const BASE_EXAMPLE: &str = "a minimal manifest is:\n  [base]\n  image = \"debian:bookworm-slim\"";
@@ -71,6 +73,7 @@ pub(super) fn manifest(cx: &mut Cx<'_>, top: &Table<'_, '_>, path: &Path) -> Man
         hooks: hooks(cx, top),
         cache: cache(cx, top),
         watch: super::runtime::watch(cx, top),
+        services: super::services::services(cx, top),
     }
 }
 

@@ -89,6 +89,7 @@ pub(super) async fn create(
         state: "created".into(),
         labels: spec.labels,
         image_id: String::new(),
+        status: String::new(),
     })
 }
 

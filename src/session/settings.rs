@@ -58,12 +58,16 @@ impl RuntimeSettings {
             env,
             ports: manifest.container.ports.clone(),
             volumes: manifest.container.volumes.clone(),
-            network: match manifest.container.network {
-                Network::Bridge => "bridge",
-                Network::None => "none",
-                Network::Host => "host",
-            }
-            .to_owned(),
+            // With services the dev container joins the project network (whose name is
+            // the project's, so a moved project gets its own).
+            network: crate::stack::dev_network(manifest).unwrap_or_else(|| {
+                match manifest.container.network {
+                    Network::Bridge => "bridge",
+                    Network::None => "none",
+                    Network::Host => "host",
+                }
+                .to_owned()
+            }),
             workdir: manifest.shell.workdir.clone(),
             user: ExecUser::resolve(&manifest.shell.user),
             on_create: manifest.hooks.on_create.clone(),

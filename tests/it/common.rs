@@ -173,6 +173,9 @@ impl Drop for TestContext {
                 .args(["rm", "-f", "-v", &id])
                 .output();
         }
+        for n in docker_lines(&["network", "ls", "-q", "--filter", &label]) {
+            let _ = Command::new("docker").args(["network", "rm", &n]).output();
+        }
         for v in docker_lines(&["volume", "ls", "-q", "--filter", &label]) {
             let _ = Command::new("docker")
                 .args(["volume", "rm", "-f", &v])

@@ -11,4 +11,5 @@ mod interop;
 mod manifest_errors;
 mod ownership;
 mod registry_base;
+mod services;
 mod watch;

@@ -86,6 +86,7 @@ struct Session<'a> {
     events_tx: mpsc::UnboundedSender<((usize, u64), RunnerEvent)>,
     events_rx: mpsc::UnboundedReceiver<((usize, u64), RunnerEvent)>,
     runner_ids: u64,
+    supervisor: crate::stack::Supervisor,
 }
 
 impl<'a> Session<'a> {
@@ -112,6 +113,7 @@ impl<'a> Session<'a> {
             events_tx,
             events_rx,
             runner_ids: 0,
+            supervisor: crate::stack::Supervisor::default(),
         })
     }
 
@@ -130,10 +132,15 @@ impl<'a> Session<'a> {
             self.options.debounce
         ));
         self.prestart_runners().await;
+        let mut supervise = tokio::time::interval(crate::stack::SUPERVISE_EVERY);
+        supervise.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
                 () = stop.recv() => break,
+                _ = supervise.tick(), if !self.project.manifest.services.is_empty() => {
+                    self.supervise().await;
+                }
                 Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
                 ev = watcher.next() => match ev.map_err(watch_error)? {
                     WatchEvent::Notice(n) => self.notice(&n),
@@ -146,6 +153,27 @@ impl<'a> Session<'a> {
             }
         }
         Ok(self.finish().await)
+    }
+
+    /// Restart services that turned unhealthy (with backoff; see `stack::Supervisor`).
+    async fn supervise(&mut self) {
+        match self
+            .supervisor
+            .tick(&self.engine, &self.project.manifest)
+            .await
+        {
+            Ok(restarted) => {
+                for name in restarted {
+                    self.ctx
+                        .printer
+                        .info(&format!("service {name} is unhealthy: restarted it"));
+                }
+            }
+            Err(e) => self
+                .ctx
+                .printer
+                .warn(&format!("cannot check the services: {e}")),
+        }
     }
 
     fn notice(&self, n: &Notice) {
@@ -273,6 +301,19 @@ impl<'a> Session<'a> {
         let built =
             image::ensure_image(&self.engine, m, &self.project.paths, self.mode, &mut rep).await?;
         let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
+        let env = crate::stack::EnvImage {
+            image: &built.image,
+            hash: &built.hash,
+        };
+        crate::stack::up(
+            &self.engine,
+            m,
+            env,
+            &self.project.paths,
+            self.mode,
+            &mut rep,
+        )
+        .await?;
         let running = session::ensure_running(
             &self.engine,
             m,

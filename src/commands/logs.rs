@@ -1,0 +1,115 @@
+//! `devenv logs [SERVICE…] [-f] [--tail N]`: the output of the services and the dev
+//! container, merged as it arrives, each line prefixed with its source (coloured on a
+//! terminal). Lines keep their stream: stdout to stdout, stderr to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use futures_util::stream::{select_all, StreamExt};
+
+use super::Ctx;
+use crate::cli::LogsArgs;
+use crate::engine::ExecOutput;
+use crate::error::{Error, ExitStatus, Result};
+use crate::stack::{Identity, Members};
+
+/// The dev container's name as a log source.
+const DEV: &str = "dev";
+const COLOURS: &[&str] = &["36", "33", "32", "35", "34", "31"];
+
+pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
+    let project = ctx.project()?;
+    let m = &project.manifest;
+    let engine = ctx.engine().await?;
+    let members = Members::list(&engine, &Identity::new(m)).await?;
+    let mut sources: Vec<(String, String)> = Vec::new();
+    let all = args.services.is_empty();
+    for name in &args.services {
+        let known = m.services.contains_key(name) || name == DEV;
+        if !known {
+            let list: Vec<&str> = std::iter::once(DEV)
+                .chain(m.services.keys().map(String::as_str))
+                .collect();
+            return Err(Error::other(
+                format!("no service named `{name}`"),
+                Some(format!("the sources are: {}", list.join(", "))),
+            ));
+        }
+    }
+    if let Some(dev) = &members.dev {
+        if all
+            || args
+                .services
+                .iter()
+                .any(|s| s == DEV && !m.services.contains_key(DEV))
+        {
+            sources.push((DEV.to_owned(), dev.id.clone()));
+        }
+    }
+    for (name, c) in &members.services {
+        if all || args.services.contains(name) {
+            sources.push((name.clone(), c.id.clone()));
+        }
+    }
+    if sources.is_empty() {
+        ctx.printer
+            .info("no containers to show: run `devenv up` first");
+        return Ok(ExitStatus::Success);
+    }
+    let colour = ctx.printer.color && std::io::stdout().is_terminal();
+    let width = sources.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let prefixes: Vec<String> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let text = format!("{name:<width$} |");
+            if colour {
+                format!("\x1b[{}m{text}\x1b[0m", COLOURS[i % COLOURS.len()])
+            } else {
+                text
+            }
+        })
+        .collect();
+    let streams = sources.iter().enumerate().map(|(i, (_, id))| {
+        engine
+            .container_logs(id, args.follow, args.tail)
+            .map(move |item| (i, item))
+    });
+    let mut merged = select_all(streams);
+    // Partial lines per source and stream, printed once complete.
+    let mut pending: Vec<[Vec<u8>; 2]> = vec![[Vec::new(), Vec::new()]; sources.len()];
+    while let Some((i, item)) = merged.next().await {
+        let (which, bytes) = match item? {
+            ExecOutput::Stdout(b) => (0, b),
+            ExecOutput::Stderr(b) => (1, b),
+        };
+        let buf = &mut pending[i][which];
+        buf.extend_from_slice(&bytes);
+        while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            emit(&prefixes[i], &line, which == 1);
+        }
+    }
+    for (i, bufs) in pending.iter().enumerate() {
+        for (which, buf) in bufs.iter().enumerate() {
+            if !buf.is_empty() {
+                let mut line = buf.clone();
+                line.push(b'\n');
+                emit(&prefixes[i], &line, which == 1);
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn emit(prefix: &str, line: &[u8], stderr: bool) {
+    let write = |out: &mut dyn Write| {
+        let _ = out.write_all(prefix.as_bytes());
+        let _ = out.write_all(b" ");
+        let _ = out.write_all(line);
+    };
+    if stderr {
+        write(&mut std::io::stderr().lock());
+    } else {
+        write(&mut std::io::stdout().lock());
+    }
+}

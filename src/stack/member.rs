@@ -1,0 +1,231 @@
+//! One service as a member of the set: its canonical settings (stored on its container as a
+//! label, so a diff names what changed and only that member is recreated) and the container
+//! made from them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Identity, StackError};
+use crate::engine::{labels, ContainerSpec, HealthCheck, Mount, PortBinding, ServiceOptions};
+use crate::manifest::{Manifest, PortSpec, Service, VolumeSpec};
+
+/// How often the engine's healthcheck runs the probe once the service is up.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+/// Failed healthchecks in a row before the engine calls a service unhealthy.
+pub const HEALTH_RETRIES: i64 = 3;
+
+/// A named volume to create (engine name, labels) before the container.
+pub(super) type NamedVolume = (String, HashMap<String, String>);
+
+/// Everything a service container is created from, in canonical form.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// What the container runs: a pinned reference, a local image id, or the environment's
+    /// image (`devenv/<project>:<hash>`).
+    pub image: String,
+    /// The environment hash, for services that run from the environment image.
+    pub hash: Option<String>,
+    pub command: Option<Vec<String>>,
+    /// Stands for the resolved env (values stay out of labels).
+    pub env_sha256: String,
+    #[serde(skip)]
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortSpec>,
+    pub volumes: Vec<VolumeSpec>,
+    pub ready: Option<String>,
+    pub ready_timeout: u64,
+    pub restart: String,
+    pub user: Option<String>,
+    /// Where the project is mounted (services from the environment image only).
+    pub workdir: Option<String>,
+    pub network: String,
+}
+
+impl ServiceSettings {
+    /// `image`: what the lock pinned for the service, or the environment image for a
+    /// service without its own (then `env_hash` is the environment's hash).
+    pub fn new(
+        manifest: &Manifest,
+        service: &Service,
+        image: &str,
+        env_hash: Option<&str>,
+        network: &str,
+    ) -> Result<ServiceSettings, StackError> {
+        let env = resolve_env(manifest, service)?;
+        let mut h = crate::fingerprint::Hasher::new("service-env");
+        for (k, v) in &env {
+            h.field(k, v.as_bytes());
+        }
+        let own = service.uses_environment_image();
+        let user = match (&service.user, own) {
+            (Some(u), _) => Some(u.clone()),
+            (None, true) => Some(crate::session::RuntimeSettings::exec_user_of(manifest)),
+            (None, false) => None,
+        };
+        Ok(ServiceSettings {
+            image: image.to_owned(),
+            hash: env_hash.filter(|_| own).map(str::to_owned),
+            command: service
+                .command
+                .as_ref()
+                .map(crate::manifest::ServiceCommand::argv),
+            env_sha256: h.finish(),
+            env,
+            ports: service.ports.clone(),
+            volumes: service.volumes.clone(),
+            ready: service.ready.clone(),
+            ready_timeout: service.ready_timeout,
+            restart: service.restart.as_str().to_owned(),
+            user,
+            workdir: own.then(|| manifest.shell.workdir.clone()),
+            network: network.to_owned(),
+        })
+    }
+
+    /// What differs from the settings recorded on a container; empty when it is current.
+    pub fn diff(&self, container_labels: &HashMap<String, String>) -> Vec<String> {
+        let old: Option<ServiceSettings> = container_labels
+            .get(labels::SETTINGS)
+            .and_then(|s| serde_json::from_str(s).ok());
+        let Some(old) = old else {
+            return vec!["created by another devenv version".into()];
+        };
+        let fields: [(&str, bool); 11] = [
+            ("image", old.image != self.image || old.hash != self.hash),
+            ("command", old.command != self.command),
+            ("env", old.env_sha256 != self.env_sha256),
+            ("ports", old.ports != self.ports),
+            ("volumes", old.volumes != self.volumes),
+            ("ready", old.ready != self.ready),
+            ("ready_timeout", old.ready_timeout != self.ready_timeout),
+            ("restart", old.restart != self.restart),
+            ("user", old.user != self.user),
+            ("shell.workdir", old.workdir != self.workdir),
+            ("network", old.network != self.network),
+        ];
+        fields
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| format!("{name} changed"))
+            .collect()
+    }
+
+    /// The container spec and the service options it is created with.
+    pub(super) fn container(
+        &self,
+        manifest: &Manifest,
+        id: &Identity,
+        name: &str,
+    ) -> (ContainerSpec, ServiceOptions, Vec<NamedVolume>) {
+        let mut mounts = Vec::new();
+        let mut volumes = Vec::new();
+        if let Some(workdir) = &self.workdir {
+            mounts.push(Mount::Bind {
+                source: id.project.dir.clone(),
+                target: workdir.clone(),
+                read_only: false,
+            });
+        }
+        for v in &self.volumes {
+            mounts.push(match v {
+                VolumeSpec::Named {
+                    name: vol,
+                    target,
+                    read_only,
+                } => {
+                    let engine_name = id.project.volume_name(vol);
+                    volumes.push((engine_name.clone(), id.labels("volume", None)));
+                    Mount::Volume {
+                        name: engine_name,
+                        target: target.clone(),
+                        read_only: *read_only,
+                    }
+                }
+                VolumeSpec::Bind {
+                    source,
+                    target,
+                    read_only,
+                } => {
+                    let path = manifest.root.join(source);
+                    let _ = std::fs::create_dir_all(&path);
+                    Mount::Bind {
+                        source: path.canonicalize().unwrap_or(path).display().to_string(),
+                        target: target.clone(),
+                        read_only: *read_only,
+                    }
+                }
+            });
+        }
+        let mut container_labels = id.labels("service", Some(name));
+        container_labels.insert(
+            labels::HASH.to_owned(),
+            self.hash.clone().unwrap_or_default(),
+        );
+        container_labels.insert(
+            labels::SETTINGS.to_owned(),
+            serde_json::to_string(self).expect("settings serialise"),
+        );
+        let spec = ContainerSpec {
+            name: Some(id.container_name(name)),
+            image: self.image.clone(),
+            cmd: self.command.clone().unwrap_or_default(),
+            env: self.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            workdir: self.workdir.clone(),
+            labels: container_labels,
+            mounts,
+            ports: self
+                .ports
+                .iter()
+                .map(|p| PortBinding {
+                    host_ip: p.host_ip.clone(),
+                    host_port: p.host_port,
+                    container_port: p.container_port,
+                    protocol: p.protocol.clone(),
+                })
+                .collect(),
+            network: Some(self.network.clone()),
+            init: self.workdir.is_some(),
+            open_stdin: false,
+            stdin_once: false,
+            hostname: Some(name.to_owned()),
+        };
+        let opts = ServiceOptions {
+            network: self.network.clone(),
+            aliases: vec![name.to_owned()],
+            health: self.ready.as_ref().map(|command| HealthCheck {
+                command: command.clone(),
+                interval: HEALTH_INTERVAL,
+                timeout: Duration::from_secs(30),
+                retries: HEALTH_RETRIES,
+                start_period: Duration::from_secs(self.ready_timeout),
+            }),
+            restart: self.restart.clone(),
+            user: self.user.clone(),
+            image_entrypoint: self.workdir.is_none(),
+        };
+        (spec, opts, volumes)
+    }
+}
+
+/// `env_file` first, `env` over it.
+fn resolve_env(
+    manifest: &Manifest,
+    service: &Service,
+) -> Result<BTreeMap<String, String>, StackError> {
+    let mut env = BTreeMap::new();
+    if let Some(file) = &service.env_file {
+        let path = manifest.root.join(file);
+        let err = |e: dotenvy::Error| StackError::EnvFile {
+            path: file.clone(),
+            message: e.to_string(),
+        };
+        for item in dotenvy::from_path_iter(&path).map_err(err)? {
+            let (k, v) = item.map_err(err)?;
+            env.insert(k, v);
+        }
+    }
+    env.extend(service.env.clone());
+    Ok(env)
+}

@@ -1,0 +1,700 @@
+//! The environment as a set of containers: the dev container plus the `[services]` it talks
+//! to, on one network per project.
+//!
+//! This module owns the set: each member's identity (labels: project, role `service`,
+//! service name) and diff (canonical settings stored on the container, see `member.rs`),
+//! the start order (`depends_on` levels, each level started at once), readiness (`ready.rs`)
+//! and supervision (restarting a member the engine reports unhealthy). The dev container
+//! itself stays with `session`, which joins it to the network this module makes.
+//!
+//! Everything here goes through [`Engine`] operations that any Docker-API endpoint offers,
+//! so another endpoint (a remote engine, later a cluster) only has to provide those.
+
+mod member;
+mod pin;
+mod ready;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use member::{ServiceSettings, HEALTH_INTERVAL, HEALTH_RETRIES};
+pub use pin::locked_images;
+pub use ready::probe;
+
+use crate::engine::{labels, ContainerInfo, Engine, EngineError};
+use crate::fingerprint::{FingerprintError, StatCache};
+use crate::image::LockMode;
+use crate::manifest::lock::LockError;
+use crate::manifest::Manifest;
+use crate::session::{Events, ProjectId};
+
+/// Log lines shown with a service that failed to start.
+const FAILURE_LOG_LINES: u64 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Fingerprint(#[from] FingerprintError),
+    #[error("{0}")]
+    Locking(String),
+    #[error(
+        "service `{service}` is not ready after {seconds} s{}{}",
+        section("last probe output", probe_output),
+        section("last log lines", logs)
+    )]
+    NotReady {
+        service: String,
+        seconds: u64,
+        probe_output: String,
+        logs: String,
+    },
+    #[error(
+        "service `{service}` exited while starting ({why}){}",
+        section("last log lines", logs)
+    )]
+    Exited {
+        service: String,
+        why: String,
+        logs: String,
+    },
+    #[error("{file} does not pin the image of service `{service}` ({reference})")]
+    LockOutdated {
+        file: String,
+        service: String,
+        reference: String,
+    },
+    #[error("the image of service `{service}` is not available: {reference}: {reason}")]
+    ImageUnavailable {
+        service: String,
+        reference: String,
+        reason: String,
+    },
+    #[error("cannot read env_file {path}: {message}")]
+    EnvFile { path: String, message: String },
+    #[error("a container named {name} exists and devenv did not make it")]
+    NameTaken { name: String },
+    #[error("no service named `{name}`")]
+    UnknownService { name: String, known: Vec<String> },
+}
+
+fn section(title: &str, text: &str) -> String {
+    let text = text.trim_end();
+    if text.is_empty() {
+        return String::new();
+    }
+    let body: Vec<String> = text.lines().map(|l| format!("    {l}")).collect();
+    format!("\n  {title}:\n{}", body.join("\n"))
+}
+
+impl StackError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StackError::NotReady { service, .. } => Some(format!(
+                "check the `ready` probe and the service's logs (`devenv logs {service}`); \
+                 raise `ready_timeout` if it only needs longer"
+            )),
+            StackError::Exited { service, .. } => Some(format!(
+                "see `devenv logs {service}`; fix its command or image and run `devenv up` again"
+            )),
+            StackError::LockOutdated { file, .. } => Some(format!(
+                "run `devenv up` or `devenv lock` without --locked, and commit {file}"
+            )),
+            StackError::ImageUnavailable { .. } => Some(
+                "make the image available (`docker pull`, `docker load`), or move the lock on \
+                 purpose with `devenv lock --update`"
+                    .into(),
+            ),
+            StackError::NameTaken { name } => Some(format!(
+                "rename or remove it (`docker rm {name}`); devenv never touches containers \
+                 without its labels"
+            )),
+            StackError::UnknownService { known, .. } => Some(if known.is_empty() {
+                "this manifest has no [services]".into()
+            } else {
+                format!("the services are: {}", known.join(", "))
+            }),
+            StackError::Engine(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// The set's identity on this machine: the project's, plus names for the network and for
+/// each member.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub project: ProjectId,
+    name: String,
+}
+
+impl Identity {
+    pub fn new(manifest: &Manifest) -> Identity {
+        Identity {
+            project: ProjectId::new(manifest),
+            name: manifest.name.clone(),
+        }
+    }
+
+    /// The project network (same name as the dev container; networks and containers
+    /// have separate names).
+    pub fn network(&self) -> String {
+        self.project.container_name.clone()
+    }
+
+    pub fn container_name(&self, service: &str) -> String {
+        format!("{}-{service}", self.project.container_name)
+    }
+
+    /// Labels selecting every member of the set (the dev container and the services).
+    pub fn selector(&self) -> [(&str, &str); 3] {
+        [
+            (labels::MANAGED, "true"),
+            (labels::PROJECT_DIR, &self.project.dir),
+            (labels::MANIFEST, &self.project.manifest),
+        ]
+    }
+
+    /// Labels put on what the set creates.
+    pub fn labels(&self, role: &str, service: Option<&str>) -> HashMap<String, String> {
+        let mut l = HashMap::from([
+            (labels::MANAGED.to_owned(), "true".to_owned()),
+            (labels::ROLE.to_owned(), role.to_owned()),
+            (labels::PROJECT.to_owned(), self.name.clone()),
+            (labels::PROJECT_DIR.to_owned(), self.project.dir.clone()),
+            (labels::MANIFEST.to_owned(), self.project.manifest.clone()),
+            (
+                labels::VERSION.to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            ),
+        ]);
+        if let Some(s) = service {
+            l.insert(labels::SERVICE.to_owned(), s.to_owned());
+        }
+        l
+    }
+}
+
+/// The network the dev container joins: the project's when there are services.
+pub fn dev_network(manifest: &Manifest) -> Option<String> {
+    (!manifest.services.is_empty()).then(|| Identity::new(manifest).network())
+}
+
+/// The environment's image, which services without their own run.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvImage<'a> {
+    pub image: &'a str,
+    pub hash: &'a str,
+}
+
+/// Members of the set, from one list call.
+#[derive(Debug, Default)]
+pub struct Members {
+    pub dev: Option<ContainerInfo>,
+    pub services: BTreeMap<String, ContainerInfo>,
+    /// Service containers of services no longer in the manifest (or duplicates).
+    pub strays: Vec<ContainerInfo>,
+}
+
+impl Members {
+    pub async fn list(engine: &Engine, id: &Identity) -> Result<Members, EngineError> {
+        let all = engine.list_containers(&id.selector()).await?;
+        Ok(Members::from_list(all))
+    }
+
+    /// Sort a list (newest first, as the engine lists) into members.
+    pub fn from_list(all: Vec<ContainerInfo>) -> Members {
+        let mut m = Members::default();
+        for c in all {
+            match c.labels.get(labels::ROLE).map(String::as_str) {
+                Some("env") if m.dev.is_none() => m.dev = Some(c),
+                Some("service") => {
+                    let name = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+                    if m.services.contains_key(&name) || name.is_empty() {
+                        m.strays.push(c);
+                    } else {
+                        m.services.insert(name, c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+/// The settings every service should run with; a service whose image is not pinned yet is
+/// missing from the result.
+pub fn desired(
+    manifest: &Manifest,
+    images: &BTreeMap<String, String>,
+    env: EnvImage<'_>,
+) -> Result<BTreeMap<String, ServiceSettings>, StackError> {
+    let network = Identity::new(manifest).network();
+    let mut out = BTreeMap::new();
+    for (name, service) in &manifest.services {
+        let (image, hash) = if service.uses_environment_image() {
+            (env.image, Some(env.hash))
+        } else {
+            match images.get(name) {
+                Some(i) => (i.as_str(), None),
+                None => continue,
+            }
+        };
+        let settings = ServiceSettings::new(manifest, service, image, hash, &network)?;
+        out.insert(name.clone(), settings);
+    }
+    Ok(out)
+}
+
+/// Whether the services need nothing (the warm path's check, no engine call): each runs,
+/// is current and not unhealthy, and no dropped service is left.
+pub fn all_current(
+    manifest: &Manifest,
+    members: &Members,
+    lock: Option<&crate::manifest::LockFile>,
+    cache: &mut StatCache,
+    env: EnvImage<'_>,
+) -> Result<bool, StackError> {
+    if !members.strays.is_empty()
+        || members
+            .services
+            .keys()
+            .any(|k| !manifest.services.contains_key(k))
+    {
+        return Ok(false);
+    }
+    if manifest.services.is_empty() {
+        return Ok(true);
+    }
+    let images = locked_images(manifest, lock, cache)?;
+    let want = desired(manifest, &images, env)?;
+    if want.len() != manifest.services.len() {
+        return Ok(false);
+    }
+    Ok(want.iter().all(|(name, settings)| {
+        members
+            .services
+            .get(name)
+            .is_some_and(|c| c.running() && !c.unhealthy() && settings.diff(&c.labels).is_empty())
+    }))
+}
+
+/// Pin every service's image (writing the lock per `mode`) and make it available; what
+/// each service with its own image runs.
+pub async fn pinned_images(
+    engine: &Engine,
+    manifest: &Manifest,
+    paths: &crate::image::StatePaths,
+    mode: LockMode,
+    events: &mut dyn Events,
+) -> Result<BTreeMap<String, String>, StackError> {
+    let mut cache = paths.stat_cache();
+    let mut notes = Vec::new();
+    let images = pin::ensure(engine, manifest, &paths.lock, mode, &mut cache, &mut notes).await;
+    cache.save();
+    for n in notes {
+        events.info(&n);
+    }
+    images
+}
+
+/// Bring the services up to date: remove dropped ones, pin images, make the network, then
+/// per dependency level create, recreate, start or restart (when unhealthy) what needs it
+/// and wait until each is ready. A failing service is stopped and reported with its probe
+/// output and logs; the others stay as they are. Serialised per project.
+pub async fn up(
+    engine: &Engine,
+    manifest: &Manifest,
+    env: EnvImage<'_>,
+    paths: &crate::image::StatePaths,
+    mode: LockMode,
+    events: &mut dyn Events,
+) -> Result<(), StackError> {
+    let id = Identity::new(manifest);
+    let _lock =
+        crate::image::NamedLock::acquire(&format!("{}-services", id.project.container_name))
+            .await
+            .map_err(|e| StackError::Locking(e.to_string()))?;
+    let members = Members::list(engine, &id).await?;
+    for c in members.strays.iter().chain(
+        members
+            .services
+            .iter()
+            .filter(|(n, _)| !manifest.services.contains_key(*n))
+            .map(|(_, c)| c),
+    ) {
+        engine.remove_container(&c.id).await?;
+        let name = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
+        events.info(&format!(
+            "removed service {name} (no longer in the manifest)"
+        ));
+    }
+    if manifest.services.is_empty() {
+        return Ok(());
+    }
+    let images = pinned_images(engine, manifest, paths, mode, events).await?;
+    let want = desired(manifest, &images, env)?;
+    engine
+        .ensure_network(&id.network(), id.labels("network", None))
+        .await?;
+    for level in crate::manifest::start_levels(&manifest.services) {
+        let work = level.iter().map(|name| {
+            let existing = members.services.get(name);
+            ensure_member(
+                engine,
+                manifest,
+                &id,
+                name,
+                &want[name],
+                existing,
+                &paths.dir,
+            )
+        });
+        let results = futures_util::future::join_all(work).await;
+        let mut failure = None;
+        for (notes, result) in results {
+            for n in notes {
+                events.info(&n);
+            }
+            if let Err(e) = result {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Make one member current, running and ready. Returns progress lines (members of a level
+/// start concurrently, so they are reported afterwards).
+async fn ensure_member(
+    engine: &Engine,
+    manifest: &Manifest,
+    id: &Identity,
+    name: &str,
+    settings: &ServiceSettings,
+    existing: Option<&ContainerInfo>,
+    state_dir: &Path,
+) -> (Vec<String>, Result<(), StackError>) {
+    let mut notes = Vec::new();
+    let result = async {
+        let container = match existing {
+            Some(c) if settings.diff(&c.labels).is_empty() => {
+                if !c.running() {
+                    engine.start_container(&c.id).await?;
+                    notes.push(format!("started service {name}"));
+                } else if c.unhealthy() {
+                    notes.push(format!("restarting service {name}: unhealthy"));
+                    engine.restart_container(&c.id, 5).await?;
+                }
+                c.id.clone()
+            }
+            other => {
+                if let Some(c) = other {
+                    let changes = settings.diff(&c.labels).join(", ");
+                    notes.push(format!("recreating service {name}: {changes}"));
+                    engine.remove_container(&c.id).await?;
+                }
+                let cid = create(engine, manifest, id, name, settings).await?;
+                engine.start_container(&cid).await?;
+                notes.push(format!("started service {name}"));
+                cid
+            }
+        };
+        let timeout = Duration::from_secs(settings.ready_timeout);
+        match ready::wait(engine, name, &container, settings.ready.as_deref(), timeout).await {
+            Ok(()) => {
+                let _ = std::fs::remove_file(failure_file(state_dir, name));
+                Ok(())
+            }
+            Err(mut e) => {
+                let tail = engine.last_log_lines(&container, FAILURE_LOG_LINES).await;
+                if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } = &mut e
+                {
+                    *logs = tail;
+                }
+                // Nothing half-started stays behind: stopped (kept for `devenv logs`), and
+                // the next `up` starts it again.
+                let _ = engine.stop_container(&container, 2).await;
+                record_failure(state_dir, name, &e);
+                Err(e)
+            }
+        }
+    }
+    .await;
+    (notes, result)
+}
+
+async fn create(
+    engine: &Engine,
+    manifest: &Manifest,
+    id: &Identity,
+    name: &str,
+    settings: &ServiceSettings,
+) -> Result<String, StackError> {
+    let (spec, opts, volumes) = settings.container(manifest, id, name);
+    for (volume, labels) in volumes {
+        engine.ensure_volume(&volume, labels).await?;
+    }
+    match engine.create_service_container(&spec, &opts).await {
+        Ok(cid) => Ok(cid),
+        Err(EngineError::Conflict { .. }) => {
+            let cname = id.container_name(name);
+            let theirs = engine.container_labels(&cname).await?;
+            if theirs.is_some_and(|l| l.get(labels::MANAGED).map(String::as_str) != Some("true")) {
+                return Err(StackError::NameTaken { name: cname });
+            }
+            engine.remove_container(&cname).await?;
+            Ok(engine.create_service_container(&spec, &opts).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn failure_file(state_dir: &Path, service: &str) -> PathBuf {
+    state_dir
+        .join("services")
+        .join(format!("{service}.failure"))
+}
+
+fn record_failure(state_dir: &Path, service: &str, e: &StackError) {
+    let path = failure_file(state_dir, service);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(path, e.to_string());
+}
+
+/// Remove every service container and the project network; the dev container and volumes
+/// are `session::down`'s. Returns what was removed.
+pub async fn remove_services(
+    engine: &Engine,
+    manifest: &Manifest,
+) -> Result<Vec<String>, StackError> {
+    let id = Identity::new(manifest);
+    let mut removed = Vec::new();
+    let members = Members::list(engine, &id).await?;
+    for c in members.services.values().chain(&members.strays) {
+        engine.remove_container(&c.id).await?;
+        removed.push(format!("container {}", c.name));
+    }
+    Ok(removed)
+}
+
+/// Remove the project network once nothing is attached (after `session::down`).
+pub async fn remove_network(
+    engine: &Engine,
+    manifest: &Manifest,
+) -> Result<Option<String>, StackError> {
+    let network = Identity::new(manifest).network();
+    let removed = engine.remove_network(&network, labels::MANAGED).await?;
+    Ok(removed.then(|| format!("network {network}")))
+}
+
+/// What `status` shows of one service.
+#[derive(Debug, Serialize)]
+pub struct ServiceStatus {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    /// `running`, `exited`, `restarting`, …; `missing` without a container.
+    pub state: String,
+    /// The engine's healthcheck: `starting`, `healthy`, `unhealthy`.
+    pub health: Option<String>,
+    /// `null` without a `ready` probe.
+    pub ready: Option<bool>,
+    pub restarts: i64,
+    pub exit_code: Option<i64>,
+    pub up_to_date: bool,
+    pub changes: Vec<String>,
+    /// Why the last `up` could not start it.
+    pub error: Option<String>,
+}
+
+/// The state of every service in the manifest (and of leftovers of dropped ones).
+pub async fn status(
+    engine: &Engine,
+    manifest: &Manifest,
+    env: Option<EnvImage<'_>>,
+    paths: &crate::image::StatePaths,
+) -> Result<BTreeMap<String, ServiceStatus>, StackError> {
+    let id = Identity::new(manifest);
+    let members = Members::list(engine, &id).await?;
+    let lock = crate::manifest::LockFile::read(&paths.lock).ok().flatten();
+    let mut cache = paths.stat_cache();
+    let images = locked_images(manifest, lock.as_ref(), &mut cache)?;
+    cache.save();
+    let want = match env {
+        Some(env) => desired(manifest, &images, env)?,
+        None => BTreeMap::new(),
+    };
+    let mut out = BTreeMap::new();
+    for (name, service) in &manifest.services {
+        let error = std::fs::read_to_string(failure_file(&paths.dir, name)).ok();
+        let Some(c) = members.services.get(name) else {
+            out.insert(
+                name.clone(),
+                ServiceStatus {
+                    id: None,
+                    name: None,
+                    image: want.get(name).map(|s| s.image.clone()),
+                    state: "missing".into(),
+                    health: None,
+                    ready: service.ready.as_ref().map(|_| false),
+                    restarts: 0,
+                    exit_code: None,
+                    up_to_date: false,
+                    changes: vec!["not created".into()],
+                    error,
+                },
+            );
+            continue;
+        };
+        let changes = match want.get(name) {
+            Some(s) => s.diff(&c.labels),
+            None => vec!["image not pinned or environment not built".into()],
+        };
+        let st = engine.member_state(&c.id).await?.unwrap_or_default();
+        let ready = match &service.ready {
+            None => None,
+            Some(_) if st.status != "running" => Some(false),
+            Some(_) if st.health.as_deref() == Some("healthy") => Some(true),
+            Some(_) if st.health.as_deref() == Some("unhealthy") => Some(false),
+            Some(cmd) => Some(probe(engine, &c.id, cmd).await.0 == 0),
+        };
+        let image = serde_json::from_str::<ServiceSettings>(
+            c.labels.get(labels::SETTINGS).map_or("", String::as_str),
+        )
+        .map(|s| s.image)
+        .ok();
+        out.insert(
+            name.clone(),
+            ServiceStatus {
+                id: Some(c.id.clone()),
+                name: Some(c.name.clone()),
+                image,
+                exit_code: (st.status == "exited").then_some(st.exit_code),
+                state: st.status,
+                health: st.health,
+                ready,
+                restarts: st.restart_count,
+                up_to_date: changes.is_empty(),
+                changes,
+                error,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Restart the named services (all when `names` is empty) and wait until they are ready.
+pub async fn restart(
+    engine: &Engine,
+    manifest: &Manifest,
+    names: &[String],
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<(), StackError> {
+    let known: Vec<String> = manifest.services.keys().cloned().collect();
+    for n in names {
+        if !manifest.services.contains_key(n) {
+            return Err(StackError::UnknownService {
+                name: n.clone(),
+                known,
+            });
+        }
+    }
+    let id = Identity::new(manifest);
+    let members = Members::list(engine, &id).await?;
+    for level in crate::manifest::start_levels(&manifest.services) {
+        for name in level {
+            if !names.is_empty() && !names.contains(&name) {
+                continue;
+            }
+            let Some(c) = members.services.get(&name) else {
+                events.info(&format!("service {name} is not created: run `devenv up`"));
+                continue;
+            };
+            events.info(&format!("restarting service {name}"));
+            engine.restart_container(&c.id, 5).await?;
+            let service = &manifest.services[&name];
+            let timeout = Duration::from_secs(service.ready_timeout);
+            if let Err(mut e) =
+                ready::wait(engine, &name, &c.id, service.ready.as_deref(), timeout).await
+            {
+                let tail = engine.last_log_lines(&c.id, FAILURE_LOG_LINES).await;
+                if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } = &mut e
+                {
+                    *logs = tail;
+                }
+                record_failure(state_dir, &name, &e);
+                return Err(e);
+            }
+            let _ = std::fs::remove_file(failure_file(state_dir, &name));
+        }
+    }
+    Ok(())
+}
+
+/// Restarts services the engine reports unhealthy, continuously (for `watch`), with a
+/// backoff per service: the wait before the next restart of the same service doubles
+/// (2 s up to a minute) while it stays unhealthy, and resets once it is healthy again.
+#[derive(Debug, Default)]
+pub struct Supervisor {
+    backoff: HashMap<String, (std::time::Instant, Duration)>,
+}
+
+/// How often `watch` looks at the services' health.
+pub const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
+const BACKOFF_FIRST: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+impl Supervisor {
+    /// One round: one list call, a restart for each unhealthy service whose backoff allows
+    /// it. Returns the services restarted.
+    pub async fn tick(
+        &mut self,
+        engine: &Engine,
+        manifest: &Manifest,
+    ) -> Result<Vec<String>, StackError> {
+        if manifest.services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let members = Members::list(engine, &Identity::new(manifest)).await?;
+        let now = std::time::Instant::now();
+        let mut restarted = Vec::new();
+        for (name, c) in &members.services {
+            if !manifest.services.contains_key(name) {
+                continue;
+            }
+            if !(c.running() && c.unhealthy()) {
+                if c.status.contains("(healthy)") {
+                    self.backoff.remove(name);
+                }
+                continue;
+            }
+            let (next, delay) = self
+                .backoff
+                .get(name)
+                .copied()
+                .unwrap_or((now, BACKOFF_FIRST / 2));
+            if now < next {
+                continue;
+            }
+            engine.restart_container(&c.id, 5).await?;
+            let delay = (delay * 2).min(BACKOFF_MAX);
+            self.backoff.insert(name.clone(), (now + delay, delay));
+            restarted.push(name.clone());
+        }
+        Ok(restarted)
+    }
+}

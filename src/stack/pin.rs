@@ -1,0 +1,239 @@
+//! Pinning the services' images in `devenv.lock`, as the base is pinned: a registry
+//! reference by its repo digest, a local image by its id, a rootfs tarball by its sha256.
+//! A current lock is read without the engine (the warm path); resolving writes it.
+
+use std::collections::BTreeMap;
+
+use super::StackError;
+use crate::engine::Engine;
+use crate::fingerprint::{file_digest, StatCache};
+use crate::image::base::ROOTFS_REPO;
+use crate::image::LockMode;
+use crate::manifest::lock::{LockEntry, LockFile, LockKind, LOCK_VERSION};
+use crate::manifest::{Manifest, Service};
+
+/// What a locked entry runs: `name@digest`, a local image id, or the imported rootfs.
+pub fn run_ref(service: &Service, entry: &LockEntry) -> String {
+    match (entry.kind, &service.image) {
+        (LockKind::Registry, Some(image)) => format!("{}@{}", image.name, entry.digest),
+        (LockKind::Rootfs, _) => format!(
+            "{ROOTFS_REPO}:{}",
+            entry.digest.trim_start_matches("sha256:")
+        ),
+        _ => entry.digest.clone(),
+    }
+}
+
+/// Whether `entry` still pins what the manifest says for `service`.
+fn is_current(
+    manifest: &Manifest,
+    service: &Service,
+    entry: &LockEntry,
+    cache: &mut StatCache,
+) -> Result<bool, StackError> {
+    if Some(entry.reference.as_str()) != service.reference() {
+        return Ok(false);
+    }
+    if let Some(rel) = &service.rootfs {
+        let digest = format!("sha256:{}", file_digest(cache, &manifest.root, rel)?);
+        return Ok(digest == entry.digest);
+    }
+    if let Some(d) = service.image.as_ref().and_then(|i| i.digest.as_ref()) {
+        return Ok(*d == entry.digest);
+    }
+    Ok(true)
+}
+
+/// The image each service with its own image runs, from a current lock without the
+/// engine; a service whose entry is missing or stale is left out.
+pub fn locked_images(
+    manifest: &Manifest,
+    lock: Option<&LockFile>,
+    cache: &mut StatCache,
+) -> Result<BTreeMap<String, String>, StackError> {
+    let mut out = BTreeMap::new();
+    let Some(lock) = lock else {
+        return Ok(out);
+    };
+    for (name, service) in &manifest.services {
+        let Some(entry) = lock.services.get(name) else {
+            continue;
+        };
+        if is_current(manifest, service, entry, cache)? {
+            out.insert(name.clone(), run_ref(service, entry));
+        }
+    }
+    Ok(out)
+}
+
+/// Pin every service image per `mode` (writing the lock when allowed and needed) and make
+/// each available locally; returns what each service runs.
+pub async fn ensure(
+    engine: &Engine,
+    manifest: &Manifest,
+    lock_path: &std::path::Path,
+    mode: LockMode,
+    cache: &mut StatCache,
+    notes: &mut Vec<String>,
+) -> Result<BTreeMap<String, String>, StackError> {
+    let lock = LockFile::read(lock_path)?;
+    let mut entries: BTreeMap<String, LockEntry> = BTreeMap::new();
+    let mut changed = false;
+    for (name, service) in &manifest.services {
+        if service.uses_environment_image() {
+            continue;
+        }
+        let old = lock.as_ref().and_then(|l| l.services.get(name));
+        let current = match old {
+            Some(e) if mode != LockMode::Update => is_current(manifest, service, e, cache)?,
+            _ => false,
+        };
+        if current {
+            entries.insert(name.clone(), old.cloned().expect("checked above"));
+            continue;
+        }
+        if mode == LockMode::Locked {
+            return Err(StackError::LockOutdated {
+                file: crate::image::base::file_name(lock_path),
+                service: name.clone(),
+                reference: service.reference().unwrap_or_default().to_owned(),
+            });
+        }
+        let entry = resolve(engine, manifest, name, service, cache).await?;
+        if old != Some(&entry) {
+            changed = true;
+            notes.push(format!(
+                "pinned service {name}: {} → {}",
+                entry.reference,
+                crate::image::base::short(&entry.digest)
+            ));
+        }
+        entries.insert(name.clone(), entry);
+    }
+    let dropped = lock
+        .as_ref()
+        .is_some_and(|l| l.services.keys().any(|k| !entries.contains_key(k)));
+    if changed || dropped {
+        // The base was resolved just before (by the build), so the lock exists.
+        if let Some(mut lock) = lock {
+            lock.services = entries.clone();
+            lock.version = LOCK_VERSION;
+            lock.write(lock_path)?;
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (name, entry) in &entries {
+        let service = &manifest.services[name];
+        out.insert(
+            name.clone(),
+            available(engine, manifest, name, service, entry).await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Resolve a service's image from scratch.
+async fn resolve(
+    engine: &Engine,
+    manifest: &Manifest,
+    name: &str,
+    service: &Service,
+    cache: &mut StatCache,
+) -> Result<LockEntry, StackError> {
+    if let Some(rel) = &service.rootfs {
+        let digest = format!("sha256:{}", file_digest(cache, &manifest.root, rel)?);
+        return Ok(LockEntry {
+            reference: rel.clone(),
+            kind: LockKind::Rootfs,
+            digest,
+            image: None,
+        });
+    }
+    let r = service
+        .image
+        .as_ref()
+        .expect("a service with its own image");
+    let lookup = r
+        .digest
+        .as_ref()
+        .map_or_else(|| r.name_and_tag(), |d| format!("{}@{d}", r.name));
+    let mut found = engine.image(&lookup).await?;
+    if found.is_none() && !r.raw.starts_with("sha256:") {
+        let pull = if r.digest.is_some() || r.tag.is_some() {
+            lookup.clone()
+        } else {
+            format!("{}:latest", r.name)
+        };
+        if engine.pull(&pull, |_| {}).await.is_ok() {
+            found = engine.image(&pull).await?;
+        }
+    }
+    let Some(img) = found else {
+        return Err(StackError::ImageUnavailable {
+            service: name.to_owned(),
+            reference: r.raw.clone(),
+            reason: "not present locally and it could not be pulled".into(),
+        });
+    };
+    let strip = |n: &str| {
+        let n = n.strip_prefix("docker.io/").unwrap_or(n);
+        n.strip_prefix("library/").unwrap_or(n).to_owned()
+    };
+    let repo_digest = img
+        .repo_digests
+        .iter()
+        .find(|d| d.split('@').next().map(strip) == Some(strip(&r.name)))
+        .and_then(|d| d.split_once('@'))
+        .map(|(_, d)| d.to_owned());
+    Ok(match (r.digest.clone(), repo_digest) {
+        (Some(d), _) | (None, Some(d)) => LockEntry {
+            reference: r.raw.clone(),
+            kind: LockKind::Registry,
+            image: Some(format!("{}@{d}", r.name)),
+            digest: d.clone(),
+        },
+        (None, None) => LockEntry {
+            reference: r.raw.clone(),
+            kind: LockKind::Local,
+            digest: img.id,
+            image: None,
+        },
+    })
+}
+
+/// Make a pinned image available: a pinned image that cannot be found is an error, never a
+/// silent re-resolve.
+async fn available(
+    engine: &Engine,
+    manifest: &Manifest,
+    name: &str,
+    service: &Service,
+    entry: &LockEntry,
+) -> Result<String, StackError> {
+    let reference = run_ref(service, entry);
+    if engine.image(&reference).await?.is_some() {
+        return Ok(reference);
+    }
+    let missing = |reason: String| StackError::ImageUnavailable {
+        service: name.to_owned(),
+        reference: format!("{} ({})", entry.reference, entry.digest),
+        reason,
+    };
+    match (&service.rootfs, entry.kind) {
+        (Some(rel), _) => {
+            // The same verified, streamed import as the base's rootfs.
+            crate::image::base::import_rootfs(engine, manifest, rel, &entry.digest)
+                .await
+                .map_err(|e| missing(e.to_string()))?;
+            Ok(reference)
+        }
+        (None, LockKind::Registry) => {
+            engine
+                .pull(&reference, |_| {})
+                .await
+                .map_err(|e| missing(e.to_string()))?;
+            Ok(reference)
+        }
+        _ => Err(missing("no local image has this id".into())),
+    }
+}
