@@ -155,7 +155,7 @@ async fn ensure_pinned(
                     });
                 }
                 reporter.note(&format!("pulling {pinned}"));
-                if let Err(e) = engine.pull(&pinned, |_| {}).await {
+                if let Err(e) = cache_scoped(engine, manifest).pull(&pinned, |_| {}).await {
                     if !present {
                         return Err(BuildError::PinnedBaseMissing {
                             image: pinned,
@@ -174,6 +174,12 @@ async fn ensure_pinned(
             }),
         },
     }
+}
+
+/// The engine for pulling the base: the `DEVENV_REGISTRY_*` credentials go along only
+/// when the base is on the registry cache's host.
+fn cache_scoped(engine: &Engine, manifest: &Manifest) -> Engine {
+    engine.for_cache(manifest.cache.as_ref().map(|c| c.registry.as_str()))
 }
 
 /// Resolve the manifest's base from scratch.
@@ -219,7 +225,7 @@ async fn resolve_image(
             format!("{}:latest", r.name)
         };
         reporter.note(&format!("pulling {pull_ref}"));
-        match engine.pull(&pull_ref, |_| {}).await {
+        match cache_scoped(engine, manifest).pull(&pull_ref, |_| {}).await {
             Ok(()) => found = engine.image(&pull_ref).await?,
             Err(e) if found.is_none() => {
                 return Err(BuildError::BaseUnavailable {
