@@ -229,3 +229,42 @@ fn a_docker_credential_helper_supplies_the_credentials() {
     assert!(!stderr(&out).contains("helper-secret"));
     let _ = stdout(&out);
 }
+
+/// Every log level, through `DEVENV_LOG` or `-v`: no step secret, `env_file` value or
+/// `[container] env` value is printed, neither by devenv nor by the HTTP layers beneath it.
+#[test]
+fn no_log_level_prints_a_secret_value() {
+    let t = TestContext::new();
+    let secret = "step-secret-5e0c2b";
+    let env_file_value = "env-file-value-91d4aa";
+    t.manifest(
+        "[[step]]\nname = \"uses a secret\"\nsecrets = [\"IT_TOKEN\"]\n\
+         run = \"test -n \\\"$IT_TOKEN\\\"\"\n[container]\nenv_file = \".env\"\n",
+    );
+    t.write(".env", &format!("IT_ENV_FILE={env_file_value}\n"));
+    let runs: [(&[&str], Option<&str>); 4] = [
+        (&["build"], Some("trace")),
+        (&["-vv", "run", "--", "sh", "-c", "echo ok"], None),
+        (&["run", "--", "true"], Some("trace")),
+        (
+            &["down"],
+            Some("trace,devenv=trace,hyper=trace,bollard=trace"),
+        ),
+    ];
+    for (args, log) in runs {
+        let mut cmd = t.cmd(args);
+        cmd.env("IT_TOKEN", secret);
+        if let Some(log) = log {
+            cmd.env("DEVENV_LOG", log);
+        }
+        let out = cmd.output().unwrap();
+        let (o, e) = (stdout(&out), stderr(&out));
+        assert!(out.status.success(), "{args:?}: {e}");
+        for value in [secret, env_file_value] {
+            assert!(
+                !o.contains(value) && !e.contains(value),
+                "{args:?} with DEVENV_LOG={log:?} printed {value}:\n{e}"
+            );
+        }
+    }
+}
