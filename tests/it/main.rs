@@ -9,5 +9,6 @@ mod env;
 mod init;
 mod interop;
 mod manifest_errors;
+mod root_helpers;
 mod secrets;
 mod watch;
