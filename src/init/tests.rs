@@ -355,7 +355,9 @@ fn grants_others_write(mode: &str) -> bool {
     }
     mode.split(',').any(|clause| {
         let (who, perms) = clause.split_at(clause.find(['+', '=']).unwrap_or(clause.len()));
-        (who.is_empty() || who.contains(['a', 'o'])) && perms.starts_with(['+', '=']) && perms.contains('w')
+        (who.is_empty() || who.contains(['a', 'o']))
+            && perms.starts_with(['+', '='])
+            && perms.contains('w')
     })
 }
 
@@ -386,7 +388,13 @@ fn world_writable_targets(script: &str) -> Vec<(bool, Vec<String>)> {
                 _ => continue,
             };
             if grants_others_write(mode) {
-                found.push((recursive, targets.iter().map(|t| t.trim_matches('"').to_owned()).collect()));
+                found.push((
+                    recursive,
+                    targets
+                        .iter()
+                        .map(|t| t.trim_matches('"').to_owned())
+                        .collect(),
+                ));
             }
         }
     }
@@ -418,8 +426,8 @@ fn no_template_makes_a_directory_on_path_writable_by_others() {
                     }
                     let target = target.trim_end_matches('/');
                     for p in &path_dirs {
-                        let covers = p == target
-                            || (recursive && p.starts_with(&format!("{target}/")));
+                        let covers =
+                            p == target || (recursive && p.starts_with(&format!("{target}/")));
                         assert!(
                             !covers,
                             "{}: step `{}` makes {p} (on PATH) writable by others",

@@ -115,15 +115,12 @@ fn spawn_as(t: &TestContext, uid: u32, args: &[&str]) -> std::process::Child {
 fn programs_planted_in_a_user_writable_path_never_run_as_root() {
     let t = TestContext::new();
     // A world-writable directory first on PATH (as the old templates made CARGO_HOME and
-    // the venv), and a named volume so that user setup has work to do at every start.
+    // the venv; /tmp is one in every image), and a named volume so that user setup has
+    // work to do at every start.
     debian_manifest(
         &t,
-        &format!(
-            "[[step]]\nname = \"writable bin\"\nrun = \"mkdir -p /opt/userbin && chmod 1777 /opt/userbin && echo {}\"\n\
-             [container]\nvolumes = [\"data:/opt/data\"]\n\
-             env = {{ PATH = \"/opt/userbin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\" }}\n",
-            t.name
-        ),
+        "[container]\nvolumes = [\"data:/opt/data\"]\n\
+         env = { PATH = \"/tmp:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\" }\n",
     );
     let uid = 4331;
     t.give_to(uid);
@@ -132,8 +129,8 @@ fn programs_planted_in_a_user_writable_path_never_run_as_root() {
     // The host user plants its programs.
     let plant = format!(
         "for p in {}; do real=$(command -v $p); \
-           printf '#!/bin/sh\\necho \"%s $(/usr/bin/id -u)\" >> /opt/userbin/ran.log\\nexec %s \"$@\"\\n' $p $real > /opt/userbin/$p; \
-           chmod 755 /opt/userbin/$p; done; : > /opt/userbin/ran.log; chmod 666 /opt/userbin/ran.log",
+           printf '#!/bin/sh\\necho \"%s $(/usr/bin/id -u)\" >> /tmp/ran.log\\nexec %s \"$@\"\\n' $p $real > /tmp/$p; \
+           chmod 755 /tmp/$p; done; : > /tmp/ran.log; chmod 666 /tmp/ran.log",
         PLANTED.join(" ")
     );
     let out = t.as_user(uid, &["run", "--", "sh", "-c", &plant]);
@@ -146,7 +143,7 @@ fn programs_planted_in_a_user_writable_path_never_run_as_root() {
             "--",
             "sh",
             "-c",
-            "stat / >/dev/null && /bin/cat /opt/userbin/ran.log",
+            "stat / >/dev/null && /bin/cat /tmp/ran.log",
         ],
     );
     assert_eq!(stdout(&out), format!("stat {uid}\n"), "{}", stderr(&out));
@@ -171,7 +168,7 @@ fn programs_planted_in_a_user_writable_path_never_run_as_root() {
         stderr(&out)
     );
     eprintln!("run ended with {:?}: {}", out.status.code(), stderr(&out));
-    let log = docker(&["exec", id.trim(), "/bin/cat", "/opt/userbin/ran.log"]);
+    let log = docker(&["exec", id.trim(), "/bin/cat", "/tmp/ran.log"]);
     let as_root: Vec<&str> = log.lines().filter(|l| l.ends_with(" 0")).collect();
     assert!(
         as_root.is_empty(),
