@@ -374,7 +374,7 @@ fn world_writable_targets(script: &str) -> Vec<(bool, Vec<String>)> {
             let words: Vec<&str> = command.split_whitespace().collect();
             let (recursive, mode, targets) = match words.as_slice() {
                 ["chmod", rest @ ..] => {
-                    let recursive = rest.iter().any(|w| *w == "-R");
+                    let recursive = rest.contains(&"-R");
                     let mut rest = rest.iter().filter(|w| !w.starts_with('-'));
                     let Some(mode) = rest.next() else { continue };
                     (recursive, *mode, rest.copied().collect::<Vec<_>>())
