@@ -26,17 +26,43 @@ pub async fn run(cli: cli::Cli) -> ExitStatus {
     commands::dispatch(cli).await
 }
 
+/// Logging through `tracing`: `-v` debug, `-vv` trace, `DEVENV_LOG` to override, all on
+/// stderr. Below `warn`, only devenv's own targets log: dependencies (bollard, hyper, h2)
+/// log request and response bodies at debug/trace, and those bodies carry step secrets,
+/// `[container] env`/`env_file` values and registry credentials. devenv itself never logs a
+/// value of those, so no level prints one.
 fn init_tracing(verbose: u8) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _};
+    use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let default = match verbose {
         0 => "warn",
         1 => "devenv=debug",
         _ => "devenv=trace",
     };
     let filter = EnvFilter::try_from_env("DEVENV_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let own_or_loud =
+        filter_fn(|meta| is_own_target(meta.target()) || *meta.level() <= tracing::Level::WARN);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .without_time()
-        .try_init();
+        .with_filter(filter.and(own_or_loud));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// Whether a log target is devenv's own code (`devenv`, `devenv::…`).
+fn is_own_target(target: &str) -> bool {
+    target == "devenv" || target.starts_with("devenv::")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn own_targets() {
+        assert!(super::is_own_target("devenv"));
+        assert!(super::is_own_target("devenv::engine::registry"));
+        assert!(!super::is_own_target("devenvx"));
+        assert!(!super::is_own_target("bollard::docker"));
+        assert!(!super::is_own_target("log"));
+    }
 }

@@ -69,7 +69,7 @@ impl Engine {
             .from_image(&from_image)
             .tag(&tag)
             .build();
-        let credentials = super::registry::credentials(reference);
+        let credentials = self.credentials(reference).await;
         let mut stream = self.docker.create_image(Some(opts), None, credentials);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| EngineError::api(format!("pull {reference}"), e))?;

@@ -123,6 +123,8 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 pub struct Engine {
     docker: Docker,
     endpoint: String,
+    /// Host of the registry cache: the only one the `DEVENV_REGISTRY_*` credentials go to.
+    cache_host: Option<String>,
 }
 
 /// What `devenv doctor` reports about the engine.
@@ -196,7 +198,11 @@ impl Engine {
             .await
             .map_err(|_| unreachable("no answer within 900 ms".into()))?
             .map_err(|e| unreachable(root_cause(&e)))?;
-        Ok(Engine { docker, endpoint })
+        Ok(Engine {
+            docker,
+            endpoint,
+            cache_host: None,
+        })
     }
 
     pub fn endpoint(&self) -> &str {

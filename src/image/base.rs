@@ -168,7 +168,7 @@ async fn ensure_pinned(
                     });
                 }
                 reporter.note(&format!("pulling {pinned}"));
-                if let Err(e) = pull(engine, &pinned).await {
+                if let Err(e) = pull(&cache_scoped(engine, manifest), &pinned).await {
                     if matches!(e, BuildError::Interrupted) {
                         return Err(e);
                     }
@@ -190,6 +190,12 @@ async fn ensure_pinned(
             }),
         },
     }
+}
+
+/// The engine for pulling the base: the `DEVENV_REGISTRY_*` credentials go along only
+/// when the base is on the registry cache's host.
+fn cache_scoped(engine: &Engine, manifest: &Manifest) -> Engine {
+    engine.for_cache(manifest.cache.as_ref().map(|c| c.registry.as_str()))
 }
 
 /// Resolve the manifest's base from scratch.
@@ -241,7 +247,7 @@ async fn resolve_image(
             format!("{}:latest", r.name)
         };
         reporter.note(&format!("pulling {pull_ref}"));
-        match pull(engine, &pull_ref).await {
+        match pull(&cache_scoped(engine, manifest), &pull_ref).await {
             Ok(()) => found = engine.image(&pull_ref).await?,
             Err(BuildError::Interrupted) => return Err(BuildError::Interrupted),
             // Never a silent pin of an older local copy when an update was asked for.

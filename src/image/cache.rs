@@ -32,6 +32,7 @@ impl RegistryCache {
             return Ok(false);
         }
         let remote = format!("{}:{key}", self.registry);
+        let engine = &engine.for_cache(Some(&self.registry));
         let pulled = super::interrupt::or_interrupted(async {
             engine.pull(&remote, |_| {}).await.map_err(BuildError::from)
         })
@@ -67,6 +68,7 @@ fn is_missing(e: &EngineError) -> bool {
 /// Push the given layer keys to `registry` as `<registry>:<key>`.
 pub async fn push(engine: &Engine, registry: &str, keys: &[&str]) -> Result<(), BuildError> {
     let registry = registry.trim_end_matches('/');
+    let engine = &engine.for_cache(Some(registry));
     for key in keys {
         if engine.image(&layer_ref(key)).await?.is_none() {
             return Err(BuildError::NotBuilt {

@@ -320,3 +320,144 @@ fn every_step_and_hook_is_valid_sh_and_multiline_steps_stop_at_the_first_error()
         }
     }
 }
+
+/// Directories on PATH in the templates' base images (official rust, golang, node, python
+/// and debian images) and in the templates' own `[env] PATH`.
+const BASE_PATH_DIRS: &[&str] = &[
+    "/usr/local/cargo/bin",
+    "/go/bin",
+    "/usr/local/go/bin",
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// What the templates' variables stand for in their base images.
+const TEMPLATE_VARS: &[(&str, &str)] = &[
+    ("\"$CARGO_HOME\"", "/usr/local/cargo"),
+    ("$CARGO_HOME", "/usr/local/cargo"),
+    ("\"$(go env GOMODCACHE)\"", "/go/pkg/mod"),
+    ("\"$(go env GOPATH)\"", "/go"),
+    ("\"$NPM_CONFIG_CACHE\"", "/opt/npm-cache"),
+];
+
+/// Whether a chmod mode lets others (not owner, not group) write.
+fn grants_others_write(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) {
+        return mode
+            .chars()
+            .last()
+            .and_then(|c| c.to_digit(8))
+            .is_some_and(|d| d & 2 != 0);
+    }
+    mode.split(',').any(|clause| {
+        let (who, perms) = clause.split_at(clause.find(['+', '=']).unwrap_or(clause.len()));
+        (who.is_empty() || who.contains(['a', 'o']))
+            && perms.starts_with(['+', '='])
+            && perms.contains('w')
+    })
+}
+
+/// The `chmod` (and `mkdir -m`) calls of a script that open a directory to others, as
+/// (recursive, targets with the template variables resolved).
+fn world_writable_targets(script: &str) -> Vec<(bool, Vec<String>)> {
+    let mut found = Vec::new();
+    for line in script.lines() {
+        let mut line = line.to_owned();
+        for (var, value) in TEMPLATE_VARS {
+            line = line.replace(var, value);
+        }
+        for command in line.split(['&', ';', '|']) {
+            let words: Vec<&str> = command.split_whitespace().collect();
+            let (recursive, mode, targets) = match words.as_slice() {
+                ["chmod", rest @ ..] => {
+                    let recursive = rest.contains(&"-R");
+                    let mut rest = rest.iter().filter(|w| !w.starts_with('-'));
+                    let Some(mode) = rest.next() else { continue };
+                    (recursive, *mode, rest.copied().collect::<Vec<_>>())
+                }
+                ["mkdir", rest @ ..] if rest.contains(&"-m") => {
+                    let i = rest.iter().position(|w| *w == "-m").unwrap();
+                    let mode = rest.get(i + 1).copied().unwrap_or_default();
+                    let targets = rest.iter().skip(i + 2).filter(|w| !w.starts_with('-'));
+                    (false, mode, targets.copied().collect())
+                }
+                _ => continue,
+            };
+            if grants_others_write(mode) {
+                found.push((
+                    recursive,
+                    targets
+                        .iter()
+                        .map(|t| t.trim_matches('"').to_owned())
+                        .collect(),
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_template_makes_a_directory_on_path_writable_by_others() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in TEMPLATES {
+        let m = parse(t.text, dir.path());
+        let mut path_dirs: Vec<String> = BASE_PATH_DIRS.iter().map(|d| (*d).to_owned()).collect();
+        if let Some(path) = m.env.get("PATH") {
+            path_dirs.extend(path.split(':').map(str::to_owned));
+        }
+        for step in &m.steps {
+            for (recursive, targets) in world_writable_targets(&step.run) {
+                for target in targets {
+                    assert!(
+                        !target.contains('$') && !target.contains('{'),
+                        "{}: step `{}` opens {target}, which this test cannot resolve: \
+                         add it to TEMPLATE_VARS",
+                        t.name,
+                        step.name
+                    );
+                    // Relative targets are under the workdir (/workspace), never on PATH.
+                    if !target.starts_with('/') {
+                        continue;
+                    }
+                    let target = target.trim_end_matches('/');
+                    for p in &path_dirs {
+                        let covers =
+                            p == target || (recursive && p.starts_with(&format!("{target}/")));
+                        assert!(
+                            !covers,
+                            "{}: step `{}` makes {p} (on PATH) writable by others",
+                            t.name, step.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_path_check_sees_what_the_old_templates_did() {
+    assert!(grants_others_write("a+rwX"));
+    assert!(grants_others_write("1777"));
+    assert!(grants_others_write("o+w"));
+    assert!(grants_others_write("+w"));
+    assert!(!grants_others_write("go-w"));
+    assert!(!grants_others_write("g+rwX"));
+    assert!(!grants_others_write("755"));
+    assert_eq!(
+        world_writable_targets("set -e\nchmod -R a+rwX \"$CARGO_HOME\"\nmkdir -m 1777 -p /opt/x"),
+        vec![
+            (true, vec!["/usr/local/cargo".to_owned()]),
+            (false, vec!["/opt/x".to_owned()])
+        ]
+    );
+    assert_eq!(
+        world_writable_targets("mkdir -p target && chmod 1777 target"),
+        vec![(false, vec!["target".to_owned()])]
+    );
+}

@@ -158,7 +158,9 @@ pub(super) fn new_marker() -> String {
     format!("DEVENV_EXEC={}", unique_id())
 }
 
-/// Signal every process of an exec (they all carry `marker` in their environment).
+/// Signal every process of an exec (they all carry `marker` in their environment). Runs as
+/// root (the processes may belong to any user) through [`super::user::as_root`], so `tr`
+/// and `grep` come from the system directories, never from a PATH the user can write.
 pub async fn signal_marked(engine: &Engine, container: &str, marker: &str, signal: &str) {
     let script = format!(
         "for e in /proc/[0-9]*/environ; do \
@@ -167,11 +169,7 @@ pub async fn signal_marked(engine: &Engine, container: &str, marker: &str, signa
            fi; \
          done; exit 0"
     );
-    let spec = ExecSpec {
-        cmd: vec!["/bin/sh".into(), "-c".into(), script],
-        user: Some("0:0".into()),
-        ..ExecSpec::default()
-    };
+    let spec = super::user::as_root(vec!["/bin/sh".into(), "-c".into(), script]);
     let _ = engine.exec_collect(container, &spec).await;
 }
 

@@ -64,14 +64,17 @@ fn valid_name(n: &str) -> bool {
 }
 
 /// Adds the host uid/gid to the container's passwd/group when missing (keeping an existing
-/// entry for that id, whatever its name), and makes sure its home exists and is writable.
-/// Pure POSIX sh with no grep/awk/useradd, so it works on busybox and minimal images.
+/// entry for that id, whatever its name), and makes sure its home exists. Pure POSIX sh with
+/// no grep/awk/useradd, so it works on busybox and minimal images. It runs as root, so it
+/// uses shell builtins (`read`, `[`, globs) wherever it can; the only programs it starts
+/// are `mkdir` and `chown`, found through [`ROOT_PATH`] alone.
 const SETUP: &str = r#"
 uid=$1 gid=$2 name=$3
 shift 3
 has_id() { while IFS=: read -r n _ i _; do [ "$i" = "$2" ] && return 0; done < "$1"; return 1; }
 has_name() { while IFS=: read -r n _; do [ "$n" = "$2" ] && return 0; done < "$1"; return 1; }
 home_of() { while IFS=: read -r _ _ i _ _ h _; do [ "$i" = "$1" ] && { echo "$h"; return; }; done < /etc/passwd; }
+is_empty() { for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do [ -e "$f" ] || [ -L "$f" ] && return 1; done; return 0; }
 [ -f /etc/passwd ] || : > /etc/passwd
 [ -f /etc/group ] || : > /etc/group
 if ! has_id /etc/group "$gid"; then
@@ -86,14 +89,40 @@ fi
 home=$(home_of "$uid")
 case "$home" in ""|/|/nonexistent) ;; *)
   if [ ! -d "$home" ]; then mkdir -p "$home" && chown "$uid:$gid" "$home"; fi
-  if [ ! -w "$home" ] && [ "$(stat -c %u "$home" 2>/dev/null)" != "$uid" ]; then chown "$uid:$gid" "$home"; fi
 esac
-# Named volumes start root-owned: give the empty ones to the user.
+# Named volumes start root-owned: give the empty ones to the user (`-O`: owned by us, root).
 for t in "$@"; do
-  if [ -d "$t" ] && [ "$(stat -c %u "$t")" = 0 ] && [ -z "$(ls -A "$t")" ]; then chown "$uid:$gid" "$t"; fi
+  if [ -d "$t" ] && [ ! -L "$t" ] && [ -O "$t" ] && is_empty "$t"; then chown "$uid:$gid" "$t"; fi
 done
 exit 0
 "#;
+
+/// The only PATH a root helper uses: the system directories, which only root can write in
+/// any sane image. Never the container's PATH: its other entries (a venv, `CARGO_HOME/bin`,
+/// `node_modules/.bin`, the mounted project) may be writable by the user, and a program
+/// planted there would run as root.
+pub const ROOT_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// An exec spec that runs `cmd` as root, safe from what the user can change: PATH is
+/// [`ROOT_PATH`], the variables that make a shell or the loader run other code (`ENV`,
+/// `BASH_ENV`, `LD_PRELOAD`, `LD_LIBRARY_PATH`, which the container's env may point at a
+/// user-writable place) are cleared, and it runs in `/`, not the user-writable project.
+pub fn as_root(cmd: Vec<String>) -> ExecSpec {
+    ExecSpec {
+        cmd,
+        env: vec![
+            format!("PATH={ROOT_PATH}"),
+            "ENV=".into(),
+            "BASH_ENV=".into(),
+            "LD_PRELOAD=".into(),
+            "LD_LIBRARY_PATH=".into(),
+            "LD_AUDIT=".into(),
+        ],
+        user: Some("0:0".into()),
+        workdir: Some("/".into()),
+        ..ExecSpec::default()
+    }
+}
 
 /// Prepare the container for `user` (as root, once per container start).
 pub async fn setup(
@@ -118,11 +147,7 @@ pub async fn setup(
         name.to_owned(),
     ];
     cmd.extend(volume_targets.iter().cloned());
-    let spec = ExecSpec {
-        cmd,
-        user: Some("0:0".into()),
-        ..ExecSpec::default()
-    };
+    let spec = as_root(cmd);
     let (code, output) = engine.exec_collect(container, &spec).await?;
     if code == 0 {
         Ok(())

@@ -12,4 +12,6 @@ mod manifest_errors;
 mod ownership;
 mod registry_base;
 mod services;
+mod root_helpers;
+mod secrets;
 mod watch;
