@@ -13,7 +13,7 @@ use std::time::Duration;
 use bollard::Docker;
 
 pub use containers::{ContainerInfo, ContainerSpec, Mount, PortBinding};
-pub use exec::{ExecIo, ExecOutput, ExecSpec};
+pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.

@@ -134,7 +134,9 @@ impl<'a> Session<'a> {
             tokio::select! {
                 biased;
                 () = stop.recv() => break,
-                Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
+                // Before the runners' events: a rule that prints without pause must not
+                // starve the changes. `next` is cancel-safe, so a batch still being
+                // collected when a line wins is kept, not lost.
                 ev = watcher.next() => match ev.map_err(watch_error)? {
                     WatchEvent::Notice(n) => self.notice(&n),
                     WatchEvent::Changes(changes) => {
@@ -143,6 +145,7 @@ impl<'a> Session<'a> {
                         }
                     }
                 },
+                Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
             }
         }
         Ok(self.finish().await)
