@@ -96,7 +96,7 @@ pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<ExecEnd,
         return Ok(not_started(&req.cmd, &held, code));
     }
     // The command itself printed the engine's words: its output after all.
-    write_out(&mut tokio::io::stdout(), &held).await?;
+    let _ = write_out(&mut tokio::io::stdout(), &held).await?;
     Ok(ExecEnd::Exited(i32::try_from(code).unwrap_or(255)))
 }
 
@@ -210,6 +210,7 @@ async fn pump(
     }
     let mut first = true;
     let mut held = Vec::new();
+    let mut pipe_closed = false;
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
@@ -224,12 +225,16 @@ async fn pump(
                             }
                         }
                     }
-                    if !held.is_empty() {
-                        write_out(&mut stdout, &std::mem::take(&mut held)).await?;
-                    }
-                    match chunk {
+                    let mut open = write_out(&mut stdout, &std::mem::take(&mut held)).await?;
+                    open &= match chunk {
                         ExecOutput::Stdout(b) => write_out(&mut stdout, &b).await?,
                         ExecOutput::Stderr(b) => write_out(&mut stderr, &b).await?,
+                    };
+                    if !open && !std::mem::replace(&mut pipe_closed, true) {
+                        // Our reader went away (`| head`): the command learns it as it would
+                        // in a shell pipeline, by SIGPIPE. Its output is drained from here
+                        // on, so the exit status is still known.
+                        forward(engine, &req.container, marker, "PIPE");
                     }
                 }
             },
@@ -239,7 +244,7 @@ async fn pump(
                         engine.resize_exec(&id, rows, cols).await;
                     }
                 }
-                Forward::Signal(name) => signal_marked(engine, &req.container, marker, name).await,
+                Forward::Signal(name) => forward(engine, &req.container, marker, name),
             },
         }
     }
@@ -247,9 +252,21 @@ async fn pump(
     Ok(held)
 }
 
-async fn write_out(w: &mut (impl AsyncWriteExt + Unpin), bytes: &[u8]) -> Result<(), SessionError> {
+/// Signal the exec's processes without pausing its output: the engine does not start the
+/// signalling exec while this one's output waits to be read (seen with `yes`).
+fn forward(engine: &Engine, container: &str, marker: &str, name: &'static str) {
+    let (engine, container, marker) = (engine.clone(), container.to_owned(), marker.to_owned());
+    tokio::spawn(async move { signal_marked(&engine, &container, &marker, name).await });
+}
+
+/// Write and flush; `Ok(false)` when the reader has gone away (a closed pipe is not an
+/// error of ours: the bytes are dropped).
+async fn write_out(
+    w: &mut (impl AsyncWriteExt + Unpin),
+    bytes: &[u8],
+) -> Result<bool, SessionError> {
     if bytes.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let res = async {
         w.write_all(bytes).await?;
@@ -257,13 +274,12 @@ async fn write_out(w: &mut (impl AsyncWriteExt + Unpin), bytes: &[u8]) -> Result
     }
     .await;
     match res {
-        // Our reader went away (`| head`): keep draining so the exit status is still known.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(SessionError::Io {
             what: "writing output".into(),
             message: e.to_string(),
         }),
-        Ok(()) => Ok(()),
     }
 }
 
