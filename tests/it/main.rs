@@ -6,6 +6,8 @@ mod cache;
 mod cli;
 mod common;
 mod env;
+mod env_file;
+mod exec;
 mod init;
 mod interop;
 mod manifest_errors;

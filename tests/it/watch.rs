@@ -402,3 +402,24 @@ fn a_run_rule_in_the_same_batch_as_a_restart_still_runs() {
     w.wait_out("[rule 2] ran-b");
     w.interrupt();
 }
+
+#[test]
+fn a_file_saved_while_a_rule_prints_is_not_lost() {
+    let t = TestContext::new();
+    t.write("src/v", "zero\n");
+    t.manifest(
+        "[[step]]\nrun = \"true\"\n\
+         [[watch]]\npaths = [\"noisy/*\"]\nrun = \"while :; do echo tick; sleep 0.02; done\"\n\
+         [[watch]]\npaths = [\"src/*\"]\nrun = \"echo got-$(cat src/v)\"\n",
+    );
+    t.ok(&["up"]);
+    // A long debounce: lines of rule 1 arrive many times while a batch is collected.
+    let w = Watching::start(&t, &["watch", "--debounce", "400"]);
+    t.write("noisy/go", "");
+    w.wait_out("[rule 1] tick");
+    for v in ["one", "two"] {
+        t.write("src/v", &format!("{v}\n"));
+        w.wait_out(&format!("[rule 2] got-{v}\n"));
+    }
+    w.interrupt();
+}
