@@ -18,7 +18,10 @@ fn ours(env: &str) -> BTreeMap<String, String> {
     env.lines()
         .filter_map(|l| l.split_once('='))
         .filter(|(k, _)| {
-            ["DOLLAR", "BRACED", "NEWLINE", "DQ", "SQ", "SPACES", "INDENTED"].contains(k)
+            [
+                "DOLLAR", "BRACED", "NEWLINE", "DQ", "SQ", "SPACES", "INDENTED",
+            ]
+            .contains(k)
         })
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
@@ -26,13 +29,17 @@ fn ours(env: &str) -> BTreeMap<String, String> {
 
 fn status(t: &TestContext, host: &[(&str, &str)]) -> serde_json::Value {
     let mut cmd = t.cmd(&["status", "--json"]);
-    cmd.env_remove("b").env_remove("HOSTVALUE").envs(host.iter().copied());
+    cmd.env_remove("b")
+        .env_remove("HOSTVALUE")
+        .envs(host.iter().copied());
     serde_json::from_slice(&cmd.output().unwrap().stdout).unwrap()
 }
 
 fn container_env(t: &TestContext, host: &[(&str, &str)]) -> BTreeMap<String, String> {
     let mut cmd = t.cmd(&["run", "--", "env"]);
-    cmd.env_remove("b").env_remove("HOSTVALUE").envs(host.iter().copied());
+    cmd.env_remove("b")
+        .env_remove("HOSTVALUE")
+        .envs(host.iter().copied());
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     ours(&String::from_utf8_lossy(&out.stdout))

@@ -92,27 +92,38 @@ fn run_waits_for_a_command_that_closed_its_output_and_keeps_forwarding_signals()
     assert!(sent.elapsed() < Duration::from_secs(20));
 }
 
+/// Start `devenv run -- sh -c SCRIPT` (which prints `ready` first), send `sig` once it is
+/// ready; its stdout and exit code.
+fn run_and_signal(t: &TestContext, script: &str, sig: Signal) -> (String, Option<i32>) {
+    let mut child = t
+        .cmd(&["run", "--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 6];
+    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    signal(&child, sig);
+    let out = child.wait_with_output().unwrap();
+    (stdout(&out), out.status.code())
+}
+
 #[test]
 fn sighup_and_sigquit_reach_the_command_and_devenv_exits_128_plus_n() {
     let t = project("");
     t.ok(&["up"]);
     for (sig, name, n) in [(Signal::SIGHUP, "HUP", 1), (Signal::SIGQUIT, "QUIT", 3)] {
+        // The command sees the signal...
         let script = format!(
-            "trap 'echo got-{name}; trap - {name}; kill -s {name} $$' {name}; echo ready; \
-             while :; do sleep 0.1; done"
+            "trap 'echo got-{name}; exit 7' {name}; echo ready; while :; do sleep 0.1; done"
         );
-        let mut child = t
-            .cmd(&["run", "--", "sh", "-c", &script])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut buf = [0u8; 6];
-        child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
-        assert_eq!(&buf, b"ready\n");
-        signal(&child, sig);
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(stdout(&out), format!("got-{name}\n"), "{}", stderr(&out));
-        assert_eq!(out.status.code(), Some(128 + n), "{name}: {}", stderr(&out));
+        assert_eq!(
+            run_and_signal(&t, &script, sig),
+            (format!("got-{name}\n"), Some(7))
+        );
+        // ...and when it dies of it, devenv reports 128+N.
+        let (_, code) = run_and_signal(&t, "echo ready; exec sleep 300", sig);
+        assert_eq!(code, Some(128 + n), "{name}");
     }
 }
 

@@ -256,7 +256,10 @@ fn a_burst_of_changes_and_atomic_saves_give_one_action() {
         "[[step]]\nrun = \"true\"\n[[watch]]\npaths = [\"src/**\"]\nrun = \"echo run >> /tmp/runs; echo runs=$(wc -l < /tmp/runs)\"\n",
     );
     t.ok(&["up"]);
-    let w = Watching::start(&t, &["watch"]);
+    // A batch is delivered after at most 10 debounce periods: 3 s, so that writing the
+    // 1,000 files below fits in one batch also on a loaded machine (no change is dropped,
+    // so a burst spread over two batches runs the rule twice).
+    let w = Watching::start(&t, &["watch", "--debounce", "300"]);
     // An editor's atomic save (temp file, swap file, rename over the original) ...
     t.write("src/.main.rs.swp", "swap");
     t.write("src/main.rs.tmp.1234", "v2");
