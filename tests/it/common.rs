@@ -403,7 +403,7 @@ pub fn free_id(from: u32) -> u32 {
     };
     let (users, groups) = (ids("/etc/passwd"), ids("/etc/group"));
     let mut handed = HANDED.lock().unwrap();
-    let id = (from..)
+    let id = (from..u32::MAX)
         .find(|id| !users.contains(id) && !groups.contains(id) && !handed.contains(id))
         .unwrap();
     handed.push(id);
