@@ -14,6 +14,17 @@ use crate::cli::ColorChoice;
 use crate::image::Reporter;
 use crate::session::Events;
 
+/// Write to stderr. A closed stderr (`devenv build 2>&1 | head -1`) is the reader's choice:
+/// the text is dropped and the work goes on; writing never panics, unlike `eprintln!`.
+pub fn err_write(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// One line on stderr, as [`err_write`].
+pub fn err_line(text: &str) {
+    err_write(&format!("{text}\n"));
+}
+
 /// Output settings resolved once from flags and environment.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
@@ -44,20 +55,20 @@ impl Printer {
     /// A status line on stderr (suppressed by -q).
     pub fn info(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{} {message}", self.paint("devenv:", "1"));
+            err_line(&format!("{} {message}", self.paint("devenv:", "1")));
         }
     }
 
     /// An error with an optional `hint:` line.
     pub fn error(&self, message: &str, hint: Option<&str>) {
-        eprintln!("{} {message}", self.paint("error:", "1;31"));
+        err_line(&format!("{} {message}", self.paint("error:", "1;31")));
         if let Some(h) = hint {
-            eprintln!("{} {h}", self.paint("hint:", "1;36"));
+            err_line(&format!("{} {h}", self.paint("hint:", "1;36")));
         }
     }
 
     pub fn warn(&self, message: &str) {
-        eprintln!("{} {message}", self.paint("warning:", "1;33"));
+        err_line(&format!("{} {message}", self.paint("warning:", "1;33")));
     }
 
     /// A line of data on stdout.
@@ -71,7 +82,7 @@ impl Printer {
     pub fn prefixed(self, prefix: &str, line: &str, stderr: bool) {
         let prefix = self.paint(prefix, "36");
         if stderr {
-            eprintln!("{prefix} {line}");
+            err_line(&format!("{prefix} {line}"));
         } else {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{prefix} {line}");
@@ -118,7 +129,7 @@ impl BuildView {
         let text = format!("{stamp}{text}");
         match &self.spinner {
             Some(pb) => pb.println(text),
-            None => eprintln!("{text}"),
+            None => err_line(&text),
         }
     }
 
@@ -177,8 +188,8 @@ impl Reporter for BuildView {
             }
         }
         match &self.spinner {
-            Some(pb) => pb.suspend(|| eprint!("{out}")),
-            None => eprint!("{out}"),
+            Some(pb) => pb.suspend(|| err_write(&out)),
+            None => err_write(&out),
         }
     }
 
@@ -197,7 +208,7 @@ impl BuildView {
             pb.finish_and_clear();
         }
         if !self.at_line_start {
-            eprintln!();
+            err_write("\n");
             self.at_line_start = true;
         }
         self.line(&format!(

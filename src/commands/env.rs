@@ -13,7 +13,7 @@ use crate::engine::{ContainerInfo, Engine};
 use crate::error::{ExitStatus, Result};
 use crate::image;
 use crate::project::Project;
-use crate::session::{self, ExecRequest, RuntimeSettings, StalePolicy};
+use crate::session::{self, ExecEnd, ExecRequest, RuntimeSettings, StalePolicy};
 use crate::stack;
 use crate::ui::BuildView;
 
@@ -44,16 +44,17 @@ pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
     };
     let mut cmd: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script, "sh".into()];
     cmd.extend(args.args.iter().cloned());
-    exec(&engine, &project, &container, cmd).await
+    exec(ctx, &engine, &project, &container, cmd).await
 }
 
 pub async fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitStatus> {
     let (engine, project, container) =
         prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
-    exec(&engine, &project, &container, args.command.clone()).await
+    exec(ctx, &engine, &project, &container, args.command.clone()).await
 }
 
 async fn exec(
+    ctx: &Ctx,
     engine: &Engine,
     project: &Project,
     container: &ContainerInfo,
@@ -69,8 +70,13 @@ async fn exec(
         env: Vec::new(),
         tty: None,
     };
-    let code = session::exec_command(engine, &req).await?;
-    Ok(ExitStatus::Code(code))
+    match session::exec_command(engine, &req).await? {
+        ExecEnd::Exited(code) => Ok(ExitStatus::Code(code)),
+        ExecEnd::NotStarted { code, message } => {
+            ctx.printer.error(&message, None);
+            Ok(ExitStatus::Code(code))
+        }
+    }
 }
 
 /// The container directory matching the current directory when it is inside the project.

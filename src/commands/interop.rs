@@ -9,7 +9,7 @@ use crate::image::{self, LockMode};
 use crate::interop::{devcontainer_export, devcontainer_import, dockerfile, InteropError};
 use crate::manifest::{self, MANIFEST_FILE};
 use crate::project;
-use crate::session::ProjectId;
+use crate::session::{self, ProjectId};
 use crate::ui::BuildView;
 
 /// First line of an exported devcontainer.json: such a file may be replaced without --force.
@@ -83,6 +83,8 @@ async fn export_devcontainer(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus>
     let built =
         image::ensure_image(&engine, m, &project.paths, LockMode::Normal, &mut view).await?;
     project.paths.ensure_dir();
+    // The env_file is handed to `--env-file`: refuse one devenv itself would not read.
+    session::RuntimeSettings::new(m, &built.image, &built.hash)?;
     let id = ProjectId::new(m);
     let volume_names = m
         .container

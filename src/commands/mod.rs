@@ -96,7 +96,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
 /// Print an error the way users should see it.
 pub fn report(printer: Printer, err: &Error) {
     if let Error::Manifest(m) = err {
-        eprint!("{}", m.render(printer.color));
+        crate::ui::err_write(&m.render(printer.color));
         return;
     }
     printer.error(&err.to_string(), err.hint().as_deref());

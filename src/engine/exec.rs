@@ -33,6 +33,22 @@ pub enum ExecOutput {
     Stderr(Bytes),
 }
 
+/// What [`Engine::exec_state`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecState {
+    Running,
+    Exited(i64),
+    /// The process was never started (command not found, not executable); the code is
+    /// the engine's (126) and the reason was sent as the exec's output.
+    NotStarted(i64),
+}
+
+/// Polling an exec's state: quick at first (most commands end right after their output),
+/// then at most five times a second for one that keeps running.
+pub fn next_poll_delay(delay: Duration) -> Duration {
+    (delay * 2).min(Duration::from_millis(200))
+}
+
 /// A started exec: its id, its output stream and its stdin.
 pub struct ExecIo {
     pub id: String,
@@ -95,28 +111,33 @@ impl Engine {
         })
     }
 
-    /// The exit code of a finished exec. Call after its output reached EOF; the engine can
-    /// still report it running for a moment, so this polls briefly.
+    /// Where an exec stands now: still running, finished with a code, or never started
+    /// (the runtime could not execute the command; the engine reports 126 then).
+    pub async fn exec_state(&self, exec_id: &str) -> Result<ExecState> {
+        let info = self
+            .docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| EngineError::api("inspect an exec", e))?;
+        Ok(match (info.running, info.exit_code) {
+            (Some(false) | None, Some(code)) if info.pid == Some(0) => ExecState::NotStarted(code),
+            (Some(false) | None, Some(code)) => ExecState::Exited(code),
+            _ => ExecState::Running,
+        })
+    }
+
+    /// The exit code of an exec, waiting for it however long it runs (its output may end
+    /// long before it does: a command can close stdout and stderr and go on).
     pub async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
         let mut delay = Duration::from_millis(2);
-        for _ in 0..200 {
-            let info = self
-                .docker
-                .inspect_exec(exec_id)
-                .await
-                .map_err(|e| EngineError::api("inspect an exec", e))?;
-            if info.running != Some(true) {
-                if let Some(code) = info.exit_code {
-                    return Ok(code);
-                }
+        loop {
+            match self.exec_state(exec_id).await? {
+                ExecState::Exited(code) | ExecState::NotStarted(code) => return Ok(code),
+                ExecState::Running => {}
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(50));
+            delay = next_poll_delay(delay);
         }
-        Err(EngineError::Api {
-            action: "read an exec's exit code".into(),
-            message: "the exec still runs after its output ended".into(),
-        })
     }
 
     /// Resize an exec's TTY; failures (exec not started yet, or already gone) are ignored.

@@ -16,7 +16,7 @@ use bollard::Docker;
 pub use containers::{
     ContainerInfo, ContainerSpec, ContainerState, Mount, PortBinding, StdinLease,
 };
-pub use exec::{ExecIo, ExecOutput, ExecSpec};
+pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 

@@ -98,7 +98,14 @@ pub fn render(manifest: &Manifest, target: &Target) -> String {
     }
     if !run_args.is_empty() {
         let items: Vec<String> = run_args.iter().map(|a| json_str(a)).collect();
-        push(None, "runArgs", json_array_lines(&items));
+        // devenv reads env_file with docker's own --env-file rules (values literal, nothing
+        // expanded), so the editor's container gets the same values as devenv's.
+        let comment = manifest.container.env_file.as_ref().map(|_| {
+            "--env-file: docker reads the file exactly as devenv does (KEY=VALUE lines,\n\
+             values literal)"
+                .to_owned()
+        });
+        push(comment, "runArgs", json_array_lines(&items));
     }
     push(
         Some("devenv runs its container with an init process and overrides its command".into()),

@@ -6,15 +6,19 @@
 //! environment, and a second exec (as root) signals the processes that have it.
 //! With a TTY the terminal is put in raw mode (restored by a guard on every exit path),
 //! bytes go straight through (Ctrl-C is the pty's business) and SIGWINCH resizes.
+//! The status is waited for however long the command runs after closing its output. A
+//! command the runtime cannot start ends as 127 (not found) or 126 (not executable) with a
+//! line of our own instead of the runtime's text.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::SessionError;
-use crate::engine::{Engine, ExecOutput, ExecSpec};
+use crate::engine::{next_poll_delay, Engine, ExecOutput, ExecSpec, ExecState};
 
 /// One command to run in the container.
 #[derive(Debug, Clone)]
@@ -28,9 +32,23 @@ pub struct ExecRequest {
     pub tty: Option<bool>,
 }
 
-/// Run the request with this process's stdio; returns the command's exit status
-/// (128+N after signal N).
-pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<i32, SessionError> {
+/// How an exec ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecEnd {
+    /// The command ran; its exit status (128+N after signal N).
+    Exited(i32),
+    /// The command could not be started: `code` is 127 when it was not found, 126 when it
+    /// is not executable (as POSIX shells and `docker run` report them); `message` is one
+    /// line naming it.
+    NotStarted { code: i32, message: String },
+}
+
+/// The engine's text for an exec whose process could not be started; it arrives as the
+/// exec's only output. Held back until the exec's state says whether that is what it was.
+const START_FAILURE_PREFIX: &[u8] = b"OCI runtime exec failed";
+
+/// Run the request with this process's stdio; returns how the command ended.
+pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<ExecEnd, SessionError> {
     let tty = req
         .tty
         .unwrap_or_else(|| std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
@@ -57,29 +75,107 @@ pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<i32, Ses
         attach_stdin: tty || !std::io::stdin().is_terminal(),
     };
     let read_stdin = spec.attach_stdin;
-    let _raw = if tty { Some(RawMode::enable()) } else { None };
+    let raw = if tty { Some(RawMode::enable()) } else { None };
     // Signal handlers first: a Ctrl-C from now on is forwarded, never lost.
-    let sigs = Signals::new()?;
+    let mut sigs = Signals::new()?;
     let io = engine.start_exec(&req.container, &spec).await?;
     let exec_id = io.id.clone();
-    if let Err(e) = pump(engine, req, io, sigs, (tty, read_stdin), &marker).await {
-        // We can no longer relay its output: the command must not outlive us.
-        signal_marked(engine, &req.container, &marker, "TERM").await;
-        return Err(e);
+    let pumped = pump(engine, req, io, &mut sigs, (tty, read_stdin), &marker).await;
+    let held = match pumped {
+        Ok(held) => held,
+        Err(e) => {
+            // We can no longer relay its output: the command must not outlive us.
+            signal_marked(engine, &req.container, &marker, "TERM").await;
+            return Err(e);
+        }
+    };
+    let state = wait_exit(engine, req, &exec_id, &mut sigs, &marker).await?;
+    drop(raw);
+    let (code, started) = state;
+    if !started {
+        return Ok(not_started(&req.cmd, &held, code));
     }
-    let code = engine.exec_exit_code(&exec_id).await?;
-    Ok(i32::try_from(code).unwrap_or(255))
+    // The command itself printed the engine's words: its output after all.
+    let _ = write_out(&mut tokio::io::stdout(), &held).await?;
+    Ok(ExecEnd::Exited(i32::try_from(code).unwrap_or(255)))
+}
+
+/// The output stream has ended, the command may still run (it can close stdout and stderr
+/// and go on): wait for its status however long that takes, forwarding signals meanwhile.
+/// Returns the exit code and whether the process was started at all.
+async fn wait_exit(
+    engine: &Engine,
+    req: &ExecRequest,
+    exec_id: &str,
+    sigs: &mut Signals,
+    marker: &str,
+) -> Result<(i64, bool), SessionError> {
+    let mut delay = Duration::from_millis(2);
+    loop {
+        match engine.exec_state(exec_id).await? {
+            ExecState::Exited(code) => return Ok((code, true)),
+            ExecState::NotStarted(code) => return Ok((code, false)),
+            ExecState::Running => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => delay = next_poll_delay(delay),
+            sig = sigs.next() => {
+                if let Forward::Signal(name) = sig {
+                    signal_marked(engine, &req.container, marker, name).await;
+                }
+            }
+        }
+    }
+}
+
+/// devenv's own one line for a command the runtime could not start, from the engine's
+/// reason (`... exec: "x": executable file not found in $PATH: unknown`).
+fn not_started(cmd: &[String], reason: &[u8], engine_code: i64) -> ExecEnd {
+    let name = cmd.first().map_or("", String::as_str);
+    let reason = String::from_utf8_lossy(reason);
+    let reason = reason.trim();
+    let not_found = ["executable file not found", "no such file or directory"];
+    if not_found.iter().any(|r| reason.contains(r)) {
+        return ExecEnd::NotStarted {
+            code: 127,
+            message: format!("command not found in the container: {name}"),
+        };
+    }
+    let why = if reason.contains("permission denied") || reason.contains("is a directory") {
+        "not an executable file (permission denied)".to_owned()
+    } else {
+        // Keep the runtime's own reason, without its wrapping.
+        let tail = reason
+            .rsplit_once(&format!("\"{name}\": "))
+            .map_or(reason, |(_, t)| t);
+        let tail = tail.trim_end_matches(": unknown").trim();
+        if tail.is_empty() {
+            "the runtime could not start it".to_owned()
+        } else {
+            tail.to_owned()
+        }
+    };
+    ExecEnd::NotStarted {
+        code: i32::try_from(engine_code)
+            .ok()
+            .filter(|c| *c != 0)
+            .unwrap_or(126),
+        message: format!("cannot execute {name} in the container: {why}"),
+    }
 }
 
 /// Move bytes until the exec's output ends, forwarding signals and resizes meanwhile.
+/// Returns a first chunk that looked like the engine's start-failure text and was the only
+/// output (not written yet: the caller decides whether it was the engine's or the
+/// command's).
 async fn pump(
     engine: &Engine,
     req: &ExecRequest,
     io: crate::engine::ExecIo,
-    mut sigs: Signals,
+    sigs: &mut Signals,
     (tty, read_stdin): (bool, bool),
     marker: &str,
-) -> Result<(), SessionError> {
+) -> Result<Vec<u8>, SessionError> {
     let crate::engine::ExecIo {
         id,
         mut output,
@@ -112,14 +208,35 @@ async fn pump(
             engine.resize_exec(&id, rows, cols).await;
         }
     }
+    let mut first = true;
+    let mut held = Vec::new();
+    let mut pipe_closed = false;
     loop {
         tokio::select! {
             chunk = output.next() => match chunk {
                 None => break,
-                Some(chunk) => match chunk? {
-                    ExecOutput::Stdout(b) => write_out(&mut stdout, &b).await?,
-                    ExecOutput::Stderr(b) => write_out(&mut stderr, &b).await?,
-                },
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    if std::mem::take(&mut first) {
+                        if let ExecOutput::Stdout(b) = &chunk {
+                            if b.starts_with(START_FAILURE_PREFIX) {
+                                held.extend_from_slice(b);
+                                continue;
+                            }
+                        }
+                    }
+                    let mut open = write_out(&mut stdout, &std::mem::take(&mut held)).await?;
+                    open &= match chunk {
+                        ExecOutput::Stdout(b) => write_out(&mut stdout, &b).await?,
+                        ExecOutput::Stderr(b) => write_out(&mut stderr, &b).await?,
+                    };
+                    if !open && !std::mem::replace(&mut pipe_closed, true) {
+                        // Our reader went away (`| head`): the command learns it as it would
+                        // in a shell pipeline, by SIGPIPE. Its output is drained from here
+                        // on, so the exit status is still known.
+                        forward(engine, &req.container, marker, "PIPE");
+                    }
+                }
             },
             sig = sigs.next() => match sig {
                 Forward::Resize => {
@@ -127,28 +244,42 @@ async fn pump(
                         engine.resize_exec(&id, rows, cols).await;
                     }
                 }
-                Forward::Signal(name) => signal_marked(engine, &req.container, marker, name).await,
+                Forward::Signal(name) => forward(engine, &req.container, marker, name),
             },
         }
     }
     stdin_task.abort();
-    Ok(())
+    Ok(held)
 }
 
-async fn write_out(w: &mut (impl AsyncWriteExt + Unpin), bytes: &[u8]) -> Result<(), SessionError> {
+/// Signal the exec's processes without pausing its output: the engine does not start the
+/// signalling exec while this one's output waits to be read (seen with `yes`).
+fn forward(engine: &Engine, container: &str, marker: &str, name: &'static str) {
+    let (engine, container, marker) = (engine.clone(), container.to_owned(), marker.to_owned());
+    tokio::spawn(async move { signal_marked(&engine, &container, &marker, name).await });
+}
+
+/// Write and flush; `Ok(false)` when the reader has gone away (a closed pipe is not an
+/// error of ours: the bytes are dropped).
+async fn write_out(
+    w: &mut (impl AsyncWriteExt + Unpin),
+    bytes: &[u8],
+) -> Result<bool, SessionError> {
+    if bytes.is_empty() {
+        return Ok(true);
+    }
     let res = async {
         w.write_all(bytes).await?;
         w.flush().await
     }
     .await;
     match res {
-        // Our reader went away (`| head`): keep draining so the exit status is still known.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(SessionError::Io {
             what: "writing output".into(),
             message: e.to_string(),
         }),
-        Ok(()) => Ok(()),
     }
 }
 

@@ -6,6 +6,7 @@
 //! container is stale and is recreated (by `up`), never reused silently.
 
 mod container;
+pub mod env_file;
 mod exec;
 mod runner;
 mod settings;
@@ -13,7 +14,7 @@ mod user;
 
 use std::path::{Path, PathBuf};
 
-pub use exec::{exec_command, signal_marked, ExecRequest};
+pub use exec::{exec_command, signal_marked, ExecEnd, ExecRequest};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 
@@ -35,6 +36,12 @@ pub enum SessionError {
     HookFailed { hook: String, status: i64 },
     #[error("cannot read env_file {path}: {message}")]
     EnvFile { path: String, message: String },
+    #[error("env_file {path}:{line}: {message}")]
+    EnvFileLine {
+        path: String,
+        line: usize,
+        message: String,
+    },
     #[error("{what}: {message}")]
     Io { what: String, message: String },
     #[error("setting up the user in the container failed: {0}")]
@@ -56,6 +63,11 @@ impl SessionError {
             SessionError::HookFailed { .. } => {
                 Some("fix the hook; the next `devenv up` runs it again".into())
             }
+            SessionError::EnvFileLine { .. } => Some(
+                "env_file holds KEY=VALUE lines, read literally as `docker run --env-file` \
+                 reads them (see docs/manifest.md)"
+                    .into(),
+            ),
             SessionError::NameTaken { name } => Some(format!(
                 "rename or remove it (`docker rm {name}`) if it is not needed; devenv never \
                  touches containers without its labels"

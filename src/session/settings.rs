@@ -33,18 +33,16 @@ impl RuntimeSettings {
     pub fn new(manifest: &Manifest, image: &str, hash: &str) -> Result<Self, SessionError> {
         let mut env = BTreeMap::new();
         if let Some(file) = &manifest.container.env_file {
-            let path = manifest.root.join(file);
-            let iter = dotenvy::from_path_iter(&path).map_err(|e| SessionError::EnvFile {
-                path: file.clone(),
-                message: e.to_string(),
-            })?;
-            for item in iter {
-                let (k, v) = item.map_err(|e| SessionError::EnvFile {
+            let bytes =
+                std::fs::read(manifest.root.join(file)).map_err(|e| SessionError::EnvFile {
                     path: file.clone(),
                     message: e.to_string(),
                 })?;
-                env.insert(k, v);
-            }
+            env = super::env_file::parse(&bytes).map_err(|e| SessionError::EnvFileLine {
+                path: file.clone(),
+                line: e.line,
+                message: e.message,
+            })?;
         }
         env.extend(manifest.container.env.clone());
         let mut h = crate::fingerprint::Hasher::new("container-env");

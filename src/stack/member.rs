@@ -216,15 +216,16 @@ fn resolve_env(
 ) -> Result<BTreeMap<String, String>, StackError> {
     let mut env = BTreeMap::new();
     if let Some(file) = &service.env_file {
-        let path = manifest.root.join(file);
-        let err = |e: dotenvy::Error| StackError::EnvFile {
+        // The same literal syntax as `[container] env_file`: never expanded from devenv's
+        // own environment.
+        let bytes = std::fs::read(manifest.root.join(file)).map_err(|e| StackError::EnvFile {
             path: file.clone(),
             message: e.to_string(),
-        };
-        for item in dotenvy::from_path_iter(&path).map_err(err)? {
-            let (k, v) = item.map_err(err)?;
-            env.insert(k, v);
-        }
+        })?;
+        env = crate::session::env_file::parse(&bytes).map_err(|e| StackError::EnvFile {
+            path: file.clone(),
+            message: format!("line {}: {}", e.line, e.message),
+        })?;
     }
     env.extend(service.env.clone());
     Ok(env)

@@ -46,6 +46,16 @@ pub struct Watcher {
     dirs: BTreeSet<PathBuf>,
     files: BTreeMap<PathBuf, FileState>,
     notices: VecDeque<Notice>,
+    /// The batch being debounced; kept here so that dropping `next()` loses nothing.
+    pending: Option<Pending>,
+}
+
+/// A batch being collected: when its last relevant event came, and when it must be
+/// delivered at the latest.
+struct Pending {
+    batch: Batch,
+    hard: Instant,
+    last: Instant,
 }
 
 #[derive(Default)]
@@ -86,6 +96,7 @@ impl Watcher {
             dirs: BTreeSet::new(),
             files: BTreeMap::new(),
             notices,
+            pending: None,
         };
         w.adopt(scan)?;
         Ok(w)
@@ -101,40 +112,78 @@ impl Watcher {
     }
 
     /// The next batch of changes (or a notice). Waits until something really changed.
+    ///
+    /// Cancel-safe: the batch being collected lives in the watcher, not in this future, so
+    /// a caller that drops it (a `select!` that picked another branch) loses nothing; the
+    /// next call goes on collecting where this one stopped.
     pub async fn next(&mut self) -> Result<WatchEvent, WatchError> {
         loop {
             if let Some(n) = self.notices.pop_front() {
                 return Ok(WatchEvent::Notice(n));
             }
-            let mut batch = Batch::default();
-            let first = self.rx.recv().await.ok_or(WatchError::Stopped)?;
-            if !absorb(&self.root, first, &mut batch) {
-                continue;
+            if self.pending.is_none() {
+                let first = self.rx.recv().await.ok_or(WatchError::Stopped)?;
+                let mut batch = Batch::default();
+                if !absorb(&self.root, first, &mut batch) {
+                    continue;
+                }
+                let now = Instant::now();
+                let max_wait = (self.opts.debounce * 10).max(Duration::from_secs(1));
+                self.pending = Some(Pending {
+                    batch,
+                    hard: now + max_wait,
+                    last: now,
+                });
             }
-            self.debounce(&mut batch).await?;
-            let changes = self.settle(batch)?;
+            self.debounce().await?;
+            // No await from here on: the batch is taken and settled in one go.
+            let Some(pending) = self.pending.take() else {
+                continue;
+            };
+            let changes = self.settle(pending.batch)?;
             if !changes.is_empty() {
                 return Ok(WatchEvent::Changes(changes));
             }
         }
     }
 
-    /// Keep collecting until `debounce` passed without a relevant event (at most
-    /// `max_wait` in all, so a steady trickle cannot starve us).
-    async fn debounce(&mut self, batch: &mut Batch) -> Result<(), WatchError> {
-        let max_wait = (self.opts.debounce * 10).max(Duration::from_secs(1));
-        let hard = Instant::now() + max_wait;
-        let mut last = Instant::now();
+    /// Keep collecting into the pending batch until `debounce` passed without a relevant
+    /// event (at most `max_wait` in all, so a steady trickle cannot starve us). Only
+    /// cancel-safe operations are awaited, and every event is absorbed as soon as received.
+    async fn debounce(&mut self) -> Result<(), WatchError> {
         loop {
-            let deadline = (last + self.opts.debounce).min(hard);
+            // What already arrived is absorbed without waiting, and a passed deadline ends
+            // the batch at once: a caller that polls this only briefly still makes progress.
+            loop {
+                match self.rx.try_recv() {
+                    Ok(ev) => self.absorb_pending(ev),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        return Err(WatchError::Stopped)
+                    }
+                }
+            }
+            let Some(p) = &self.pending else {
+                return Ok(());
+            };
+            let deadline = (p.last + self.opts.debounce).min(p.hard);
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
             tokio::select! {
                 ev = self.rx.recv() => {
                     let ev = ev.ok_or(WatchError::Stopped)?;
-                    if absorb(&self.root, ev, batch) {
-                        last = Instant::now();
-                    }
+                    self.absorb_pending(ev);
                 }
                 () = tokio::time::sleep_until(deadline) => return Ok(()),
+            }
+        }
+    }
+
+    fn absorb_pending(&mut self, ev: Raw) {
+        if let Some(p) = &mut self.pending {
+            if absorb(&self.root, ev, &mut p.batch) {
+                p.last = Instant::now();
             }
         }
     }

@@ -383,6 +383,36 @@ impl PtySession {
     }
 }
 
+/// Whether a test that acts as other host users (`setpriv`, `chown`) can run: it needs
+/// root. Without root this prints one line and the test returns.
+pub fn needs_root(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    println!("skipped: {test} needs root (it runs devenv as other host users)");
+    false
+}
+
+/// A number at or above `from` that is neither a uid in /etc/passwd nor a gid in /etc/group
+/// of this machine, and not handed to another test: a host user id no real user has.
+pub fn free_id(from: u32) -> u32 {
+    static HANDED: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+    let ids = |file: &str| -> Vec<u32> {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+            .collect()
+    };
+    let (users, groups) = (ids("/etc/passwd"), ids("/etc/group"));
+    let mut handed = HANDED.lock().unwrap();
+    let id = (from..u32::MAX)
+        .find(|id| !users.contains(id) && !groups.contains(id) && !handed.contains(id))
+        .unwrap();
+    handed.push(id);
+    id
+}
+
 /// Send `sig` to a child process (as a terminal's Ctrl-C or a CI cancel would).
 pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());

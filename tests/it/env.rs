@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::{docker, docker_lines, signal, stderr, stdout, PtySession, TestContext};
+use crate::common::{
+    docker, docker_lines, free_id, needs_root, signal, stderr, stdout, PtySession, TestContext,
+};
 
 fn env_project(extra: &str) -> TestContext {
     let t = TestContext::new();
@@ -126,8 +128,11 @@ fn sigint_and_sigterm_reach_the_command_and_it_never_outlives_devenv() {
 
 #[test]
 fn files_created_inside_belong_to_a_non_root_host_user() {
+    if !needs_root("files_created_inside_belong_to_a_non_root_host_user") {
+        return;
+    }
     let t = env_project("");
-    let uid = 4321;
+    let uid = free_id(4321);
     t.give_to(uid);
     let out = t.as_user(uid, &["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -150,8 +155,11 @@ fn files_created_inside_belong_to_a_non_root_host_user() {
 
 #[test]
 fn volume_mount_points_inside_the_project_belong_to_the_host_user() {
+    if !needs_root("volume_mount_points_inside_the_project_belong_to_the_host_user") {
+        return;
+    }
     let t = env_project("[container]\nvolumes = [\"cache:/workspace/target\", \"./data:/data\"]\n");
-    let uid = 4323;
+    let uid = free_id(4323);
     t.give_to(uid);
     let out = t.as_user(uid, &["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -176,12 +184,15 @@ fn volume_mount_points_inside_the_project_belong_to_the_host_user() {
 
 #[test]
 fn host_uid_that_exists_in_the_image_under_another_name_still_works() {
+    if !needs_root("host_uid_that_exists_in_the_image_under_another_name_still_works") {
+        return;
+    }
     let t = TestContext::new();
-    t.manifest(
-        "[[step]]\nrun = \"echo 'taken:x:4322:4322::/home/taken:/bin/sh' >> /etc/passwd; \
-         echo 'tgroup:x:4322:' >> /etc/group; mkdir -p /home/taken && chown 4322:4322 /home/taken\"\n",
-    );
-    let uid = 4322;
+    let uid = free_id(4322);
+    t.manifest(&format!(
+        "[[step]]\nrun = \"echo 'taken:x:{uid}:{uid}::/home/taken:/bin/sh' >> /etc/passwd; \
+         echo 'tgroup:x:{uid}:' >> /etc/group; mkdir -p /home/taken && chown {uid}:{uid} /home/taken\"\n",
+    ));
     t.give_to(uid);
     let script = "whoami; echo $HOME; touch $HOME/x && echo ok";
     let out = t.as_user(uid, &["run", "--", "sh", "-c", script]);

@@ -256,7 +256,10 @@ fn a_burst_of_changes_and_atomic_saves_give_one_action() {
         "[[step]]\nrun = \"true\"\n[[watch]]\npaths = [\"src/**\"]\nrun = \"echo run >> /tmp/runs; echo runs=$(wc -l < /tmp/runs)\"\n",
     );
     t.ok(&["up"]);
-    let w = Watching::start(&t, &["watch"]);
+    // A batch is delivered after at most 10 debounce periods: 3 s, so that writing the
+    // 1,000 files below fits in one batch also on a loaded machine (no change is dropped,
+    // so a burst spread over two batches runs the rule twice).
+    let w = Watching::start(&t, &["watch", "--debounce", "300"]);
     // An editor's atomic save (temp file, swap file, rename over the original) ...
     t.write("src/.main.rs.swp", "swap");
     t.write("src/main.rs.tmp.1234", "v2");
@@ -400,5 +403,26 @@ fn a_run_rule_in_the_same_batch_as_a_restart_still_runs() {
     t.write("conf/app.conf", "b\n");
     w.wait_err("restarted");
     w.wait_out("[rule 2] ran-b");
+    w.interrupt();
+}
+
+#[test]
+fn a_file_saved_while_a_rule_prints_is_not_lost() {
+    let t = TestContext::new();
+    t.write("src/v", "zero\n");
+    t.manifest(
+        "[[step]]\nrun = \"true\"\n\
+         [[watch]]\npaths = [\"noisy/*\"]\nrun = \"while :; do echo tick; sleep 0.02; done\"\n\
+         [[watch]]\npaths = [\"src/*\"]\nrun = \"echo got-$(cat src/v)\"\n",
+    );
+    t.ok(&["up"]);
+    // A long debounce: lines of rule 1 arrive many times while a batch is collected.
+    let w = Watching::start(&t, &["watch", "--debounce", "400"]);
+    t.write("noisy/go", "");
+    w.wait_out("[rule 1] tick");
+    for v in ["one", "two"] {
+        t.write("src/v", &format!("{v}\n"));
+        w.wait_out(&format!("[rule 2] got-{v}\n"));
+    }
     w.interrupt();
 }

@@ -141,7 +141,9 @@ impl<'a> Session<'a> {
                 _ = supervise.tick(), if !self.project.manifest.services.is_empty() => {
                     self.supervise().await;
                 }
-                Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
+                // Before the runners' events: a rule that prints without pause must not
+                // starve the changes. `next` is cancel-safe, so a batch still being
+                // collected when a line wins is kept, not lost.
                 ev = watcher.next() => match ev.map_err(watch_error)? {
                     WatchEvent::Notice(n) => self.notice(&n),
                     WatchEvent::Changes(changes) => {
@@ -150,6 +152,7 @@ impl<'a> Session<'a> {
                         }
                     }
                 },
+                Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
             }
         }
         Ok(self.finish().await)
