@@ -3,6 +3,7 @@
 mod build;
 mod completions;
 mod config;
+mod diff;
 mod doctor;
 mod down;
 mod env;
@@ -10,6 +11,7 @@ mod init;
 mod interop;
 mod status;
 mod validate;
+mod verify;
 mod watch;
 
 use std::path::PathBuf;
@@ -75,6 +77,10 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Export(cmd) => interop::export(&ctx, &cmd).await,
         Command::Import(cmd) => interop::import(&ctx, &cmd),
         Command::Watch(args) => watch::run(&ctx, &args).await,
+        Command::Verify(args) => verify::verify(&ctx, &args).await,
+        Command::Diff(args) => verify::diff(&ctx, &args).await,
+        Command::Pack(args) => verify::pack(&ctx, &args).await,
+        Command::Load(args) => verify::load(&ctx, &args).await,
     };
     match result {
         Ok(status) => status,

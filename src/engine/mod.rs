@@ -2,9 +2,11 @@
 //! terms (images by reference, containers by label, execs with an exit code) so that the
 //! modules above never see bollard's types.
 
+mod archive;
 mod containers;
 mod exec;
 mod images;
+mod inspect;
 mod registry;
 
 use std::collections::HashMap;
@@ -15,6 +17,7 @@ use bollard::Docker;
 pub use containers::{ContainerInfo, ContainerSpec, Mount, PortBinding};
 pub use exec::{ExecIo, ExecOutput, ExecSpec};
 pub use images::{CommitSpec, ImageInfo};
+pub use inspect::{HistoryEntry, ImageDetail};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
 pub mod labels {
@@ -35,6 +38,11 @@ pub mod labels {
     /// Canonical JSON of the container's runtime settings.
     pub const SETTINGS: &str = "dev.devenv.settings";
     pub const VERSION: &str = "dev.devenv.version";
+    /// The image id of the layer (or base image) a layer was committed on: binds the chain,
+    /// since a layer's labels are part of the config its own id is the digest of.
+    pub const PARENT_ID: &str = "dev.devenv.parent-id";
+    /// What went into a layer's key (JSON, no secret or env values), for `devenv diff`.
+    pub const INPUTS: &str = "dev.devenv.inputs";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

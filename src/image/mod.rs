@@ -8,12 +8,16 @@
 mod archive;
 pub mod base;
 mod cache;
+mod diff;
 mod history;
 mod interrupt;
 mod lock;
+pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
+pub mod pack;
 mod prune;
 mod step;
 mod tail;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -197,7 +201,13 @@ pub async fn ensure_image(
     let total = manifest.steps.len();
     // Fast path: the final image is there, or the registry cache has it.
     let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
-    let present = engine.image(&layer_ref(&hash)).await?.is_some();
+    // A layer retagged by hand is restored from devenv's own, or rebuilt.
+    let present = match engine.image_detail(&layer_ref(&hash)).await? {
+        Some(top) => verify::ensure_genuine_top(engine, &hash, top, reporter)
+            .await?
+            .is_some(),
+        None => false,
+    };
     let fetched = !present
         && match cache.as_mut() {
             Some(cache) => cache.fetch(engine, &hash, reporter).await?,
@@ -209,7 +219,7 @@ pub async fn ensure_image(
                 reporter.step_cached(i, total, &s.name);
             }
         }
-        tag_final(engine, manifest, &hash).await?;
+        tag_final(engine, manifest, &hash, reporter).await?;
         return Ok(Built {
             hash,
             image,
@@ -246,7 +256,7 @@ pub async fn ensure_image(
     // Finished steps' containers are removed whatever happened to the later ones.
     builder.finish().await?;
     let (run, cached) = chain?;
-    tag_final(engine, manifest, &hash).await?;
+    tag_final(engine, manifest, &hash, reporter).await?;
     BuildRecord::new(manifest, &plan).save(&paths.dir);
     Ok(Built {
         hash,
@@ -256,12 +266,21 @@ pub async fn ensure_image(
     })
 }
 
-async fn tag_final(engine: &Engine, manifest: &Manifest, hash: &str) -> Result<(), BuildError> {
-    let repo = format!("devenv/{}", manifest.name);
-    if engine.image(&format!("{repo}:{hash}")).await?.is_none() {
-        engine.tag(&layer_ref(hash), &repo, hash).await?;
-    }
-    Ok(())
+/// Point `devenv/<project>:<hash>` at the top layer, restoring it when it was retagged.
+async fn tag_final(
+    engine: &Engine,
+    manifest: &Manifest,
+    hash: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<(), BuildError> {
+    let reference = layer_ref(hash);
+    let top = engine
+        .image(&reference)
+        .await?
+        .ok_or_else(|| BuildError::NotBuilt {
+            key: hash.to_owned(),
+        })?;
+    verify::tag_final(engine, manifest, hash, &top.id, reporter).await
 }
 
 /// Labels every layer image carries.
