@@ -59,4 +59,20 @@ impl Engine {
             })
             .collect())
     }
+
+    /// Remove the name `reference`, also when a container uses its image (which then stays,
+    /// untagged); the image itself goes only when nothing else names or uses it.
+    pub async fn untag(&self, reference: &str) -> Result<()> {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(true)
+            .noprune(true)
+            .build();
+        match self.docker.remove_image(reference, Some(opts), None).await {
+            Ok(_)
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::api(format!("remove the tag {reference}"), e)),
+        }
+    }
 }

@@ -421,7 +421,7 @@ pub async fn ensure_genuine_top(
         "{reference} is not the image devenv committed ({}); building it again",
         short_id(&top.id)
     ));
-    engine.remove_image(&reference).await?;
+    engine.untag(&reference).await?;
     Ok(None)
 }
 

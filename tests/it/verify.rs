@@ -109,6 +109,31 @@ fn layer_committed_over_is_caught_and_build_restores_it() {
 }
 
 #[test]
+fn another_image_tagged_as_a_layer_is_built_again() {
+    let (t, hash) = project();
+    let json: serde_json::Value = serde_json::from_str(&t.ok(&["verify", "--json"])).unwrap();
+    let config_key = json["chain"]["layers"][0]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let layer = format!("devenv/layer:{hash}");
+    docker(&["tag", &format!("devenv/layer:{config_key}"), &layer]);
+    let out = t.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("another image is tagged under this key"),
+        "{}",
+        stdout(&out)
+    );
+    let out = t.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("building it again"), "{err}");
+    assert!(err.contains("1 step run, 1 cached"), "{err}");
+    t.ok(&["verify"]);
+}
+
+#[test]
 fn pack_remove_everything_load_then_up_locked_builds_nothing() {
     let (t, hash) = project();
     let pack = t.root().join("env.devenv.tar");
