@@ -2,6 +2,7 @@
 # Run the benchmarks with a release build and write BENCHMARKS.md:
 #   bench/run.py   devenv vs the raw docker operations (medians, ratios)
 #   bench/watch.sh `devenv watch` start time, inotify watches, save→rule latency
+#   bench/pack.sh  `devenv pack`/`load` vs `docker save`/`load`: archive size and time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked >&2
@@ -16,4 +17,10 @@ for arg in "$@"; do case "$arg" in --out=*) out=${arg#--out=} ;; esac; done
   DEVENV="$PWD/target/release/devenv" bash bench/watch.sh 2>&1 | tail -n 4
   echo '```'
 } >> "$out"
-echo "appended the watch benchmark to $out" >&2
+{
+  echo
+  echo "## devenv pack and load (bench/pack.sh)"
+  echo
+  DEVENV="$PWD/target/release/devenv" bash bench/pack.sh
+} >> "$out"
+echo "appended the watch and pack benchmarks to $out" >&2

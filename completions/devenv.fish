@@ -44,6 +44,10 @@ complete -c devenv -n "__fish_devenv_needs_command" -f -a "status" -d 'Show the 
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "verify" -d 'Prove the local environment is what devenv.toml, devenv.lock and the inputs say'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "diff" -d 'Show what differs between two environments: inputs, files, packages'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "pack" -d 'Write the environment\'s layer chain, lock and identity into one file'
+complete -c devenv -n "__fish_devenv_needs_command" -f -a "load" -d 'Load a file written by `devenv pack`, without registry or network'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "validate" -d 'Check the manifest and report every problem'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "config" -d 'Print the resolved manifest with every default filled in'
 complete -c devenv -n "__fish_devenv_needs_command" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
@@ -171,6 +175,50 @@ complete -c devenv -n "__fish_devenv_using_subcommand push" -s v -l verbose -d '
 complete -c devenv -n "__fish_devenv_using_subcommand push" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand push" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand push" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -l against -d 'Also check that this registry image (`host/repo[:tag]`) or pack file holds the same image' -r
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -l json -d 'Machine-readable output'
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -l json -d 'Machine-readable output'
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s o -l output -d 'The file to write (default `<name>-<first 12 hex of the hash>.devenv.tar`)' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand load" -s C -d 'Run as if started in DIR' -r -F
+complete -c devenv -n "__fish_devenv_using_subcommand load" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand load" -l color -d 'When to use colours' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand load" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
+complete -c devenv -n "__fish_devenv_using_subcommand load" -s q -l quiet -d 'Only errors'
+complete -c devenv -n "__fish_devenv_using_subcommand load" -s h -l help -d 'Print help'
+complete -c devenv -n "__fish_devenv_using_subcommand load" -s V -l version -d 'Print version'
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
@@ -319,26 +367,30 @@ complete -c devenv -n "__fish_devenv_using_subcommand man" -s v -l verbose -d 'M
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s V -l version -d 'Print version'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "build" -d 'Build the image only'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "status" -d 'Show the image and container state'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "watch" -d 'Keep the environment current while you work; run `[[watch]]` rules'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push validate config export import watch doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "up" -d 'Build what is missing, create or reuse the container, run hooks'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "shell" -d 'Open an interactive shell in the environment (starting it if needed)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "run" -d 'Run a command in the environment and exit with its status'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "build" -d 'Build the image only'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "hash" -d 'Print the image hash (64 hex characters)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "lock" -d 'Create devenv.lock, or move the base on purpose with --update'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "status" -d 'Show the image and container state'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "down" -d 'Remove this project\'s container (and named volumes with --volumes)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "prune" -d 'Remove images and build leftovers of this project that nothing uses'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "push" -d 'Push the current image to the registry cache as `<registry>:<hash>`'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "verify" -d 'Prove the local environment is what devenv.toml, devenv.lock and the inputs say'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "diff" -d 'Show what differs between two environments: inputs, files, packages'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "pack" -d 'Write the environment\'s layer chain, lock and identity into one file'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "load" -d 'Load a file written by `devenv pack`, without registry or network'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "validate" -d 'Check the manifest and report every problem'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "config" -d 'Print the resolved manifest with every default filled in'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "export" -d 'Write the environment for tools that don\'t know devenv (Dockerfile, devcontainer.json)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "import" -d 'Write devenv.toml from another tool\'s configuration (devcontainer.json)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "watch" -d 'Keep the environment current while you work; run `[[watch]]` rules'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "doctor" -d 'Check the Docker engine and this machine'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "init" -d 'Write a devenv.toml for this project from a template'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c devenv -n "__fish_devenv_using_subcommand help; and not __fish_seen_subcommand_from up shell run build hash lock status down prune push verify diff pack load validate config export import watch doctor init completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "dockerfile" -d 'A Dockerfile and build context from which plain `docker build` makes the same image'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "devcontainer" -d 'A devcontainer.json that opens the built environment in editors'
 complete -c devenv -n "__fish_devenv_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "devcontainer" -d 'devcontainer.json (image- or Dockerfile-based) to devenv.toml; prints a warning for every property it cannot carry over'

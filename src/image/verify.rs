@@ -36,6 +36,7 @@ pub struct LayerInputs {
     pub base: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
+    /// First 16 hex of the sha256 of `run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +78,8 @@ impl LayerInputs {
         secrets.sort();
         let mut out = LayerInputs {
             step: Some(step.name.clone()),
-            run: Some(step.run.clone()),
+            // A digest only: the command text may name what a secret step uses.
+            run: Some(sha256_hex(step.run.as_bytes())[..16].to_owned()),
             user: Some(step.user.clone()),
             env: env_digests(&step.env),
             secrets,
