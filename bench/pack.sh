@@ -19,7 +19,7 @@ trap cleanup EXIT
 bb=$(command -v busybox)
 mkdir -p "$work/root/bin" "$work/root/etc" "$work/root/tmp"
 cp "$bb" "$work/root/bin/busybox"
-for a in $("$bb" --list); do ln -sf busybox "$work/root/bin/$a"; done
+for a in $("$bb" --list); do [ "$a" = busybox ] || ln -sf busybox "$work/root/bin/$a"; done
 echo "root:x:0:0:root:/root:/bin/sh" >"$work/root/etc/passwd"
 echo "$name" >"$work/root/etc/bench"
 tar -C "$work/root" -cf "$work/base.tar" .
