@@ -2,6 +2,7 @@
 # Run the benchmarks with a release build and write BENCHMARKS.md:
 #   bench/run.py   devenv vs the raw docker operations (medians, ratios)
 #   bench/watch.sh `devenv watch` start time, inotify watches, save→rule latency
+#   bench/pack.sh  `devenv pack`/`load` vs `docker save`/`load`: archive size and time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked >&2
@@ -26,3 +27,10 @@ echo "appended the watch benchmark to $out" >&2
   DEVENV="$PWD/target/release/devenv" python3 bench/services.py
 } >> "$out"
 echo "appended the services benchmark to $out" >&2
+{
+  echo
+  echo "## devenv pack and load (bench/pack.sh)"
+  echo
+  DEVENV="$PWD/target/release/devenv" bash bench/pack.sh
+} >> "$out"
+echo "appended the pack benchmarks to $out" >&2

@@ -25,6 +25,9 @@ _devenv() {
             devenv,config)
                 cmd="devenv__subcmd__config"
                 ;;
+            devenv,diff)
+                cmd="devenv__subcmd__diff"
+                ;;
             devenv,doctor)
                 cmd="devenv__subcmd__doctor"
                 ;;
@@ -46,6 +49,9 @@ _devenv() {
             devenv,init)
                 cmd="devenv__subcmd__init"
                 ;;
+            devenv,load)
+                cmd="devenv__subcmd__load"
+                ;;
             devenv,lock)
                 cmd="devenv__subcmd__lock"
                 ;;
@@ -54,6 +60,9 @@ _devenv() {
                 ;;
             devenv,man)
                 cmd="devenv__subcmd__man"
+                ;;
+            devenv,pack)
+                cmd="devenv__subcmd__pack"
                 ;;
             devenv,prune)
                 cmd="devenv__subcmd__prune"
@@ -78,6 +87,9 @@ _devenv() {
                 ;;
             devenv,validate)
                 cmd="devenv__subcmd__validate"
+                ;;
+            devenv,verify)
+                cmd="devenv__subcmd__verify"
                 ;;
             devenv,watch)
                 cmd="devenv__subcmd__watch"
@@ -115,6 +127,9 @@ _devenv() {
             devenv__subcmd__help,config)
                 cmd="devenv__subcmd__help__subcmd__config"
                 ;;
+            devenv__subcmd__help,diff)
+                cmd="devenv__subcmd__help__subcmd__diff"
+                ;;
             devenv__subcmd__help,doctor)
                 cmd="devenv__subcmd__help__subcmd__doctor"
                 ;;
@@ -136,6 +151,9 @@ _devenv() {
             devenv__subcmd__help,init)
                 cmd="devenv__subcmd__help__subcmd__init"
                 ;;
+            devenv__subcmd__help,load)
+                cmd="devenv__subcmd__help__subcmd__load"
+                ;;
             devenv__subcmd__help,lock)
                 cmd="devenv__subcmd__help__subcmd__lock"
                 ;;
@@ -144,6 +162,9 @@ _devenv() {
                 ;;
             devenv__subcmd__help,man)
                 cmd="devenv__subcmd__help__subcmd__man"
+                ;;
+            devenv__subcmd__help,pack)
+                cmd="devenv__subcmd__help__subcmd__pack"
                 ;;
             devenv__subcmd__help,prune)
                 cmd="devenv__subcmd__help__subcmd__prune"
@@ -168,6 +189,9 @@ _devenv() {
                 ;;
             devenv__subcmd__help,validate)
                 cmd="devenv__subcmd__help__subcmd__validate"
+                ;;
+            devenv__subcmd__help,verify)
+                cmd="devenv__subcmd__help__subcmd__verify"
                 ;;
             devenv__subcmd__help,watch)
                 cmd="devenv__subcmd__help__subcmd__watch"
@@ -203,7 +227,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -305,6 +329,40 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__config)
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__diff)
             opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -671,7 +729,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help)
-            opts="up shell run build hash lock status down logs restart prune push validate config export import watch doctor init completions man help"
+            opts="up shell run build hash lock status down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -713,6 +771,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__diff)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -880,6 +952,20 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__help__subcmd__load)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__help__subcmd__lock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -909,6 +995,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__pack)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1021,6 +1121,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__validate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1212,6 +1326,32 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__load)
+            opts="-C -v -q -h -V --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__lock)
             opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1291,6 +1431,48 @@ _devenv() {
                 return 0
             fi
             case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__pack)
+            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1571,6 +1753,44 @@ _devenv() {
                 return 0
             fi
             case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__verify)
+            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --against)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -158,6 +158,40 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
         after_help = "Examples:\n  devenv push\n  devenv push --steps --cache 127.0.0.1:5000/shop-env"
     )]
     Push(PushArgs),
+    /// Prove the local environment is what devenv.toml, devenv.lock and the inputs say.
+    #[command(
+        after_help = "Checks the hash, that each layer is the image devenv committed for its key on the parent it names, and that nothing was retagged over them; with --against, that a registry copy or a pack holds the same image. Exit status 0 when it holds, 1 when it does not.
+
+Examples:
+  devenv verify
+  devenv verify --json
+  devenv verify --against env.devenv.tar
+  devenv verify --against registry.example.com/shop-env"
+    )]
+    Verify(VerifyArgs),
+    /// Show what differs between two environments: inputs, files, packages.
+    #[command(
+        after_help = "A and B are each an image hash, an image reference, a pack file, or `.` (this project now).
+
+Examples:
+  devenv diff . 3f1c…
+  devenv diff old.devenv.tar .
+  devenv diff --json devenv/shop:3f1c… devenv/shop:9a0b…"
+    )]
+    Diff(DiffArgs),
+    /// Write the environment's layer chain, lock and identity into one file.
+    #[command(after_help = "Examples:
+  devenv pack
+  devenv pack -o /media/usb/shop.devenv.tar")]
+    Pack(PackArgs),
+    /// Load a file written by `devenv pack`, without registry or network.
+    #[command(
+        after_help = "A truncated or altered file is refused before anything is loaded.
+
+Examples:
+  devenv load shop.devenv.tar && devenv up --locked"
+    )]
+    Load(LoadArgs),
     /// Check the manifest and report every problem.
     #[command(after_help = "Examples:\n  devenv validate\n  devenv validate -f ci/devenv.toml")]
     Validate,
@@ -325,6 +359,43 @@ pub struct PushArgs {
     /// Also push every step layer, so other machines can reuse a shared prefix.
     #[arg(long)]
     pub steps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also check that this registry image (`host/repo[:tag]`) or pack file holds the same
+    /// image.
+    #[arg(long, value_name = "REF")]
+    pub against: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first environment: a hash, an image reference, a pack file or `.`.
+    pub a: String,
+    /// The second environment.
+    pub b: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    #[command(flatten)]
+    pub locked: LockedArgs,
+    /// The file to write (default `<name>-<first 12 hex of the hash>.devenv.tar`).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The pack file.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 mod build;
 mod completions;
 mod config;
+mod diff;
 mod doctor;
 mod down;
 mod env;
@@ -12,6 +13,7 @@ mod logs;
 mod restart;
 mod status;
 mod validate;
+mod verify;
 mod watch;
 
 use std::path::PathBuf;
@@ -79,6 +81,10 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Export(cmd) => interop::export(&ctx, &cmd).await,
         Command::Import(cmd) => interop::import(&ctx, &cmd),
         Command::Watch(args) => watch::run(&ctx, &args).await,
+        Command::Verify(args) => verify::verify(&ctx, &args).await,
+        Command::Diff(args) => verify::diff(&ctx, &args).await,
+        Command::Pack(args) => verify::pack(&ctx, &args).await,
+        Command::Load(args) => verify::load(&ctx, &args).await,
     };
     match result {
         Ok(status) => status,

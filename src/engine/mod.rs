@@ -2,9 +2,11 @@
 //! terms (images by reference, containers by label, execs with an exit code) so that the
 //! modules above never see bollard's types.
 
+mod archive;
 mod containers;
 mod exec;
 mod images;
+mod inspect;
 mod registry;
 mod stack;
 
@@ -18,6 +20,7 @@ pub use containers::{
 };
 pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
+pub use inspect::{HistoryEntry, ImageDetail};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
@@ -48,6 +51,11 @@ pub mod labels {
     pub const OWNER: &str = "dev.devenv.owner";
     /// The service a service container (role `service`) runs.
     pub const SERVICE: &str = "dev.devenv.service";
+    /// The image id of the layer (or base image) a layer was committed on: binds the chain,
+    /// since a layer's labels are part of the config its own id is the digest of.
+    pub const PARENT_ID: &str = "dev.devenv.parent-id";
+    /// What went into a layer's key (JSON, no secret or env values), for `devenv diff`.
+    pub const INPUTS: &str = "dev.devenv.inputs";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

@@ -135,6 +135,21 @@ impl<R: std::io::Read> std::io::Read for Verified<R> {
     }
 }
 
+/// sha256 of a stream of bytes (a pack's image tar), fed chunk by chunk.
+#[derive(Default)]
+pub struct StreamDigest(Sha256);
+
+impl StreamDigest {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// Lowercase hex.
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
 /// The planned chain of layers for a manifest: a base key, then one key per step.
 #[derive(Debug, Clone)]
 pub struct Plan {

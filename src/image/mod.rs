@@ -8,13 +8,17 @@
 mod archive;
 pub mod base;
 mod cache;
+mod diff;
 mod history;
 mod interrupt;
 mod leftovers;
 pub mod lock;
+pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
+pub mod pack;
 mod prune;
 mod step;
 mod tail;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -290,7 +294,13 @@ async fn build_plan(
     let total = manifest.steps.len();
     // Fast path: the final image is there, or the registry cache has it.
     let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
-    let present = engine.image(&layer_ref(&hash)).await?.is_some();
+    // A layer retagged by hand is restored from devenv's own, or rebuilt.
+    let present = match engine.image_detail(&layer_ref(&hash)).await? {
+        Some(top) => verify::ensure_genuine_top(engine, &hash, top, reporter)
+            .await?
+            .is_some(),
+        None => false,
+    };
     let fetched = !present
         && match cache.as_mut() {
             Some(cache) => cache.fetch(engine, &hash, reporter).await?,
@@ -302,7 +312,7 @@ async fn build_plan(
                 reporter.step_cached(i, total, &s.name);
             }
         }
-        tag_final(engine, manifest, &hash).await?;
+        tag_final(engine, manifest, &hash, reporter).await?;
         return Ok(Built {
             hash,
             image,
@@ -342,7 +352,7 @@ async fn build_plan(
     // Finished steps' containers are removed whatever happened to the later ones; a
     // failure to remove them never hides why the build failed.
     let (run, cached) = builder.finish(chain).await?;
-    tag_final(engine, manifest, &hash).await?;
+    tag_final(engine, manifest, &hash, reporter).await?;
     BuildRecord::new(manifest, plan).save(&paths.dir);
     Ok(Built {
         hash,
@@ -370,14 +380,30 @@ fn first_error<T>(
     }
 }
 
-/// Name the final layer `devenv/<project>:<hash>`, and record it as one of this project's
-/// roots (`devenv/project/<identity>:<hash>`, what prune goes by).
-async fn tag_final(engine: &Engine, manifest: &Manifest, hash: &str) -> Result<(), BuildError> {
+/// Point `devenv/<project>:<hash>` at the top layer, restoring it when it was retagged, and
+/// record it as one of this project's roots (`devenv/project/<identity>:<hash>`, what prune
+/// goes by).
+async fn tag_final(
+    engine: &Engine,
+    manifest: &Manifest,
+    hash: &str,
+    reporter: &mut dyn Reporter,
+) -> Result<(), BuildError> {
+    let reference = layer_ref(hash);
+    let top = engine
+        .image(&reference)
+        .await?
+        .ok_or_else(|| BuildError::NotBuilt {
+            key: hash.to_owned(),
+        })?;
+    verify::tag_final(engine, manifest, hash, &top.id, reporter).await?;
     let (root_repo, _) = root_ref(manifest, hash);
-    for repo in [format!("devenv/{}", manifest.name), root_repo] {
-        if engine.image(&format!("{repo}:{hash}")).await?.is_none() {
-            engine.tag(&layer_ref(hash), &repo, hash).await?;
-        }
+    if engine
+        .image(&format!("{root_repo}:{hash}"))
+        .await?
+        .is_none()
+    {
+        engine.tag(&reference, &root_repo, hash).await?;
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ use super::interrupt::Interrupt;
 use super::leftovers::{self, Claim};
 use super::lock::NamedLock;
 use super::tail::Tail;
+use super::verify::LayerInputs;
 use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
 use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
@@ -98,15 +99,16 @@ impl<'a> Builder<'a> {
         if self.engine.image(&reference).await?.is_some() {
             return Ok(reference);
         }
+        let digest = base.entry.digest.clone();
         // Only now is the base image itself needed.
         let base = &base
             .image(self.engine, self.manifest, self.reporter)
             .await?;
-        let base_env = self
+        let (base_env, base_id) = self
             .engine
             .image(base)
             .await?
-            .map(|i| i.env)
+            .map(|i| (i.env, i.id))
             .unwrap_or_default();
         let env = merge_env(&base_env, &self.manifest.env);
         let spec = self.container_spec(base, key, &env, &Process::Idle);
@@ -114,8 +116,15 @@ impl<'a> Builder<'a> {
         else {
             return Ok(reference);
         };
+        let record = LayerInputs::config(self.manifest, &digest);
         let result = self
-            .commit(&id, (key, ""), env, "devenv: base config")
+            .commit(
+                &id,
+                (key, ""),
+                (&record, &base_id),
+                env,
+                "devenv: base config",
+            )
             .await;
         let removed = self.engine.remove_container(&id).await.map_err(Into::into);
         super::first_error(result, removed, self.reporter)?;
@@ -146,7 +155,10 @@ impl<'a> Builder<'a> {
             return Ok(false);
         }
         let parent_info = self.engine.image(parent).await?;
-        let (env, parent_user) = parent_info.map(|i| (i.env, i.user)).unwrap_or_default();
+        let (env, parent_user, parent_id) = parent_info
+            .map(|i| (i.env, i.user, i.id))
+            .unwrap_or_default();
+        let record = LayerInputs::step(self.manifest, index, planned);
         // The step is the container's main process (cheapest) unless it has secrets, `env`
         // or a user of its own: a commit records the container's command in the image
         // history and its config (`ContainerConfig`), and neither secrets, the step's env
@@ -192,7 +204,8 @@ impl<'a> Builder<'a> {
                 self.run_in(&id, index, planned, &process, secrets).await?;
                 let parent_key = parent.strip_prefix(LAYER_REPO).unwrap_or(parent);
                 let parent_key = parent_key.trim_start_matches(':');
-                self.commit(&id, (&planned.key, parent_key), env, &comment).await
+                self.commit(&id, (&planned.key, parent_key), (&record, &parent_id), env, &comment)
+                    .await
             } => r,
             () = interrupt.recv() => Err(BuildError::Interrupted),
         };
@@ -341,20 +354,24 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Commit the container as the layer `key` built on the layer `parent`.
+    /// Commit the container as the layer `key` built on the layer `parent` (image id
+    /// `parent_id`), recording both and what went into the key.
     async fn commit(
         &mut self,
         id: &str,
         (key, parent): (&str, &str),
+        (record, parent_id): (&LayerInputs, &str),
         env: Vec<String>,
         comment: &str,
     ) -> Result<(), BuildError> {
+        let mut labels = layer_labels(self.manifest, key, parent);
+        labels.extend(record.record_labels(parent_id));
         let spec = CommitSpec {
             repo: LAYER_REPO.to_owned(),
             tag: key.to_owned(),
             env,
             workdir: self.manifest.shell.workdir.clone(),
-            labels: layer_labels(self.manifest, key, parent),
+            labels,
             comment: comment.to_owned(),
         };
         self.engine.commit(id, &spec).await?;

@@ -16,4 +16,5 @@ mod registry_base;
 mod root_helpers;
 mod secrets;
 mod services;
+mod verify;
 mod watch;
