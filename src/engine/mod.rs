@@ -6,6 +6,7 @@ mod containers;
 mod exec;
 mod images;
 mod registry;
+mod transport;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use bollard::Docker;
 pub use containers::{ContainerInfo, ContainerSpec, Mount, PortBinding};
 pub use exec::{ExecIo, ExecOutput, ExecSpec};
 pub use images::{CommitSpec, ImageInfo};
+pub use transport::{Endpoint, TlsFiles};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
 pub mod labels {
@@ -39,6 +41,8 @@ pub mod labels {
 
 /// How long a first contact with the engine may take before we call it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(900);
+/// The same for an ssh endpoint, which logs in first.
+const SSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -55,6 +59,14 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            EngineError::Unreachable { endpoint, .. } if !endpoint.starts_with("unix://") => {
+                Some(format!(
+                    "check that the engine at {endpoint} is up and reachable from here; for \
+                     TLS, that DOCKER_CERT_PATH (or the context) holds ca.pem, cert.pem and \
+                     key.pem for it; for ssh, that `ssh` logs in without a prompt and the \
+                     remote has a docker CLI"
+                ))
+            }
             EngineError::Unreachable { endpoint, .. } => Some(format!(
                 "is the Docker daemon running? start it (e.g. `sudo systemctl start docker`), \
                  check DOCKER_HOST (now {endpoint}), and that your user may use the socket \
@@ -125,59 +137,42 @@ pub struct EngineInfo {
 /// docker context (`DOCKER_CONTEXT`, else the config's `currentContext`: Docker Desktop,
 /// Colima, OrbStack and rootless Docker set one), else the local socket.
 pub fn endpoint() -> String {
-    if let Ok(h) = std::env::var("DOCKER_HOST") {
-        if !h.trim().is_empty() {
-            return h;
-        }
-    }
-    registry::docker_config_dir()
-        .and_then(|dir| context_host(&dir, std::env::var("DOCKER_CONTEXT").ok()))
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+    resolved_endpoint().host
 }
 
-/// The docker endpoint of the current context, read from the CLI's context store
-/// (`contexts/meta/*/meta.json`); `None` for the default context.
-fn context_host(config_dir: &std::path::Path, explicit: Option<String>) -> Option<String> {
-    let name = explicit.filter(|n| !n.is_empty()).or_else(|| {
-        let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
-        let config: serde_json::Value = serde_json::from_str(&text).ok()?;
-        config.get("currentContext")?.as_str().map(str::to_owned)
-    })?;
-    if name == "default" {
-        return None;
-    }
-    let metas = std::fs::read_dir(config_dir.join("contexts").join("meta")).ok()?;
-    metas.filter_map(Result::ok).find_map(|entry| {
-        let text = std::fs::read_to_string(entry.path().join("meta.json")).ok()?;
-        let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
-        if meta.get("Name")?.as_str()? != name {
-            return None;
-        }
-        let host = meta
-            .get("Endpoints")?
-            .get("docker")?
-            .get("Host")?
-            .as_str()?;
-        Some(host.to_owned())
-    })
+/// [`endpoint()`] with its TLS material.
+pub fn resolved_endpoint() -> transport::Endpoint {
+    transport::resolve(registry::docker_config_dir().as_deref())
 }
 
 impl Engine {
     /// Connect to [`endpoint()`] and negotiate the API version, failing within a second
     /// when the engine does not answer.
     pub async fn connect() -> Result<Engine> {
-        let endpoint = endpoint();
+        let resolved = resolved_endpoint();
+        let endpoint = resolved.host.clone();
         let unreachable = |reason: String| EngineError::Unreachable {
             endpoint: endpoint.clone(),
             reason,
         };
-        let docker =
-            Docker::connect_with_host(&endpoint).map_err(|e| unreachable(e.to_string()))?;
+        let conn = transport::connect(&resolved).map_err(unreachable)?;
+        // An ssh endpoint first logs in; give it longer than a socket.
+        let limit = if conn.ssh_stderr.is_some() {
+            SSH_CONNECT_TIMEOUT
+        } else {
+            CONNECT_TIMEOUT
+        };
         // negotiate_version's GET /version doubles as the ping.
-        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
-            .await
-            .map_err(|_| unreachable("no answer within 900 ms".into()))?
-            .map_err(|e| unreachable(root_cause(&e)))?;
+        let docker =
+            match tokio::time::timeout(limit, conn.docker.clone().negotiate_version()).await {
+                Err(_) => {
+                    return Err(unreachable(
+                        conn.reason(format!("no answer within {} ms", limit.as_millis())),
+                    ))
+                }
+                Ok(Err(e)) => return Err(unreachable(conn.reason(root_cause(&e)))),
+                Ok(Ok(docker)) => docker,
+            };
         Ok(Engine { docker, endpoint })
     }
 
@@ -268,31 +263,5 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         err.to_string()
     } else {
         msg
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_contexts() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = dir.path().join("contexts/meta/0123abcd");
-        std::fs::create_dir_all(&meta).unwrap();
-        std::fs::write(
-            meta.join("meta.json"),
-            r#"{"Name":"colima","Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock"}}}"#,
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("config.json"),
-            r#"{"currentContext":"colima"}"#,
-        )
-        .unwrap();
-        let host = context_host(dir.path(), None);
-        assert_eq!(host.as_deref(), Some("unix:///home/u/.colima/docker.sock"));
-        assert_eq!(context_host(dir.path(), Some("default".into())), None);
-        assert_eq!(context_host(dir.path(), Some("missing".into())), None);
     }
 }

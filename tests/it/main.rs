@@ -9,4 +9,5 @@ mod env;
 mod init;
 mod interop;
 mod manifest_errors;
+mod remote;
 mod watch;
