@@ -14,6 +14,7 @@ pub mod interop;
 pub mod manifest;
 pub mod project;
 pub mod session;
+pub mod sync;
 pub mod ui;
 pub mod watch;
 

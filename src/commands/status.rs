@@ -16,6 +16,9 @@ struct Status {
     image: Option<String>,
     image_present: bool,
     container: Option<ContainerStatus>,
+    /// How the project reaches the container: `bind` (the engine sees this machine's
+    /// files), `volume` (a remote engine: synced), or `null` when not known yet.
+    workspace: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +41,13 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),
         None => false,
     };
-    let container = match session::find(&engine, &ProjectId::new(m)).await? {
+    let found = session::find(&engine, &ProjectId::new(m)).await?;
+    let workspace = match &found {
+        Some(c) => Some(session::Workspace::of(&c.labels).label()),
+        None => session::remembered_workspace(&project.paths.dir, engine.endpoint())
+            .map(session::Workspace::label),
+    };
+    let container = match found {
         Some(c) => {
             let changes = match (&hash, &image) {
                 (Some(h), Some(i)) => RuntimeSettings::new(m, i, h)?.diff(&c.labels),
@@ -63,6 +72,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         image,
         image_present,
         container,
+        workspace,
     };
     if args.json {
         ctx.printer
@@ -101,5 +111,14 @@ fn print_human(ctx: &Ctx, s: &Status) {
             };
             p.data(&format!("container: {} {} ({fresh})", c.name, c.state));
         }
+    }
+    p.data(&format!("workspace: {}", workspace_line(s.workspace)));
+}
+
+fn workspace_line(mode: Option<&str>) -> &'static str {
+    match mode {
+        Some("bind") => "bind mount (the engine sees this machine's files)",
+        Some("volume") => "volume on the engine, synced before each command (remote engine)",
+        _ => "not known yet (decided before the first container)",
     }
 }

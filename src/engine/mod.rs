@@ -4,6 +4,7 @@
 
 mod containers;
 mod exec;
+mod files;
 mod images;
 mod registry;
 mod transport;
@@ -37,6 +38,8 @@ pub mod labels {
     /// Canonical JSON of the container's runtime settings.
     pub const SETTINGS: &str = "dev.devenv.settings";
     pub const VERSION: &str = "dev.devenv.version";
+    /// How the project reaches an environment container: `bind` or `volume` (synced).
+    pub const WORKSPACE: &str = "dev.devenv.workspace";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use crate::common::TestContext;
 
 mod transport;
+mod workspace;
 
 /// The test engine, started once per test binary; it stops by itself when the binary ends
 /// (it watches our pid), and the next run sweeps what is left.
