@@ -6,6 +6,7 @@ mod config;
 mod doctor;
 mod down;
 mod env;
+mod fetch;
 mod init;
 mod interop;
 mod status;
@@ -68,6 +69,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Shell(args) => env::shell(&ctx, &args).await,
         Command::Run(args) => env::run(&ctx, &args).await,
         Command::Down(args) => down::run(&ctx, &args).await,
+        Command::Fetch(args) => fetch::run(&ctx, &args).await,
         Command::Status(args) => status::run(&ctx, &args).await,
         Command::Init(args) => init::run(&ctx, &args),
         Command::Completions(args) => completions::completions(&args),
