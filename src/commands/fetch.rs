@@ -29,7 +29,11 @@ pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
                 Some("give a relative path without `..`, e.g. `target/report.xml`".into()),
             ));
         }
-        let source = format!("{}/{}", m.shell.workdir.trim_end_matches('/'), rel.display());
+        let source = format!(
+            "{}/{}",
+            m.shell.workdir.trim_end_matches('/'),
+            rel.display()
+        );
         let tar = engine.download_tar(&c.id, &source).await.map_err(|e| {
             if e.is_not_found() {
                 Error::other(format!("{path}: not in the workspace"), None)
@@ -38,7 +42,9 @@ pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
             }
         })?;
         // The archive names the entry by its last component: unpack it beside its parent.
-        let dest = m.root.join(rel.parent().unwrap_or(std::path::Path::new("")));
+        let dest = m
+            .root
+            .join(rel.parent().unwrap_or(std::path::Path::new("")));
         std::fs::create_dir_all(&dest)
             .and_then(|()| tar::Archive::new(tar.as_slice()).unpack(&dest))
             .map_err(|e| Error::other(format!("cannot write {path}: {e}"), None))?;

@@ -24,7 +24,10 @@ fn remote_engine_gets_the_project_and_every_edit() {
 
     let out = p.ok(&["run", "--", "sh", "-c", "cat hello.txt sub/keep.txt; ls -a"]);
     assert!(out.contains("hello\nkeep\n"), "{out}");
-    assert!(!out.contains("secret.txt"), "gitignored file uploaded: {out}");
+    assert!(
+        !out.contains("secret.txt"),
+        "gitignored file uploaded: {out}"
+    );
 
     // An edit, a new file and a deletion on the host are seen by the next run.
     p.t.write("hello.txt", "edited\n");
@@ -94,4 +97,75 @@ fn local_engine_still_binds() {
         &id,
     ]);
     assert!(mounts.contains("bind /workspace"), "{mounts}");
+}
+
+#[test]
+fn fetch_brings_files_back_from_the_remote_workspace() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p reports && echo '<ok/>' > reports/junit.xml && echo top > top.txt",
+    ]);
+    assert!(
+        !p.t.root().join("reports").exists(),
+        "binds reached the host?"
+    );
+    p.ok(&["fetch", "reports", "top.txt"]);
+    let report = std::fs::read_to_string(p.t.root().join("reports/junit.xml")).unwrap();
+    assert_eq!(report, "<ok/>\n");
+    let top = std::fs::read_to_string(p.t.root().join("top.txt")).unwrap();
+    assert_eq!(top, "top\n");
+    let out = p.run(&["fetch", "../etc/passwd"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = p.run(&["fetch", "missing.txt"]);
+    assert!(
+        stderr(&out).contains("not in the workspace"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn watch_syncs_every_save_to_the_remote_workspace() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("src/a.txt", "one\n");
+    p.ok(&["up"]);
+    let mut child = p
+        .cmd(&["watch", "--debounce", "50"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id =
+        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
+            .pop()
+            .unwrap();
+    let read = || {
+        let out = p.e.docker(&["exec", &id, "cat", "/workspace/src/a.txt"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The watcher is up once a save reaches the engine; no `run` in between.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut n = 0;
+    loop {
+        n += 1;
+        p.t.write("src/a.txt", &format!("save {n}\n"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if read() == format!("save {n}\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never synced: {:?}",
+            read()
+        );
+    }
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let _ = child.wait();
+    let _ = child.stderr.take();
 }
