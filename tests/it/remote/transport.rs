@@ -136,3 +136,37 @@ fn ssh_refused_is_reported_with_exit_3() {
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert!(err.contains(&host) && err.contains("refused"), "{err}");
 }
+
+/// Builds (inputs uploaded through the API), the environment, execs with stdin and the
+/// remote workspace all work through ssh's stdio.
+#[test]
+fn build_up_and_run_over_ssh() {
+    let p = super::RemoteProject::new();
+    p.t.manifest(
+        "[[step]]\nname = \"tool\"\ninputs = [\"scripts/*.sh\"]\nrun = \"sh scripts/setup.sh > /tool\"\n",
+    );
+    p.t.write("scripts/setup.sh", "echo built-from-input\n");
+    p.t.write("app.txt", "app\n");
+    let ssh = |args: &[&str], input: &[u8]| {
+        use std::io::Write;
+        let mut child = p
+            .cmd(args)
+            .env("DOCKER_HOST", p.e.ssh_host())
+            .env("PATH", p.e.ssh_path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    ssh(&["up"], b"");
+    let out = ssh(&["run", "--", "sh", "-c", "cat /tool app.txt; cat"], b"from stdin\n");
+    assert_eq!(out, "built-from-input\napp\nfrom stdin\n");
+    // The same environment over tcp: one engine, whichever transport.
+    let out = p.ok(&["run", "--", "cat", "/tool"]);
+    assert_eq!(out, "built-from-input\n");
+}
