@@ -164,7 +164,10 @@ fn build_up_and_run_over_ssh() {
         stdout(&out)
     };
     ssh(&["up"], b"");
-    let out = ssh(&["run", "--", "sh", "-c", "cat /tool app.txt; cat"], b"from stdin\n");
+    let out = ssh(
+        &["run", "--", "sh", "-c", "cat /tool app.txt; cat"],
+        b"from stdin\n",
+    );
     assert_eq!(out, "built-from-input\napp\nfrom stdin\n");
     // The same environment over tcp: one engine, whichever transport.
     let out = p.ok(&["run", "--", "cat", "/tool"]);
