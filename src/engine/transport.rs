@@ -134,7 +134,7 @@ pub fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
     if let Some(rest) = host.strip_prefix("ssh://") {
         let target = SshTarget::parse(rest)?;
         let stderr = Arc::new(Mutex::new(String::new()));
-        let docker = ssh_client(target, Arc::clone(&stderr))?;
+        let docker = ssh_client(&target, Arc::clone(&stderr))?;
         return Ok(Connection {
             docker,
             ssh_stderr: Some(stderr),
@@ -247,7 +247,7 @@ impl<B> HasBody for http::Request<B> {
 }
 type Body = <BollardRequest as HasBody>::Body;
 
-fn ssh_client(target: SshTarget, stderr: Arc<Mutex<String>>) -> Result<Docker, String> {
+fn ssh_client(target: &SshTarget, stderr: Arc<Mutex<String>>) -> Result<Docker, String> {
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
     let connector = SshConnector {
