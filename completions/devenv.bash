@@ -37,6 +37,9 @@ _devenv() {
             devenv,export)
                 cmd="devenv__subcmd__export"
                 ;;
+            devenv,fetch)
+                cmd="devenv__subcmd__fetch"
+                ;;
             devenv,hash)
                 cmd="devenv__subcmd__hash"
                 ;;
@@ -139,6 +142,9 @@ _devenv() {
             devenv__subcmd__help,export)
                 cmd="devenv__subcmd__help__subcmd__export"
                 ;;
+            devenv__subcmd__help,fetch)
+                cmd="devenv__subcmd__help__subcmd__fetch"
+                ;;
             devenv__subcmd__help,hash)
                 cmd="devenv__subcmd__help__subcmd__hash"
                 ;;
@@ -227,7 +233,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -694,6 +700,40 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__fetch)
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__hash)
             opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -729,7 +769,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help)
-            opts="up shell run build hash lock status down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -871,6 +911,20 @@ _devenv() {
         devenv__subcmd__help__subcmd__export__subcmd__dockerfile)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__fetch)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

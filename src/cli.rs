@@ -138,6 +138,13 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
         after_help = "Examples:\n  devenv status\n  devenv status --json | jq .container.state"
     )]
     Status(StatusArgs),
+    /// Copy files from the environment's workspace into the project (for remote engines,
+    /// whose workspace is a synced copy: test reports, generated files).
+    #[command(
+        after_help = "PATH is relative to the project (and the workspace); directories are copied \
+whole and replace nothing else.\n\nExamples:\n  devenv fetch target/report.xml\n  devenv fetch coverage"
+    )]
+    Fetch(FetchArgs),
     /// Remove this project's container (and named volumes with --volumes).
     #[command(after_help = "Examples:\n  devenv down\n  devenv down --volumes")]
     Down(DownArgs),
@@ -336,6 +343,13 @@ pub struct RestartArgs {
     /// Services to restart; all without arguments.
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Paths relative to the project.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -24,10 +24,23 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         info.containers, info.images
     ));
     match ctx.project() {
-        Ok(project) => p.data(&format!(
-            "manifest:        {} (valid)",
-            project.display_path.display()
-        )),
+        Ok(project) => {
+            p.data(&format!(
+                "manifest:        {} (valid)",
+                project.display_path.display()
+            ));
+            let mode = crate::session::remembered_workspace(&project.paths.dir, engine.endpoint());
+            p.data(&format!(
+                "workspace:       {}",
+                match mode {
+                    Some(crate::session::Workspace::Bind) =>
+                        "bind mount (the engine sees this machine's files)",
+                    Some(crate::session::Workspace::Volume) =>
+                        "volume on the engine, synced before each command (binds do not reach it)",
+                    None => "not probed yet (decided before the first container)",
+                }
+            ));
+        }
         Err(e) => p.data(&format!("manifest:        {e}")),
     }
     Ok(ExitStatus::Success)

@@ -101,6 +101,7 @@ async fn prepare(
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     if let Some(c) = warm(&engine, &project).await? {
+        session::sync_if_remote(&engine, &project.manifest, &c, &project.paths.dir).await?;
         return Ok((engine, project, c));
     }
     let m = &project.manifest;

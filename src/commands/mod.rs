@@ -7,6 +7,7 @@ mod diff;
 mod doctor;
 mod down;
 mod env;
+mod fetch;
 mod init;
 mod interop;
 mod logs;
@@ -72,6 +73,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         Command::Shell(args) => env::shell(&ctx, &args).await,
         Command::Run(args) => env::run(&ctx, &args).await,
         Command::Down(args) => down::run(&ctx, &args).await,
+        Command::Fetch(args) => fetch::run(&ctx, &args).await,
         Command::Status(args) => status::run(&ctx, &args).await,
         Command::Logs(args) => logs::run(&ctx, &args).await,
         Command::Restart(args) => restart::run(&ctx, &args).await,

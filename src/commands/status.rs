@@ -18,6 +18,9 @@ struct Status {
     container: Option<ContainerStatus>,
     /// Keyed by service name; empty without `[services]`.
     services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
+    /// How the project reaches the container: `bind` (the engine sees this machine's
+    /// files), `volume` (a remote engine: synced), or `null` when not known yet.
+    workspace: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,7 +43,13 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),
         None => false,
     };
-    let container = match session::find(&engine, &ProjectId::new(m)).await? {
+    let found = session::find(&engine, &ProjectId::new(m)).await?;
+    let workspace = match &found {
+        Some(c) => Some(session::Workspace::of(&c.labels).label()),
+        None => session::remembered_workspace(&project.paths.dir, engine.endpoint())
+            .map(session::Workspace::label),
+    };
+    let container = match found {
         Some(c) => {
             let changes = match (&hash, &image) {
                 (Some(h), Some(i)) => RuntimeSettings::new(m, i, h)?.diff(&c.labels),
@@ -71,6 +80,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         image_present,
         container,
         services,
+        workspace,
     };
     if args.json {
         ctx.printer
@@ -110,6 +120,7 @@ fn print_human(ctx: &Ctx, s: &Status) {
             p.data(&format!("container: {} {} ({fresh})", c.name, c.state));
         }
     }
+    p.data(&format!("workspace: {}", workspace_line(s.workspace)));
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
         if let Some(e) = &svc.error {
@@ -151,4 +162,12 @@ fn service_line(s: &crate::stack::ServiceStatus) -> String {
         line.push_str(" — failed at the last `devenv up`:");
     }
     line
+}
+
+fn workspace_line(mode: Option<&str>) -> &'static str {
+    match mode {
+        Some("bind") => "bind mount (the engine sees this machine's files)",
+        Some("volume") => "volume on the engine, synced before each command (remote engine)",
+        _ => "not known yet (decided before the first container)",
+    }
 }

@@ -5,10 +5,12 @@
 mod archive;
 mod containers;
 mod exec;
+mod files;
 mod images;
 mod inspect;
 mod registry;
 mod stack;
+mod transport;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,6 +24,7 @@ pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
+pub use transport::{Endpoint, TlsFiles};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
 pub mod labels {
@@ -56,10 +59,14 @@ pub mod labels {
     pub const PARENT_ID: &str = "dev.devenv.parent-id";
     /// What went into a layer's key (JSON, no secret or env values), for `devenv diff`.
     pub const INPUTS: &str = "dev.devenv.inputs";
+    /// How the project reaches an environment container: `bind` or `volume` (synced).
+    pub const WORKSPACE: &str = "dev.devenv.workspace";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(900);
+/// The same for an ssh endpoint, which logs in first.
+const SSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Client-side limit of every other request: none. bollard's default (120 s until the
 /// response headers) cuts a commit of a large layer, a big upload or import, or a slow
@@ -82,6 +89,14 @@ pub enum EngineError {
 impl EngineError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            EngineError::Unreachable { endpoint, .. } if !endpoint.starts_with("unix://") => {
+                Some(format!(
+                    "check that the engine at {endpoint} is up and reachable from here; for \
+                     TLS, that DOCKER_CERT_PATH (or the context) holds ca.pem, cert.pem and \
+                     key.pem for it; for ssh, that `ssh` logs in without a prompt and the \
+                     remote has a docker CLI"
+                ))
+            }
             EngineError::Unreachable { endpoint, .. } => Some(format!(
                 "is the Docker daemon running? start it (e.g. `sudo systemctl start docker`), \
                  check DOCKER_HOST (now {endpoint}), and that your user may use the socket \
@@ -154,60 +169,44 @@ pub struct EngineInfo {
 /// docker context (`DOCKER_CONTEXT`, else the config's `currentContext`: Docker Desktop,
 /// Colima, OrbStack and rootless Docker set one), else the local socket.
 pub fn endpoint() -> String {
-    if let Ok(h) = std::env::var("DOCKER_HOST") {
-        if !h.trim().is_empty() {
-            return h;
-        }
-    }
-    registry::docker_config_dir()
-        .and_then(|dir| context_host(&dir, std::env::var("DOCKER_CONTEXT").ok()))
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+    resolved_endpoint().host
 }
 
-/// The docker endpoint of the current context, read from the CLI's context store
-/// (`contexts/meta/*/meta.json`); `None` for the default context.
-fn context_host(config_dir: &std::path::Path, explicit: Option<String>) -> Option<String> {
-    let name = explicit.filter(|n| !n.is_empty()).or_else(|| {
-        let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
-        let config: serde_json::Value = serde_json::from_str(&text).ok()?;
-        config.get("currentContext")?.as_str().map(str::to_owned)
-    })?;
-    if name == "default" {
-        return None;
-    }
-    let metas = std::fs::read_dir(config_dir.join("contexts").join("meta")).ok()?;
-    metas.filter_map(Result::ok).find_map(|entry| {
-        let text = std::fs::read_to_string(entry.path().join("meta.json")).ok()?;
-        let meta: serde_json::Value = serde_json::from_str(&text).ok()?;
-        if meta.get("Name")?.as_str()? != name {
-            return None;
-        }
-        let host = meta
-            .get("Endpoints")?
-            .get("docker")?
-            .get("Host")?
-            .as_str()?;
-        Some(host.to_owned())
-    })
+/// [`endpoint()`] with its TLS material.
+pub fn resolved_endpoint() -> transport::Endpoint {
+    transport::resolve(registry::docker_config_dir().as_deref())
 }
 
 impl Engine {
     /// Connect to [`endpoint()`] and negotiate the API version, failing within a second
     /// when the engine does not answer.
     pub async fn connect() -> Result<Engine> {
-        let endpoint = endpoint();
+        let resolved = resolved_endpoint();
+        let endpoint = resolved.host.clone();
         let unreachable = |reason: String| EngineError::Unreachable {
             endpoint: endpoint.clone(),
             reason,
         };
-        let docker = client(&endpoint).map_err(|e| unreachable(e.to_string()))?;
+        let conn = transport::connect(&resolved).map_err(unreachable)?;
+        // An ssh endpoint first logs in; give it longer than a socket.
+        let limit = if conn.ssh_stderr.is_some() {
+            SSH_CONNECT_TIMEOUT
+        } else {
+            CONNECT_TIMEOUT
+        };
         // negotiate_version's GET /version doubles as the ping.
-        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
-            .await
-            .map_err(|_| unreachable("no answer within 900 ms".into()))?
-            .map_err(|e| unreachable(root_cause(&e)))?;
+        let docker =
+            match tokio::time::timeout(limit, conn.docker.clone().negotiate_version()).await {
+                Err(_) => {
+                    return Err(unreachable(
+                        conn.reason(format!("no answer within {} ms", limit.as_millis())),
+                    ))
+                }
+                Ok(Err(e)) => return Err(unreachable(conn.reason(root_cause(&e)))),
+                Ok(Ok(docker)) => docker,
+            };
         Ok(Engine {
-            docker,
+            docker: without_deadline(docker),
             endpoint,
             cache_host: None,
         })
@@ -279,9 +278,10 @@ impl Engine {
     }
 }
 
-/// A client for `endpoint` without a client-side request limit (see [`REQUEST_TIMEOUT`]).
-fn client(endpoint: &str) -> Result<Docker, bollard::errors::Error> {
-    Ok(Docker::connect_with_host(endpoint)?.with_timeout(REQUEST_TIMEOUT))
+/// `docker` without a client-side request limit (see [`REQUEST_TIMEOUT`]), whatever its
+/// transport.
+fn without_deadline(docker: Docker) -> Docker {
+    docker.with_timeout(REQUEST_TIMEOUT)
 }
 
 /// `label=k=v` filters for list calls.
@@ -317,9 +317,13 @@ mod tests {
     /// the setting, not a 2-minute run (which the suite cannot afford).
     #[tokio::test]
     async fn requests_have_no_client_side_deadline() {
-        for endpoint in ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"] {
-            let docker = client(endpoint).unwrap();
-            assert_eq!(docker.timeout(), REQUEST_TIMEOUT, "{endpoint}");
+        for host in ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"] {
+            let endpoint = transport::Endpoint {
+                host: host.to_owned(),
+                tls: None,
+            };
+            let docker = without_deadline(transport::connect(&endpoint).unwrap().docker);
+            assert_eq!(docker.timeout(), REQUEST_TIMEOUT, "{host}");
             // tokio takes the unrepresentable deadline as none, rather than panicking.
             let never = tokio::time::timeout(docker.timeout(), std::future::pending::<()>());
             assert!(tokio::time::timeout(Duration::from_millis(20), never)
@@ -327,26 +331,5 @@ mod tests {
                 .is_err());
         }
         assert!(CONNECT_TIMEOUT < Duration::from_secs(2));
-    }
-
-    #[test]
-    fn docker_contexts() {
-        let dir = tempfile::tempdir().unwrap();
-        let meta = dir.path().join("contexts/meta/0123abcd");
-        std::fs::create_dir_all(&meta).unwrap();
-        std::fs::write(
-            meta.join("meta.json"),
-            r#"{"Name":"colima","Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock"}}}"#,
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("config.json"),
-            r#"{"currentContext":"colima"}"#,
-        )
-        .unwrap();
-        let host = context_host(dir.path(), None);
-        assert_eq!(host.as_deref(), Some("unix:///home/u/.colima/docker.sock"));
-        assert_eq!(context_host(dir.path(), Some("default".into())), None);
-        assert_eq!(context_host(dir.path(), Some("missing".into())), None);
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{real, ProjectId, RuntimeSettings, SessionError};
+use super::{real, ProjectId, RuntimeSettings, SessionError, Workspace};
 use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, Mount};
 use crate::manifest::{Manifest, VolumeSpec};
 
@@ -14,14 +14,27 @@ pub(super) async fn create(
     manifest: &Manifest,
     settings: &RuntimeSettings,
     id: &ProjectId,
+    mode: Workspace,
 ) -> Result<ContainerInfo, SessionError> {
-    let mut mounts = vec![Mount::Bind {
-        source: id.dir.clone(),
-        target: manifest.shell.workdir.clone(),
-        read_only: false,
-    }];
     let mut vol_labels = base_labels(manifest, id);
     vol_labels.insert(labels::ROLE.to_owned(), "volume".to_owned());
+    let mut mounts = vec![match mode {
+        Workspace::Bind => Mount::Bind {
+            source: id.dir.clone(),
+            target: manifest.shell.workdir.clone(),
+            read_only: false,
+        },
+        // The engine cannot see the project: it lives in a volume, synced from here.
+        Workspace::Volume => {
+            let name = super::workspace::volume_name(id);
+            engine.ensure_volume(&name, vol_labels.clone()).await?;
+            Mount::Volume {
+                name,
+                target: manifest.shell.workdir.clone(),
+                read_only: false,
+            }
+        }
+    }];
     for v in &manifest.container.volumes {
         mounts.push(match v {
             VolumeSpec::Named {
@@ -53,6 +66,7 @@ pub(super) async fn create(
     precreate_mount_points(manifest);
     let mut container_labels = base_labels(manifest, id);
     container_labels.extend(settings.labels());
+    container_labels.insert(labels::WORKSPACE.to_owned(), mode.label().to_owned());
     let spec = ContainerSpec {
         name: Some(id.container_name.clone()),
         image: settings.image.clone(),

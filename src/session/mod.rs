@@ -11,12 +11,14 @@ mod exec;
 mod runner;
 mod settings;
 mod user;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 
 pub use exec::{exec_command, signal_marked, ExecEnd, ExecRequest};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
+pub use workspace::{remembered as remembered_workspace, Workspace};
 
 use self::container::{create, named_volume_targets};
 use crate::engine::{labels, ContainerInfo, Engine, EngineError, ExecSpec};
@@ -195,8 +197,10 @@ pub async fn ensure_running(
         }
         events.info(&format!("recreating {}: {summary}", c.name));
         engine.remove_container(&c.id).await?;
+        workspace::forget(state_dir, &c.id);
     }
-    let container = create(engine, manifest, settings, &id).await?;
+    let mode = workspace::decide(engine, manifest, &settings.image, state_dir).await?;
+    let container = create(engine, manifest, settings, &id, mode).await?;
     events.info(&format!("created {}", container.name));
     start_and_hooks(
         engine, manifest, settings, &container, true, state_dir, events,
@@ -224,6 +228,8 @@ async fn reuse(
             engine, manifest, settings, &c, must_start, state_dir, events,
         )
         .await?;
+    } else if Workspace::of(&c.labels) == Workspace::Volume {
+        sync_workspace(engine, manifest, &c.id, state_dir, events).await?;
     }
     Ok(Running {
         container: c,
@@ -243,15 +249,17 @@ async fn start_and_hooks(
     state_dir: &Path,
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
+    let volume_mode = Workspace::of(&c.labels) == Workspace::Volume;
     if start {
         engine.start_container(&c.id).await?;
-        user::setup(
-            engine,
-            &c.id,
-            &settings.user,
-            &named_volume_targets(manifest),
-        )
-        .await?;
+        let mut volumes = named_volume_targets(manifest);
+        if volume_mode {
+            volumes.push(manifest.shell.workdir.clone());
+        }
+        user::setup(engine, &c.id, &settings.user, &volumes).await?;
+    }
+    if volume_mode {
+        sync_workspace(engine, manifest, &c.id, state_dir, events).await?;
     }
     if let Some(hook) = &manifest.hooks.on_create {
         if !hook_done(state_dir, &c.id) {
@@ -265,6 +273,39 @@ async fn start_and_hooks(
             events.info("running on_start hook");
             run_hook(engine, manifest, settings, &c.id, hook, events).await?;
         }
+    }
+    Ok(())
+}
+
+/// Before a command in a ready container: bring its workspace up to date when it is a
+/// synced volume (remote engine); nothing for a bind mount.
+pub async fn sync_if_remote(
+    engine: &Engine,
+    manifest: &Manifest,
+    container: &ContainerInfo,
+    state_dir: &Path,
+) -> Result<(), SessionError> {
+    if Workspace::of(&container.labels) == Workspace::Volume {
+        workspace::sync(engine, manifest, &container.id, state_dir).await?;
+    }
+    Ok(())
+}
+
+/// Bring the remote workspace up to date with the project (volume mode).
+async fn sync_workspace(
+    engine: &Engine,
+    manifest: &Manifest,
+    container: &str,
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<(), SessionError> {
+    let first = !workspace::synced_before(state_dir, container);
+    let delta = workspace::sync(engine, manifest, container, state_dir).await?;
+    if first {
+        events.info(&format!(
+            "uploaded the project to the engine ({} entries; it cannot see this machine's files)",
+            delta.changed.len()
+        ));
     }
     Ok(())
 }
@@ -356,6 +397,7 @@ pub async fn down(
     for c in ours(engine, &id).await? {
         engine.remove_container(&c.id).await?;
         let _ = std::fs::remove_file(marker(state_dir, &c.id));
+        workspace::forget(state_dir, &c.id);
         removed.push(format!("container {}", c.name));
     }
     if volumes {

@@ -13,6 +13,7 @@ mod interop;
 mod manifest_errors;
 mod ownership;
 mod registry_base;
+mod remote;
 mod root_helpers;
 mod secrets;
 mod services;

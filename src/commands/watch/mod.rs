@@ -215,6 +215,14 @@ impl<'a> Session<'a> {
                 summary(&what.unmatched)
             ));
         }
+        // A remote engine's workspace follows every save (a local one binds the project).
+        if let Some(c) = &self.container {
+            let m = &self.project.manifest;
+            let synced = session::sync_if_remote(&self.engine, m, c, &self.project.paths.dir);
+            if let Err(e) = synced.await {
+                self.failed("syncing the remote workspace", &e.into());
+            }
+        }
         // With an invalid manifest nothing is rebuilt or restarted: the environment stays.
         let rebuild_rules = self.rules_with(&what, |a| matches!(a, WatchAction::Rebuild));
         let mut recreated = false;

@@ -1,0 +1,233 @@
+//! Does the engine see the project? A bind mount only works when the engine runs where the
+//! project is (or shares its filesystem). Before the first container of a project on an
+//! endpoint, a probe answers that (a nonce file read back through a bind), remembered per
+//! endpoint in `.devenv/binds.json`. When binds do not reach, the project lives in a named
+//! volume on the engine, filled by an upload and kept current by incremental syncs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{real, ProjectId, SessionError};
+use crate::engine::{labels, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
+use crate::manifest::Manifest;
+use crate::sync;
+
+/// How the project reaches its container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workspace {
+    /// The project directory is bind-mounted (a local engine).
+    Bind,
+    /// A named volume on the engine, synced from the project (a remote engine).
+    Volume,
+}
+
+impl Workspace {
+    pub fn label(self) -> &'static str {
+        match self {
+            Workspace::Bind => "bind",
+            Workspace::Volume => "volume",
+        }
+    }
+
+    /// The mode an existing container was created in (older containers: bind).
+    pub fn of(container_labels: &std::collections::HashMap<String, String>) -> Workspace {
+        match container_labels.get(labels::WORKSPACE).map(String::as_str) {
+            Some("volume") => Workspace::Volume,
+            _ => Workspace::Bind,
+        }
+    }
+}
+
+const PROBE_TARGET: &str = "/devenv-bind-probe";
+const PROBE_FILE: &str = "bind-probe";
+
+fn cache_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("binds.json")
+}
+
+/// The remembered answer for `endpoint`, if the probe ran.
+pub fn remembered(state_dir: &Path, endpoint: &str) -> Option<Workspace> {
+    let text = std::fs::read_to_string(cache_path(state_dir)).ok()?;
+    let map: BTreeMap<String, bool> = serde_json::from_str(&text).ok()?;
+    map.get(endpoint).map(|&reach| {
+        if reach {
+            Workspace::Bind
+        } else {
+            Workspace::Volume
+        }
+    })
+}
+
+/// The workspace mode for this project on `engine`: remembered, else probed with `image`.
+pub async fn decide(
+    engine: &Engine,
+    manifest: &Manifest,
+    image: &str,
+    state_dir: &Path,
+) -> Result<Workspace, SessionError> {
+    if let Some(known) = remembered(state_dir, engine.endpoint()) {
+        return Ok(known);
+    }
+    let reach = probe(engine, manifest, image, state_dir).await?;
+    let path = cache_path(state_dir);
+    let mut map: BTreeMap<String, bool> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    map.insert(engine.endpoint().to_owned(), reach);
+    if let Ok(text) = serde_json::to_string_pretty(&map) {
+        let _ = std::fs::write(&path, text);
+    }
+    Ok(if reach {
+        Workspace::Bind
+    } else {
+        Workspace::Volume
+    })
+}
+
+/// Write a nonce into the state directory and read it back through a bind mount of a
+/// created (never started) container: the engine reads bind sources itself.
+async fn probe(
+    engine: &Engine,
+    manifest: &Manifest,
+    image: &str,
+    state_dir: &Path,
+) -> Result<bool, SessionError> {
+    let io = |e: std::io::Error| SessionError::Io {
+        what: state_dir.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let nonce = format!("devenv-probe-{}", super::exec::unique_id());
+    let file = state_dir.join(PROBE_FILE);
+    std::fs::write(&file, &nonce).map_err(io)?;
+    let id = ProjectId::new(manifest);
+    let spec = ContainerSpec {
+        image: image.to_owned(),
+        cmd: vec!["true".into()],
+        labels: std::collections::HashMap::from([
+            (labels::MANAGED.to_owned(), "true".to_owned()),
+            (labels::ROLE.to_owned(), "probe".to_owned()),
+            (labels::PROJECT.to_owned(), manifest.name.clone()),
+            (labels::PROJECT_DIR.to_owned(), id.dir.clone()),
+        ]),
+        mounts: vec![Mount::Bind {
+            source: real(state_dir),
+            target: PROBE_TARGET.to_owned(),
+            read_only: true,
+        }],
+        network: Some("none".into()),
+        ..ContainerSpec::default()
+    };
+    let reach = match engine.create_container(&spec).await {
+        // "bind source path does not exist": the engine has its own filesystem.
+        Err(EngineError::Api { .. } | EngineError::NotFound { .. }) => false,
+        Err(e) => return Err(e.into()),
+        Ok(cid) => {
+            let read = engine
+                .download_tar(&cid, &format!("{PROBE_TARGET}/{PROBE_FILE}"))
+                .await;
+            let _ = engine.remove_container(&cid).await;
+            match read {
+                Ok(tar) => tar_contains(&tar, nonce.as_bytes()),
+                Err(_) => false,
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&file);
+    Ok(reach)
+}
+
+fn tar_contains(tar: &[u8], content: &[u8]) -> bool {
+    let mut archive = tar::Archive::new(tar);
+    let Ok(entries) = archive.entries() else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|mut e| {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut buf).is_ok() && buf == content
+    })
+}
+
+/// The engine volume holding the project in volume mode.
+pub fn volume_name(id: &ProjectId) -> String {
+    id.volume_name("workspace")
+}
+
+fn state_path(state_dir: &Path, container: &str) -> PathBuf {
+    state_dir.join("sync").join(format!("{container}.json"))
+}
+
+/// Send what changed in the project since the last sync into the container's workspace:
+/// changed and new files as one tar stream, deletions as one `rm`. Nothing changed costs a
+/// local scan and no engine call.
+pub async fn sync(
+    engine: &Engine,
+    manifest: &Manifest,
+    container: &str,
+    state_dir: &Path,
+) -> Result<sync::Delta, SessionError> {
+    let path = state_path(state_dir, container);
+    let old = sync::load(&path);
+    let root = manifest.root.clone();
+    let (new, delta) = tokio::task::spawn_blocking(move || {
+        let new = sync::scan(&root);
+        let delta = sync::diff(&old, &new);
+        (new, delta)
+    })
+    .await
+    .map_err(|e| SessionError::Io {
+        what: "scanning the project".into(),
+        message: e.to_string(),
+    })?;
+    if delta.is_empty() {
+        return Ok(delta);
+    }
+    let workdir = manifest.shell.workdir.clone();
+    if !delta.deleted.is_empty() {
+        let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
+        cmd.extend(delta.deleted.iter().cloned());
+        let spec = ExecSpec {
+            cmd,
+            user: Some("0:0".into()),
+            workdir: Some(workdir.clone()),
+            ..ExecSpec::default()
+        };
+        let (status, out) = engine.exec_collect(container, &spec).await?;
+        if status != 0 {
+            return Err(SessionError::Io {
+                what: "deleting removed files in the remote workspace".into(),
+                message: out.trim().to_owned(),
+            });
+        }
+    }
+    if !delta.changed.is_empty() {
+        let root = manifest.root.clone();
+        let tree = new.clone();
+        let changed = delta.changed.clone();
+        let tar = tokio::task::spawn_blocking(move || sync::pack(&root, &tree, &changed))
+            .await
+            .map_err(|e| SessionError::Io {
+                what: "packing changed files".into(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| SessionError::Io {
+                what: "packing changed files".into(),
+                message: e.to_string(),
+            })?;
+        let body = futures_util::stream::once(async move { Ok(bytes::Bytes::from(tar)) });
+        engine.upload_tar(container, &workdir, body).await?;
+    }
+    let _ = sync::save(&path, &new);
+    Ok(delta)
+}
+
+/// Whether anything was sent to `container` yet.
+pub fn synced_before(state_dir: &Path, container: &str) -> bool {
+    state_path(state_dir, container).exists()
+}
+
+/// Forget what was sent to `container` (it is gone).
+pub fn forget(state_dir: &Path, container: &str) {
+    let _ = std::fs::remove_file(state_path(state_dir, container));
+}

@@ -1,0 +1,175 @@
+//! Reaching a remote engine: tcp, TLS (environment and docker context), ssh on a custom
+//! port, and fast, precise errors when it cannot be reached.
+
+use std::time::{Duration, Instant};
+
+use super::engine;
+use crate::common::{stderr, stdout, TestContext};
+
+/// `devenv doctor` with `env`, against whatever endpoint `env` names.
+fn doctor(t: &TestContext, env: &[(&str, String)]) -> (std::process::Output, Duration) {
+    let mut cmd = t.cmd(&["doctor"]);
+    cmd.env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env_remove("DOCKER_CONTEXT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let start = Instant::now();
+    let out = cmd.output().unwrap();
+    (out, start.elapsed())
+}
+
+/// The test engine's data root: proves devenv talked to it, not to the host's engine.
+fn remote_root() -> String {
+    engine().dir.join("data").display().to_string()
+}
+
+#[test]
+fn tls_endpoint_from_the_environment() {
+    let e = engine();
+    let t = TestContext::new();
+    let (out, _) = doctor(
+        &t,
+        &[
+            ("DOCKER_HOST", e.tls_host()),
+            ("DOCKER_TLS_VERIFY", "1".into()),
+            ("DOCKER_CERT_PATH", e.certs().display().to_string()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
+}
+
+#[test]
+fn tls_endpoint_from_a_docker_context() {
+    let e = engine();
+    let t = TestContext::new();
+    let config = t.home.path().join(".docker");
+    let id = "4d3b6d2f"; // the CLI names the folder by a digest of the name; any id works
+    let meta = config.join("contexts/meta").join(id);
+    let tls = config.join("contexts/tls").join(id).join("docker");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::write(
+        meta.join("meta.json"),
+        format!(
+            r#"{{"Name":"big","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{}","SkipTLSVerify":false}}}}}}"#,
+            e.tls_host()
+        ),
+    )
+    .unwrap();
+    for f in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::copy(e.certs().join(f), tls.join(f)).unwrap();
+    }
+    std::fs::write(config.join("config.json"), r#"{"currentContext":"big"}"#).unwrap();
+    let (out, _) = doctor(&t, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
+}
+
+#[test]
+fn tls_with_a_wrong_ca_is_refused_fast_with_exit_3() {
+    let e = engine();
+    let t = TestContext::new();
+    let certs = t.home.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(e.certs().join("wrong-ca.pem"), certs.join("ca.pem")).unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(e.certs().join(f), certs.join(f)).unwrap();
+    }
+    let (out, took) = doctor(
+        &t,
+        &[
+            ("DOCKER_HOST", e.tls_host()),
+            ("DOCKER_TLS_VERIFY", "1".into()),
+            ("DOCKER_CERT_PATH", certs.display().to_string()),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(err.contains(&e.tls_host()), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(!err.contains("daemon running"), "{err}");
+}
+
+#[test]
+fn refused_endpoint_is_reported_fast_with_exit_3() {
+    let t = TestContext::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let (out, took) = doctor(&t, &[("DOCKER_HOST", host.clone())]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(err.contains(&host) && err.contains("refused"), "{err}");
+}
+
+#[test]
+fn ssh_endpoint_on_a_custom_port() {
+    let e = engine();
+    let t = TestContext::new();
+    let (out, _) = doctor(&t, &[("DOCKER_HOST", e.ssh_host()), ("PATH", e.ssh_path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
+}
+
+#[test]
+fn ssh_refused_is_reported_with_exit_3() {
+    let e = engine();
+    let t = TestContext::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let host = format!("ssh://root@127.0.0.1:{port}");
+    let (out, took) = doctor(&t, &[("DOCKER_HOST", host.clone()), ("PATH", e.ssh_path())]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(err.contains(&host) && err.contains("refused"), "{err}");
+}
+
+/// Builds (inputs uploaded through the API), the environment, execs with stdin and the
+/// remote workspace all work through ssh's stdio.
+#[test]
+fn build_up_and_run_over_ssh() {
+    let p = super::RemoteProject::new();
+    p.t.manifest(
+        "[[step]]\nname = \"tool\"\ninputs = [\"scripts/*.sh\"]\nrun = \"sh scripts/setup.sh > /tool\"\n",
+    );
+    p.t.write("scripts/setup.sh", "echo built-from-input\n");
+    p.t.write("app.txt", "app\n");
+    let ssh = |args: &[&str], input: &[u8]| {
+        use std::io::Write;
+        let mut child = p
+            .cmd(args)
+            .env("DOCKER_HOST", p.e.ssh_host())
+            .env("PATH", p.e.ssh_path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    ssh(&["up"], b"");
+    let out = ssh(
+        &["run", "--", "sh", "-c", "cat /tool app.txt; cat"],
+        b"from stdin\n",
+    );
+    assert_eq!(out, "built-from-input\napp\nfrom stdin\n");
+    // The same environment over tcp: one engine, whichever transport.
+    let out = p.ok(&["run", "--", "cat", "/tool"]);
+    assert_eq!(out, "built-from-input\n");
+}

@@ -1,0 +1,171 @@
+//! Remote mode: the engine cannot see this machine's files, so the project lives in a
+//! volume on it, uploaded first and synced before every command.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use super::RemoteProject;
+use crate::common::{stderr, stdout, TestContext};
+
+#[test]
+fn remote_engine_gets_the_project_and_every_edit() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("hello.txt", "hello\n");
+    p.t.write(".gitignore", "secret.txt\n");
+    p.t.write("secret.txt", "do not upload\n");
+    p.t.write("sub/keep.txt", "keep\n");
+
+    p.ok(&["up"]);
+    let status = p.ok(&["status"]);
+    assert!(status.contains("workspace: volume"), "{status}");
+    let doctor = p.ok(&["doctor"]);
+    assert!(doctor.contains("workspace:       volume"), "{doctor}");
+
+    let out = p.ok(&["run", "--", "sh", "-c", "cat hello.txt sub/keep.txt; ls -a"]);
+    assert!(out.contains("hello\nkeep\n"), "{out}");
+    assert!(
+        !out.contains("secret.txt"),
+        "gitignored file uploaded: {out}"
+    );
+
+    // An edit, a new file and a deletion on the host are seen by the next run.
+    p.t.write("hello.txt", "edited\n");
+    p.t.write("new.txt", "new\n");
+    std::fs::remove_dir_all(p.t.root().join("sub")).unwrap();
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat hello.txt new.txt; test -e sub && echo still-there || echo gone",
+    ]);
+    assert_eq!(out, "edited\nnew\ngone\n");
+
+    // Files made inside the remote workspace stay there.
+    p.ok(&["run", "--", "sh", "-c", "echo made > inside.txt"]);
+    let out = p.ok(&["run", "--", "cat", "inside.txt"]);
+    assert_eq!(out, "made\n");
+
+    // `shell` (without a terminal: commands on stdin) sees the synced tree too.
+    p.t.write("for-shell.txt", "shell sees it\n");
+    let mut child = p
+        .cmd(&["shell"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"cat for-shell.txt\nexit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        stdout(&out).contains("shell sees it"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn hooks_see_the_synced_project() {
+    let p = RemoteProject::new();
+    p.t.manifest("[hooks]\non_create = \"cat marker.txt > /tmp/hook-saw\"\n");
+    p.t.write("marker.txt", "from host\n");
+    p.ok(&["up"]);
+    let out = p.ok(&["run", "--", "cat", "/tmp/hook-saw"]);
+    assert_eq!(out, "from host\n");
+}
+
+#[test]
+fn local_engine_still_binds() {
+    let t = TestContext::new();
+    t.manifest("");
+    t.ok(&["up"]);
+    let status = t.ok(&["status"]);
+    assert!(status.contains("workspace: bind"), "{status}");
+    // A file made on the host is there at once, without any sync: it is the same file.
+    let id = t.containers().pop().unwrap();
+    let mounts = crate::common::docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{.Type}} {{.Destination}};{{end}}",
+        &id,
+    ]);
+    assert!(mounts.contains("bind /workspace"), "{mounts}");
+}
+
+#[test]
+fn fetch_brings_files_back_from_the_remote_workspace() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p reports && echo '<ok/>' > reports/junit.xml && echo top > top.txt",
+    ]);
+    assert!(
+        !p.t.root().join("reports").exists(),
+        "binds reached the host?"
+    );
+    p.ok(&["fetch", "reports", "top.txt"]);
+    let report = std::fs::read_to_string(p.t.root().join("reports/junit.xml")).unwrap();
+    assert_eq!(report, "<ok/>\n");
+    let top = std::fs::read_to_string(p.t.root().join("top.txt")).unwrap();
+    assert_eq!(top, "top\n");
+    let out = p.run(&["fetch", "../etc/passwd"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = p.run(&["fetch", "missing.txt"]);
+    assert!(
+        stderr(&out).contains("not in the workspace"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn watch_syncs_every_save_to_the_remote_workspace() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("src/a.txt", "one\n");
+    p.ok(&["up"]);
+    let mut child = p
+        .cmd(&["watch", "--debounce", "50"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id =
+        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
+            .pop()
+            .unwrap();
+    let read = || {
+        let out = p.e.docker(&["exec", &id, "cat", "/workspace/src/a.txt"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The watcher is up once a save reaches the engine; no `run` in between.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut n = 0;
+    loop {
+        n += 1;
+        p.t.write("src/a.txt", &format!("save {n}\n"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if read() == format!("save {n}\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never synced: {:?}",
+            read()
+        );
+    }
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let _ = child.wait();
+    let _ = child.stderr.take();
+}
