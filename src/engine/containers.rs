@@ -195,14 +195,17 @@ impl Engine {
             .collect())
     }
 
-    /// The labels of a container (by id or name); `None` when there is none.
-    pub async fn container_labels(&self, id: &str) -> Result<Option<HashMap<String, String>>> {
+    /// Inspect a container by id or name; `None` when there is none.
+    pub(super) async fn inspect_container(
+        &self,
+        id: &str,
+    ) -> Result<Option<bollard::models::ContainerInspectResponse>> {
         match self
             .docker
             .inspect_container(id, Some(InspectContainerOptionsBuilder::new().build()))
             .await
         {
-            Ok(c) => Ok(Some(c.config.and_then(|c| c.labels).unwrap_or_default())),
+            Ok(c) => Ok(Some(c)),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),
@@ -210,18 +213,18 @@ impl Engine {
         }
     }
 
+    /// The labels of a container (by id or name); `None` when there is none.
+    pub async fn container_labels(&self, id: &str) -> Result<Option<HashMap<String, String>>> {
+        Ok(self
+            .inspect_container(id)
+            .await?
+            .map(|c| c.config.and_then(|c| c.labels).unwrap_or_default()))
+    }
+
     /// The state of a container by id or name; `None` when there is none.
     pub async fn container_state(&self, id: &str) -> Result<Option<ContainerState>> {
-        let c = match self
-            .docker
-            .inspect_container(id, Some(InspectContainerOptionsBuilder::new().build()))
-            .await
-        {
-            Ok(c) => c,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => return Ok(None),
-            Err(e) => return Err(EngineError::api(format!("inspect container {id}"), e)),
+        let Some(c) = self.inspect_container(id).await? else {
+            return Ok(None);
         };
         let state = c.state.unwrap_or_default();
         let config = c.config.unwrap_or_default();

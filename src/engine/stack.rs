@@ -11,9 +11,7 @@ use bollard::models::{
     EndpointSettings, HealthConfig, HealthStatusEnum, NetworkCreateRequest, NetworkingConfig,
     RestartPolicy, RestartPolicyNameEnum,
 };
-use bollard::query_parameters::{
-    InspectContainerOptionsBuilder, LogsOptionsBuilder, RestartContainerOptionsBuilder,
-};
+use bollard::query_parameters::{LogsOptionsBuilder, RestartContainerOptionsBuilder};
 use futures_util::{Stream, StreamExt};
 
 use super::{containers::container_body, ContainerSpec, Engine, EngineError, ExecOutput, Result};
@@ -177,16 +175,8 @@ impl Engine {
 
     /// A member's state; `None` when the container is gone.
     pub async fn member_state(&self, id: &str) -> Result<Option<MemberState>> {
-        let c = match self
-            .docker
-            .inspect_container(id, Some(InspectContainerOptionsBuilder::new().build()))
-            .await
-        {
-            Ok(c) => c,
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => return Ok(None),
-            Err(e) => return Err(EngineError::api(format!("inspect container {id}"), e)),
+        let Some(c) = self.inspect_container(id).await? else {
+            return Ok(None);
         };
         let state = c.state.unwrap_or_default();
         let health = state.health.as_ref();

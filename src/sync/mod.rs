@@ -10,20 +10,9 @@ use std::path::{Path, PathBuf};
 
 use ignore::WalkBuilder;
 
-/// Directories never sent: VCS metadata and devenv's own state.
-const SKIPPED_DIRS: &[&str] = &[".git", ".devenv"];
-/// Editors' swap, backup and temp files.
-const TEMP_FILES: &[&str] = &[
-    ".*.sw?",
-    ".*.swpx",
-    "*~",
-    "4913",
-    ".#*",
-    "#*#",
-    "*___jb_tmp___",
-    "*___jb_old___",
-    ".goutputstream-*",
-];
+/// What is never sent: the watcher's default ignores (VCS metadata, devenv's own state,
+/// editors' temp files).
+use crate::watch::{SKIPPED_DIRS, TEMP_FILES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -13,6 +13,9 @@ mod classify;
 mod tree;
 mod watcher;
 
+/// The default ignores: the same for watching and for syncing a remote workspace.
+pub(crate) use tree::{SKIPPED_DIRS, TEMP_FILES};
+
 use std::path::PathBuf;
 use std::time::Duration;
 

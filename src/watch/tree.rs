@@ -12,9 +12,9 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{Match, WalkBuilder};
 
 /// Directories never watched: VCS metadata and devenv's own state.
-const SKIPPED_DIRS: &[&str] = &[".git", ".devenv"];
+pub(crate) const SKIPPED_DIRS: &[&str] = &[".git", ".devenv"];
 /// Editors' swap, backup and temp files (vim, emacs, JetBrains, gedit).
-const TEMP_FILES: &[&str] = &[
+pub(crate) const TEMP_FILES: &[&str] = &[
     ".*.sw?",
     ".*.swpx",
     "*~",
