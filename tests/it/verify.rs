@@ -252,3 +252,51 @@ fn diff_of_two_builds_names_the_input_file_and_the_changed_files() {
     let same = t.ok(&["diff", pack.to_str().unwrap(), "."]);
     assert!(same.contains("same environment"), "{same}");
 }
+
+#[test]
+fn verify_against_a_registry_copy_holds_for_the_pushed_image_and_not_for_another() {
+    let registry = crate::cache::Registry::start();
+    let cache = format!("{}/devenv-it-verify", registry.addr);
+    let t = TestContext::new();
+    t.manifest(&format!("{TWO_STEPS}[cache]\nregistry = \"{cache}\"\n"));
+    t.write("app.txt", "version 1\n");
+    t.ok(&["build"]);
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    t.ok(&["push"]);
+    let out = t.run(&["verify", "--against", &cache]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // Someone pushes another image under the same hash: the registry copy is not ours.
+    let remote = format!("{cache}:{hash}");
+    let name = format!("{}-other", t.name);
+    docker(&[
+        "create",
+        "--name",
+        &name,
+        &format!("devenv/layer:{hash}"),
+        "/bin/sh",
+        "-c",
+        "true",
+    ]);
+    docker(&["commit", &name, &remote]);
+    docker(&["rm", "-f", &name]);
+    docker(&["push", &remote]);
+    docker(&["rmi", &remote]);
+    let out = t.run(&["verify", "--against", &cache, "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    // Nothing pulled for the comparison is left behind.
+    assert!(docker_lines(&["images", "-q", &remote]).is_empty());
+}
