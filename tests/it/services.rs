@@ -272,7 +272,6 @@ command = ["sleep", "1000"]
 
 #[test]
 fn watch_restarts_a_service_that_turns_unhealthy() {
-    use std::io::Read;
     let (t, _) = project(
         r#"
 [services.api]
@@ -286,48 +285,25 @@ ready = "test -f /tmp/healthy"
         .as_str()
         .unwrap()
         .to_owned();
-    let mut child = t
-        .cmd(&["watch"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = err.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let wait = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !seen.lock().unwrap().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "waiting for {needle:?}:\n{}",
-                seen.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    wait("watching ");
+    let watching = crate::watch::Watching::start(&t, &["watch"]);
+    // The engine's healthcheck ignores failures during its start period until its first
+    // pass (the start period is `ready_timeout`): turn unhealthy only after that pass.
+    let health = |id: &str| docker(&["inspect", "--format", "{{.State.Health.Status}}", id]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while health(&id).trim() != "healthy" {
+        assert!(Instant::now() < deadline, "never healthy: {}", health(&id));
+        std::thread::sleep(Duration::from_millis(200));
+    }
     docker(&["exec", &id, "rm", "/tmp/healthy"]);
-    wait("service api is unhealthy: restarted it");
+    watching.wait_err("service api is unhealthy: restarted it");
     // The restart ran the command again: healthy once more, same container.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while docker(&["inspect", "--format", "{{.State.Health.Status}}", &id]).trim() != "healthy" {
+    while health(&id).trim() != "healthy" {
         assert!(Instant::now() < deadline, "not healthy again");
         std::thread::sleep(Duration::from_millis(200));
     }
-    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
-    assert!(child.wait().unwrap().success());
+    let (code, err) = watching.interrupt();
+    assert_eq!(code, Some(0), "{err}");
 }
 
 /// Runs `docker-compose down -v` for a project when dropped, also when the test fails.

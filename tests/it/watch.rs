@@ -13,14 +13,14 @@ use crate::common::{docker, signal, stdout, TestContext};
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running `devenv watch` with its output collected in the background.
-struct Watching {
+pub(crate) struct Watching {
     child: Child,
     out: Arc<Mutex<String>>,
     err: Arc<Mutex<String>>,
 }
 
 impl Watching {
-    fn start(t: &TestContext, args: &[&str]) -> Watching {
+    pub(crate) fn start(t: &TestContext, args: &[&str]) -> Watching {
         let mut child = t
             .cmd(args)
             .stdin(Stdio::null())
@@ -56,7 +56,7 @@ impl Watching {
         }
     }
 
-    fn wait_err(&self, needle: &str) {
+    pub(crate) fn wait_err(&self, needle: &str) {
         self.wait("stderr", || self.stderr(), needle);
     }
 
@@ -65,7 +65,7 @@ impl Watching {
     }
 
     /// Ctrl-C; returns the exit code.
-    fn interrupt(mut self) -> (Option<i32>, String) {
+    pub(crate) fn interrupt(mut self) -> (Option<i32>, String) {
         signal(&self.child, nix::sys::signal::Signal::SIGINT);
         let start = Instant::now();
         loop {
