@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Y;
 
-use super::{normalise, valid_container_path, valid_env_name, valid_port, Cx};
+use super::{normalise, same_host_port, valid_container_path, valid_env_name, valid_port, Cx};
 use crate::interop::dockerfile_import;
 use crate::interop::draft::{set, Draft, DraftService};
 use crate::interop::json::J;
@@ -139,6 +139,47 @@ pub(super) fn import(cx: &mut Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), Inte
         }
     }
     Ok(())
+}
+
+/// A host port is published once: a service's port wins over the same host port of the dev
+/// container (`forwardPorts` of a devcontainer that shares a service's network mean the
+/// service's), a later service's over an earlier one's is dropped.
+pub(super) fn dedupe_ports(d: &mut Draft) {
+    let mut taken: Vec<String> = Vec::new();
+    for s in &mut d.services {
+        let mut kept = Vec::new();
+        for p in std::mem::take(&mut s.ports) {
+            if taken.iter().any(|q| same_host_port(q, &p)) {
+                d.warnings.push(crate::interop::draft::Warning {
+                    property: format!("compose services.{}.ports", s.name),
+                    message: format!("\"{p}\": that host port is already published"),
+                });
+            } else {
+                taken.push(p.clone());
+                kept.push(p);
+            }
+        }
+        s.ports = kept;
+    }
+    let before = std::mem::take(&mut d.ports);
+    for p in before {
+        if let Some(q) = taken.iter().find(|q| same_host_port(q, &p)) {
+            let owner = d
+                .services
+                .iter()
+                .find(|s| s.ports.contains(q))
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            d.warn(
+                "ports",
+                format!(
+                    "\"{p}\": service {owner} publishes that host port ({q}); not published twice"
+                ),
+            );
+        } else {
+            d.ports.push(p);
+        }
+    }
 }
 
 struct Compose<'a> {
@@ -750,4 +791,73 @@ fn interpolate(text: &str, shown: &str, d: &mut Draft) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_resolves_defaults_and_warns() {
+        let mut d = Draft::default();
+        let out = interpolate(
+            "a: ${X:-one}\nb: ${Y-two}\nc: ${Z}\nd: $$HOME\n",
+            "f.yml",
+            &mut d,
+        );
+        assert_eq!(out, "a: one\nb: two\nc: ${Z}\nd: $HOME\n");
+        assert_eq!(d.warnings.len(), 3, "{:?}", d.warnings);
+        assert!(d.warnings[2].message.contains("from your shell"));
+    }
+
+    #[test]
+    fn healthcheck_forms_become_ready_commands() {
+        let mut d = Draft::default();
+        let y = |s: &str| -> Y { serde_yaml_ng::from_str(s).unwrap() };
+        let cmd = y("test: [CMD, redis-cli, -e, \"it's\"]");
+        assert_eq!(
+            healthcheck("h", &cmd, &mut d).as_deref(),
+            Some("redis-cli -e 'it'\\''s'")
+        );
+        let shell = y("test: [CMD-SHELL, \"pg_isready || exit 1\"]");
+        assert_eq!(
+            healthcheck("h", &shell, &mut d).as_deref(),
+            Some("pg_isready || exit 1")
+        );
+        let plain = y("test: curl -f http://localhost/");
+        assert_eq!(
+            healthcheck("h", &plain, &mut d).as_deref(),
+            Some("curl -f http://localhost/")
+        );
+        assert_eq!(healthcheck("h", &y("test: [NONE]"), &mut d), None);
+        assert_eq!(healthcheck("h", &y("disable: true"), &mut d), None);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+    }
+
+    #[test]
+    fn ports_short_and_long_forms() {
+        let mut d = Draft::default();
+        let v: Y = serde_yaml_ng::from_str(
+            "[\"8080:80\", 5432, {target: 80, published: 9090, protocol: udp}]",
+        )
+        .unwrap();
+        assert_eq!(ports("p", Some(&v), &mut d), ["8080:80", "9090:80/udp"]);
+        assert_eq!(d.warnings.len(), 1);
+        assert!(d.warnings[0].message.contains("random host port"));
+    }
+
+    #[test]
+    fn later_files_merge_environment_and_add_ports() {
+        let mut a: Y = serde_json::json!({"services": {"app": {
+            "environment": ["A=1", "B=2"], "ports": ["1:1"], "image": "x"}}});
+        let mut b: Y = serde_json::json!({"services": {"app": {
+            "environment": {"B": "3"}, "ports": ["2:2"], "image": "y"}}});
+        normalise_environment(&mut a);
+        normalise_environment(&mut b);
+        merge(&mut a, b);
+        let app = &a["services"]["app"];
+        assert_eq!(app["environment"], serde_json::json!({"A": "1", "B": "3"}));
+        assert_eq!(app["ports"], serde_json::json!(["1:1", "2:2"]));
+        assert_eq!(app["image"], "y");
+    }
 }

@@ -106,6 +106,7 @@ pub fn import(path: &Path, root: &Path) -> Result<Imported, InteropError> {
         property(&cx, key, value, &mut d);
     }
     users(&obj, &mut d);
+    compose::dedupe_ports(&mut d);
     Ok(Imported {
         text: d.render(),
         warnings: d.warnings,
