@@ -36,6 +36,26 @@ pub(super) struct Draft {
     /// The devcontainer's `workspaceFolder` when it is not where the project is mounted:
     /// hooks run there, as devcontainers run lifecycle commands.
     pub hook_dir: Option<String>,
+    /// `[services.NAME]` tables (from a Compose devcontainer).
+    pub services: Vec<DraftService>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(super) struct DraftService {
+    pub name: String,
+    pub image: String,
+    /// An argv (`command = [..]`).
+    pub command: Option<Vec<String>>,
+    /// A `/bin/sh -c` command (`command = ".."`).
+    pub command_shell: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub env_file: Option<String>,
+    pub ports: Vec<String>,
+    pub volumes: Vec<String>,
+    pub ready: Option<String>,
+    pub restart: Option<String>,
+    pub depends_on: Vec<String>,
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -138,6 +158,9 @@ impl Draft {
                 let _ = writeln!(out, "on_start = {}", toml_str(&h));
             }
         }
+        for s in &self.services {
+            s.render(&mut out);
+        }
         out
     }
 
@@ -166,6 +189,43 @@ impl Draft {
             for (k, v) in &self.container_env {
                 let _ = writeln!(out, "{k} = {}", toml_str(v));
             }
+        }
+    }
+}
+
+impl DraftService {
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "\n[services.{}]", self.name);
+        let _ = writeln!(out, "image = {}", toml_str(&self.image));
+        if let Some(c) = &self.command {
+            let _ = writeln!(out, "command = {}", toml_array(c));
+        }
+        if let Some(c) = &self.command_shell {
+            let _ = writeln!(out, "command = {}", toml_str(c));
+        }
+        if !self.env.is_empty() {
+            let _ = writeln!(out, "env = {}", toml_inline_table(&self.env));
+        }
+        if let Some(f) = &self.env_file {
+            let _ = writeln!(out, "env_file = {}", toml_str(f));
+        }
+        if !self.ports.is_empty() {
+            let _ = writeln!(out, "ports = {}", toml_array(&self.ports));
+        }
+        if !self.volumes.is_empty() {
+            let _ = writeln!(out, "volumes = {}", toml_array(&self.volumes));
+        }
+        if let Some(r) = &self.ready {
+            let _ = writeln!(out, "ready = {}", toml_str(r));
+        }
+        if let Some(r) = &self.restart {
+            let _ = writeln!(out, "restart = {}", toml_str(r));
+        }
+        if !self.depends_on.is_empty() {
+            let _ = writeln!(out, "depends_on = {}", toml_array(&self.depends_on));
+        }
+        if let Some(u) = &self.user {
+            let _ = writeln!(out, "user = {}", toml_str(u));
         }
     }
 }

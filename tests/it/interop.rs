@@ -694,7 +694,7 @@ fn corpus_imports_without_silent_drops() {
     let mut configs = Vec::new();
     for case in std::fs::read_dir(&base).unwrap() {
         let case = case.unwrap().file_name().to_string_lossy().into_owned();
-        if case == "compose" {
+        if case.starts_with("compose") {
             continue;
         }
         for f in walk(&base.join(&case)) {
@@ -859,23 +859,77 @@ fn to_serde(v: jsonc_parser::JsonValue<'_>) -> serde_json::Value {
     }
 }
 
+/// Compose devcontainers: the dev container's service becomes `[base]` / `[container]`,
+/// the others `[services.NAME]`; everything else is named in a warning.
 #[test]
-fn corpus_compose_is_refused_with_a_reason() {
+fn corpus_compose_imports_services_with_warnings() {
     let t = TestContext::new();
-    let project = t.root().join("compose");
-    copy_dir(&fixture("compose"), &project);
-    let out = t
-        .cmd(&["import", "devcontainer"])
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("dockerComposeFile"),
-        "{}",
-        stderr(&out)
+    for case in ["compose-postgres", "compose-mongo"] {
+        let (_, manifest, warnings) = import_case(&t, case);
+        snapshot(case, &manifest, &warnings);
+    }
+}
+
+/// A Compose devcontainer on local busybox images, brought up: the dev container reaches
+/// the imported service by name, with the environment and workspace of the Compose file.
+#[test]
+fn compose_import_comes_up_with_its_services() {
+    let t = TestContext::new();
+    std::fs::write(t.root().join("base.tar"), busybox_rootfs(&t.name)).unwrap();
+    let tag = format!("devenv-it-compose:{}", t.name);
+    t.import_base(&tag);
+    t.write(
+        ".devcontainer/devcontainer.json",
+        r#"{ "dockerComposeFile": ["compose.yml", "compose.override.yml"], "service": "app",
+             "workspaceFolder": "/workspaces/src" }"#,
     );
-    assert!(!project.join("devenv.toml").exists());
+    t.write(
+        ".devcontainer/compose.yml",
+        &format!(
+            r#"services:
+  app:
+    image: {tag}
+    volumes:
+      - ..:/workspaces/src:cached
+    environment:
+      WEB_URL: http://web:8080/
+    network_mode: service:web
+  web:
+    image: {tag}
+    command: ["httpd", "-f", "-p", "8080", "-h", "/srv"]
+    volumes:
+      - ../site:/srv:ro
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]
+    restart: on-failure
+"#
+        ),
+    );
+    t.write(
+        ".devcontainer/compose.override.yml",
+        "services:
+  app:
+    environment:
+      - GREETING=${GREETING:-hello}
+",
+    );
+    t.write("site/index.html", "from-web\n");
+    let out = t.run(&["import", "devcontainer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("web:PORT"), "{}", stderr(&out));
+    let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    assert!(manifest.contains("[services.web]"), "{manifest}");
+    let out = t.run(&["up"]);
+    assert!(out.status.success(), "up: {}\n{manifest}", stderr(&out));
+    let got = t.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "pwd; echo $GREETING; wget -q -O- $WEB_URL",
+    ]);
+    assert_eq!(got, "/workspaces/src\nhello\nfrom-web\n");
+    let _ = t.run(&["down", "--volumes"]);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! property (environment, ports, lifecycle commands, warnings for the rest), `mounts`
 //! the mounts and `variables` the devcontainer variables in lifecycle commands.
 
+mod compose;
 mod mounts;
 mod properties;
 mod variables;
@@ -95,20 +96,17 @@ pub fn import(path: &Path, root: &Path) -> Result<Imported, InteropError> {
         source: shown.clone(),
         ..Draft::default()
     };
-    if obj.get("dockerComposeFile").is_some() {
-        return Err(InteropError::Unsupported {
-            path: shown,
-            message: "a Docker Compose devcontainer (dockerComposeFile) has no devenv form: \
-                      devenv runs one container"
-                .into(),
-        });
-    }
     workspace(&mut cx, &obj, &mut d);
-    base(&cx, &obj, &mut d)?;
+    if obj.get("dockerComposeFile").is_some() {
+        compose::import(&mut cx, &obj, &mut d)?;
+    } else {
+        base(&cx, &obj, &mut d)?;
+    }
     for (key, value) in obj.entries() {
         property(&cx, key, value, &mut d);
     }
     users(&obj, &mut d);
+    compose::dedupe_ports(&mut d);
     Ok(Imported {
         text: d.render(),
         warnings: d.warnings,

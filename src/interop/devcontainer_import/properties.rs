@@ -22,7 +22,10 @@ pub(super) fn property(cx: &Cx<'_>, key: &str, v: &J, d: &mut Draft) {
         | "remoteUser"
         | "containerUser"
         | "$schema"
-        | "updateRemoteUserUID" => {}
+        | "updateRemoteUserUID"
+        | "dockerComposeFile"
+        | "service"
+        | "runServices" => {}
         // devenv always runs an init process and its own idle command.
         "init" | "overrideCommand" if matches!(v, J::Bool(true)) => {}
         "containerEnv" | "remoteEnv" => env_object(cx, key, v, d),
