@@ -919,6 +919,10 @@ fn compose_import_comes_up_with_its_services() {
     assert!(stderr(&out).contains("web:PORT"), "{}", stderr(&out));
     let manifest = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
     assert!(manifest.contains("[services.web]"), "{manifest}");
+    // Under the test's name, so its cleanup by label finds every image, container and
+    // volume the environment makes (and the base tagged above can go with them).
+    let manifest = format!("name = \"{}\"\n{manifest}", t.name);
+    t.write("devenv.toml", &manifest);
     let out = t.run(&["up"]);
     assert!(out.status.success(), "up: {}\n{manifest}", stderr(&out));
     let got = t.ok(&[
