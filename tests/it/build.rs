@@ -670,17 +670,7 @@ fn ctrl_c_while_waiting_for_another_builds_lock_exits_at_once() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     assert!(child.try_wait().unwrap().is_none(), "build did not wait");
-    signal(&child, nix::sys::signal::Signal::SIGINT);
-    let sent = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if sent.elapsed() > Duration::from_secs(5) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = interrupt_within(&mut child, Duration::from_secs(5));
     drop(held);
     let Some(status) = status else {
         let _ = child.kill();
@@ -717,17 +707,7 @@ fn ctrl_c_while_waiting_for_the_project_lock_exits_at_once() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(1));
     assert!(child.try_wait().unwrap().is_none(), "down did not wait");
-    signal(&child, nix::sys::signal::Signal::SIGINT);
-    let sent = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if sent.elapsed() > Duration::from_secs(5) {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = interrupt_within(&mut child, Duration::from_secs(5));
     drop(held);
     let Some(status) = status else {
         let _ = child.kill();
@@ -736,4 +716,22 @@ fn ctrl_c_while_waiting_for_the_project_lock_exits_at_once() {
     };
     assert_eq!(status.code(), Some(130));
     assert_eq!(t.containers(), [container], "down went ahead after Ctrl-C");
+}
+
+/// Ctrl-C `child`; its exit status if it ended within `limit` (the caller kills it if not).
+fn interrupt_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    signal(child, nix::sys::signal::Signal::SIGINT);
+    let sent = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if sent.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
