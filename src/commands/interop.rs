@@ -100,25 +100,41 @@ async fn export_devcontainer(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus>
         volume_names,
     };
     let text = devcontainer_export::render(m, &target);
+    let default = m.root.join(".devcontainer/devcontainer.json");
+    if let Some(path) = write_export(ctx, args, default, DEVCONTAINER_MARKER, &text)? {
+        ctx.printer.info(&format!(
+            "wrote {} for image {}",
+            path.display(),
+            built.image
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Print `text` (`-o -`) or write it to the output path, which may be replaced only when an
+/// earlier export wrote it (its first line is `marker`) or with `--force`. Returns the path
+/// written, `None` when printed.
+fn write_export(
+    ctx: &Ctx,
+    args: &ExportArgs,
+    default: std::path::PathBuf,
+    marker: &str,
+    text: &str,
+) -> Result<Option<std::path::PathBuf>> {
     if args.output.as_deref() == Some(Path::new("-")) {
         ctx.printer.data(text.trim_end());
-        return Ok(ExitStatus::Success);
+        return Ok(None);
     }
-    let path = output_path(ctx, args, m.root.join(".devcontainer/devcontainer.json"))?;
-    let ours = std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with(DEVCONTAINER_MARKER));
+    let path = output_path(ctx, args, default)?;
+    let ours = std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with(marker));
     if path.exists() && !ours && !args.force {
         return Err(InteropError::Exists {
             path: path.display().to_string(),
         }
         .into());
     }
-    write_file(&path, &text)?;
-    ctx.printer.info(&format!(
-        "wrote {} for image {}",
-        path.display(),
-        built.image
-    ));
-    Ok(ExitStatus::Success)
+    write_file(&path, text)?;
+    Ok(Some(path))
 }
 
 /// First line of an exported compose file: such a file may be replaced without --force.
@@ -142,24 +158,14 @@ async fn export_compose(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
         health_retries: crate::stack::HEALTH_RETRIES,
     };
     let text = crate::interop::compose_export::render(m, &target);
-    if args.output.as_deref() == Some(Path::new("-")) {
-        ctx.printer.data(text.trim_end());
-        return Ok(ExitStatus::Success);
+    let default = m.root.join("docker-compose.yml");
+    if let Some(path) = write_export(ctx, args, default, COMPOSE_MARKER, &text)? {
+        ctx.printer.info(&format!(
+            "wrote {}; run it with `docker-compose -f {} up -d`",
+            path.display(),
+            path.display()
+        ));
     }
-    let path = output_path(ctx, args, m.root.join("docker-compose.yml"))?;
-    let ours = std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with(COMPOSE_MARKER));
-    if path.exists() && !ours && !args.force {
-        return Err(InteropError::Exists {
-            path: path.display().to_string(),
-        }
-        .into());
-    }
-    write_file(&path, &text)?;
-    ctx.printer.info(&format!(
-        "wrote {}; run it with `docker-compose -f {} up -d`",
-        path.display(),
-        path.display()
-    ));
     Ok(ExitStatus::Success)
 }
 
