@@ -3,6 +3,7 @@
 #   bench/run.py   devenv vs the raw docker operations (medians, ratios)
 #   bench/watch.sh `devenv watch` start time, inotify watches, save→rule latency
 #   bench/pack.sh  `devenv pack`/`load` vs `docker save`/`load`: archive size and time
+#   bench/remote.sh a remote engine (own namespaces, tcp): warm run, one edit, initial upload
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked >&2
@@ -34,3 +35,12 @@ echo "appended the services benchmark to $out" >&2
   DEVENV="$PWD/target/release/devenv" bash bench/pack.sh
 } >> "$out"
 echo "appended the pack benchmarks to $out" >&2
+{
+  echo
+  echo "## Remote engine (bench/remote.sh)"
+  echo
+  echo '```'
+  DEVENV="$PWD/target/release/devenv" bash bench/remote.sh 10 2>/dev/null | tail -n 4
+  echo '```'
+} >> "$out"
+echo "appended the remote benchmark to $out" >&2
