@@ -92,6 +92,48 @@ fn container_cwd(root: &Path, workdir: &str) -> String {
     }
 }
 
+/// Bring the whole set up from a built image: the services in dependency order and ready,
+/// the dev container (started, its user set up, on a remote engine its workspace synced),
+/// then the hooks, which can use the services. On an engine that cannot see this machine's
+/// files, services that run from the environment image share the dev container's synced
+/// workspace, so there the dev container comes first.
+pub(super) async fn up_all(
+    engine: &Engine,
+    project: &Project,
+    built: &image::Built,
+    policy: StalePolicy,
+    mode: image::LockMode,
+    events: &mut dyn session::Events,
+) -> Result<session::Running> {
+    let m = &project.manifest;
+    let state_dir = &project.paths.dir;
+    let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
+    let workspace = if m.services.is_empty() {
+        session::Workspace::Bind // decided, if need be, when the container is made
+    } else {
+        session::workspace_mode(engine, m, &built.image, state_dir).await?
+    };
+    let env = stack::EnvImage {
+        image: &built.image,
+        hash: &built.hash,
+        workspace,
+    };
+    let shares_workspace = workspace == session::Workspace::Volume
+        && m.services.values().any(|s| s.uses_environment_image());
+    let running = if shares_workspace {
+        stack::ensure_network(engine, m).await?;
+        let running =
+            session::ensure_started(engine, m, &settings, policy, state_dir, events).await?;
+        stack::up(engine, m, env, &project.paths, mode, events).await?;
+        running
+    } else {
+        stack::up(engine, m, env, &project.paths, mode, events).await?;
+        session::ensure_started(engine, m, &settings, policy, state_dir, events).await?
+    };
+    session::run_hooks(engine, m, &settings, &running, state_dir, events).await?;
+    Ok(running)
+}
+
 /// Load, build what is missing and make sure the container runs; returns it.
 async fn prepare(
     ctx: &Ctx,
@@ -108,24 +150,15 @@ async fn prepare(
     let mut view = BuildView::new(ctx.printer);
     let built =
         image::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
-    let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
-    // Services first, in dependency order and ready, so the hooks can use them.
-    let env = stack::EnvImage {
-        image: &built.image,
-        hash: &built.hash,
-    };
-    stack::up(
+    let running = up_all(
         &engine,
-        m,
-        env,
-        &project.paths,
+        &project,
+        &built,
+        policy,
         lock_mode(locked),
         &mut view,
     )
     .await?;
-    let running =
-        session::ensure_running(&engine, m, &settings, policy, &project.paths.dir, &mut view)
-            .await?;
     if !m.services.is_empty() {
         let names: Vec<&str> = m.services.keys().map(String::as_str).collect();
         ctx.printer
@@ -162,6 +195,7 @@ async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo
         let env = stack::EnvImage {
             image: &image,
             hash,
+            workspace: session::Workspace::of(&c.labels),
         };
         if !stack::all_current(m, &members, lock.as_ref(), &mut cache, env)? {
             return Ok(None);

@@ -44,11 +44,11 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None => false,
     };
     let found = session::find(&engine, &ProjectId::new(m)).await?;
-    let workspace = match &found {
-        Some(c) => Some(session::Workspace::of(&c.labels).label()),
-        None => session::remembered_workspace(&project.paths.dir, engine.endpoint())
-            .map(session::Workspace::label),
+    let mode = match &found {
+        Some(c) => Some(session::Workspace::of(&c.labels)),
+        None => session::remembered_workspace(&project.paths.dir, engine.endpoint()),
     };
+    let workspace = mode.map(session::Workspace::label);
     let container = match found {
         Some(c) => {
             let changes = match (&hash, &image) {
@@ -69,7 +69,11 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None => None,
     };
     let env = match (&hash, &image) {
-        (Some(h), Some(i)) => Some(crate::stack::EnvImage { image: i, hash: h }),
+        (Some(h), Some(i)) => Some(crate::stack::EnvImage {
+            image: i,
+            hash: h,
+            workspace: mode.unwrap_or(session::Workspace::Bind),
+        }),
         _ => None,
     };
     let services = crate::stack::status(&engine, m, env, &project.paths).await?;

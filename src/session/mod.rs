@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 pub use exec::{exec_command, signal_marked, ExecEnd, ExecRequest};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
-pub use workspace::{remembered as remembered_workspace, Workspace};
+pub use workspace::{
+    decide as workspace_mode, remembered as remembered_workspace, volume_name as workspace_volume,
+    Workspace,
+};
 
 use self::container::{create, named_volume_targets};
 use crate::engine::{labels, ContainerInfo, Engine, EngineError, ExecSpec};
@@ -177,13 +180,39 @@ pub async fn ensure_running(
     state_dir: &Path,
     events: &mut dyn Events,
 ) -> Result<Running, SessionError> {
+    let running = ensure_started(engine, manifest, settings, policy, state_dir, events).await?;
+    run_hooks(engine, manifest, settings, &running, state_dir, events).await?;
+    Ok(running)
+}
+
+/// [`ensure_running`] without the hooks: the container exists, runs, has its user and (on a
+/// remote engine) the project. The services start after this and before [`run_hooks`], so
+/// services that run from the environment image find the synced workspace and the hooks
+/// find the services ready.
+pub async fn ensure_started(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    policy: StalePolicy,
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<Running, SessionError> {
     let id = ProjectId::new(manifest);
     let _lock = project_lock(&id).await?;
     let existing = find(engine, &id).await?;
     if let Some(c) = existing {
         let changes = settings.diff(&c.labels);
         if changes.is_empty() {
-            return reuse(engine, manifest, settings, c, state_dir, events).await;
+            let must_start = !c.running();
+            prepare(
+                engine, manifest, settings, &c, must_start, state_dir, events,
+            )
+            .await?;
+            return Ok(Running {
+                container: c,
+                created: false,
+                started: must_start,
+            });
         }
         let summary = changes.join(", ");
         if policy == StalePolicy::RecreateIfUnused && c.running() {
@@ -202,7 +231,7 @@ pub async fn ensure_running(
     let mode = workspace::decide(engine, manifest, &settings.image, state_dir).await?;
     let container = create(engine, manifest, settings, &id, mode).await?;
     events.info(&format!("created {}", container.name));
-    start_and_hooks(
+    prepare(
         engine, manifest, settings, &container, true, state_dir, events,
     )
     .await?;
@@ -213,34 +242,8 @@ pub async fn ensure_running(
     })
 }
 
-async fn reuse(
-    engine: &Engine,
-    manifest: &Manifest,
-    settings: &RuntimeSettings,
-    c: ContainerInfo,
-    state_dir: &Path,
-    events: &mut dyn Events,
-) -> Result<Running, SessionError> {
-    let must_start = !c.running();
-    let pending_create = !hooks_done(manifest, state_dir, &c.id);
-    if must_start || pending_create {
-        start_and_hooks(
-            engine, manifest, settings, &c, must_start, state_dir, events,
-        )
-        .await?;
-    } else if Workspace::of(&c.labels) == Workspace::Volume {
-        sync_workspace(engine, manifest, &c.id, state_dir, events).await?;
-    }
-    Ok(Running {
-        container: c,
-        created: false,
-        started: must_start,
-    })
-}
-
-/// Start (when `start`), set up the user, run `on_create` once (marker written only after
-/// success) and `on_start` on each start.
-async fn start_and_hooks(
+/// Start (when `start`) and set up the user; bring a synced workspace up to date.
+async fn prepare(
     engine: &Engine,
     manifest: &Manifest,
     settings: &RuntimeSettings,
@@ -261,6 +264,25 @@ async fn start_and_hooks(
     if volume_mode {
         sync_workspace(engine, manifest, &c.id, state_dir, events).await?;
     }
+    Ok(())
+}
+
+/// Run `on_create` once (marker written only after success) and `on_start` when `running`
+/// was started. Serialised per project like [`ensure_started`], so two concurrent `up`s run
+/// `on_create` once.
+pub async fn run_hooks(
+    engine: &Engine,
+    manifest: &Manifest,
+    settings: &RuntimeSettings,
+    running: &Running,
+    state_dir: &Path,
+    events: &mut dyn Events,
+) -> Result<(), SessionError> {
+    if manifest.hooks.on_create.is_none() && manifest.hooks.on_start.is_none() {
+        return Ok(());
+    }
+    let _lock = project_lock(&ProjectId::new(manifest)).await?;
+    let c = &running.container;
     if let Some(hook) = &manifest.hooks.on_create {
         if !hook_done(state_dir, &c.id) {
             events.info("running on_create hook");
@@ -268,7 +290,7 @@ async fn start_and_hooks(
             mark_hook_done(state_dir, &c.id)?;
         }
     }
-    if start {
+    if running.started {
         if let Some(hook) = &manifest.hooks.on_start {
             events.info("running on_start hook");
             run_hook(engine, manifest, settings, &c.id, hook, events).await?;

@@ -39,6 +39,8 @@ impl Workspace {
 }
 
 const PROBE_TARGET: &str = "/devenv-bind-probe";
+/// The probe file's name stem; each probe adds its nonce, so concurrent probes (two
+/// devenvs starting the same project) never read each other's file.
 const PROBE_FILE: &str = "bind-probe";
 
 fn cache_path(state_dir: &Path) -> PathBuf {
@@ -99,7 +101,8 @@ async fn probe(
     };
     std::fs::create_dir_all(state_dir).map_err(io)?;
     let nonce = format!("devenv-probe-{}", super::exec::unique_id());
-    let file = state_dir.join(PROBE_FILE);
+    let name = format!("{PROBE_FILE}-{nonce}");
+    let file = state_dir.join(&name);
     std::fs::write(&file, &nonce).map_err(io)?;
     let id = ProjectId::new(manifest);
     let spec = ContainerSpec {
@@ -125,7 +128,7 @@ async fn probe(
         Err(e) => return Err(e.into()),
         Ok(cid) => {
             let read = engine
-                .download_tar(&cid, &format!("{PROBE_TARGET}/{PROBE_FILE}"))
+                .download_tar(&cid, &format!("{PROBE_TARGET}/{name}"))
                 .await;
             let _ = engine.remove_container(&cid).await;
             match read {

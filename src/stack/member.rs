@@ -40,6 +40,10 @@ pub struct ServiceSettings {
     pub user: Option<String>,
     /// Where the project is mounted (services from the environment image only).
     pub workdir: Option<String>,
+    /// On an engine that cannot see this machine's files: the volume holding the synced
+    /// project, mounted at `workdir` instead of the project directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
     pub network: String,
 }
 
@@ -52,6 +56,7 @@ impl ServiceSettings {
         image: &str,
         env_hash: Option<&str>,
         network: &str,
+        workspace: Option<&str>,
     ) -> Result<ServiceSettings, StackError> {
         let env = resolve_env(manifest, service)?;
         let mut h = crate::fingerprint::Hasher::new("service-env");
@@ -80,6 +85,7 @@ impl ServiceSettings {
             restart: service.restart.as_str().to_owned(),
             user,
             workdir: own.then(|| manifest.shell.workdir.clone()),
+            workspace: workspace.filter(|_| own).map(str::to_owned),
             network: network.to_owned(),
         })
     }
@@ -92,7 +98,7 @@ impl ServiceSettings {
         let Some(old) = old else {
             return vec!["created by another devenv version".into()];
         };
-        let fields: [(&str, bool); 11] = [
+        let fields: [(&str, bool); 12] = [
             ("image", old.image != self.image || old.hash != self.hash),
             ("command", old.command != self.command),
             ("env", old.env_sha256 != self.env_sha256),
@@ -103,6 +109,7 @@ impl ServiceSettings {
             ("restart", old.restart != self.restart),
             ("user", old.user != self.user),
             ("shell.workdir", old.workdir != self.workdir),
+            ("workspace", old.workspace != self.workspace),
             ("network", old.network != self.network),
         ];
         fields
@@ -122,10 +129,18 @@ impl ServiceSettings {
         let mut mounts = Vec::new();
         let mut volumes = Vec::new();
         if let Some(workdir) = &self.workdir {
-            mounts.push(Mount::Bind {
-                source: id.project.dir.clone(),
-                target: workdir.clone(),
-                read_only: false,
+            mounts.push(match &self.workspace {
+                // Made and filled by the dev container, which starts first.
+                Some(volume) => Mount::Volume {
+                    name: volume.clone(),
+                    target: workdir.clone(),
+                    read_only: false,
+                },
+                None => Mount::Bind {
+                    source: id.project.dir.clone(),
+                    target: workdir.clone(),
+                    read_only: false,
+                },
             });
         }
         for v in &self.volumes {

@@ -29,7 +29,7 @@ use crate::fingerprint::{FingerprintError, StatCache};
 use crate::image::LockMode;
 use crate::manifest::lock::LockError;
 use crate::manifest::Manifest;
-use crate::session::{Events, ProjectId};
+use crate::session::{Events, ProjectId, Workspace};
 
 /// Log lines shown with a service that failed to start.
 const FAILURE_LOG_LINES: u64 = 20;
@@ -186,11 +186,25 @@ pub fn dev_network(manifest: &Manifest) -> Option<String> {
     (!manifest.services.is_empty()).then(|| Identity::new(manifest).network())
 }
 
-/// The environment's image, which services without their own run.
+/// The environment's image, which services without their own run, and where those find
+/// the project: bind-mounted, or (remote engine) the dev container's synced volume.
 #[derive(Debug, Clone, Copy)]
 pub struct EnvImage<'a> {
     pub image: &'a str,
     pub hash: &'a str,
+    pub workspace: Workspace,
+}
+
+/// Create the project network the dev container joins when there are services.
+pub async fn ensure_network(engine: &Engine, manifest: &Manifest) -> Result<(), StackError> {
+    if manifest.services.is_empty() {
+        return Ok(());
+    }
+    let id = Identity::new(manifest);
+    engine
+        .ensure_network(&id.network(), id.labels("network", None))
+        .await?;
+    Ok(())
 }
 
 /// Members of the set, from one list call.
@@ -236,7 +250,10 @@ pub fn desired(
     images: &BTreeMap<String, String>,
     env: EnvImage<'_>,
 ) -> Result<BTreeMap<String, ServiceSettings>, StackError> {
-    let network = Identity::new(manifest).network();
+    let id = Identity::new(manifest);
+    let network = id.network();
+    let workspace =
+        (env.workspace == Workspace::Volume).then(|| crate::session::workspace_volume(&id.project));
     let mut out = BTreeMap::new();
     for (name, service) in &manifest.services {
         let (image, hash) = if service.uses_environment_image() {
@@ -247,7 +264,14 @@ pub fn desired(
                 None => continue,
             }
         };
-        let settings = ServiceSettings::new(manifest, service, image, hash, &network)?;
+        let settings = ServiceSettings::new(
+            manifest,
+            service,
+            image,
+            hash,
+            &network,
+            workspace.as_deref(),
+        )?;
         out.insert(name.clone(), settings);
     }
     Ok(out)
@@ -341,9 +365,7 @@ pub async fn up(
     }
     let images = pinned_images(engine, manifest, paths, mode, events).await?;
     let want = desired(manifest, &images, env)?;
-    engine
-        .ensure_network(&id.network(), id.labels("network", None))
-        .await?;
+    ensure_network(engine, manifest).await?;
     for level in crate::manifest::start_levels(&manifest.services) {
         let work = level.iter().map(|name| {
             let existing = members.services.get(name);

@@ -370,4 +370,7 @@ fn concurrent_ups_end_with_one_set_and_hooks_run_once_services_are_ready() {
     assert_eq!(t.containers().len(), 2, "{:?}", t.containers());
     let saw = std::fs::read_to_string(t.root().join("hook-saw")).unwrap();
     assert_eq!(saw, "hello\n");
+    // Both probed the engine at once; neither may mistake the local engine for a remote one.
+    let status = t.ok(&["status"]);
+    assert!(status.contains("workspace: bind"), "{status}");
 }

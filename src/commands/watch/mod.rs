@@ -33,7 +33,7 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::image::{self, BuildError, LockMode};
 use crate::manifest::{Manifest, WatchAction};
 use crate::project::Project;
-use crate::session::{self, RunnerEvent, RuntimeSettings, StalePolicy};
+use crate::session::{self, RunnerEvent, StalePolicy};
 use crate::watch::{self, Classified, Classifier, Notice, WatchEvent, Watcher};
 
 /// Grace period for a container stop by a `restart` rule, in seconds.
@@ -311,26 +311,12 @@ impl<'a> Session<'a> {
         let mut rep = Quiet::new(self.ctx.printer);
         let built =
             image::ensure_image(&self.engine, m, &self.project.paths, self.mode, &mut rep).await?;
-        let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
-        let env = crate::stack::EnvImage {
-            image: &built.image,
-            hash: &built.hash,
-        };
-        crate::stack::up(
+        let running = super::env::up_all(
             &self.engine,
-            m,
-            env,
-            &self.project.paths,
-            self.mode,
-            &mut rep,
-        )
-        .await?;
-        let running = session::ensure_running(
-            &self.engine,
-            m,
-            &settings,
+            &self.project,
+            &built,
             StalePolicy::Recreate,
-            &self.project.paths.dir,
+            self.mode,
             &mut rep,
         )
         .await?;
