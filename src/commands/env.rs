@@ -119,7 +119,9 @@ pub(super) async fn up_all(
         workspace,
     };
     let shares_workspace = workspace == session::Workspace::Volume
-        && m.services.values().any(|s| s.uses_environment_image());
+        && m.services
+            .values()
+            .any(crate::manifest::Service::uses_environment_image);
     let running = if shares_workspace {
         stack::ensure_network(engine, m).await?;
         let running =
