@@ -40,3 +40,34 @@ fn a_service_from_the_environment_image_sees_the_synced_project() {
         "down left the project network on the engine"
     );
 }
+
+#[test]
+fn env_files_are_read_here_and_reach_the_remote_containers() {
+    let p = RemoteProject::new();
+    p.t.manifest(
+        "[container]\nenv_file = \".env\"\n[services.worker]\ncommand = \"exec sleep 600\"\n\
+         env_file = \".env.worker\"\n",
+    );
+    // Literal values: a `$` and quotes travel as written.
+    p.t.write(".env", "GREETING=hello $USER\n");
+    p.t.write(".env.worker", "ROLE='worker'\n");
+    let out = p.ok(&["run", "--", "sh", "-c", "printf '%s\\n' \"$GREETING\""]);
+    assert_eq!(out, "hello $USER\n");
+    let json = p.ok(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let id = status["services"]["worker"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let env =
+        p.e.docker(&["exec", &id, "sh", "-c", "printf '%s\\n' \"$ROLE\""]);
+    // `docker run --env-file` rules: quotes are part of the value.
+    assert_eq!(String::from_utf8_lossy(&env.stdout), "'worker'\n");
+
+    // An edited env file recreates the dev container with the new value.
+    p.t.write(".env", "GREETING=changed\n");
+    let out = p.ok(&["up"]);
+    let out = out + &p.ok(&["run", "--", "sh", "-c", "printf '%s\\n' \"$GREETING\""]);
+    assert!(out.ends_with("changed\n"), "{out}");
+    p.ok(&["down", "--volumes"]);
+}
