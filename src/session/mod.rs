@@ -9,7 +9,7 @@ mod container;
 pub mod env_file;
 mod exec;
 mod runner;
-mod settings;
+pub(crate) mod settings;
 mod user;
 mod workspace;
 

@@ -91,11 +91,8 @@ impl RuntimeSettings {
     /// What differs from the settings recorded in a container's labels, as short phrases;
     /// empty when the container is current.
     pub fn diff(&self, container_labels: &HashMap<String, String>) -> Vec<String> {
-        let old: Option<RuntimeSettings> = container_labels
-            .get(labels::SETTINGS)
-            .and_then(|s| serde_json::from_str(s).ok());
-        let Some(old) = old else {
-            return vec!["created by another devenv version".into()];
+        let Some(old) = recorded::<RuntimeSettings>(container_labels) else {
+            return vec![OTHER_VERSION.into()];
         };
         let mut changes = Vec::new();
         if old.hash != self.hash {
@@ -114,12 +111,7 @@ impl RuntimeSettings {
             ("shell.user", old.user != self.user),
             ("hooks.on_create", old.on_create != self.on_create),
         ];
-        changes.extend(
-            fields
-                .iter()
-                .filter(|(_, changed)| *changed)
-                .map(|(name, _)| format!("{name} changed")),
-        );
+        changes.extend(changed_fields(&fields));
         if old.image != self.image && old.hash == self.hash {
             changes.push("image name changed".into());
         }
@@ -141,4 +133,26 @@ impl RuntimeSettings {
             })
             .collect()
     }
+}
+
+/// What a diff says of a container whose settings label this devenv cannot read.
+pub(crate) const OTHER_VERSION: &str = "created by another devenv version";
+
+/// The settings a container was created with, from its settings label.
+pub(crate) fn recorded<T: serde::de::DeserializeOwned>(
+    container_labels: &HashMap<String, String>,
+) -> Option<T> {
+    container_labels
+        .get(labels::SETTINGS)
+        .and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// `"<name> changed"` for each field that differs.
+pub(crate) fn changed_fields<'a>(
+    fields: &'a [(&'a str, bool)],
+) -> impl Iterator<Item = String> + 'a {
+    fields
+        .iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| format!("{name} changed"))
 }

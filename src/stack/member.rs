@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Identity, StackError};
 use crate::engine::{labels, ContainerSpec, HealthCheck, Mount, PortBinding, ServiceOptions};
 use crate::manifest::{Manifest, PortSpec, Service, VolumeSpec};
+use crate::session::settings::{changed_fields, recorded, OTHER_VERSION};
 
 /// How often the engine's healthcheck runs the probe once the service is up.
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -92,11 +93,8 @@ impl ServiceSettings {
 
     /// What differs from the settings recorded on a container; empty when it is current.
     pub fn diff(&self, container_labels: &HashMap<String, String>) -> Vec<String> {
-        let old: Option<ServiceSettings> = container_labels
-            .get(labels::SETTINGS)
-            .and_then(|s| serde_json::from_str(s).ok());
-        let Some(old) = old else {
-            return vec!["created by another devenv version".into()];
+        let Some(old) = recorded::<ServiceSettings>(container_labels) else {
+            return vec![OTHER_VERSION.into()];
         };
         let fields: [(&str, bool); 12] = [
             ("image", old.image != self.image || old.hash != self.hash),
@@ -112,11 +110,7 @@ impl ServiceSettings {
             ("workspace", old.workspace != self.workspace),
             ("network", old.network != self.network),
         ];
-        fields
-            .iter()
-            .filter(|(_, changed)| *changed)
-            .map(|(name, _)| format!("{name} changed"))
-            .collect()
+        changed_fields(&fields).collect()
     }
 
     /// The container spec and the service options it is created with.
