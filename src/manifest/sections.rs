@@ -1,6 +1,6 @@
 //! Reads each section of the manifest (`name`, `[base]`, `[env]`, `[[step]]`, `[shell]`,
 //! `[hooks]`, `[cache]`) into its typed form, filling defaults and reporting every problem.
-//! `[container]` and `[[watch]]` live in `runtime.rs`.
+//! `[container]`, `[[watch]]` and `[sync]` live in `runtime.rs`.
 //!
 //! A section with errors still yields a value (defaults or placeholders) so the walk can
 //! go on and report the rest; the caller discards the manifest when anything was reported.
@@ -27,6 +27,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "hooks",
     "cache",
     "watch",
+    "sync",
     "services",
 ];
 const BASE_KEYS: &[&str] = &["image", "rootfs", "pull"];
@@ -44,6 +45,7 @@ const HOMES: &[(&str, &[&str])] = &[
     ("[hooks]", HOOKS_KEYS),
     ("[cache]", CACHE_KEYS),
     ("[[watch]]", super::runtime::WATCH_KEYS),
+    ("[sync]", super::runtime::SYNC_KEYS),
     ("[services.NAME]", super::services::SERVICE_KEYS),
 ];
 
@@ -73,6 +75,7 @@ pub(super) fn manifest(cx: &mut Cx<'_>, top: &Table<'_, '_>, path: &Path) -> Man
         hooks: hooks(cx, top),
         cache: cache(cx, top),
         watch: super::runtime::watch(cx, top),
+        sync: super::runtime::sync(cx, top),
         services: super::services::services(cx, top),
     }
 }
