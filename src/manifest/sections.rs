@@ -95,8 +95,15 @@ fn default_name(cx: &Cx<'_>) -> String {
     super::sanitise_name(&last.unwrap_or_default())
 }
 
-/// The hint for an unknown key: a close known key, or where the key belongs.
+/// The hint for an unknown key: at the top level, the section a key of another section
+/// belongs in; else a close known key, or where the key belongs.
 pub(super) fn unknown_key_hint(table: &str, key: &str, known: &[&str]) -> Option<String> {
+    // A key of another section is more likely misplaced than misspelt (`fetch` is not a
+    // typo of `watch`).
+    let home = HOMES.iter().find(|(_, keys)| keys.contains(&key));
+    if let (Some(home), "the top level") = (home, table) {
+        return Some(format!("`{key}` belongs in {}", home.0));
+    }
     if let Some(near) = closest(key, known) {
         let written = match near {
             "step" | "watch" if table == "the top level" => format!(" (written [[{near}]])"),
@@ -110,8 +117,7 @@ pub(super) fn unknown_key_hint(table: &str, key: &str, known: &[&str]) -> Option
              move `{key}` above the first header"
         ));
     }
-    let home = HOMES.iter().find(|(_, keys)| keys.contains(&key))?;
-    Some(format!("`{key}` belongs in {}", home.0))
+    home.map(|home| format!("`{key}` belongs in {}", home.0))
 }
 
 /// A string that must be one of `options`; an unknown one is reported with its choices.
