@@ -31,22 +31,24 @@ impl Engine {
         let stream = self.docker.download_from_container(&id, Some(opts));
         stream
             .map(move |chunk| {
-                chunk.map_err(|e| match EngineError::api(format!("copy {path} out of {id}"), e) {
-                    EngineError::NotFound { name: message, .. } => {
-                        if message.to_ascii_lowercase().contains("no such container") {
-                            EngineError::NotFound {
-                                what: "container",
-                                name: id.clone(),
-                            }
-                        } else {
-                            EngineError::NotFound {
-                                what: "path",
-                                name: path.clone(),
+                chunk.map_err(
+                    |e| match EngineError::api(format!("copy {path} out of {id}"), e) {
+                        EngineError::NotFound { name: message, .. } => {
+                            if message.to_ascii_lowercase().contains("no such container") {
+                                EngineError::NotFound {
+                                    what: "container",
+                                    name: id.clone(),
+                                }
+                            } else {
+                                EngineError::NotFound {
+                                    what: "path",
+                                    name: path.clone(),
+                                }
                             }
                         }
-                    }
-                    other => other,
-                })
+                        other => other,
+                    },
+                )
             })
             .boxed()
     }

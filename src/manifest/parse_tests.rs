@@ -486,14 +486,29 @@ fn sync_fetch_paths_are_plain_paths_in_the_project() {
         errs[0].2.clone()
     };
     assert_eq!(bad("/tmp/r.xml"), "`/tmp/r.xml` is an absolute path");
-    assert_eq!(bad("../r.xml"), "`../r.xml` leaves the project directory (`..`)");
+    assert_eq!(
+        bad("../r.xml"),
+        "`../r.xml` leaves the project directory (`..`)"
+    );
     assert_eq!(bad(""), "empty path");
-    assert_eq!(bad("reports/*.xml"), "`reports/*.xml` is a pattern, not a path");
-    assert_eq!(bad("./coverage"), "`./coverage` has an empty or `.` component");
+    assert_eq!(
+        bad("reports/*.xml"),
+        "`reports/*.xml` is a pattern, not a path"
+    );
+    assert_eq!(
+        bad("./coverage"),
+        "`./coverage` has an empty or `.` component"
+    );
     assert_eq!(bad("."), "`.` has an empty or `.` component");
     assert_eq!(bad("a//b"), "`a//b` has an empty or `.` component");
-    assert_eq!(bad(".git/hooks"), "`.git/hooks` is inside `.git`, which is never synced");
-    assert_eq!(bad(".devenv"), "`.devenv` is inside `.devenv`, which is never synced");
+    assert_eq!(
+        bad(".git/hooks"),
+        "`.git/hooks` is inside `.git`, which is never synced"
+    );
+    assert_eq!(
+        bad(".devenv"),
+        "`.devenv` is inside `.devenv`, which is never synced"
+    );
     for ok in ["coverage/", "a.b/c", "target/nextest/junit.xml", ".cache/x"] {
         assert!(check_fetch_path(ok).is_ok(), "{ok}");
     }

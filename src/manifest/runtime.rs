@@ -234,7 +234,9 @@ pub(super) fn sync(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> SyncConfig {
 /// The problem with fetching `path` next to the `earlier` ones (path, offset), if any.
 fn overlap(cx: &Cx<'_>, earlier: &[(String, usize)], path: &str) -> Option<Diagnostic> {
     let inside = |inner: &str, outer: &str| {
-        inner.len() > outer.len() && inner.starts_with(outer) && inner[outer.len()..].starts_with('/')
+        inner.len() > outer.len()
+            && inner.starts_with(outer)
+            && inner[outer.len()..].starts_with('/')
     };
     let (first, at) = earlier
         .iter()
@@ -242,9 +244,8 @@ fn overlap(cx: &Cx<'_>, earlier: &[(String, usize)], path: &str) -> Option<Diagn
     let line = cx.line_of(*at);
     if first == path {
         return Some(
-            Diagnostic::new(0..0, format!("`{path}` is listed twice in `fetch`")).with_hint(
-                format!("the first is on line {line}; list each path once"),
-            ),
+            Diagnostic::new(0..0, format!("`{path}` is listed twice in `fetch`"))
+                .with_hint(format!("the first is on line {line}; list each path once")),
         );
     }
     let (inner, outer) = if inside(path, first) {
@@ -253,10 +254,13 @@ fn overlap(cx: &Cx<'_>, earlier: &[(String, usize)], path: &str) -> Option<Diagn
         (first.as_str(), path)
     };
     Some(
-        Diagnostic::new(0..0, format!("`{inner}` is inside `{outer}`, which is fetched whole"))
-            .with_hint(format!(
-                "keep one of them (the other is on line {line}): a directory comes back with \
+        Diagnostic::new(
+            0..0,
+            format!("`{inner}` is inside `{outer}`, which is fetched whole"),
+        )
+        .with_hint(format!(
+            "keep one of them (the other is on line {line}): a directory comes back with \
                  everything in it"
-            )),
+        )),
     )
 }

@@ -158,8 +158,7 @@ pub(super) fn fetch_path(s: &str, root: &Path, canonical_root: Option<&Path>) ->
     // The directories the sync never sends (`watch::SKIPPED_DIRS`; `manifest` is a leaf).
     if let Some(dir) = body.split('/').find(|c| [".git", ".devenv"].contains(c)) {
         return Err(
-            problem(format!("`{s}` is inside `{dir}`, which is never synced"))
-                .with_hint(hint),
+            problem(format!("`{s}` is inside `{dir}`, which is never synced")).with_hint(hint),
         );
     }
     Ok(())

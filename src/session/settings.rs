@@ -152,8 +152,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let parse = |extra: &str| {
             let src = format!("[base]\nimage = \"debian\"\n{extra}");
-            crate::manifest::parse_str(&src, &root.path().join("devenv.toml"), root.path())
-                .unwrap()
+            crate::manifest::parse_str(&src, &root.path().join("devenv.toml"), root.path()).unwrap()
         };
         let plain = RuntimeSettings::new(&parse(""), "devenv/x:h", "h").unwrap();
         let with = parse("[sync]\nfetch = [\"coverage/\"]\n");

@@ -249,9 +249,8 @@ pub fn note_fetched(root: &Path, state_dir: &Path, container: &str, fetched: &[S
 /// `sent` with the entries at and below each fetched path replaced by `now`'s, and the
 /// fetched paths' parents from `now` that `sent` does not have yet.
 fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, fetched: &[String]) {
-    let below = |p: &str, rel: &str| {
-        p == rel || p.strip_prefix(rel).is_some_and(|r| r.starts_with('/'))
-    };
+    let below =
+        |p: &str, rel: &str| p == rel || p.strip_prefix(rel).is_some_and(|r| r.starts_with('/'));
     for rel in fetched {
         sent.entries.retain(|p, _| !below(p, rel));
         for (p, e) in now.entries.iter().filter(|(p, _)| below(p, rel)) {

@@ -142,7 +142,10 @@ fn on_named_volume(path: &str, workdir: &str, volumes: &[VolumeSpec]) -> bool {
 }
 
 fn same_or_inside(inner: &str, outer: &str) -> bool {
-    inner == outer || inner.strip_prefix(outer).is_some_and(|r| r.starts_with('/'))
+    inner == outer
+        || inner
+            .strip_prefix(outer)
+            .is_some_and(|r| r.starts_with('/'))
 }
 
 /// One path: download, unpack beside the destination, rename over it.

@@ -13,7 +13,11 @@ fn io_error(e: &std::io::Error) -> FetchError {
 
 /// Unpack `tar` (the engine's archive of `rel`, its entries named from `rel`'s last
 /// component) into the project at `root`, replacing what is at `rel`.
-pub(super) fn unpack_replace(root: &Path, rel: &str, tar: impl Read) -> Result<Fetched, FetchError> {
+pub(super) fn unpack_replace(
+    root: &Path,
+    rel: &str,
+    tar: impl Read,
+) -> Result<Fetched, FetchError> {
     let rel = Path::new(rel);
     let Some(name) = rel.file_name() else {
         return Err(FetchError::Refused(format!(

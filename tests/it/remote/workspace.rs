@@ -206,10 +206,7 @@ fn run_brings_declared_reports_back_whatever_its_exit_status() {
         "a stale file was mixed into the fetched directory"
     );
     assert!(err.contains("fetched coverage/"), "{err}");
-    assert!(
-        err.contains("missing.txt is not in the workspace"),
-        "{err}"
-    );
+    assert!(err.contains("missing.txt is not in the workspace"), "{err}");
     assert!(!err.contains("warning"), "{err}");
     let leftovers: Vec<_> = std::fs::read_dir(p.t.root())
         .unwrap()
@@ -232,8 +229,14 @@ fn run_brings_declared_reports_back_whatever_its_exit_status() {
     ]);
     assert!(edit.status.success(), "{}", stderr(&edit));
     let out = p.ok(&["run", "--", "cat", "target/nextest/junit.xml"]);
-    assert_eq!(out, "changed-there\n", "the fetched file was uploaded again");
-    assert_eq!(read_local(&p, "target/nextest/junit.xml"), "changed-there\n");
+    assert_eq!(
+        out, "changed-there\n",
+        "the fetched file was uploaded again"
+    );
+    assert_eq!(
+        read_local(&p, "target/nextest/junit.xml"),
+        "changed-there\n"
+    );
 }
 
 #[test]
@@ -259,7 +262,12 @@ fn run_interrupted_by_ctrl_c_still_brings_reports_back() {
             .pop()
             .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !p.e.docker(&["exec", &id, "test", "-s", "/workspace/report.txt"]).status.success() {
+    while !p
+        .e
+        .docker(&["exec", &id, "test", "-s", "/workspace/report.txt"])
+        .status
+        .success()
+    {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             panic!("the command never wrote its report");
@@ -286,7 +294,11 @@ fn fetch_refuses_what_would_land_outside_the_project() {
     for path in ["leak", "d"] {
         let out = p.run(&["fetch", path]);
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        assert!(stderr(&out).contains("outside the project"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("outside the project"),
+            "{}",
+            stderr(&out)
+        );
         assert!(
             p.t.root().join(path).symlink_metadata().is_err(),
             "{path} was written"
@@ -331,5 +343,8 @@ fn bind_mounted_project_fetches_only_what_is_on_a_named_volume() {
     assert!(err.contains("fetched out/report.txt"), "{err}");
     // The rest is the project's own file already: nothing to fetch.
     assert!(!err.contains("made.txt"), "{err}");
-    assert_eq!(std::fs::read_to_string(t.root().join("made.txt")).unwrap(), "m\n");
+    assert_eq!(
+        std::fs::read_to_string(t.root().join("made.txt")).unwrap(),
+        "m\n"
+    );
 }
