@@ -68,8 +68,8 @@ impl FetchError {
 }
 
 /// Fetch `paths` (relative to the project, checked by `manifest::check_fetch_path`) from
-/// `container`'s workspace, one after the other; a signal or a vanished container stops the
-/// rest. In volume mode what came back is recorded as already in the workspace, so the
+/// `container`'s workspace, one after the other; a signal, a vanished container or a lost
+/// engine stops the rest. In volume mode what came back is recorded as already in the workspace, so the
 /// next sync does not send it back.
 pub async fn fetch(
     engine: &Engine,
@@ -85,7 +85,9 @@ pub async fn fetch(
         let result = fetch_one(engine, manifest, &container.id, rel, sigs.as_mut()).await;
         let stop = matches!(
             result,
-            Err(FetchError::Interrupted | FetchError::ContainerGone)
+            Err(FetchError::Interrupted
+                | FetchError::ContainerGone
+                | FetchError::Engine(EngineError::Unreachable { .. }))
         );
         outcomes.push((path.clone(), result));
         if stop {

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::unpack::unpack_replace;
+use super::unpack::{replace_with, unpack_replace};
 use super::*;
 
 /// An archive entry: a path (written raw, so `..` and `/` can be tested), its kind and
@@ -273,4 +273,30 @@ fn bind_mounts_fetch_only_what_lies_on_a_named_volume() {
     assert!(!on("coverage/"));
     assert!(!on("data/x"));
     assert!(!on("cache/x"));
+}
+
+#[test]
+fn without_an_atomic_exchange_the_old_copy_is_moved_aside_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let no_exchange: fn(&Path, &Path) -> std::io::Result<bool> = |_, _| Ok(false);
+    for old_is_dir in [true, false] {
+        let dest = root.join("cov");
+        if old_is_dir {
+            std::fs::create_dir_all(dest.join("stale")).unwrap();
+        } else {
+            std::fs::write(&dest, "a file").unwrap();
+        }
+        std::fs::create_dir_all(root.join("new/cov")).unwrap();
+        std::fs::write(root.join("new/cov/index.html"), "new").unwrap();
+        replace_with(&root.join("new/cov"), &dest, &root.join("old"), no_exchange).unwrap();
+        assert_eq!(names(&dest), ["index.html"]);
+        assert!(
+            root.join("old").symlink_metadata().is_ok(),
+            "old copy not aside"
+        );
+        std::fs::remove_dir_all(&dest).unwrap();
+        let _ = std::fs::remove_dir_all(root.join("old"));
+        let _ = std::fs::remove_file(root.join("old"));
+    }
 }

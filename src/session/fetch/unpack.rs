@@ -31,10 +31,15 @@ pub(super) fn unpack_replace(
         .strip_prefix(&canonical_root)
         .unwrap_or(Path::new(""))
         .to_path_buf();
-    let staging = Staging::new(&parent, name)?;
+    let staging = Staging::new(&parent)?;
     let mut archive = tar::Archive::new(tar);
-    let kind = unpack_into(&mut archive, &staging.0, name, &base)?;
-    replace(&staging.0.join(name), &parent.join(name), &staging.0).map_err(|e| io_error(&e))?;
+    let kind = unpack_into(&mut archive, &staging.incoming(), name, &base)?;
+    replace(
+        &staging.incoming().join(name),
+        &parent.join(name),
+        &staging.aside(),
+    )
+    .map_err(|e| io_error(&e))?;
     Ok(kind)
 }
 
@@ -51,7 +56,10 @@ fn local_parent(root: &Path, canonical_root: &Path, rel: &Path) -> Result<PathBu
     };
     let mut existing = dir.as_path();
     while existing.symlink_metadata().is_err() {
-        existing = existing.parent().unwrap_or(root);
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => break,
+        }
     }
     let real = existing.canonicalize().map_err(|e| io_error(&e))?;
     if !real.starts_with(canonical_root) {
@@ -66,18 +74,28 @@ fn local_parent(root: &Path, canonical_root: &Path, rel: &Path) -> Result<PathBu
 }
 
 /// A temporary directory beside the destination (same file system, so the final rename is
-/// atomic), removed with whatever is left in it.
+/// atomic), removed with whatever is left in it: `new/` receives the archive, `old` the
+/// replaced copy.
 struct Staging(PathBuf);
 
 impl Staging {
-    fn new(parent: &Path, name: &OsStr) -> Result<Staging, FetchError> {
+    fn new(parent: &Path) -> Result<Staging, FetchError> {
         let dir = parent.join(format!(
-            ".devenv-fetch-{}-{}",
-            name.to_string_lossy(),
+            ".devenv-fetch-{}",
             crate::session::exec::unique_id()
         ));
         std::fs::create_dir(&dir).map_err(|e| io_error(&e))?;
-        Ok(Staging(dir))
+        let staging = Staging(dir);
+        std::fs::create_dir(staging.incoming()).map_err(|e| io_error(&e))?;
+        Ok(staging)
+    }
+
+    fn incoming(&self) -> PathBuf {
+        self.0.join("new")
+    }
+
+    fn aside(&self) -> PathBuf {
+        self.0.join("old")
     }
 }
 
@@ -197,9 +215,18 @@ fn check_symlink(base: &Path, path: &Path, target: &Path) -> Result<(), FetchErr
 
 /// Put `new` at `dest`. Files and symlinks are renamed over the old copy (atomic); a
 /// directory, or a change of kind, is swapped in with one atomic exchange where the system
-/// has it, else the old copy is moved aside into `staging` first. The old copy ends in
-/// `staging`, removed with it.
-fn replace(new: &Path, dest: &Path, staging: &Path) -> std::io::Result<()> {
+/// has it, else the old copy is moved to `aside` first. Either way the old copy ends in the
+/// staging directory and is removed with it.
+fn replace(new: &Path, dest: &Path, aside: &Path) -> std::io::Result<()> {
+    replace_with(new, dest, aside, exchange)
+}
+
+pub(super) fn replace_with(
+    new: &Path,
+    dest: &Path,
+    aside: &Path,
+    exchange: fn(&Path, &Path) -> std::io::Result<bool>,
+) -> std::io::Result<()> {
     let Ok(old) = dest.symlink_metadata() else {
         return std::fs::rename(new, dest);
     };
@@ -209,10 +236,9 @@ fn replace(new: &Path, dest: &Path, staging: &Path) -> std::io::Result<()> {
     if exchange(new, dest)? {
         return Ok(());
     }
-    let aside = staging.join(".old");
-    std::fs::rename(dest, &aside)?;
+    std::fs::rename(dest, aside)?;
     std::fs::rename(new, dest).inspect_err(|_| {
-        let _ = std::fs::rename(&aside, dest);
+        let _ = std::fs::rename(aside, dest);
     })
 }
 
