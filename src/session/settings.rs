@@ -142,22 +142,3 @@ impl RuntimeSettings {
             .collect()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sync_fetch_is_not_a_container_setting() {
-        let root = tempfile::tempdir().unwrap();
-        let parse = |extra: &str| {
-            let src = format!("[base]\nimage = \"debian\"\n{extra}");
-            crate::manifest::parse_str(&src, &root.path().join("devenv.toml"), root.path()).unwrap()
-        };
-        let plain = RuntimeSettings::new(&parse(""), "devenv/x:h", "h").unwrap();
-        let with = parse("[sync]\nfetch = [\"coverage/\"]\n");
-        assert_eq!(with.sync.fetch, ["coverage/"]);
-        let with = RuntimeSettings::new(&with, "devenv/x:h", "h").unwrap();
-        assert_eq!(plain, with);
-    }
-}

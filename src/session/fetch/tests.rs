@@ -300,3 +300,16 @@ fn without_an_atomic_exchange_the_old_copy_is_moved_aside_first() {
         let _ = std::fs::remove_file(root.join("old"));
     }
 }
+
+#[test]
+fn sync_fetch_is_not_a_container_setting() {
+    let root = tempfile::tempdir().unwrap();
+    let parse = |extra: &str| {
+        let src = format!("[base]\nimage = \"debian\"\n{extra}");
+        crate::manifest::parse_str(&src, &root.path().join("devenv.toml"), root.path()).unwrap()
+    };
+    let settings = |m: &Manifest| super::super::RuntimeSettings::new(m, "devenv/x:h", "h").unwrap();
+    let with = parse("[sync]\nfetch = [\"coverage/\"]\n");
+    assert_eq!(with.sync.fetch, ["coverage/"]);
+    assert_eq!(settings(&parse("")), settings(&with));
+}
