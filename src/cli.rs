@@ -119,7 +119,8 @@ pub enum Command {
     /// Run a command in the environment and exit with its status.
     #[command(
         after_help = "Exit status: the command's own (128+N after signal N); 125 when \
-devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n  echo hi | devenv run -- cat"
+devenv fails before the command runs. Afterwards, whatever the status, the manifest's \
+[sync] fetch paths are copied back from a remote workspace.\n\nExamples:\n  devenv run -- cargo test\n  echo hi | devenv run -- cat"
     )]
     Run(RunArgs),
     /// Build the image only.
@@ -141,8 +142,10 @@ devenv fails before the command runs.\n\nExamples:\n  devenv run -- cargo test\n
     /// Copy files from the environment's workspace into the project (for remote engines,
     /// whose workspace is a synced copy: test reports, generated files).
     #[command(
-        after_help = "PATH is relative to the project (and the workspace); directories are copied \
-whole and replace nothing else.\n\nExamples:\n  devenv fetch target/report.xml\n  devenv fetch coverage"
+        after_help = "PATH is relative to the project (and the workspace). A fetched file or \
+directory replaces the local one whole (nothing stale stays in a directory), and nothing is \
+written outside the project. `[sync] fetch` in the manifest does this after every `devenv \
+run`.\n\nExamples:\n  devenv fetch target/report.xml\n  devenv fetch coverage"
     )]
     Fetch(FetchArgs),
     /// Remove this project's container (and named volumes with --volumes).

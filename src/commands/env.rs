@@ -50,7 +50,10 @@ pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
 pub async fn run(ctx: &Ctx, args: &RunArgs) -> Result<ExitStatus> {
     let (engine, project, container) =
         prepare(ctx, &args.locked, StalePolicy::RecreateIfUnused).await?;
-    exec(ctx, &engine, &project, &container, args.command.clone()).await
+    let status = exec(ctx, &engine, &project, &container, args.command.clone()).await;
+    // Test reports matter most after a failure: `[sync] fetch` whatever the status.
+    super::fetch::after_run(ctx, &engine, &project, &container).await;
+    status
 }
 
 async fn exec(

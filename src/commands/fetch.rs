@@ -1,14 +1,21 @@
 //! `devenv fetch PATH...`: copy files from the environment's workspace back into the
-//! project. With a remote engine the workspace is a synced copy, so what commands make
-//! there (test reports, generated code) stays there until fetched.
+//! project, and the same for the manifest's `[sync] fetch` paths after every `devenv run`.
+//! With a remote engine the workspace is a synced copy, so what commands make there (test
+//! reports, generated code) stays there until fetched. The copying is `session::fetch`'s.
 
 use super::Ctx;
 use crate::cli::FetchArgs;
-use crate::error::{Error, ExitStatus, Result};
-use crate::session::{self, ProjectId};
+use crate::engine::{ContainerInfo, Engine};
+use crate::error::{Error, ExitStatus, Result, EXIT_INTERRUPTED};
+use crate::manifest;
+use crate::project::Project;
+use crate::session::{self, FetchError, Fetched, ProjectId};
 
 pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
+    for path in &args.paths {
+        manifest::check_fetch_path(path).map_err(|d| Error::other(d.message, d.hint))?;
+    }
     let engine = ctx.engine().await?;
     let m = &project.manifest;
     let Some(c) = session::find(&engine, &ProjectId::new(m)).await? else {
@@ -17,38 +24,54 @@ pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
             Some("run `devenv up` (or a `devenv run`) first".into()),
         ));
     };
-    for path in &args.paths {
-        let rel = std::path::Path::new(path.trim_end_matches('/'));
-        let safe = !rel.as_os_str().is_empty()
-            && rel
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !safe {
-            return Err(Error::other(
-                format!("{path}: not a path inside the project"),
-                Some("give a relative path without `..`, e.g. `target/report.xml`".into()),
-            ));
-        }
-        let source = format!(
-            "{}/{}",
-            m.shell.workdir.trim_end_matches('/'),
-            rel.display()
-        );
-        let tar = engine.download_tar(&c.id, &source).await.map_err(|e| {
-            if e.is_not_found() {
-                Error::other(format!("{path}: not in the workspace"), None)
-            } else {
-                e.into()
+    let outcomes = session::fetch(&engine, m, &c, &project.paths.dir, &args.paths).await;
+    let mut status = ExitStatus::Success;
+    for (path, result) in outcomes {
+        match result {
+            Ok(Fetched::Missing) => {
+                ctx.printer
+                    .error(&format!("{path}: not in the workspace"), None);
+                status = ExitStatus::Failure;
             }
-        })?;
-        // The archive names the entry by its last component: unpack it beside its parent.
-        let dest = m
-            .root
-            .join(rel.parent().unwrap_or(std::path::Path::new("")));
-        std::fs::create_dir_all(&dest)
-            .and_then(|()| tar::Archive::new(tar.as_slice()).unpack(&dest))
-            .map_err(|e| Error::other(format!("cannot write {path}: {e}"), None))?;
-        ctx.printer.info(&format!("fetched {path}"));
+            Ok(_) => ctx.printer.info(&format!("fetched {path}")),
+            Err(FetchError::Interrupted) => {
+                ctx.printer
+                    .error(&format!("{path}: interrupted; left as it was"), None);
+                return Ok(ExitStatus::Code(EXIT_INTERRUPTED));
+            }
+            Err(e) => {
+                ctx.printer
+                    .error(&format!("{path}: {e}"), e.hint().as_deref());
+                status = ExitStatus::Failure;
+            }
+        }
     }
-    Ok(ExitStatus::Success)
+    Ok(status)
+}
+
+/// After a `devenv run`: bring the `[sync] fetch` paths back, whatever the command's exit
+/// status. Nothing here changes that status: problems are warnings, a missing path a note.
+pub async fn after_run(ctx: &Ctx, engine: &Engine, project: &Project, container: &ContainerInfo) {
+    let m = &project.manifest;
+    let paths = session::after_run_paths(m, container);
+    if paths.is_empty() {
+        return;
+    }
+    let outcomes = session::fetch(engine, m, container, &project.paths.dir, &paths).await;
+    for (path, result) in outcomes {
+        match result {
+            Ok(Fetched::Missing) => ctx
+                .printer
+                .info(&format!("{path} is not in the workspace; nothing to fetch")),
+            Ok(_) => ctx.printer.info(&format!("fetched {path}")),
+            Err(FetchError::Interrupted) => ctx.printer.warn(&format!(
+                "fetching {path} interrupted; the local copy is left as it was"
+            )),
+            Err(e) => {
+                let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+                ctx.printer
+                    .warn(&format!("could not fetch {path}: {e}{hint}"));
+            }
+        }
+    }
 }

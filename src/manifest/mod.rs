@@ -47,6 +47,8 @@ pub struct Manifest {
     pub hooks: Hooks,
     pub cache: Option<Cache>,
     pub watch: Vec<WatchRule>,
+    /// `[sync]`: files brought back from a remote workspace.
+    pub sync: SyncConfig,
     /// `[services.NAME]`, keyed by name.
     pub services: BTreeMap<String, Service>,
 }
@@ -187,6 +189,14 @@ pub struct Cache {
     pub registry: String,
 }
 
+/// `[sync]`: runtime only, in neither the image hash nor the container's settings.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct SyncConfig {
+    /// Paths in the project (as written; a trailing `/` marks a directory) copied back from
+    /// the workspace after every `devenv run` when the workspace is a synced volume.
+    pub fetch: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct WatchRule {
     pub paths: Vec<String>,
@@ -206,6 +216,13 @@ pub enum WatchAction {
 /// symlink escapes, so it must exist for those checks to be meaningful).
 pub fn parse_str(src: &str, path: &Path, root: &Path) -> Result<Manifest, ManifestError> {
     parse::parse(src, path, root)
+}
+
+/// Whether `path` (as given to `devenv fetch` or in `[sync] fetch`) names a plain path in
+/// the project that can be fetched: relative, no `..` or `.` components, no wildcards,
+/// outside `.git` and `.devenv`. Symlinks are checked where the files are written.
+pub fn check_fetch_path(path: &str) -> Result<(), Diagnostic> {
+    values::fetch_path(path, Path::new(""), None)
 }
 
 /// Read and validate the manifest at `path` with project directory `root`.

@@ -463,3 +463,76 @@ fn render_first(src: &str, needle: &str) -> String {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn sync_fetch_paths_parse_as_written() {
+    assert!(parse(BASE).unwrap().sync.fetch.is_empty());
+    let src = format!("{BASE}[sync]\nfetch = [\"target/nextest/junit.xml\", \"coverage/\"]\n");
+    let m = parse(&src).unwrap();
+    assert_eq!(m.sync.fetch, ["target/nextest/junit.xml", "coverage/"]);
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["sync"]["fetch"][1], "coverage/");
+    let m = parse(&format!("sync.fetch = [\"a\"]\n{BASE}")).unwrap();
+    assert_eq!(m.sync.fetch, ["a"]);
+}
+
+#[test]
+fn sync_fetch_paths_are_plain_paths_in_the_project() {
+    let bad = |path: &str| {
+        let src = format!("{BASE}[sync]\nfetch = [\"{path}\"]\n");
+        let errs = errors(&src);
+        assert_eq!(errs.len(), 1, "{path}: {errs:?}");
+        assert_eq!((errs[0].0, errs[0].1), (4, 10), "{path}");
+        errs[0].2.clone()
+    };
+    assert_eq!(bad("/tmp/r.xml"), "`/tmp/r.xml` is an absolute path");
+    assert_eq!(
+        bad("../r.xml"),
+        "`../r.xml` leaves the project directory (`..`)"
+    );
+    assert_eq!(bad(""), "empty path");
+    assert_eq!(
+        bad("reports/*.xml"),
+        "`reports/*.xml` is a pattern, not a path"
+    );
+    assert_eq!(
+        bad("./coverage"),
+        "`./coverage` has an empty or `.` component"
+    );
+    assert_eq!(bad("."), "`.` has an empty or `.` component");
+    assert_eq!(bad("a//b"), "`a//b` has an empty or `.` component");
+    assert_eq!(
+        bad(".git/hooks"),
+        "`.git/hooks` is inside `.git`, which is never synced"
+    );
+    assert_eq!(
+        bad(".devenv"),
+        "`.devenv` is inside `.devenv`, which is never synced"
+    );
+    for ok in ["coverage/", "a.b/c", "target/nextest/junit.xml", ".cache/x"] {
+        assert!(check_fetch_path(ok).is_ok(), "{ok}");
+    }
+    assert!(check_fetch_path("../x").is_err());
+}
+
+#[test]
+fn sync_fetch_paths_are_listed_once_and_not_inside_each_other() {
+    let src = format!("{BASE}[sync]\nfetch = [\"cov/\", \"cov\", \"a/b\", \"a\", \"ab\"]\n");
+    let errs = errors(&src);
+    let messages: Vec<&str> = errs.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`cov` is listed twice in `fetch`",
+            "`a/b` is inside `a`, which is fetched whole"
+        ]
+    );
+    // Reported at the later of the two.
+    assert_eq!((errs[1].0, errs[1].1), (4, 32));
+    let src = format!("{BASE}[sync]\nfetchh = []\n");
+    assert!(render_first(&src, "unknown key").contains("did you mean `fetch`?"));
+    let src = format!("fetch = [\"x\"]\n{BASE}");
+    assert!(render_first(&src, "unknown key").contains("`fetch` belongs in [sync]"));
+    let src = format!("{BASE}[sync]\nfetch = \"coverage\"\n");
+    assert_eq!(first_error(&src), "expected an array, found a string");
+}

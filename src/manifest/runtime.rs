@@ -1,4 +1,5 @@
-//! The runtime sections: `[container]` (env, ports, volumes, network) and `[[watch]]`.
+//! The runtime sections: `[container]` (env, ports, volumes, network), `[[watch]]` and
+//! `[sync]`.
 
 use std::collections::HashMap;
 
@@ -6,10 +7,14 @@ use super::parse::{as_str, element_str, Cx, Table};
 use super::sections::{
     array_of_tables, choice, entry_table, env_table, glob_path, non_blank, project_path, report,
 };
-use super::{values, Container, Diagnostic, Network, PortSpec, VolumeSpec, WatchAction, WatchRule};
+use super::{
+    values, Container, Diagnostic, Network, PortSpec, SyncConfig, VolumeSpec, WatchAction,
+    WatchRule,
+};
 
 pub(super) const CONTAINER_KEYS: &[&str] = &["env", "env_file", "ports", "volumes", "network"];
 pub(super) const WATCH_KEYS: &[&str] = &["paths", "run", "action"];
+pub(super) const SYNC_KEYS: &[&str] = &["fetch"];
 
 pub(super) fn container(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Container {
     let Some(t) = top.table(cx, "container", "[container]") else {
@@ -199,4 +204,63 @@ fn watch_paths(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<Vec<String>> {
         paths.extend(path);
     }
     ok.then_some(paths)
+}
+
+/// `[sync]`: `fetch`, the paths brought back after every `run` (each once, none inside
+/// another, since a directory comes back whole).
+pub(super) fn sync(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> SyncConfig {
+    let Some(t) = top.table(cx, "sync", "[sync]") else {
+        return SyncConfig::default();
+    };
+    t.check_keys(cx, SYNC_KEYS);
+    let mut kept: Vec<(String, usize)> = Vec::new();
+    let mut fetch = Vec::new();
+    for s in t.strings(cx, "fetch").unwrap_or_default() {
+        let checked = values::fetch_path(s.value, cx.root, cx.canonical_root.as_deref());
+        if report(cx, &s.span, checked).is_none() {
+            continue;
+        }
+        let path = s.value.trim_end_matches('/');
+        if let Some(d) = overlap(cx, &kept, path) {
+            cx.report(s.span, d);
+            continue;
+        }
+        kept.push((path.to_owned(), s.span.start));
+        fetch.push(s.value.to_owned());
+    }
+    SyncConfig { fetch }
+}
+
+/// The problem with fetching `path` next to the `earlier` ones (path, offset), if any.
+fn overlap(cx: &Cx<'_>, earlier: &[(String, usize)], path: &str) -> Option<Diagnostic> {
+    let inside = |inner: &str, outer: &str| {
+        inner.len() > outer.len()
+            && inner.starts_with(outer)
+            && inner[outer.len()..].starts_with('/')
+    };
+    let (first, at) = earlier
+        .iter()
+        .find(|(p, _)| p == path || inside(path, p) || inside(p, path))?;
+    let line = cx.line_of(*at);
+    if first == path {
+        return Some(
+            Diagnostic::new(0..0, format!("`{path}` is listed twice in `fetch`"))
+                .with_hint(format!("the first is on line {line}; list each path once")),
+        );
+    }
+    let (inner, outer) = if inside(path, first) {
+        (path, first.as_str())
+    } else {
+        (first.as_str(), path)
+    };
+    Some(
+        Diagnostic::new(
+            0..0,
+            format!("`{inner}` is inside `{outer}`, which is fetched whole"),
+        )
+        .with_hint(format!(
+            "keep one of them (the other is on line {line}): a directory comes back with \
+                 everything in it"
+        )),
+    )
 }

@@ -1,6 +1,6 @@
 //! Reads each section of the manifest (`name`, `[base]`, `[env]`, `[[step]]`, `[shell]`,
 //! `[hooks]`, `[cache]`) into its typed form, filling defaults and reporting every problem.
-//! `[container]` and `[[watch]]` live in `runtime.rs`.
+//! `[container]`, `[[watch]]` and `[sync]` live in `runtime.rs`.
 //!
 //! A section with errors still yields a value (defaults or placeholders) so the walk can
 //! go on and report the rest; the caller discards the manifest when anything was reported.
@@ -27,6 +27,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "hooks",
     "cache",
     "watch",
+    "sync",
     "services",
 ];
 const BASE_KEYS: &[&str] = &["image", "rootfs", "pull"];
@@ -44,6 +45,7 @@ const HOMES: &[(&str, &[&str])] = &[
     ("[hooks]", HOOKS_KEYS),
     ("[cache]", CACHE_KEYS),
     ("[[watch]]", super::runtime::WATCH_KEYS),
+    ("[sync]", super::runtime::SYNC_KEYS),
     ("[services.NAME]", super::services::SERVICE_KEYS),
 ];
 
@@ -73,6 +75,7 @@ pub(super) fn manifest(cx: &mut Cx<'_>, top: &Table<'_, '_>, path: &Path) -> Man
         hooks: hooks(cx, top),
         cache: cache(cx, top),
         watch: super::runtime::watch(cx, top),
+        sync: super::runtime::sync(cx, top),
         services: super::services::services(cx, top),
     }
 }
@@ -92,8 +95,15 @@ fn default_name(cx: &Cx<'_>) -> String {
     super::sanitise_name(&last.unwrap_or_default())
 }
 
-/// The hint for an unknown key: a close known key, or where the key belongs.
+/// The hint for an unknown key: at the top level, the section a key of another section
+/// belongs in; else a close known key, or where the key belongs.
 pub(super) fn unknown_key_hint(table: &str, key: &str, known: &[&str]) -> Option<String> {
+    // A key of another section is more likely misplaced than misspelt (`fetch` is not a
+    // typo of `watch`).
+    let home = HOMES.iter().find(|(_, keys)| keys.contains(&key));
+    if let (Some(home), "the top level") = (home, table) {
+        return Some(format!("`{key}` belongs in {}", home.0));
+    }
     if let Some(near) = closest(key, known) {
         let written = match near {
             "step" | "watch" if table == "the top level" => format!(" (written [[{near}]])"),
@@ -107,8 +117,7 @@ pub(super) fn unknown_key_hint(table: &str, key: &str, known: &[&str]) -> Option
              move `{key}` above the first header"
         ));
     }
-    let home = HOMES.iter().find(|(_, keys)| keys.contains(&key))?;
-    Some(format!("`{key}` belongs in {}", home.0))
+    home.map(|home| format!("`{key}` belongs in {}", home.0))
 }
 
 /// A string that must be one of `options`; an unknown one is reported with its choices.

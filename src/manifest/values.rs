@@ -131,6 +131,39 @@ pub(super) fn project_path(s: &str, root: &Path, canonical_root: Option<&Path>) 
     Ok(())
 }
 
+/// A path fetched back from the workspace (`[sync] fetch`, `devenv fetch`): the project
+/// path rules, then a plain path (a trailing `/` allowed): no wildcards (the engine copies
+/// one path at a time), no `.` or empty components (`.` alone would be the whole project),
+/// and nothing in `.git` or `.devenv`, which are never synced (the latter is devenv's state).
+pub(super) fn fetch_path(s: &str, root: &Path, canonical_root: Option<&Path>) -> Checked<()> {
+    project_path(s, root, canonical_root)?;
+    let hint = "name a file or directory that commands in the environment write, e.g. \
+                `target/nextest/junit.xml` or `coverage/`";
+    if s.contains(['*', '?', '[', ']', '{', '}']) {
+        return Err(problem(format!("`{s}` is a pattern, not a path"))
+            .with_label("expected a file or directory")
+            .with_hint(
+                "list each file, or the directory that holds them (`reports/`): a directory \
+                 is fetched whole",
+            ));
+    }
+    let body = s.strip_suffix('/').unwrap_or(s);
+    if body.split('/').any(|c| c.is_empty() || c == ".") {
+        return Err(
+            problem(format!("`{s}` has an empty or `.` component")).with_hint(format!(
+                "write the path plainly, without `./` or `//`; {hint}"
+            )),
+        );
+    }
+    // The directories the sync never sends (`watch::SKIPPED_DIRS`; `manifest` is a leaf).
+    if let Some(dir) = body.split('/').find(|c| [".git", ".devenv"].contains(c)) {
+        return Err(
+            problem(format!("`{s}` is inside `{dir}`, which is never synced")).with_hint(hint),
+        );
+    }
+    Ok(())
+}
+
 fn literal_prefix(s: &str) -> impl Iterator<Item = &str> {
     s.split('/')
         .take_while(|c| !c.contains(['*', '?', '[', ']', '{', '}']))

@@ -8,6 +8,7 @@
 mod container;
 pub mod env_file;
 mod exec;
+mod fetch;
 mod runner;
 pub(crate) mod settings;
 mod user;
@@ -16,6 +17,7 @@ mod workspace;
 use std::path::{Path, PathBuf};
 
 pub use exec::{exec_command, signal_marked, ExecEnd, ExecRequest};
+pub use fetch::{after_run_paths, fetch, FetchError, Fetched};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 pub use workspace::{

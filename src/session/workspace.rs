@@ -234,3 +234,109 @@ pub fn synced_before(state_dir: &Path, container: &str) -> bool {
 pub fn forget(state_dir: &Path, container: &str) {
     let _ = std::fs::remove_file(state_path(state_dir, container));
 }
+
+/// Record paths just fetched from `container`'s workspace into the project (`fetched`:
+/// relative, without a trailing `/`) as already there, so the next sync does not send them
+/// back: their entries, and parent directories the fetch created, as a scan sees them now.
+/// Nothing else changes: an edit made meanwhile elsewhere is still sent.
+pub fn note_fetched(root: &Path, state_dir: &Path, container: &str, fetched: &[String]) {
+    let path = state_path(state_dir, container);
+    if !path.exists() {
+        return; // nothing sent yet: the first sync sends everything anyway
+    }
+    let mut sent = sync::load(&path);
+    merge_fetched(&mut sent, &sync::scan(root), fetched);
+    let _ = sync::save(&path, &sent);
+}
+
+/// `sent` with the entries at and below each fetched path replaced by `now`'s, and the
+/// fetched paths' parents from `now` that `sent` does not have yet.
+fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, fetched: &[String]) {
+    let below =
+        |p: &str, rel: &str| p == rel || p.strip_prefix(rel).is_some_and(|r| r.starts_with('/'));
+    for rel in fetched {
+        sent.entries.retain(|p, _| !below(p, rel));
+        for (p, e) in now.entries.iter().filter(|(p, _)| below(p, rel)) {
+            sent.entries.insert(p.clone(), e.clone());
+        }
+        let parents = rel.match_indices('/').map(|(i, _)| &rel[..i]);
+        for parent in parents {
+            if let (false, Some(e)) = (sent.entries.contains_key(parent), now.entries.get(parent)) {
+                sent.entries.insert(parent.to_owned(), e.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod fetched_tests {
+    use super::*;
+
+    fn entry(kind: sync::Kind, ino: u64) -> sync::Entry {
+        sync::Entry {
+            kind,
+            size: 1,
+            mtime: (1, 0),
+            ctime: (1, 0),
+            ino,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn tree(items: &[(&str, u64)]) -> sync::Tree {
+        let mut t = sync::Tree::default();
+        for (p, ino) in items {
+            t.entries
+                .insert((*p).to_owned(), entry(sync::Kind::File, *ino));
+        }
+        t
+    }
+
+    #[test]
+    fn fetched_entries_replace_what_was_sent_and_nothing_else() {
+        let mut sent = tree(&[
+            ("a.txt", 1),
+            ("cov", 2),
+            ("cov/stale.html", 3),
+            ("cov-notes.txt", 4),
+        ]);
+        let now = tree(&[
+            ("a.txt", 10), // edited locally meanwhile: still to be sent
+            ("cov", 20),
+            ("cov/index.html", 21),
+            ("cov-notes.txt", 4),
+            ("target", 30),
+            ("target/nextest", 31),
+            ("target/nextest/junit.xml", 32),
+            ("target/other.txt", 33),
+        ]);
+        merge_fetched(
+            &mut sent,
+            &now,
+            &["cov".to_owned(), "target/nextest/junit.xml".to_owned()],
+        );
+        let inos: Vec<(&str, u64)> = sent
+            .entries
+            .iter()
+            .map(|(p, e)| (p.as_str(), e.ino))
+            .collect();
+        assert_eq!(
+            inos,
+            [
+                ("a.txt", 1),
+                ("cov", 20),
+                ("cov-notes.txt", 4),
+                ("cov/index.html", 21),
+                ("target", 30),
+                ("target/nextest", 31),
+                ("target/nextest/junit.xml", 32),
+            ]
+        );
+        // What the next sync sends: the local edit only.
+        let delta = sync::diff(&sent, &now);
+        assert_eq!(delta.changed, ["a.txt", "target/other.txt"]);
+        assert!(delta.deleted.is_empty());
+    }
+}

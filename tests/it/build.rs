@@ -160,7 +160,8 @@ fn runtime_only_settings_do_not_change_the_hash() {
         "devenv.toml",
         &format!(
             "{manifest}\n[container]\nenv = {{ A = \"1\" }}\n[hooks]\non_start = \"true\"\n\
-             [shell]\nuser = \"root\"\n[[watch]]\npaths = [\"src/**\"]\nrun = \"true\"\n"
+             [shell]\nuser = \"root\"\n[[watch]]\npaths = [\"src/**\"]\nrun = \"true\"\n\
+             [sync]\nfetch = [\"coverage/\"]\n"
         ),
     );
     assert_eq!(h1, t.ok(&["hash"]));

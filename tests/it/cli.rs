@@ -79,6 +79,7 @@ fn config_prints_every_default() {
     assert_eq!(v["shell"]["user"], "host");
     assert_eq!(v["base"]["pull"], "missing");
     assert_eq!(v["container"]["network"], "bridge");
+    assert_eq!(v["sync"]["fetch"], serde_json::json!([]));
     let toml = t.ok(&["config"]);
     assert!(toml.contains("workdir = \"/workspace\""), "{toml}");
 }

@@ -169,3 +169,182 @@ fn watch_syncs_every_save_to_the_remote_workspace() {
     let _ = child.wait();
     let _ = child.stderr.take();
 }
+
+/// The `[sync] fetch` paths of the remote workspace, as the project sees them.
+fn read_local(p: &RemoteProject, rel: &str) -> String {
+    std::fs::read_to_string(p.t.root().join(rel))
+        .unwrap_or_else(|e| panic!("{rel} was not fetched: {e}"))
+}
+
+#[test]
+fn run_brings_declared_reports_back_whatever_its_exit_status() {
+    let p = RemoteProject::new();
+    p.t.manifest(
+        "[sync]\nfetch = [\"target/nextest/junit.xml\", \"coverage/\", \"missing.txt\"]\n",
+    );
+    // A report of an earlier run, here only (gitignored, so never uploaded): the fetched
+    // directory replaces it whole.
+    p.t.write(".gitignore", "coverage/\n");
+    p.t.write("coverage/stale.html", "old\n");
+    let out = p.run(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p target/nextest coverage/sub && echo '<testsuites failures=\"1\"/>' > \
+         target/nextest/junit.xml && echo new > coverage/sub/index.html; exit 3",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(
+        read_local(&p, "target/nextest/junit.xml"),
+        "<testsuites failures=\"1\"/>\n"
+    );
+    assert_eq!(read_local(&p, "coverage/sub/index.html"), "new\n");
+    assert!(
+        !p.t.root().join("coverage/stale.html").exists(),
+        "a stale file was mixed into the fetched directory"
+    );
+    assert!(err.contains("fetched coverage/"), "{err}");
+    assert!(err.contains("missing.txt is not in the workspace"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let leftovers: Vec<_> = std::fs::read_dir(p.t.root())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("devenv-fetch"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // What came back is not sent back: a change made there since survives the next sync.
+    let id =
+        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
+            .pop()
+            .unwrap();
+    let edit = p.e.docker(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "echo changed-there > /workspace/target/nextest/junit.xml",
+    ]);
+    assert!(edit.status.success(), "{}", stderr(&edit));
+    let out = p.ok(&["run", "--", "cat", "target/nextest/junit.xml"]);
+    assert_eq!(
+        out, "changed-there\n",
+        "the fetched file was uploaded again"
+    );
+    assert_eq!(
+        read_local(&p, "target/nextest/junit.xml"),
+        "changed-there\n"
+    );
+}
+
+#[test]
+fn run_interrupted_by_ctrl_c_still_brings_reports_back() {
+    let p = RemoteProject::new();
+    p.t.manifest("[sync]\nfetch = [\"report.txt\"]\n");
+    p.ok(&["up"]);
+    let mut child = p
+        .cmd(&[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "echo partial > report.txt; exec sleep 60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id =
+        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
+            .pop()
+            .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !p
+        .e
+        .docker(&["exec", &id, "test", "-s", "/workspace/report.txt"])
+        .status
+        .success()
+    {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the command never wrote its report");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(read_local(&p, "report.txt"), "partial\n");
+}
+
+#[test]
+fn fetch_refuses_what_would_land_outside_the_project() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ln -s /etc/passwd leak && mkdir -p d out && ln -s ../../.. d/up && echo r > out/r.txt",
+    ]);
+    for path in ["leak", "d"] {
+        let out = p.run(&["fetch", path]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("outside the project"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            p.t.root().join(path).symlink_metadata().is_err(),
+            "{path} was written"
+        );
+    }
+    // A local parent directory that is a symlink out of the project is not followed.
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.t.root().join("out")).unwrap();
+    let out = p.run(&["fetch", "out/r.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("leads outside the project"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+    for bad in ["../x", "/etc/passwd", ".devenv/binds.json", "src/*.rs"] {
+        let out = p.run(&["fetch", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn bind_mounted_project_fetches_only_what_is_on_a_named_volume() {
+    let t = TestContext::new();
+    t.manifest(
+        "[container]\nvolumes = [\"reports:/workspace/out\"]\n\
+         [sync]\nfetch = [\"out/report.txt\", \"made.txt\"]\n",
+    );
+    std::fs::create_dir_all(t.root().join("out")).unwrap();
+    let out = t.run(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo r > out/report.txt; echo m > made.txt; exit 2",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let report = std::fs::read_to_string(t.root().join("out/report.txt")).unwrap();
+    assert_eq!(report, "r\n");
+    assert!(err.contains("fetched out/report.txt"), "{err}");
+    // The rest is the project's own file already: nothing to fetch.
+    assert!(!err.contains("made.txt"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(t.root().join("made.txt")).unwrap(),
+        "m\n"
+    );
+}

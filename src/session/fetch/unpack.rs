@@ -1,0 +1,260 @@
+//! The blocking half of a fetch: unpacking the engine's archive of one path beside its
+//! destination, checking every entry, and renaming the result over the local copy.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use super::{FetchError, Fetched};
+
+fn io_error(e: &std::io::Error) -> FetchError {
+    FetchError::Io(e.to_string())
+}
+
+/// Unpack `tar` (the engine's archive of `rel`, its entries named from `rel`'s last
+/// component) into the project at `root`, replacing what is at `rel`.
+pub(super) fn unpack_replace(
+    root: &Path,
+    rel: &str,
+    tar: impl Read,
+) -> Result<Fetched, FetchError> {
+    let rel = Path::new(rel);
+    let Some(name) = rel.file_name() else {
+        return Err(FetchError::Refused(format!(
+            "`{}` is not a path in the project",
+            rel.display()
+        )));
+    };
+    let canonical_root = root.canonicalize().map_err(|e| io_error(&e))?;
+    let parent = local_parent(root, &canonical_root, rel)?;
+    let base = parent
+        .strip_prefix(&canonical_root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let staging = Staging::new(&parent)?;
+    let mut archive = tar::Archive::new(tar);
+    let kind = unpack_into(&mut archive, &staging.incoming(), name, &base)?;
+    replace(
+        &staging.incoming().join(name),
+        &parent.join(name),
+        &staging.aside(),
+    )
+    .map_err(|e| io_error(&e))?;
+    Ok(kind)
+}
+
+/// The destination's parent directory (created when missing), canonical and inside the
+/// project: a local symlink out of the project would take the write elsewhere.
+fn local_parent(root: &Path, canonical_root: &Path, rel: &Path) -> Result<PathBuf, FetchError> {
+    let dir = root.join(rel.parent().unwrap_or(Path::new("")));
+    let outside = |real: &Path| {
+        FetchError::Refused(format!(
+            "`{}` leads outside the project (to {})",
+            rel.display(),
+            real.display()
+        ))
+    };
+    let mut existing = dir.as_path();
+    while existing.symlink_metadata().is_err() {
+        match existing.parent() {
+            Some(p) => existing = p,
+            None => break,
+        }
+    }
+    let real = existing.canonicalize().map_err(|e| io_error(&e))?;
+    if !real.starts_with(canonical_root) {
+        return Err(outside(&real));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| io_error(&e))?;
+    let real = dir.canonicalize().map_err(|e| io_error(&e))?;
+    if !real.starts_with(canonical_root) {
+        return Err(outside(&real));
+    }
+    Ok(real)
+}
+
+/// A temporary directory beside the destination (same file system, so the final rename is
+/// atomic), removed with whatever is left in it: `new/` receives the archive, `old` the
+/// replaced copy.
+struct Staging(PathBuf);
+
+impl Staging {
+    fn new(parent: &Path) -> Result<Staging, FetchError> {
+        let dir = parent.join(format!(
+            ".devenv-fetch-{}",
+            crate::session::exec::unique_id()
+        ));
+        std::fs::create_dir(&dir).map_err(|e| io_error(&e))?;
+        let staging = Staging(dir);
+        std::fs::create_dir(staging.incoming()).map_err(|e| io_error(&e))?;
+        Ok(staging)
+    }
+
+    fn incoming(&self) -> PathBuf {
+        self.0.join("new")
+    }
+
+    fn aside(&self) -> PathBuf {
+        self.0.join("old")
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Unpack every entry under `staging`, refusing the archive when an entry is not below
+/// `name`, lies beneath a symlink of the archive, or is a link pointing out of the project
+/// (`base` is the destination's parent, relative to the project).
+fn unpack_into<R: Read>(
+    archive: &mut tar::Archive<R>,
+    staging: &Path,
+    name: &OsStr,
+    base: &Path,
+) -> Result<Fetched, FetchError> {
+    let mut symlinks: Vec<PathBuf> = Vec::new();
+    for entry in archive.entries().map_err(|e| io_error(&e))? {
+        let mut entry = entry.map_err(|e| io_error(&e))?;
+        let kind = entry.header().entry_type();
+        let path = entry.path().map_err(|e| io_error(&e))?.into_owned();
+        check_entry(&path, name)?;
+        if let Some(link) = symlinks.iter().find(|l| path.starts_with(l)) {
+            return Err(FetchError::Refused(format!(
+                "`{}` lies beneath the symlink `{}`",
+                base.join(&path).display(),
+                base.join(link).display()
+            )));
+        }
+        let target = || -> Result<PathBuf, FetchError> {
+            let t = entry.link_name().map_err(|e| io_error(&e))?;
+            t.map(std::borrow::Cow::into_owned)
+                .ok_or_else(|| FetchError::Io(format!("{} has no link target", path.display())))
+        };
+        match kind {
+            tar::EntryType::Symlink => {
+                check_symlink(base, &path, &target()?)?;
+                symlinks.push(path.clone());
+            }
+            tar::EntryType::Link => check_entry(&target()?, name)?,
+            tar::EntryType::Regular
+            | tar::EntryType::Continuous
+            | tar::EntryType::Directory
+            | tar::EntryType::GNUSparse => {}
+            // Devices, fifos and global headers do not come back.
+            _ => continue,
+        }
+        if !entry.unpack_in(staging).map_err(|e| io_error(&e))? {
+            return Err(FetchError::Refused(format!(
+                "the archive entry `{}` leaves the project",
+                path.display()
+            )));
+        }
+    }
+    let top = staging.join(name);
+    let meta = top
+        .symlink_metadata()
+        .map_err(|_| FetchError::Io("the engine sent an empty archive".into()))?;
+    Ok(if meta.is_dir() {
+        Fetched::Dir
+    } else if meta.file_type().is_symlink() {
+        Fetched::Symlink
+    } else {
+        Fetched::File
+    })
+}
+
+/// An archive path must be `name` or below it, in plain components.
+fn check_entry(path: &Path, name: &OsStr) -> Result<(), FetchError> {
+    let mut parts = path.components();
+    let plain = parts.next() == Some(Component::Normal(name))
+        && parts.all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        return Ok(());
+    }
+    Err(FetchError::Refused(format!(
+        "the archive entry `{}` is not inside `{}`",
+        path.display(),
+        name.to_string_lossy()
+    )))
+}
+
+/// A symlink at `base/path` pointing at `target` must stay in the project, read lexically
+/// from where it is (an absolute target would name this machine's root, not the
+/// workspace's).
+fn check_symlink(base: &Path, path: &Path, target: &Path) -> Result<(), FetchError> {
+    let at = base.join(path);
+    let mut depth: Vec<&OsStr> = at
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    let inside = target.components().all(|c| match c {
+        Component::Normal(n) => {
+            depth.push(n);
+            true
+        }
+        Component::CurDir => true,
+        Component::ParentDir => depth.pop().is_some(),
+        Component::RootDir | Component::Prefix(_) => false,
+    });
+    if inside {
+        return Ok(());
+    }
+    Err(FetchError::Refused(format!(
+        "`{}` is a symlink to `{}`, outside the project",
+        at.display(),
+        target.display()
+    )))
+}
+
+/// Put `new` at `dest`. Files and symlinks are renamed over the old copy (atomic); a
+/// directory, or a change of kind, is swapped in with one atomic exchange where the system
+/// has it, else the old copy is moved to `aside` first. Either way the old copy ends in the
+/// staging directory and is removed with it.
+fn replace(new: &Path, dest: &Path, aside: &Path) -> std::io::Result<()> {
+    replace_with(new, dest, aside, exchange)
+}
+
+pub(super) fn replace_with(
+    new: &Path,
+    dest: &Path,
+    aside: &Path,
+    exchange: fn(&Path, &Path) -> std::io::Result<bool>,
+) -> std::io::Result<()> {
+    let Ok(old) = dest.symlink_metadata() else {
+        return std::fs::rename(new, dest);
+    };
+    if !old.is_dir() && !new.symlink_metadata()?.is_dir() {
+        return std::fs::rename(new, dest);
+    }
+    if exchange(new, dest)? {
+        return Ok(());
+    }
+    std::fs::rename(dest, aside)?;
+    std::fs::rename(new, dest).inspect_err(|_| {
+        let _ = std::fs::rename(aside, dest);
+    })
+}
+
+/// Swap two paths atomically; `false` when the file system cannot.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use nix::errno::Errno;
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    match renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<bool> {
+    Ok(false)
+}
