@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use crate::common::TestContext;
 
+mod cache;
 mod transport;
 mod workspace;
 
