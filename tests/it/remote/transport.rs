@@ -230,7 +230,6 @@ fn runs_without_stdin_survive_a_forwarder_that_drops_half_closed_connections() {
     assert_eq!(stdout(&out), "done\n", "{}", stderr(&out));
     // Piped input still reaches the command, and its end is end-of-file, through the
     // harness's forwarder (which keeps half-closed connections).
-    use std::io::Write;
     let mut child = p
         .cmd(&["run", "--", "sh", "-c", "cat; sleep 1.5; echo after"])
         .stdin(std::process::Stdio::piped())
@@ -238,7 +237,7 @@ fn runs_without_stdin_survive_a_forwarder_that_drops_half_closed_connections() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"piped\n").unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"piped\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "piped\nafter\n", "{}", stderr(&out));
