@@ -195,16 +195,17 @@ impl Engine {
             CONNECT_TIMEOUT
         };
         // negotiate_version's GET /version doubles as the ping.
-        let docker =
-            match tokio::time::timeout(limit, conn.docker.clone().negotiate_version()).await {
-                Err(_) => {
-                    return Err(unreachable(
-                        conn.reason(format!("no answer within {} ms", limit.as_millis())),
-                    ))
-                }
-                Ok(Err(e)) => return Err(unreachable(conn.reason(root_cause(&e)))),
-                Ok(Ok(docker)) => docker,
-            };
+        let docker = match tokio::time::timeout(limit, conn.docker.clone().negotiate_version())
+            .await
+        {
+            Err(_) => {
+                return Err(unreachable(
+                    conn.reason(format!("no answer within {} ms", limit.as_millis())),
+                ))
+            }
+            Ok(Err(e)) => return Err(unreachable(conn.reason_after_failure(root_cause(&e)).await)),
+            Ok(Ok(docker)) => docker,
+        };
         Ok(Engine {
             docker: without_deadline(docker),
             endpoint,

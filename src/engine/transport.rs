@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -110,21 +111,46 @@ pub(crate) fn context_endpoint(config_dir: &Path, explicit: Option<String>) -> O
 pub struct Connection {
     pub docker: Docker,
     /// What `ssh` said on stderr, for error messages (ssh endpoints only).
-    pub ssh_stderr: Option<Arc<Mutex<String>>>,
+    pub ssh_stderr: Option<Arc<SshSaid>>,
 }
 
+/// ssh's stderr, collected by a task, and whether it has ended (ssh exited).
+#[derive(Default)]
+pub struct SshSaid {
+    text: Mutex<String>,
+    ended: AtomicBool,
+}
+
+/// How long a failed first contact waits for ssh's last words (it exits right after saying
+/// why it failed; its stderr is read by another task, which may not have run yet).
+const SSH_LAST_WORDS: Duration = Duration::from_secs(1);
+
 impl Connection {
-    /// The best reason for a failed first contact: ssh's own words when it said any.
+    /// The best reason for a first contact that got no answer in time: ssh's own words
+    /// when it said any.
     pub fn reason(&self, fallback: String) -> String {
         let said = self
             .ssh_stderr
             .as_ref()
-            .and_then(|s| s.lock().ok().map(|s| s.trim().to_owned()))
+            .and_then(|s| s.text.lock().ok().map(|s| s.trim().to_owned()))
             .unwrap_or_default();
         match said.lines().rfind(|l| !l.trim().is_empty()) {
             Some(line) => line.trim().to_owned(),
             None => fallback,
         }
+    }
+
+    /// The best reason for a first contact that failed: for ssh, its words once its stderr
+    /// has ended (briefly waited for), else `fallback` (the HTTP client's "connection
+    /// closed before message completed" says nothing about why).
+    pub async fn reason_after_failure(&self, fallback: String) -> String {
+        if let Some(said) = &self.ssh_stderr {
+            let deadline = tokio::time::Instant::now() + SSH_LAST_WORDS;
+            while !said.ended.load(Ordering::Acquire) && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        self.reason(fallback)
     }
 }
 
@@ -133,7 +159,7 @@ pub fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
     let host = endpoint.host.as_str();
     if let Some(rest) = host.strip_prefix("ssh://") {
         let target = SshTarget::parse(rest)?;
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(SshSaid::default());
         let docker = ssh_client(&target, Arc::clone(&stderr))?;
         return Ok(Connection {
             docker,
@@ -247,7 +273,7 @@ impl<B> HasBody for http::Request<B> {
 }
 type Body = <BollardRequest as HasBody>::Body;
 
-fn ssh_client(target: &SshTarget, stderr: Arc<Mutex<String>>) -> Result<Docker, String> {
+fn ssh_client(target: &SshTarget, stderr: Arc<SshSaid>) -> Result<Docker, String> {
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
     let connector = SshConnector {
@@ -280,7 +306,7 @@ fn ssh_client(target: &SshTarget, stderr: Arc<Mutex<String>>) -> Result<Docker, 
 #[derive(Clone)]
 struct SshConnector {
     args: Arc<Vec<String>>,
-    stderr: Arc<Mutex<String>>,
+    stderr: Arc<SshSaid>,
 }
 
 impl tower_service::Service<http::Uri> for SshConnector {
@@ -317,12 +343,13 @@ impl tower_service::Service<http::Uri> for SshConnector {
                     if n == 0 {
                         break;
                     }
-                    if let Ok(mut s) = said.lock() {
+                    if let Ok(mut s) = said.text.lock() {
                         if s.len() < 16 * 1024 {
                             s.push_str(&String::from_utf8_lossy(&buf[..n]));
                         }
                     }
                 }
+                said.ended.store(true, Ordering::Release);
             });
             Ok(hyper_util::rt::TokioIo::new(SshStream {
                 _child: child,

@@ -47,6 +47,24 @@ pub enum ExecEnd {
 /// exec's only output. Held back until the exec's state says whether that is what it was.
 const START_FAILURE_PREFIX: &[u8] = b"OCI runtime exec failed";
 
+/// Whether this process's stdin can give the command anything: not when it is `/dev/null`
+/// or closed (CI jobs, cron, `</dev/null`, a test harness). Such a stdin is not attached:
+/// the command reads end-of-file from the engine's side, exactly as it would have, and the
+/// connection is never half-closed. Attached, its end of input is a half-close of the
+/// exec's connection, and a forwarder that drops a connection soon after its client
+/// half-closes it (socat's default 0.5 s, many TCP proxies in front of remote engines)
+/// would cut off the output of any command running longer than that, and the engine,
+/// failing to copy the streams, records exit status 126 for it.
+fn stdin_has_input() -> bool {
+    use nix::sys::stat::{fstat, stat, SFlag};
+    let Ok(fd) = fstat(std::io::stdin()) else {
+        return false; // closed
+    };
+    let char_device = SFlag::from_bits_truncate(fd.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+    let is_null = char_device && stat("/dev/null").is_ok_and(|null| null.st_rdev == fd.st_rdev);
+    !is_null
+}
+
 /// Run the request with this process's stdio; returns how the command ended.
 pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<ExecEnd, SessionError> {
     let tty = req
@@ -71,8 +89,9 @@ pub async fn exec_command(engine: &Engine, req: &ExecRequest) -> Result<ExecEnd,
         console_size,
         // Like `docker exec` without `-i`: a terminal's input is not read unless we own the
         // terminal (TTY mode), so `devenv run -- x | less` leaves the keys to less and a
-        // background `devenv run &` is not stopped by SIGTTIN. Pipes and files stream.
-        attach_stdin: tty || !std::io::stdin().is_terminal(),
+        // background `devenv run &` is not stopped by SIGTTIN. Pipes and files stream;
+        // /dev/null or a closed stdin is not attached at all (see `stdin_has_input`).
+        attach_stdin: tty || (!std::io::stdin().is_terminal() && stdin_has_input()),
     };
     let read_stdin = spec.attach_stdin;
     let raw = if tty { Some(RawMode::enable()) } else { None };

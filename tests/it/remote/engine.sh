@@ -14,6 +14,9 @@
 # an sshd on 127.0.0.1:SSH_PORT runs sessions with DOCKER_HOST set to the engine, and
 # DIR/bin/ssh is an `ssh` that knows its key and host key (put DIR/bin first in PATH).
 # The engine stops by itself when PARENT_PID (the test binary) is gone.
+# The forwarders keep half-closed connections (`-t`; socat's default ends them 0.5 s after
+# one side's end of input), as a forwarder in front of an engine must: the end of an exec's
+# stdin is a half-close, and the command's output follows it.
 set -euo pipefail
 cmd=$1 dir=$2 parent=$3 tcp_port=${4:-} tls_port=${5:-} ssh_port=${6:-}
 
@@ -105,7 +108,7 @@ inside)
     --tlskey "$dir/certs/server-key.pem" --storage-driver vfs --iptables=false \
     --ip-masq=false --userland-proxy=false &
   dockerd=$!
-  socat "UNIX-LISTEN:$dir/tls.sock,fork,unlink-early" TCP:127.0.0.1:2376 &
+  socat -t 3600 "UNIX-LISTEN:$dir/tls.sock,fork,unlink-early" TCP:127.0.0.1:2376 &
   fwd=$!
   while kill -0 "$parent" 2>/dev/null && kill -0 "$dockerd" 2>/dev/null; do sleep 0.5; done
   kill "$fwd" 2>/dev/null || true
@@ -114,9 +117,9 @@ inside)
   rm -rf "$dir/data" "$dir/exec"
   ;;
 forward)
-  socat "TCP-LISTEN:$tcp_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$dir/sock" &
+  socat -t 3600 "TCP-LISTEN:$tcp_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$dir/sock" &
   plain=$!
-  socat "TCP-LISTEN:$tls_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$dir/tls.sock" &
+  socat -t 3600 "TCP-LISTEN:$tls_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$dir/tls.sock" &
   tls=$!
   /usr/sbin/sshd -D -e -f "$dir/ssh/sshd_config" &
   sshd=$!

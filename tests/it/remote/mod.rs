@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use crate::common::TestContext;
 
+mod cache;
 mod services;
 mod transport;
 mod workspace;
@@ -72,7 +73,12 @@ fn sweep() {
                 .and_then(|p| p.trim().parse::<i32>().ok())
                 .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
         };
-        if alive("parent") {
+        // Another test binary's engine between `mkdir` and writing its parent file.
+        let starting = !dir.join("parent").exists()
+            && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+                t.elapsed().unwrap_or_default() < std::time::Duration::from_secs(60)
+            });
+        if starting || alive("parent") {
             continue;
         }
         if alive("pid") {

@@ -173,3 +173,72 @@ fn build_up_and_run_over_ssh() {
     let out = p.ok(&["run", "--", "cat", "/tool"]);
     assert_eq!(out, "built-from-input\n");
 }
+
+/// A second plain-tcp forwarder to the test engine with socat's default of ending a
+/// connection 0.5 s after one side's end of input, like many proxies; killed on drop (and
+/// by `--pdeathsig` if the test thread dies without unwinding).
+struct StrictForwarder {
+    child: std::process::Child,
+    host: String,
+}
+
+impl StrictForwarder {
+    fn start(e: &super::RemoteEngine) -> StrictForwarder {
+        let port = super::free_port();
+        let child = std::process::Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "socat"])
+            .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
+            .arg(format!("UNIX-CONNECT:{}", e.dir.join("sock").display()))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the forwarder did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        StrictForwarder {
+            child,
+            host: format!("tcp://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for StrictForwarder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With nothing on stdin (CI, cron, `</dev/null`) no half-close reaches the connection, so
+/// a forwarder that drops half-closed connections still gets a command's whole output and
+/// status, however long it runs (it failed with 126 and no output after 0.5 s).
+#[test]
+fn runs_without_stdin_survive_a_forwarder_that_drops_half_closed_connections() {
+    let p = super::RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&["up"]);
+    let strict = StrictForwarder::start(p.e);
+    let out = p
+        .cmd(&["run", "--", "sh", "-c", "sleep 1.5; cat; echo done; exit 7"])
+        .env("DOCKER_HOST", &strict.host)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "done\n", "{}", stderr(&out));
+    // Piped input still reaches the command, and its end is end-of-file, through the
+    // harness's forwarder (which keeps half-closed connections).
+    let mut child = p
+        .cmd(&["run", "--", "sh", "-c", "cat; sleep 1.5; echo after"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"piped\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "piped\nafter\n", "{}", stderr(&out));
+}
