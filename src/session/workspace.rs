@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::{real, ProjectId, SessionError};
 use crate::engine::{labels, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
 use crate::manifest::Manifest;
-use crate::sync;
+use crate::{stream, sync};
 
 /// How the project reaches its container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,10 +188,8 @@ pub async fn sync(
         let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
         cmd.extend(delta.deleted.iter().cloned());
         let spec = ExecSpec {
-            cmd,
-            user: Some("0:0".into()),
             workdir: Some(workdir.clone()),
-            ..ExecSpec::default()
+            ..super::user::as_root(cmd)
         };
         let (status, out) = engine.exec_collect(container, &spec).await?;
         if status != 0 {
@@ -201,25 +199,54 @@ pub async fn sync(
             });
         }
     }
-    if !delta.changed.is_empty() {
-        let root = manifest.root.clone();
-        let tree = new.clone();
-        let changed = delta.changed.clone();
-        let tar = tokio::task::spawn_blocking(move || sync::pack(&root, &tree, &changed))
-            .await
-            .map_err(|e| SessionError::Io {
-                what: "packing changed files".into(),
-                message: e.to_string(),
-            })?
-            .map_err(|e| SessionError::Io {
-                what: "packing changed files".into(),
-                message: e.to_string(),
-            })?;
-        let body = futures_util::stream::once(async move { Ok(bytes::Bytes::from(tar)) });
-        engine.upload_tar(container, &workdir, body).await?;
-    }
+    let new = if delta.changed.is_empty() {
+        new
+    } else {
+        upload(
+            engine,
+            container,
+            &manifest.root,
+            &workdir,
+            new,
+            &delta.changed,
+        )
+        .await?
+    };
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// Stream a tar of `changed` into the container's workspace; returns `tree` back. The tar is
+/// written on a blocking thread while the engine reads it, so memory stays bounded whatever
+/// the size of the project.
+async fn upload(
+    engine: &Engine,
+    container: &str,
+    root: &Path,
+    workdir: &str,
+    tree: sync::Tree,
+    changed: &[String],
+) -> Result<sync::Tree, SessionError> {
+    let root = root.to_path_buf();
+    let changed = changed.to_vec();
+    let (body, verdict) = stream::produce(move |out| {
+        sync::pack(&root, &tree, &changed, out)?;
+        Ok::<_, std::io::Error>(tree)
+    });
+    let uploaded = engine.upload_tar(container, workdir, body).await;
+    let packing = |message: String| SessionError::Io {
+        what: "packing changed files".into(),
+        message,
+    };
+    let packed = verdict.await.map_err(|e| packing(e.to_string()))?;
+    // A file that could not be read aborted the upload: it is the cause. A writer that
+    // stopped because the engine went away only echoes the upload's own error.
+    match (packed, uploaded) {
+        (Ok(tree), Ok(())) => Ok(tree),
+        (Err(e), _) if !stream::is_closed(&e) => Err(packing(e.to_string())),
+        (_, Err(e)) => Err(e.into()),
+        (Err(e), Ok(())) => Err(packing(e.to_string())),
+    }
 }
 
 /// Whether anything was sent to `container` yet.

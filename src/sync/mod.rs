@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ignore::WalkBuilder;
 
@@ -167,47 +168,103 @@ fn parent_deleted(deleted: &[String], path: &str) -> bool {
         .is_some_and(|d| path.starts_with(d.as_str()) && path[d.len()..].starts_with('/'))
 }
 
-/// A tar stream of `paths` (from `tree`) under `root`, owners and modes as on the host.
-pub fn pack(root: &Path, tree: &Tree, paths: &[String]) -> std::io::Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
+/// Write a tar of `paths` (from `tree`) under `root` into `out`, owners and modes as on
+/// the host; returns `out`. Streams: one file at a time, never the whole archive in memory.
+/// An error names the file.
+pub fn pack<W: Write>(root: &Path, tree: &Tree, paths: &[String], out: W) -> std::io::Result<W> {
+    let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     for rel in paths {
         let Some(e) = tree.entries.get(rel) else {
             continue;
         };
-        let abs: PathBuf = root.join(rel);
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(e.mode);
-        h.set_uid(u64::from(e.uid));
-        h.set_gid(u64::from(e.gid));
-        h.set_mtime(u64::try_from(e.mtime.0).unwrap_or(0));
-        match e.kind {
-            Kind::Dir => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_size(0);
-                tar.append_data(&mut h, rel, std::io::empty())?;
-            }
-            Kind::Symlink => {
-                let target = std::fs::read_link(&abs)?;
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_size(0);
-                tar.append_link(&mut h, rel, target)?;
-            }
-            Kind::File => {
-                let file = match std::fs::File::open(&abs) {
-                    Ok(f) => f,
-                    // Gone since the scan: the next sync deletes it.
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(err) => return Err(err),
-                };
-                let len = file.metadata()?.len();
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(len);
-                tar.append_data(&mut h, rel, std::io::Read::take(file, len))?;
-            }
-        }
+        append(&mut tar, &root.join(rel), rel, e).map_err(|err| named(rel, err))?;
     }
     tar.into_inner()
+}
+
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    abs: &Path,
+    rel: &str,
+    e: &Entry,
+) -> std::io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(e.mode);
+    h.set_uid(u64::from(e.uid));
+    h.set_gid(u64::from(e.gid));
+    h.set_mtime(u64::try_from(e.mtime.0).unwrap_or(0));
+    match e.kind {
+        Kind::Dir => {
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            tar.append_data(&mut h, rel, std::io::empty())
+        }
+        Kind::Symlink => {
+            let target = match std::fs::read_link(abs) {
+                Ok(t) => t,
+                // Gone since the scan: the next sync deletes it.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            tar.append_link(&mut h, rel, target)
+        }
+        Kind::File => {
+            let file = match std::fs::File::open(abs) {
+                Ok(f) => f,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            let len = file.metadata()?.len();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(len);
+            // Exactly `len` bytes even when the file shrinks while it is read: the archive
+            // stays valid, and the changed mtime makes the next sync send it again.
+            tar.append_data(&mut h, rel, Exact::new(file, len))
+        }
+    }
+}
+
+fn named(rel: &str, err: std::io::Error) -> std::io::Error {
+    if crate::stream::is_closed(&err) {
+        return err;
+    }
+    std::io::Error::new(err.kind(), format!("{rel}: {err}"))
+}
+
+/// A reader of exactly `len` bytes: the file's first `len`, padded with zeros if it ends
+/// sooner (tar trusts the header's size, so a short entry would corrupt the archive).
+struct Exact<R> {
+    inner: std::io::Take<R>,
+    left: u64,
+}
+
+impl<R: Read> Exact<R> {
+    fn new(inner: R, len: u64) -> Exact<R> {
+        Exact {
+            inner: inner.take(len),
+            left: len,
+        }
+    }
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = self.inner.read(buf)?;
+        if n == 0 {
+            n = buf
+                .len()
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            buf[..n].fill(0);
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// The last sent tree, leniently (unreadable = nothing sent yet).
@@ -263,7 +320,7 @@ mod tests {
         assert_eq!(d.changed, ["a.txt", "b.txt"]);
         assert_eq!(d.deleted, ["src"]);
 
-        let tar = pack(root, &scan(root), &d.changed).unwrap();
+        let tar = pack(root, &scan(root), &d.changed, Vec::new()).unwrap();
         let mut a = tar::Archive::new(tar.as_slice());
         let names: Vec<String> = a
             .entries()
@@ -271,5 +328,17 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         assert_eq!(names, ["a.txt", "b.txt"]);
+    }
+
+    #[test]
+    fn a_file_that_shrank_after_the_stat_still_packs_its_stated_size() {
+        let mut r = Exact::new(&b"abc"[..], 5);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc\0\0");
+        let mut r = Exact::new(&b"abcdef"[..], 2);
+        out.clear();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"ab");
     }
 }
