@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use exec::{exec_command, signal_marked, ExecEnd, ExecRequest};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
-pub use workspace::{remembered as remembered_workspace, Workspace};
+pub use workspace::{prescan, remembered as remembered_workspace, Prescan, Workspace};
 
 use self::container::{create, named_volume_targets};
 use crate::engine::{labels, ContainerInfo, Engine, EngineError, ExecSpec};
@@ -278,15 +278,17 @@ async fn start_and_hooks(
 }
 
 /// Before a command in a ready container: bring its workspace up to date when it is a
-/// synced volume (remote engine); nothing for a bind mount.
+/// synced volume (remote engine); nothing for a bind mount. `prescan` is a scan started
+/// earlier ([`prescan`]).
 pub async fn sync_if_remote(
     engine: &Engine,
     manifest: &Manifest,
     container: &ContainerInfo,
     state_dir: &Path,
+    prescan: Option<Prescan>,
 ) -> Result<(), SessionError> {
     if Workspace::of(&container.labels) == Workspace::Volume {
-        workspace::sync(engine, manifest, &container.id, state_dir).await?;
+        workspace::sync(engine, manifest, &container.id, state_dir, prescan).await?;
     }
     Ok(())
 }
@@ -300,7 +302,7 @@ async fn sync_workspace(
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
     let first = !workspace::synced_before(state_dir, container);
-    let delta = workspace::sync(engine, manifest, container, state_dir).await?;
+    let delta = workspace::sync(engine, manifest, container, state_dir, None).await?;
     if first {
         events.info(&format!(
             "uploaded the project to the engine ({} entries; it cannot see this machine's files)",

@@ -155,31 +155,66 @@ pub fn volume_name(id: &ProjectId) -> String {
 }
 
 fn state_path(state_dir: &Path, container: &str) -> PathBuf {
-    state_dir.join("sync").join(format!("{container}.json"))
+    state_dir.join("sync").join(format!("{container}.state"))
+}
+
+/// A scan of the project started before the engine answered, when this endpoint is known to
+/// need a synced workspace: the walk overlaps connecting and the list call.
+pub struct Prescan(tokio::task::JoinHandle<sync::Tree>);
+
+/// Start scanning the project now if the workspace on `endpoint` is a synced volume.
+pub fn prescan(manifest: &Manifest, state_dir: &Path, endpoint: &str) -> Option<Prescan> {
+    (remembered(state_dir, endpoint) == Some(Workspace::Volume)).then(|| {
+        let root = manifest.root.clone();
+        Prescan(tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let tree = sync::scan(&root, sync::Rules::Project);
+            tracing::debug!(
+                "workspace: scanned {} entries in {} ms",
+                tree.entries.len(),
+                started.elapsed().as_millis()
+            );
+            tree
+        }))
+    })
 }
 
 /// Send what changed in the project since the last sync into the container's workspace:
 /// changed and new files as one tar stream, deletions as one `rm`. Nothing changed costs a
-/// local scan and no engine call.
+/// local scan (started earlier when `prescan` is given) and no engine call.
 pub async fn sync(
     engine: &Engine,
     manifest: &Manifest,
     container: &str,
     state_dir: &Path,
+    prescan: Option<Prescan>,
 ) -> Result<sync::Delta, SessionError> {
+    let started = std::time::Instant::now();
     let path = state_path(state_dir, container);
-    let old = sync::load(&path);
     let root = manifest.root.clone();
+    let scanning = |e: tokio::task::JoinError| SessionError::Io {
+        what: "scanning the project".into(),
+        message: e.to_string(),
+    };
+    let scanned = match prescan {
+        Some(Prescan(task)) => Some(task.await.map_err(scanning)?),
+        None => None,
+    };
+    let state = path.clone();
     let (new, delta) = tokio::task::spawn_blocking(move || {
-        let new = sync::scan(&root);
-        let delta = sync::diff(&old, &new);
+        let new = scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project));
+        let delta = sync::diff(&sync::load(&state), &new);
         (new, delta)
     })
     .await
-    .map_err(|e| SessionError::Io {
-        what: "scanning the project".into(),
-        message: e.to_string(),
-    })?;
+    .map_err(scanning)?;
+    tracing::debug!(
+        "workspace: {} entries scanned, {} changed, {} deleted ({} ms)",
+        new.entries.len(),
+        delta.changed.len(),
+        delta.deleted.len(),
+        started.elapsed().as_millis()
+    );
     if delta.is_empty() {
         return Ok(delta);
     }
@@ -199,41 +234,34 @@ pub async fn sync(
             });
         }
     }
-    let new = if delta.changed.is_empty() {
-        new
-    } else {
-        upload(
-            engine,
-            container,
-            &manifest.root,
-            &workdir,
-            new,
-            &delta.changed,
-        )
-        .await?
-    };
+    if !delta.changed.is_empty() {
+        upload(engine, container, &manifest.root, &workdir, &delta.changed).await?;
+    }
     let _ = sync::save(&path, &new);
     Ok(delta)
 }
 
-/// Stream a tar of `changed` into the container's workspace; returns `tree` back. The tar is
+/// Stream a tar of `changed` (relative to `root`) into the container at `dest`. The tar is
 /// written on a blocking thread while the engine reads it, so memory stays bounded whatever
-/// the size of the project.
+/// the size of the tree.
 async fn upload(
     engine: &Engine,
     container: &str,
     root: &Path,
-    workdir: &str,
-    tree: sync::Tree,
-    changed: &[String],
-) -> Result<sync::Tree, SessionError> {
+    dest: &str,
+    changed: &[(String, sync::Entry)],
+) -> Result<(), SessionError> {
     let root = root.to_path_buf();
     let changed = changed.to_vec();
-    let (body, verdict) = stream::produce(move |out| {
-        sync::pack(&root, &tree, &changed, out)?;
-        Ok::<_, std::io::Error>(tree)
-    });
-    let uploaded = engine.upload_tar(container, workdir, body).await;
+    let (body, verdict) = stream::produce(move |out| sync::pack(&root, &changed, out).map(drop));
+    finish_upload(engine.upload_tar(container, dest, body).await, verdict).await
+}
+
+/// The outcome of an upload and of the writer that fed it.
+async fn finish_upload(
+    uploaded: Result<(), EngineError>,
+    verdict: stream::Verdict<(), std::io::Error>,
+) -> Result<(), SessionError> {
     let packing = |message: String| SessionError::Io {
         what: "packing changed files".into(),
         message,
@@ -242,7 +270,7 @@ async fn upload(
     // A file that could not be read aborted the upload: it is the cause. A writer that
     // stopped because the engine went away only echoes the upload's own error.
     match (packed, uploaded) {
-        (Ok(tree), Ok(())) => Ok(tree),
+        (Ok(()), Ok(())) => Ok(()),
         (Err(e), _) if !stream::is_closed(&e) => Err(packing(e.to_string())),
         (_, Err(e)) => Err(e.into()),
         (Err(e), Ok(())) => Err(packing(e.to_string())),
@@ -254,7 +282,15 @@ pub fn synced_before(state_dir: &Path, container: &str) -> bool {
     state_path(state_dir, container).exists()
 }
 
-/// Forget what was sent to `container` (it is gone).
+/// Forget what was sent to `container` (it is gone): every state file named after it.
 pub fn forget(state_dir: &Path, container: &str) {
-    let _ = std::fs::remove_file(state_path(state_dir, container));
+    let Ok(entries) = std::fs::read_dir(state_dir.join("sync")) else {
+        return;
+    };
+    let prefix = format!("{container}.");
+    for e in entries.filter_map(Result::ok) {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
