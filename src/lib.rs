@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod project;
 pub mod session;
 pub mod stack;
+mod stream;
 pub mod sync;
 pub mod ui;
 pub mod watch;

@@ -146,9 +146,16 @@ async fn prepare(
     policy: StalePolicy,
 ) -> Result<(Engine, Project, ContainerInfo)> {
     let project = ctx.project()?;
+    // A remote workspace is scanned while the engine connects and lists.
+    let prescan = session::prescan(
+        &project.manifest,
+        &project.paths.dir,
+        &crate::engine::endpoint(),
+    );
     let engine = ctx.engine().await?;
     if let Some(c) = warm(&engine, &project).await? {
-        session::sync_if_remote(&engine, &project.manifest, &c, &project.paths.dir).await?;
+        let m = &project.manifest;
+        session::sync_if_remote(&engine, m, &c, &project.paths.dir, prescan).await?;
         return Ok((engine, project, c));
     }
     let m = &project.manifest;

@@ -8,24 +8,25 @@
 //! than its key says. The caller must look at the verdict before committing or tagging.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use bytes::Bytes;
-use futures_util::Stream;
 
 use super::BuildError;
 use crate::fingerprint::{is_content_changed, sha256_hex, InputFile, InputKind, Verified};
+use crate::stream::{produce, ChannelWriter, Closed};
 
-/// Bytes on their way to the engine; an `Err` item aborts the request.
-pub(super) type Body = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+pub(super) use crate::stream::Body;
 
 /// The producer's verdict: `Ok` only when every byte sent was the hashed one.
-pub(super) type Verdict = tokio::task::JoinHandle<Result<(), BuildError>>;
+pub(super) type Verdict = crate::stream::Verdict<(), BuildError>;
 
-/// Chunk size of a streamed body, and how many chunks may wait in memory.
-const CHUNK: usize = 256 * 1024;
-const QUEUED: usize = 4;
+impl From<Closed> for BuildError {
+    fn from(e: Closed) -> BuildError {
+        BuildError::Io {
+            what: "streaming to the engine".into(),
+            message: e.to_string(),
+        }
+    }
+}
 
 /// Stream a tar of the inputs at their project-relative paths under `workdir`, each file
 /// verified against its planned digest and size.
@@ -46,12 +47,12 @@ pub(super) fn inputs_tar(
 }
 
 fn write_inputs(
-    out: ChannelWriter,
+    out: &mut ChannelWriter,
     root: &Path,
     base: &str,
     step: &str,
     inputs: &[InputFile],
-) -> Result<ChannelWriter, BuildError> {
+) -> Result<(), BuildError> {
     let mut tar = tar::Builder::new(out);
     // No directory entries: the engine creates missing parents (root, 0755) and leaves
     // existing ones alone, where an entry would re-own e.g. `/home/node` of the image.
@@ -82,6 +83,7 @@ fn write_inputs(
         }
     }
     tar.into_inner()
+        .map(drop)
         .map_err(|e| input_error(step, "inputs archive", &e))
 }
 
@@ -89,7 +91,7 @@ fn write_inputs(
 pub(super) fn verified_file(path: &Path, digest: &str) -> (Body, Verdict) {
     let path = path.to_path_buf();
     let expected = digest.trim_start_matches("sha256:").to_owned();
-    produce(move |mut out| {
+    produce(move |out| {
         let what = path.display().to_string();
         let io = |e: std::io::Error| BuildError::Io {
             what: what.clone(),
@@ -100,8 +102,8 @@ pub(super) fn verified_file(path: &Path, digest: &str) -> (Body, Verdict) {
             },
         };
         let file = File::open(&path).map_err(io)?;
-        std::io::copy(&mut Verified::new(file, &expected, None), &mut out).map_err(io)?;
-        Ok(out)
+        std::io::copy(&mut Verified::new(file, &expected, None), out).map_err(io)?;
+        Ok(())
     })
 }
 
@@ -124,65 +126,6 @@ fn changed(step: &str, rel: &str) -> BuildError {
     }
 }
 
-/// Run `write` on a blocking thread, its output becoming the returned body. A failure
-/// aborts the body (so the engine never sees a clean end) and is the verdict.
-fn produce<F>(write: F) -> (Body, Verdict)
-where
-    F: FnOnce(ChannelWriter) -> Result<ChannelWriter, BuildError> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(QUEUED);
-    let abort = tx.clone();
-    let verdict = tokio::task::spawn_blocking(move || {
-        let out = ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        };
-        let result = write(out).and_then(|mut out| {
-            out.flush().map_err(|e| BuildError::Io {
-                what: "streaming to the engine".into(),
-                message: e.to_string(),
-            })
-        });
-        if let Err(e) = &result {
-            let _ = abort.blocking_send(Err(std::io::Error::other(e.to_string())));
-        }
-        result
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    (Box::pin(body), verdict)
-}
-
-/// A `Write` into the body channel, in chunks of [`CHUNK`]; blocks while the engine is
-/// slower than the disk, and fails once the request is gone.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-    buf: Vec<u8>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = CHUNK - self.buf.len();
-        let n = data.len().min(room);
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.flush()?;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(Ok(Bytes::from(chunk)))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-    }
-}
-
 fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
@@ -197,6 +140,7 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::CHUNK;
     use futures_util::StreamExt;
 
     async fn drain(mut body: Body) -> (Vec<u8>, bool) {

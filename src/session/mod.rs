@@ -21,8 +21,8 @@ pub use fetch::{after_run_paths, fetch, FetchError, Fetched};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 pub use workspace::{
-    decide as workspace_mode, remembered as remembered_workspace, volume_name as workspace_volume,
-    Workspace,
+    decide as workspace_mode, prescan, remembered as remembered_workspace,
+    volume_name as workspace_volume, Prescan, Workspace,
 };
 
 use self::container::{create, named_volume_targets};
@@ -302,15 +302,17 @@ pub async fn run_hooks(
 }
 
 /// Before a command in a ready container: bring its workspace up to date when it is a
-/// synced volume (remote engine); nothing for a bind mount.
+/// synced volume (remote engine); nothing for a bind mount. `prescan` is a scan started
+/// earlier ([`prescan`]).
 pub async fn sync_if_remote(
     engine: &Engine,
     manifest: &Manifest,
     container: &ContainerInfo,
     state_dir: &Path,
+    prescan: Option<Prescan>,
 ) -> Result<(), SessionError> {
     if Workspace::of(&container.labels) == Workspace::Volume {
-        workspace::sync(engine, manifest, &container.id, state_dir).await?;
+        workspace::sync(engine, manifest, &container.id, state_dir, prescan).await?;
     }
     Ok(())
 }
@@ -324,7 +326,7 @@ async fn sync_workspace(
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
     let first = !workspace::synced_before(state_dir, container);
-    let delta = workspace::sync(engine, manifest, container, state_dir).await?;
+    let delta = workspace::sync(engine, manifest, container, state_dir, None).await?;
     if first {
         events.info(&format!(
             "uploaded the project to the engine ({} entries; it cannot see this machine's files)",

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::{real, ProjectId, SessionError};
 use crate::engine::{labels, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
 use crate::manifest::Manifest;
-use crate::sync;
+use crate::{stream, sync};
 
 /// How the project reaches its container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,31 +158,66 @@ pub fn volume_name(id: &ProjectId) -> String {
 }
 
 fn state_path(state_dir: &Path, container: &str) -> PathBuf {
-    state_dir.join("sync").join(format!("{container}.json"))
+    state_dir.join("sync").join(format!("{container}.state"))
+}
+
+/// A scan of the project started before the engine answered, when this endpoint is known to
+/// need a synced workspace: the walk overlaps connecting and the list call.
+pub struct Prescan(tokio::task::JoinHandle<sync::Tree>);
+
+/// Start scanning the project now if the workspace on `endpoint` is a synced volume.
+pub fn prescan(manifest: &Manifest, state_dir: &Path, endpoint: &str) -> Option<Prescan> {
+    (remembered(state_dir, endpoint) == Some(Workspace::Volume)).then(|| {
+        let root = manifest.root.clone();
+        Prescan(tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let tree = sync::scan(&root, sync::Rules::Project);
+            tracing::debug!(
+                "workspace: scanned {} entries in {} ms",
+                tree.entries.len(),
+                started.elapsed().as_millis()
+            );
+            tree
+        }))
+    })
 }
 
 /// Send what changed in the project since the last sync into the container's workspace:
 /// changed and new files as one tar stream, deletions as one `rm`. Nothing changed costs a
-/// local scan and no engine call.
+/// local scan (started earlier when `prescan` is given) and no engine call.
 pub async fn sync(
     engine: &Engine,
     manifest: &Manifest,
     container: &str,
     state_dir: &Path,
+    prescan: Option<Prescan>,
 ) -> Result<sync::Delta, SessionError> {
+    let started = std::time::Instant::now();
     let path = state_path(state_dir, container);
-    let old = sync::load(&path);
     let root = manifest.root.clone();
+    let scanning = |e: tokio::task::JoinError| SessionError::Io {
+        what: "scanning the project".into(),
+        message: e.to_string(),
+    };
+    let scanned = match prescan {
+        Some(Prescan(task)) => Some(task.await.map_err(scanning)?),
+        None => None,
+    };
+    let state = path.clone();
     let (new, delta) = tokio::task::spawn_blocking(move || {
-        let new = sync::scan(&root);
-        let delta = sync::diff(&old, &new);
+        let new = scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project));
+        let delta = sync::diff(&sync::load(&state), &new);
         (new, delta)
     })
     .await
-    .map_err(|e| SessionError::Io {
-        what: "scanning the project".into(),
-        message: e.to_string(),
-    })?;
+    .map_err(scanning)?;
+    tracing::debug!(
+        "workspace: {} entries scanned, {} changed, {} deleted ({} ms)",
+        new.entries.len(),
+        delta.changed.len(),
+        delta.deleted.len(),
+        started.elapsed().as_millis()
+    );
     if delta.is_empty() {
         return Ok(delta);
     }
@@ -191,10 +226,8 @@ pub async fn sync(
         let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
         cmd.extend(delta.deleted.iter().cloned());
         let spec = ExecSpec {
-            cmd,
-            user: Some("0:0".into()),
             workdir: Some(workdir.clone()),
-            ..ExecSpec::default()
+            ..super::user::as_root(cmd)
         };
         let (status, out) = engine.exec_collect(container, &spec).await?;
         if status != 0 {
@@ -205,24 +238,46 @@ pub async fn sync(
         }
     }
     if !delta.changed.is_empty() {
-        let root = manifest.root.clone();
-        let tree = new.clone();
-        let changed = delta.changed.clone();
-        let tar = tokio::task::spawn_blocking(move || sync::pack(&root, &tree, &changed))
-            .await
-            .map_err(|e| SessionError::Io {
-                what: "packing changed files".into(),
-                message: e.to_string(),
-            })?
-            .map_err(|e| SessionError::Io {
-                what: "packing changed files".into(),
-                message: e.to_string(),
-            })?;
-        let body = futures_util::stream::once(async move { Ok(bytes::Bytes::from(tar)) });
-        engine.upload_tar(container, &workdir, body).await?;
+        upload(engine, container, &manifest.root, &workdir, &delta.changed).await?;
     }
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// Stream a tar of `changed` (relative to `root`) into the container at `dest`. The tar is
+/// written on a blocking thread while the engine reads it, so memory stays bounded whatever
+/// the size of the tree.
+async fn upload(
+    engine: &Engine,
+    container: &str,
+    root: &Path,
+    dest: &str,
+    changed: &[(String, sync::Entry)],
+) -> Result<(), SessionError> {
+    let root = root.to_path_buf();
+    let changed = changed.to_vec();
+    let (body, verdict) = stream::produce(move |out| sync::pack(&root, &changed, out).map(drop));
+    finish_upload(engine.upload_tar(container, dest, body).await, verdict).await
+}
+
+/// The outcome of an upload and of the writer that fed it.
+async fn finish_upload(
+    uploaded: Result<(), EngineError>,
+    verdict: stream::Verdict<(), std::io::Error>,
+) -> Result<(), SessionError> {
+    let packing = |message: String| SessionError::Io {
+        what: "packing changed files".into(),
+        message,
+    };
+    let packed = verdict.await.map_err(|e| packing(e.to_string()))?;
+    // A file that could not be read aborted the upload: it is the cause. A writer that
+    // stopped because the engine went away only echoes the upload's own error.
+    match (packed, uploaded) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), _) if !stream::is_closed(&e) => Err(packing(e.to_string())),
+        (_, Err(e)) => Err(e.into()),
+        (Err(e), Ok(())) => Err(packing(e.to_string())),
+    }
 }
 
 /// Whether anything was sent to `container` yet.
@@ -230,9 +285,17 @@ pub fn synced_before(state_dir: &Path, container: &str) -> bool {
     state_path(state_dir, container).exists()
 }
 
-/// Forget what was sent to `container` (it is gone).
+/// Forget what was sent to `container` (it is gone): every state file named after it.
 pub fn forget(state_dir: &Path, container: &str) {
-    let _ = std::fs::remove_file(state_path(state_dir, container));
+    let Ok(entries) = std::fs::read_dir(state_dir.join("sync")) else {
+        return;
+    };
+    let prefix = format!("{container}.");
+    for e in entries.filter_map(Result::ok) {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Record paths just fetched from `container`'s workspace into the project (`fetched`:
@@ -245,27 +308,32 @@ pub fn note_fetched(root: &Path, state_dir: &Path, container: &str, fetched: &[S
         return; // nothing sent yet: the first sync sends everything anyway
     }
     let mut sent = sync::load(&path);
-    merge_fetched(&mut sent, &sync::scan(root), fetched);
+    merge_fetched(&mut sent, &sync::scan(root, sync::Rules::Project), fetched);
     let _ = sync::save(&path, &sent);
 }
 
 /// `sent` with the entries at and below each fetched path replaced by `now`'s, and the
-/// fetched paths' parents from `now` that `sent` does not have yet.
+/// fetched paths' parents from `now` that `sent` does not have yet; kept in tree order.
 fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, fetched: &[String]) {
     let below =
         |p: &str, rel: &str| p == rel || p.strip_prefix(rel).is_some_and(|r| r.starts_with('/'));
     for rel in fetched {
-        sent.entries.retain(|p, _| !below(p, rel));
-        for (p, e) in now.entries.iter().filter(|(p, _)| below(p, rel)) {
-            sent.entries.insert(p.clone(), e.clone());
-        }
-        let parents = rel.match_indices('/').map(|(i, _)| &rel[..i]);
-        for parent in parents {
-            if let (false, Some(e)) = (sent.entries.contains_key(parent), now.entries.get(parent)) {
-                sent.entries.insert(parent.to_owned(), e.clone());
-            }
-        }
+        sent.entries.retain(|(p, _)| !below(p, rel));
+        let parents: Vec<&str> = rel.match_indices('/').map(|(i, _)| &rel[..i]).collect();
+        let missing_parents: Vec<&str> = parents
+            .into_iter()
+            .filter(|parent| !sent.entries.iter().any(|(p, _)| p == parent))
+            .collect();
+        sent.entries.extend(
+            now.entries
+                .iter()
+                .filter(|(p, _)| below(p, rel) || missing_parents.contains(&p.as_str()))
+                .cloned(),
+        );
     }
+    // The tree's order: component by component, so a directory comes before its contents.
+    sent.entries
+        .sort_by(|(a, _), (b, _)| a.split('/').cmp(b.split('/')));
 }
 
 #[cfg(test)]
@@ -289,8 +357,10 @@ mod fetched_tests {
         let mut t = sync::Tree::default();
         for (p, ino) in items {
             t.entries
-                .insert((*p).to_owned(), entry(sync::Kind::File, *ino));
+                .push(((*p).to_owned(), entry(sync::Kind::File, *ino)));
         }
+        t.entries
+            .sort_by(|(a, _), (b, _)| a.split('/').cmp(b.split('/')));
         t
     }
 
@@ -327,8 +397,8 @@ mod fetched_tests {
             [
                 ("a.txt", 1),
                 ("cov", 20),
-                ("cov-notes.txt", 4),
                 ("cov/index.html", 21),
+                ("cov-notes.txt", 4),
                 ("target", 30),
                 ("target/nextest", 31),
                 ("target/nextest/junit.xml", 32),
@@ -336,7 +406,8 @@ mod fetched_tests {
         );
         // What the next sync sends: the local edit only.
         let delta = sync::diff(&sent, &now);
-        assert_eq!(delta.changed, ["a.txt", "target/other.txt"]);
+        let changed: Vec<&str> = delta.changed.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(changed, ["a.txt", "target/other.txt"]);
         assert!(delta.deleted.is_empty());
     }
 }

@@ -218,7 +218,7 @@ impl<'a> Session<'a> {
         // A remote engine's workspace follows every save (a local one binds the project).
         if let Some(c) = &self.container {
             let m = &self.project.manifest;
-            let synced = session::sync_if_remote(&self.engine, m, c, &self.project.paths.dir);
+            let synced = session::sync_if_remote(&self.engine, m, c, &self.project.paths.dir, None);
             if let Err(e) = synced.await {
                 self.failed("syncing the remote workspace", &e.into());
             }

@@ -2,6 +2,7 @@
 //! volume on it, uploaded first and synced before every command.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
 use super::RemoteProject;
@@ -15,6 +16,8 @@ fn remote_engine_gets_the_project_and_every_edit() {
     p.t.write(".gitignore", "secret.txt\n");
     p.t.write("secret.txt", "do not upload\n");
     p.t.write("sub/keep.txt", "keep\n");
+    p.t.write("run.sh", "echo ran\n");
+    p.t.write("swap/inner.txt", "inner\n");
 
     p.ok(&["up"]);
     let status = p.ok(&["status"]);
@@ -41,6 +44,20 @@ fn remote_engine_gets_the_project_and_every_edit() {
         "cat hello.txt new.txt; test -e sub && echo still-there || echo gone",
     ]);
     assert_eq!(out, "edited\nnew\ngone\n");
+
+    // A mode change, and a directory replaced by a file.
+    let script = p.t.root().join("run.sh");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_dir_all(p.t.root().join("swap")).unwrap();
+    p.t.write("swap", "a file now\n");
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test -x run.sh && ./run.sh; cat swap",
+    ]);
+    assert_eq!(out, "ran\na file now\n");
 
     // Files made inside the remote workspace stay there.
     p.ok(&["run", "--", "sh", "-c", "echo made > inside.txt"]);
