@@ -258,7 +258,7 @@ async fn upload(
 }
 
 /// The outcome of an upload and of the writer that fed it.
-async fn finish_upload(
+pub(super) async fn finish_upload(
     uploaded: Result<(), EngineError>,
     verdict: stream::Verdict<(), std::io::Error>,
 ) -> Result<(), SessionError> {
