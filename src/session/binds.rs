@@ -224,70 +224,37 @@ async fn sync_one(
     check_kind(b, &source)?;
     let state = b.state_path(state_dir, &c.id);
     let first = !state.exists();
-    let (new, delta) = {
-        let (bind, source, state) = (b.clone(), source.clone(), state.clone());
-        tokio::task::spawn_blocking(move || {
-            let new = bind.scan(&source);
-            let delta = sync::diff(&sync::load(&state), &new);
-            (new, delta)
-        })
-        .await
-        .map_err(|e| SessionError::Io {
-            what: format!("scanning bind volume source {}", b.source),
-            message: e.to_string(),
-        })?
-    };
+    let (new, delta) = scan_and_diff(b, &source, &state).await?;
     if !first && delta.is_empty() {
         return Ok(());
     }
-    let payload = Payload::of(b, &source, delta.changed);
-    match (b.kind, b.read_only) {
-        // A copy in the container; a vanished source leaves the last one.
-        (BindKind::File, false) => {
-            if let Some(p) = payload {
-                upload(engine, &c.id, "/", p).await?;
-            }
-        }
-        (BindKind::Dir, false) => {
-            if first || !delta.deleted.is_empty() {
-                let spec = super::user::as_root(clean_cmd(&b.target, first, &delta.deleted));
-                let (status, out) = engine.exec_collect(&c.id, &spec).await?;
-                if status != 0 {
-                    return Err(clean_failed(b, out.trim()));
-                }
-            }
-            if let Some(p) = payload {
-                upload(engine, &c.id, &b.target, p).await?;
-            }
-        }
-        (_, true) => {
-            let helper = Helper {
-                engine,
-                container: c,
-                image,
-                manifest,
-            };
-            let (volume, mount_point) = b.volume(&ProjectId::new(manifest)).expect("a volume");
-            helper
-                .write(b, &volume, first, &delta.deleted, payload)
-                .await?;
-            if b.kind == BindKind::File && first {
-                let link = format!("{mount_point}/{}", b.file_name());
-                upload(
-                    engine,
-                    &c.id,
-                    "/",
-                    Payload::Link {
-                        at: b.target.clone(),
-                        to: link,
-                    },
-                )
-                .await?;
-            }
-        }
-    }
+    let writer = Writer {
+        engine,
+        container: c,
+        image,
+        manifest,
+    };
+    writer.apply(b, &source, first, delta).await?;
     let _ = sync::save(&state, &new);
     Ok(())
+}
+
+async fn scan_and_diff(
+    b: &Bind,
+    source: &Path,
+    state: &Path,
+) -> Result<(sync::Tree, sync::Delta), SessionError> {
+    let (bind, source, state) = (b.clone(), source.to_path_buf(), state.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let new = bind.scan(&source);
+        let delta = sync::diff(&sync::load(&state), &new);
+        (new, delta)
+    })
+    .await
+    .map_err(|e| SessionError::Io {
+        what: format!("scanning bind volume source {}", b.source),
+        message: e.to_string(),
+    })
 }
 
 /// A source that is a file now but was a directory when the container was made (or the
@@ -405,16 +372,65 @@ async fn upload(
     super::workspace::finish_upload(uploaded, verdict).await
 }
 
-/// Writes a read-only volume through a short-lived container of its own.
-struct Helper<'a> {
+/// Writes bind volumes and copies: through the environment container where it can, through
+/// a short-lived helper container of its own for a read-only volume.
+struct Writer<'a> {
     engine: &'a Engine,
     container: &'a ContainerInfo,
     image: &'a str,
     manifest: &'a Manifest,
 }
 
-impl Helper<'_> {
-    async fn write(
+impl Writer<'_> {
+    /// Send `delta` (`first`: into a new container, so empty the volume first).
+    async fn apply(
+        &self,
+        b: &Bind,
+        source: &Path,
+        first: bool,
+        delta: sync::Delta,
+    ) -> Result<(), SessionError> {
+        let payload = Payload::of(b, source, delta.changed);
+        let cid = &self.container.id;
+        match (b.kind, b.read_only) {
+            // A copy in the container; a vanished source leaves the last one.
+            (BindKind::File, false) => {
+                if let Some(p) = payload {
+                    upload(self.engine, cid, "/", p).await?;
+                }
+            }
+            (BindKind::Dir, false) => {
+                if first || !delta.deleted.is_empty() {
+                    let spec = super::user::as_root(clean_cmd(&b.target, first, &delta.deleted));
+                    let (status, out) = self.engine.exec_collect(cid, &spec).await?;
+                    if status != 0 {
+                        return Err(clean_failed(b, out.trim()));
+                    }
+                }
+                if let Some(p) = payload {
+                    upload(self.engine, cid, &b.target, p).await?;
+                }
+            }
+            (_, true) => {
+                let id = ProjectId::new(self.manifest);
+                let Some((volume, mount_point)) = b.volume(&id) else {
+                    return Ok(()); // read-only binds always have a volume
+                };
+                self.via_helper(b, &volume, first, &delta.deleted, payload)
+                    .await?;
+                if b.kind == BindKind::File && first {
+                    let link = Payload::Link {
+                        at: b.target.clone(),
+                        to: format!("{mount_point}/{}", b.file_name()),
+                    };
+                    upload(self.engine, cid, "/", link).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn via_helper(
         &self,
         b: &Bind,
         volume: &str,
@@ -426,13 +442,30 @@ impl Helper<'_> {
         if !clean && payload.is_none() {
             return Ok(());
         }
-        let id = ProjectId::new(self.manifest);
         let cmd = if clean {
             clean_cmd(HELPER_MOUNT, wipe, deleted)
         } else {
             vec!["true".to_owned()]
         };
-        let spec = ContainerSpec {
+        let spec = self.helper_spec(volume, cmd);
+        let helper = match self.engine.create_container(&spec).await {
+            Ok(h) => h,
+            // One left behind by an interrupted sync.
+            Err(EngineError::Conflict { .. }) => {
+                let name = spec.name.as_deref().unwrap_or_default();
+                self.engine.remove_container(name).await?;
+                self.engine.create_container(&spec).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let result = self.run_helper(&helper, b, clean, payload).await;
+        let _ = self.engine.remove_container(&helper).await;
+        result
+    }
+
+    fn helper_spec(&self, volume: &str, cmd: Vec<String>) -> ContainerSpec {
+        let id = ProjectId::new(self.manifest);
+        ContainerSpec {
             name: Some(format!("{}-sync", id.container_name)),
             // The environment container's image is there for as long as it is.
             image: if self.container.image_id.is_empty() {
@@ -458,23 +491,10 @@ impl Helper<'_> {
             }],
             network: Some("none".into()),
             ..ContainerSpec::default()
-        };
-        let helper = match self.engine.create_container(&spec).await {
-            Ok(h) => h,
-            // One left behind by an interrupted sync.
-            Err(EngineError::Conflict { .. }) => {
-                let name = spec.name.as_deref().expect("named");
-                self.engine.remove_container(name).await?;
-                self.engine.create_container(&spec).await?
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let result = self.run(&helper, b, clean, payload).await;
-        let _ = self.engine.remove_container(&helper).await;
-        result
+        }
     }
 
-    async fn run(
+    async fn run_helper(
         &self,
         helper: &str,
         b: &Bind,
