@@ -32,6 +32,8 @@ pub struct ContainerSpec {
     /// idle `/bin/sh` then exits when the process that attached dies, even by kill -9.
     pub stdin_once: bool,
     pub hostname: Option<String>,
+    /// The main process's user (`uid:gid` or a name); the image's when `None`.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -374,6 +376,7 @@ pub(super) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         stdin_once: spec.stdin_once.then_some(true),
         attach_stdin: spec.stdin_once.then_some(true),
         hostname: spec.hostname.clone(),
+        user: spec.user.clone(),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
             mounts: (!mounts.is_empty()).then_some(mounts),

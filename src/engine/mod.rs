@@ -31,7 +31,7 @@ pub mod labels {
     /// Present (value `true`) on every container, image and volume devenv makes.
     pub const MANAGED: &str = "dev.devenv.managed";
     /// `build` (step container), `env` (the environment container), `service`, `network`,
-    /// `volume`, `layer`, `base`.
+    /// `volume`, `layer`, `base`, `sync` (writes a read-only bind volume, never runs long).
     pub const ROLE: &str = "dev.devenv.role";
     pub const PROJECT: &str = "dev.devenv.project";
     /// Real path of the project directory: identifies the project's container.
@@ -61,6 +61,8 @@ pub mod labels {
     pub const INPUTS: &str = "dev.devenv.inputs";
     /// How the project reaches an environment container: `bind` or `volume` (synced).
     pub const WORKSPACE: &str = "dev.devenv.workspace";
+    /// Volume mode: how the manifest's bind volumes reach the container (JSON).
+    pub const BINDS: &str = "dev.devenv.binds";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

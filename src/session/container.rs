@@ -35,8 +35,14 @@ pub(super) async fn create(
             }
         }
     }];
+    precreate_mount_points(manifest);
+    // The engine cannot see bind sources either: they become synced volumes or copies.
+    let binds = match mode {
+        Workspace::Bind => None,
+        Workspace::Volume => Some(super::binds::plan(manifest)),
+    };
     for v in &manifest.container.volumes {
-        mounts.push(match v {
+        match v {
             VolumeSpec::Named {
                 name,
                 target,
@@ -46,27 +52,40 @@ pub(super) async fn create(
                 engine
                     .ensure_volume(&engine_name, vol_labels.clone())
                     .await?;
-                Mount::Volume {
+                mounts.push(Mount::Volume {
                     name: engine_name,
                     target: target.clone(),
                     read_only: *read_only,
-                }
+                });
             }
             VolumeSpec::Bind {
                 source,
                 target,
                 read_only,
-            } => Mount::Bind {
+            } if binds.is_none() => mounts.push(Mount::Bind {
                 source: real(&manifest.root.join(source)),
                 target: target.clone(),
                 read_only: *read_only,
-            },
-        });
+            }),
+            VolumeSpec::Bind { .. } => {}
+        }
     }
-    precreate_mount_points(manifest);
+    if let Some(binds) = &binds {
+        mounts.extend(super::binds::mounts(engine, id, binds, &vol_labels).await?);
+    }
     let mut container_labels = base_labels(manifest, id);
     container_labels.extend(settings.labels());
     container_labels.insert(labels::WORKSPACE.to_owned(), mode.label().to_owned());
+    if let Some(binds) = binds.filter(|b| !b.is_empty()) {
+        let record = super::binds::Record {
+            image: settings.image.clone(),
+            binds,
+        };
+        container_labels.insert(
+            labels::BINDS.to_owned(),
+            serde_json::to_string(&record).expect("bind record serialises"),
+        );
+    }
     let spec = ContainerSpec {
         name: Some(id.container_name.clone()),
         image: settings.image.clone(),

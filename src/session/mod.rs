@@ -5,6 +5,7 @@
 //! runtime settings it was created with; when either differs from the manifest's, the
 //! container is stale and is recreated (by `up`), never reused silently.
 
+mod binds;
 mod container;
 pub mod env_file;
 mod exec;
@@ -57,6 +58,12 @@ pub enum SessionError {
     Interrupted,
     #[error("a container named {name} exists and devenv did not make it")]
     NameTaken { name: String },
+    #[error("the bind volume source `{path}` was {was} when the environment was created and is {now} now")]
+    BindKindChanged {
+        path: String,
+        was: &'static str,
+        now: &'static str,
+    },
 }
 
 impl SessionError {
@@ -79,6 +86,9 @@ impl SessionError {
                 "rename or remove it (`docker rm {name}`) if it is not needed; devenv never \
                  touches containers without its labels"
             )),
+            SessionError::BindKindChanged { .. } => {
+                Some("run `devenv down` and `devenv up` to recreate the environment with it".into())
+            }
             SessionError::Build(e) => e.hint(),
             SessionError::Engine(e) => e.hint(),
             _ => None,
@@ -260,11 +270,12 @@ async fn prepare(
         let mut volumes = named_volume_targets(manifest);
         if volume_mode {
             volumes.push(manifest.shell.workdir.clone());
+            volumes.extend(binds::writable_dir_targets(&binds::of(&c.labels).binds));
         }
         user::setup(engine, &c.id, &settings.user, &volumes).await?;
     }
     if volume_mode {
-        sync_workspace(engine, manifest, &c.id, state_dir, events).await?;
+        sync_workspace(engine, manifest, c, state_dir, events).await?;
     }
     Ok(())
 }
@@ -301,9 +312,9 @@ pub async fn run_hooks(
     Ok(())
 }
 
-/// Before a command in a ready container: bring its workspace up to date when it is a
-/// synced volume (remote engine); nothing for a bind mount. `prescan` is a scan started
-/// earlier ([`prescan`]).
+/// Before a command in a ready container: bring its workspace and bind volumes up to date
+/// when they are synced volumes (remote engine); nothing for bind mounts. `prescan` is a
+/// scan started earlier ([`prescan`]).
 pub async fn sync_if_remote(
     engine: &Engine,
     manifest: &Manifest,
@@ -313,20 +324,39 @@ pub async fn sync_if_remote(
 ) -> Result<(), SessionError> {
     if Workspace::of(&container.labels) == Workspace::Volume {
         workspace::sync(engine, manifest, &container.id, state_dir, prescan).await?;
+        binds::sync(engine, manifest, container, state_dir).await?;
     }
     Ok(())
 }
 
-/// Bring the remote workspace up to date with the project (volume mode).
+/// The bind volume sources of `container` that are synced directories (volume mode), for a
+/// watcher to watch whole: `.gitignore` does not hide them.
+pub fn synced_bind_dirs(manifest: &Manifest, container: &ContainerInfo) -> Vec<PathBuf> {
+    if Workspace::of(&container.labels) != Workspace::Volume {
+        return Vec::new();
+    }
+    binds::of(&container.labels)
+        .binds
+        .iter()
+        .filter(|b| b.kind == binds::BindKind::Dir)
+        .map(|b| {
+            let p = manifest.root.join(&b.source);
+            p.canonicalize().unwrap_or(p)
+        })
+        .collect()
+}
+
+/// Bring the remote workspace and bind volumes up to date with the project (volume mode).
 async fn sync_workspace(
     engine: &Engine,
     manifest: &Manifest,
-    container: &str,
+    c: &ContainerInfo,
     state_dir: &Path,
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
-    let first = !workspace::synced_before(state_dir, container);
-    let delta = workspace::sync(engine, manifest, container, state_dir, None).await?;
+    let first = !workspace::synced_before(state_dir, &c.id);
+    let delta = workspace::sync(engine, manifest, &c.id, state_dir, None).await?;
+    binds::sync(engine, manifest, c, state_dir).await?;
     if first {
         events.info(&format!(
             "uploaded the project to the engine ({} entries; it cannot see this machine's files)",

@@ -223,25 +223,37 @@ pub async fn sync(
     }
     let workdir = manifest.shell.workdir.clone();
     if !delta.deleted.is_empty() {
-        let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
-        cmd.extend(delta.deleted.iter().cloned());
-        let spec = ExecSpec {
-            workdir: Some(workdir.clone()),
-            ..super::user::as_root(cmd)
-        };
-        let (status, out) = engine.exec_collect(container, &spec).await?;
-        if status != 0 {
-            return Err(SessionError::Io {
-                what: "deleting removed files in the remote workspace".into(),
-                message: out.trim().to_owned(),
-            });
-        }
+        delete(engine, container, &workdir, &delta.deleted).await?;
     }
     if !delta.changed.is_empty() {
         upload(engine, container, &manifest.root, &workdir, &delta.changed).await?;
     }
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// Remove `deleted` (relative to `workdir`) with one `rm`, as root.
+async fn delete(
+    engine: &Engine,
+    container: &str,
+    workdir: &str,
+    deleted: &[String],
+) -> Result<(), SessionError> {
+    let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
+    cmd.extend(deleted.iter().cloned());
+    let spec = ExecSpec {
+        workdir: Some(workdir.to_owned()),
+        ..super::user::as_root(cmd)
+    };
+    let (status, out) = engine.exec_collect(container, &spec).await?;
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(SessionError::Io {
+            what: "deleting removed files in the remote workspace".into(),
+            message: out.trim().to_owned(),
+        })
+    }
 }
 
 /// Stream a tar of `changed` (relative to `root`) into the container at `dest`. The tar is
@@ -261,7 +273,7 @@ async fn upload(
 }
 
 /// The outcome of an upload and of the writer that fed it.
-async fn finish_upload(
+pub(super) async fn finish_upload(
     uploaded: Result<(), EngineError>,
     verdict: stream::Verdict<(), std::io::Error>,
 ) -> Result<(), SessionError> {

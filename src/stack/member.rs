@@ -199,6 +199,7 @@ impl ServiceSettings {
             open_stdin: false,
             stdin_once: false,
             hostname: Some(name.to_owned()),
+            user: None,
         };
         let opts = ServiceOptions {
             network: self.network.clone(),

@@ -31,6 +31,10 @@ pub struct Options {
     pub poll: bool,
     /// How often to poll (when polling).
     pub poll_interval: Duration,
+    /// Directories below the root watched whole even where the ignore files hide them
+    /// (the default ignores still apply): a remote engine's bind volume sources, which are
+    /// synced whatever `.gitignore` says.
+    pub whole: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -39,6 +43,7 @@ impl Default for Options {
             debounce: Duration::from_millis(100),
             poll: false,
             poll_interval: Duration::from_millis(500),
+            whole: Vec::new(),
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct Ignorer {
     root: PathBuf,
     by_dir: HashMap<PathBuf, Gitignore>,
     defaults: Defaults,
+    /// Directories kept whole whatever the ignore files say.
+    whole: Vec<PathBuf>,
 }
 
 impl Ignorer {
@@ -101,6 +103,7 @@ impl Ignorer {
             root: root.to_path_buf(),
             by_dir: HashMap::new(),
             defaults: Defaults::new(),
+            whole: Vec::new(),
         };
         ig.load_dir(root);
         ig
@@ -136,6 +139,17 @@ impl Ignorer {
             .is_some_and(|n| IGNORE_FILES.iter().any(|f| n == OsStr::new(f)))
     }
 
+    /// Keep `dirs` (absolute, below the root) and everything in them, except the default
+    /// ignores.
+    pub fn keep_whole(&mut self, dirs: &[PathBuf]) {
+        self.whole = dirs.to_vec();
+    }
+
+    /// The directories kept whole.
+    pub fn whole(&self) -> &[PathBuf] {
+        &self.whole
+    }
+
     /// Whether `path` (absolute, below the root) is ignored. Its parent directories are
     /// assumed kept (they are watched).
     pub fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
@@ -143,6 +157,9 @@ impl Ignorer {
             if self.defaults.ignores_name(name, is_dir) {
                 return true;
             }
+        }
+        if self.whole.iter().any(|w| path.starts_with(w)) {
+            return false;
         }
         let mut dir = path.parent();
         while let Some(d) = dir {
@@ -190,6 +207,20 @@ pub fn walk_root(root: &Path, defaults: &Defaults) -> Scan {
             e.depth() == 0 || !defaults.ignores_name(e.file_name(), is_dir)
         });
     collect(&b)
+}
+
+/// [`walk_root`], plus the directories `ignorer` keeps whole.
+pub fn walk_all(root: &Path, defaults: &Defaults, ignorer: &Arc<Ignorer>) -> Scan {
+    let mut scan = walk_root(root, defaults);
+    for dir in ignorer.whole() {
+        if dir.is_dir() {
+            let more = walk_new(dir, ignorer);
+            scan.dirs.extend(more.dirs);
+            scan.files.extend(more.files);
+            scan.ignore_dirs.extend(more.ignore_dirs);
+        }
+    }
+    scan
 }
 
 /// Walk a directory that appeared after the start, deciding with `ignorer`.
@@ -315,5 +346,30 @@ mod tests {
         let files: Vec<String> = scan.files.keys().map(|f| rel_string(&root, f)).collect();
         assert_eq!(files, ["src/new/deep/a.rs"]);
         assert_eq!(scan.dirs.len(), 2);
+    }
+
+    #[test]
+    fn directories_kept_whole_ignore_the_ignore_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let w = |rel: &str, content: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        };
+        w(".gitignore", "data/\n*.log\n");
+        w("data/a.log", "");
+        w("data/sub/b.txt", "");
+        w("data/.b.txt.swp", "");
+        w("other/c.log", "");
+        let mut ig = Ignorer::new(&root);
+        ig.keep_whole(&[root.join("data")]);
+        let ig = Arc::new(ig);
+        let scan = walk_all(&root, &Defaults::new(), &ig);
+        let files: Vec<String> = scan.files.keys().map(|f| rel_string(&root, f)).collect();
+        assert_eq!(files, [".gitignore", "data/a.log", "data/sub/b.txt"]);
+        assert!(!ig.is_ignored(&root.join("data/new.log"), false));
+        assert!(ig.is_ignored(&root.join("other/new.log"), false));
+        assert!(ig.is_ignored(&root.join("data/.x.swp"), false));
     }
 }

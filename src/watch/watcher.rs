@@ -70,7 +70,10 @@ impl Watcher {
     pub fn start(root: &Path, opts: Options) -> Result<Watcher, WatchError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let defaults = Defaults::new();
-        let scan = tree::walk_root(root, &defaults);
+        let mut ignorer = Ignorer::new(root);
+        ignorer.keep_whole(&opts.whole);
+        let ignorer = Arc::new(ignorer);
+        let scan = tree::walk_all(root, &defaults, &ignorer);
         let mut notices = VecDeque::new();
         let (backend, polling) = if opts.poll {
             (poll_backend(&tx, &opts)?, true)
@@ -91,7 +94,7 @@ impl Watcher {
             polling,
             tx,
             rx,
-            ignorer: Arc::new(Ignorer::new(root)),
+            ignorer,
             defaults,
             dirs: BTreeSet::new(),
             files: BTreeMap::new(),
@@ -280,7 +283,7 @@ impl Watcher {
 
     /// Walk everything again and report the differences (queue overflow, new ignore rules).
     fn rescan(&mut self, changes: &mut BTreeMap<PathBuf, ChangeKind>) -> Result<(), WatchError> {
-        let scan = tree::walk_root(&self.root, &self.defaults);
+        let scan = tree::walk_all(&self.root, &self.defaults, &self.ignorer);
         let gone: Vec<PathBuf> = self.dirs.difference(&scan.dirs).cloned().collect();
         for d in gone {
             let _ = self.backend.unwatch(&d);

@@ -118,9 +118,15 @@ impl<'a> Session<'a> {
     }
 
     async fn watch(&mut self, mut stop: Stop) -> Result<ExitStatus> {
+        let whole = self
+            .container
+            .as_ref()
+            .map(|c| session::synced_bind_dirs(&self.project.manifest, c))
+            .unwrap_or_default();
         let opts = watch::Options {
             debounce: Duration::from_millis(self.options.debounce),
             poll: self.options.poll,
+            whole,
             ..watch::Options::default()
         };
         let root = self.project.manifest.root.clone();

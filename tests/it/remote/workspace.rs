@@ -365,3 +365,172 @@ fn bind_mounted_project_fetches_only_what_is_on_a_named_volume() {
         "m\n"
     );
 }
+
+#[test]
+fn a_directory_bind_is_a_synced_volume_on_a_remote_engine() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\"]\n");
+    // A bind shows everything in its source: .gitignore does not apply.
+    p.t.write(".gitignore", "data/\n");
+    p.t.write("data/a.txt", "one\n");
+    p.t.write("data/old/x.txt", "x\n");
+    p.ok(&["up"]);
+    let out = p.ok(&["run", "--", "sh", "-c", "cat /data/a.txt /data/old/x.txt"]);
+    assert_eq!(out, "one\nx\n");
+
+    // An edit, a new file and a deletion are seen by the next run.
+    p.t.write("data/a.txt", "two\n");
+    p.t.write("data/b.txt", "new\n");
+    std::fs::remove_dir_all(p.t.root().join("data/old")).unwrap();
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat /data/a.txt /data/b.txt; test -e /data/old && echo still-there || echo gone",
+    ]);
+    assert_eq!(out, "two\nnew\ngone\n");
+    let id =
+        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
+            .pop()
+            .unwrap();
+    let mounts = p.e.docker_lines(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{.Name}} {{.Destination}};{{end}}",
+        &id,
+    ]);
+    assert!(
+        mounts.concat().contains("-bind-data-"),
+        "no bind volume among {mounts:?}"
+    );
+
+    // `down --volumes` removes it with the workspace volume.
+    p.ok(&["down", "--volumes"]);
+    let label = format!("label={}", p.t.label());
+    let left =
+        p.e.docker_lines(&["volume", "ls", "-q", "--filter", &label]);
+    assert!(left.is_empty(), "volumes left: {left:?}");
+}
+
+#[test]
+fn a_file_bind_is_copied_and_follows_edits() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./conf/app.yml:/etc/app/app.yml\"]\n");
+    p.t.write("conf/app.yml", "level: 1\n");
+    let out = p.ok(&["run", "--", "cat", "/etc/app/app.yml"]);
+    assert_eq!(out, "level: 1\n");
+    p.t.write("conf/app.yml", "level: 2\n");
+    let out = p.ok(&["run", "--", "cat", "/etc/app/app.yml"]);
+    assert_eq!(out, "level: 2\n");
+}
+
+#[test]
+fn read_only_binds_refuse_writes_and_still_follow_the_host() {
+    let p = RemoteProject::new();
+    p.t.manifest(
+        "[container]\nvolumes = [\"./ro:/ro:ro\", \"./secret.conf:/etc/secret.conf:ro\"]\n",
+    );
+    p.t.write("ro/a.txt", "a\n");
+    p.t.write("ro/gone.txt", "bye\n");
+    p.t.write("secret.conf", "s1\n");
+    p.ok(&["up"]);
+    let out = p.ok(&["run", "--", "sh", "-c", "cat /ro/a.txt /etc/secret.conf"]);
+    assert_eq!(out, "a\ns1\n");
+
+    // Nothing in the container writes them (these tests run as root: not even root).
+    for write in [
+        "echo x > /ro/new.txt",
+        "echo x > /ro/a.txt",
+        "rm /ro/gone.txt",
+        "echo x > /etc/secret.conf",
+    ] {
+        let out = p.run(&["run", "--", "sh", "-c", write]);
+        assert_ne!(out.status.code(), Some(0), "`{write}` succeeded");
+    }
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat /ro/a.txt /ro/gone.txt /etc/secret.conf",
+    ]);
+    assert_eq!(out, "a\nbye\ns1\n");
+
+    // The host's edits and deletions still reach them.
+    p.t.write("ro/a.txt", "edited\n");
+    std::fs::remove_file(p.t.root().join("ro/gone.txt")).unwrap();
+    p.t.write("secret.conf", "s2\n");
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat /ro/a.txt /etc/secret.conf; test -e /ro/gone.txt && echo still-there || echo gone",
+    ]);
+    assert_eq!(out, "edited\ns2\ngone\n");
+    // The helper that wrote them is gone.
+    let label = format!("label={}", p.t.label());
+    let helpers = p.e.docker_lines(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &label,
+        "--filter",
+        "label=dev.devenv.role=sync",
+    ]);
+    assert!(helpers.is_empty(), "helpers left: {helpers:?}");
+}
+
+#[test]
+fn watch_syncs_saves_in_a_gitignored_bind_source() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\"]\n");
+    p.t.write(".gitignore", "data/\n");
+    p.t.write("data/a.txt", "one\n");
+    p.ok(&["up"]);
+    let mut child = p
+        .cmd(&["watch", "--debounce", "50"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Saves start once the watcher watches: the sync before it would hide a blind watcher.
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let stderr_pipe = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr_pipe)) {
+            let Ok(line) = line else { break };
+            if line.contains("watching ") {
+                let _ = ready_tx.send(());
+            }
+        }
+    });
+    let started = ready.recv_timeout(std::time::Duration::from_secs(60));
+    let id =
+        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
+            .pop()
+            .unwrap();
+    let read = || {
+        let out = p.e.docker(&["exec", &id, "cat", "/data/a.txt"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Only saves under data/ happen: the watcher must watch it although .gitignore hides it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut n = 0;
+    let synced = loop {
+        n += 1;
+        p.t.write("data/a.txt", &format!("save {n}\n"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if read() == format!("save {n}\n") {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+    };
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let _ = child.wait();
+    assert!(started.is_ok(), "the watcher never started");
+    assert!(synced, "never synced: {:?}", read());
+}

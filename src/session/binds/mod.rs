@@ -1,0 +1,269 @@
+//! The manifest's bind volumes (`./data:/data`, `./app.yml:/etc/app.yml:ro`) on an engine
+//! that cannot see this machine's files (volume mode).
+//!
+//! - A directory source becomes a named volume on the engine, mounted at the target
+//!   (read-only when asked) and kept an exact copy of the source: `.gitignore` does not
+//!   apply (a bind shows everything), only the default ignores do. The first sync into a
+//!   container empties the volume first, so nothing stale (or copied up from the image)
+//!   stays.
+//! - A file source is copied into the container at its target, and again whenever it
+//!   changed. A read-only one lives in a read-only volume of its own mounted at a hidden
+//!   path, with a symlink at the target, so nothing in the container can write it.
+//!
+//! Each is synced with the workspace (before every `run`, `shell` and hook, and by `watch`)
+//! with its own state file. A read-only volume cannot be written through the environment
+//! container, so a helper container from the same image, with the volume mounted
+//! read-write, does it: created, run only when something must be deleted, uploaded into
+//! (the engine mounts a stopped container's volumes for that) and removed.
+
+mod write;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use self::write::Writer;
+
+use super::{ProjectId, SessionError};
+use crate::engine::{labels, ContainerInfo, Engine, Mount};
+use crate::manifest::{Manifest, VolumeSpec};
+use crate::sync;
+
+/// One bind volume as the container was created with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    /// Project-relative, as in the manifest.
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+    pub kind: BindKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindKind {
+    Dir,
+    File,
+}
+
+/// What the container's [`labels::BINDS`] label records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The image the container was created from (the helper's image).
+    pub image: String,
+    pub binds: Vec<Bind>,
+}
+
+/// Where a read-only file's volume is mounted: `<HIDDEN>/<slug>/<file name>`.
+const HIDDEN: &str = "/.devenv-binds";
+/// Where the helper container mounts the volume it writes.
+const HELPER_MOUNT: &str = "/devenv-sync";
+
+/// The manifest's bind volumes, each a directory or a file as the source is now (a missing
+/// source is created as a directory by the container setup).
+pub fn plan(manifest: &Manifest) -> Vec<Bind> {
+    manifest
+        .container
+        .volumes
+        .iter()
+        .filter_map(|v| match v {
+            VolumeSpec::Bind {
+                source,
+                target,
+                read_only,
+            } => Some(Bind {
+                source: source.clone(),
+                target: target.clone(),
+                read_only: *read_only,
+                kind: if manifest.root.join(source).is_file() {
+                    BindKind::File
+                } else {
+                    BindKind::Dir
+                },
+            }),
+            VolumeSpec::Named { .. } => None,
+        })
+        .collect()
+}
+
+/// The bind volumes recorded on a volume-mode container (none on older ones).
+pub fn of(container_labels: &HashMap<String, String>) -> Record {
+    container_labels
+        .get(labels::BINDS)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
+}
+
+impl Bind {
+    /// A name part unique to the source: readable, then 8 hex of it.
+    fn slug(&self) -> String {
+        let readable: String = self
+            .source
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(40)
+            .collect();
+        let readable = readable.trim_matches(|c| c == '-' || c == '.');
+        let mut h = crate::fingerprint::Hasher::new("bind-volume");
+        h.field("source", self.source.as_bytes());
+        let short = &h.finish()[..8];
+        if readable.is_empty() {
+            format!("bind-{short}")
+        } else {
+            format!("bind-{readable}-{short}")
+        }
+    }
+
+    /// The engine volume and where the environment container mounts it; `None` for a
+    /// writable file (copied into the container).
+    pub fn volume(&self, id: &ProjectId) -> Option<(String, String)> {
+        let name = id.volume_name(&self.slug());
+        match (self.kind, self.read_only) {
+            (BindKind::Dir, _) => Some((name, self.target.clone())),
+            (BindKind::File, true) => Some((name, format!("{HIDDEN}/{}", self.slug()))),
+            (BindKind::File, false) => None,
+        }
+    }
+
+    /// The name a file source has in its tree: its path from `/` when copied into the
+    /// container, its target's file name in its read-only volume.
+    fn file_name(&self) -> String {
+        let path = self.target.trim_start_matches('/');
+        if self.read_only {
+            path.rsplit('/').next().unwrap_or(path).to_owned()
+        } else {
+            path.to_owned()
+        }
+    }
+
+    fn scan(&self, source: &Path) -> sync::Tree {
+        match self.kind {
+            BindKind::Dir => sync::scan(source, sync::Rules::Everything),
+            BindKind::File => sync::scan_file(source, &self.file_name()),
+        }
+    }
+
+    fn state_path(&self, state_dir: &Path, container: &str) -> PathBuf {
+        state_dir
+            .join("sync")
+            .join(format!("{container}.{}.state", self.slug()))
+    }
+}
+
+/// The mounts of `binds` in a volume-mode container; makes their volumes.
+pub async fn mounts(
+    engine: &Engine,
+    id: &ProjectId,
+    binds: &[Bind],
+    volume_labels: &HashMap<String, String>,
+) -> Result<Vec<Mount>, SessionError> {
+    let mut mounts = Vec::new();
+    for b in binds {
+        if let Some((name, target)) = b.volume(id) {
+            engine.ensure_volume(&name, volume_labels.clone()).await?;
+            mounts.push(Mount::Volume {
+                name,
+                target,
+                read_only: b.read_only,
+            });
+        }
+    }
+    Ok(mounts)
+}
+
+/// Writable directory volumes: handed to the user while empty, like named volumes.
+pub fn writable_dir_targets(binds: &[Bind]) -> Vec<String> {
+    binds
+        .iter()
+        .filter(|b| b.kind == BindKind::Dir && !b.read_only)
+        .map(|b| b.target.clone())
+        .collect()
+}
+
+/// Bring every bind volume of `container` up to date with its source.
+pub async fn sync(
+    engine: &Engine,
+    manifest: &Manifest,
+    container: &ContainerInfo,
+    state_dir: &Path,
+) -> Result<(), SessionError> {
+    let record = of(&container.labels);
+    for b in &record.binds {
+        sync_one(engine, manifest, container, &record.image, b, state_dir).await?;
+    }
+    Ok(())
+}
+
+async fn sync_one(
+    engine: &Engine,
+    manifest: &Manifest,
+    c: &ContainerInfo,
+    image: &str,
+    b: &Bind,
+    state_dir: &Path,
+) -> Result<(), SessionError> {
+    let source = manifest.root.join(&b.source);
+    check_kind(b, &source)?;
+    let state = b.state_path(state_dir, &c.id);
+    let first = !state.exists();
+    let (new, delta) = scan_and_diff(b, &source, &state).await?;
+    if !first && delta.is_empty() {
+        return Ok(());
+    }
+    let writer = Writer {
+        engine,
+        container: c,
+        image,
+        manifest,
+    };
+    writer.apply(b, &source, first, delta).await?;
+    let _ = sync::save(&state, &new);
+    Ok(())
+}
+
+async fn scan_and_diff(
+    b: &Bind,
+    source: &Path,
+    state: &Path,
+) -> Result<(sync::Tree, sync::Delta), SessionError> {
+    let (bind, source, state) = (b.clone(), source.to_path_buf(), state.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let new = bind.scan(&source);
+        let delta = sync::diff(&sync::load(&state), &new);
+        (new, delta)
+    })
+    .await
+    .map_err(|e| SessionError::Io {
+        what: format!("scanning bind volume source {}", b.source),
+        message: e.to_string(),
+    })
+}
+
+/// A source that is a file now but was a directory when the container was made (or the
+/// reverse) cannot be synced into what the container has.
+fn check_kind(b: &Bind, source: &Path) -> Result<(), SessionError> {
+    let now = match std::fs::metadata(source) {
+        Ok(m) if m.is_file() => BindKind::File,
+        Ok(m) if m.is_dir() => BindKind::Dir,
+        _ => return Ok(()),
+    };
+    if now == b.kind {
+        return Ok(());
+    }
+    let name = |k: BindKind| match k {
+        BindKind::Dir => "a directory",
+        BindKind::File => "a file",
+    };
+    Err(SessionError::BindKindChanged {
+        path: b.source.clone(),
+        was: name(b.kind),
+        now: name(now),
+    })
+}

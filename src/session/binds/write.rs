@@ -1,0 +1,270 @@
+//! Writing bind volumes and copies on the engine: through the environment container where
+//! it can, through a short-lived helper container for a read-only volume.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::{Bind, BindKind, HELPER_MOUNT};
+use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, Mount};
+use crate::manifest::Manifest;
+use crate::session::{ProjectId, SessionError};
+use crate::{stream, sync};
+
+/// Empty a directory (`$2` = 1) and/or remove paths in it, as root with the system PATH:
+/// `sh -c CLEAN sh DIR WIPE PATH...`.
+const CLEAN: &str = r#"
+dir=$1 wipe=$2
+shift 2
+cd "$dir" || exit 1
+if [ "$wipe" = 1 ]; then
+  for f in * .[!.]* ..?*; do
+    if [ -e "$f" ] || [ -L "$f" ]; then rm -rf -- "$f" || exit 1; fi
+  done
+fi
+if [ $# -gt 0 ]; then rm -rf -- "$@" || exit 1; fi
+exit 0
+"#;
+
+fn clean_cmd(dir: &str, wipe: bool, deleted: &[String]) -> Vec<String> {
+    let mut cmd = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        CLEAN.to_owned(),
+        "devenv-sync".to_owned(),
+        dir.to_owned(),
+        if wipe { "1" } else { "0" }.to_owned(),
+    ];
+    cmd.extend(deleted.iter().cloned());
+    cmd
+}
+
+fn clean_failed(b: &Bind, out: &str) -> SessionError {
+    SessionError::Io {
+        what: format!(
+            "removing deleted files from the bind volume of {}",
+            b.source
+        ),
+        message: out.to_owned(),
+    }
+}
+
+/// What goes up: changed entries of a directory, one file, or a symlink.
+enum Payload {
+    Dir {
+        root: PathBuf,
+        entries: Vec<(String, sync::Entry)>,
+    },
+    File {
+        source: PathBuf,
+        name: String,
+        entry: sync::Entry,
+    },
+    Link {
+        at: String,
+        to: String,
+    },
+}
+
+impl Payload {
+    fn of(b: &Bind, source: &Path, changed: Vec<(String, sync::Entry)>) -> Option<Payload> {
+        if changed.is_empty() {
+            return None;
+        }
+        Some(match b.kind {
+            BindKind::Dir => Payload::Dir {
+                root: source.to_path_buf(),
+                entries: changed,
+            },
+            BindKind::File => {
+                let (name, entry) = changed.into_iter().next().expect("not empty");
+                Payload::File {
+                    source: source.to_path_buf(),
+                    name,
+                    entry,
+                }
+            }
+        })
+    }
+
+    fn write(self, out: &mut stream::ChannelWriter) -> std::io::Result<()> {
+        match self {
+            Payload::Dir { root, entries } => sync::pack(&root, &entries, out).map(drop),
+            Payload::File {
+                source,
+                name,
+                entry,
+            } => sync::pack_file(&source, &name, &entry, out).map(drop),
+            Payload::Link { at, to } => {
+                let mut tar = tar::Builder::new(out);
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                tar.append_link(&mut h, at.trim_start_matches('/'), to)?;
+                tar.into_inner().map(drop)
+            }
+        }
+    }
+}
+
+async fn upload(
+    engine: &Engine,
+    container: &str,
+    dest: &str,
+    payload: Payload,
+) -> Result<(), SessionError> {
+    let (body, verdict) = stream::produce(move |out| payload.write(out));
+    let uploaded = engine.upload_tar(container, dest, body).await;
+    crate::session::workspace::finish_upload(uploaded, verdict).await
+}
+
+/// Writes bind volumes and copies: through the environment container where it can, through
+/// a short-lived helper container of its own for a read-only volume.
+pub(super) struct Writer<'a> {
+    pub(super) engine: &'a Engine,
+    pub(super) container: &'a ContainerInfo,
+    pub(super) image: &'a str,
+    pub(super) manifest: &'a Manifest,
+}
+
+impl Writer<'_> {
+    /// Send `delta` (`first`: into a new container, so empty the volume first).
+    pub(super) async fn apply(
+        &self,
+        b: &Bind,
+        source: &Path,
+        first: bool,
+        delta: sync::Delta,
+    ) -> Result<(), SessionError> {
+        let payload = Payload::of(b, source, delta.changed);
+        let cid = &self.container.id;
+        match (b.kind, b.read_only) {
+            // A copy in the container; a vanished source leaves the last one.
+            (BindKind::File, false) => {
+                if let Some(p) = payload {
+                    upload(self.engine, cid, "/", p).await?;
+                }
+            }
+            (BindKind::Dir, false) => {
+                if first || !delta.deleted.is_empty() {
+                    let spec =
+                        crate::session::user::as_root(clean_cmd(&b.target, first, &delta.deleted));
+                    let (status, out) = self.engine.exec_collect(cid, &spec).await?;
+                    if status != 0 {
+                        return Err(clean_failed(b, out.trim()));
+                    }
+                }
+                if let Some(p) = payload {
+                    upload(self.engine, cid, &b.target, p).await?;
+                }
+            }
+            (_, true) => {
+                let id = ProjectId::new(self.manifest);
+                let Some((volume, mount_point)) = b.volume(&id) else {
+                    return Ok(()); // read-only binds always have a volume
+                };
+                self.via_helper(b, &volume, first, &delta.deleted, payload)
+                    .await?;
+                if b.kind == BindKind::File && first {
+                    let link = Payload::Link {
+                        at: b.target.clone(),
+                        to: format!("{mount_point}/{}", b.file_name()),
+                    };
+                    upload(self.engine, cid, "/", link).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn via_helper(
+        &self,
+        b: &Bind,
+        volume: &str,
+        wipe: bool,
+        deleted: &[String],
+        payload: Option<Payload>,
+    ) -> Result<(), SessionError> {
+        let clean = wipe || !deleted.is_empty();
+        if !clean && payload.is_none() {
+            return Ok(());
+        }
+        let cmd = if clean {
+            clean_cmd(HELPER_MOUNT, wipe, deleted)
+        } else {
+            vec!["true".to_owned()]
+        };
+        let spec = self.helper_spec(volume, cmd);
+        let helper = match self.engine.create_container(&spec).await {
+            Ok(h) => h,
+            // One left behind by an interrupted sync.
+            Err(EngineError::Conflict { .. }) => {
+                let name = spec.name.as_deref().unwrap_or_default();
+                self.engine.remove_container(name).await?;
+                self.engine.create_container(&spec).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let result = self.run_helper(&helper, b, clean, payload).await;
+        let _ = self.engine.remove_container(&helper).await;
+        result
+    }
+
+    fn helper_spec(&self, volume: &str, cmd: Vec<String>) -> ContainerSpec {
+        let id = ProjectId::new(self.manifest);
+        ContainerSpec {
+            name: Some(format!("{}-sync", id.container_name)),
+            // The environment container's image is there for as long as it is.
+            image: if self.container.image_id.is_empty() {
+                self.image.to_owned()
+            } else {
+                self.container.image_id.clone()
+            },
+            cmd,
+            env: vec![format!("PATH={}", crate::session::user::ROOT_PATH)],
+            user: Some("0:0".into()),
+            workdir: Some("/".into()),
+            labels: HashMap::from([
+                (labels::MANAGED.to_owned(), "true".to_owned()),
+                (labels::ROLE.to_owned(), "sync".to_owned()),
+                (labels::PROJECT.to_owned(), self.manifest.name.clone()),
+                (labels::PROJECT_DIR.to_owned(), id.dir.clone()),
+                (labels::MANIFEST.to_owned(), id.manifest.clone()),
+            ]),
+            mounts: vec![Mount::Volume {
+                name: volume.to_owned(),
+                target: HELPER_MOUNT.to_owned(),
+                read_only: false,
+            }],
+            network: Some("none".into()),
+            ..ContainerSpec::default()
+        }
+    }
+
+    async fn run_helper(
+        &self,
+        helper: &str,
+        b: &Bind,
+        clean: bool,
+        payload: Option<Payload>,
+    ) -> Result<(), SessionError> {
+        if clean {
+            let mut out = Vec::new();
+            let status = self
+                .engine
+                .run_container(helper, |o| match o {
+                    crate::engine::ExecOutput::Stdout(b) | crate::engine::ExecOutput::Stderr(b) => {
+                        out.extend_from_slice(&b);
+                    }
+                })
+                .await?;
+            if status != 0 {
+                return Err(clean_failed(b, String::from_utf8_lossy(&out).trim()));
+            }
+        }
+        if let Some(p) = payload {
+            upload(self.engine, helper, HELPER_MOUNT, p).await?;
+        }
+        Ok(())
+    }
+}
