@@ -17,16 +17,7 @@ impl Registry {
     pub(crate) fn start() -> Registry {
         let port = free_port();
         let storage = tempfile::tempdir().unwrap();
-        let config = storage.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                storage.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let config = registry_config(&storage, port);
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -53,6 +44,21 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `docker-registry` configuration serving 127.0.0.1:`port` from `storage`; its path.
+pub(crate) fn registry_config(storage: &tempfile::TempDir, port: u16) -> std::path::PathBuf {
+    let config = storage.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n",
+            storage.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    config
 }
 
 fn free_port() -> u16 {

@@ -28,16 +28,7 @@ impl NsRegistry {
         let netns = format!("--net=/proc/{}/ns/net", pid.trim());
         let port = free_port();
         let storage = tempfile::tempdir().unwrap();
-        let config = storage.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                storage.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let config = crate::cache::registry_config(&storage, port);
         let child = Command::new("setpriv")
             .args([
                 "--pdeathsig",

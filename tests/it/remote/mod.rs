@@ -190,6 +190,15 @@ impl RemoteProject {
         self.cmd(args).output().unwrap()
     }
 
+    /// The id of the test's running container on the engine (the dev container when no
+    /// services run).
+    pub fn container(&self) -> String {
+        self.e
+            .docker_lines(&["ps", "-q", "--filter", &format!("label={}", self.t.label())])
+            .pop()
+            .expect("a running container of this test on the engine")
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(

@@ -158,33 +158,34 @@ fn watch_syncs_every_save_to_the_remote_workspace() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let id =
-        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
-            .pop()
-            .unwrap();
-    let read = || {
-        let out = p.e.docker(&["exec", &id, "cat", "/workspace/src/a.txt"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     // The watcher is up once a save reaches the engine; no `run` in between.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut n = 0;
-    loop {
-        n += 1;
-        p.t.write("src/a.txt", &format!("save {n}\n"));
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        if read() == format!("save {n}\n") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never synced: {:?}",
-            read()
-        );
-    }
+    let synced = saves_reach_the_engine(&p, "src/a.txt", "/workspace/src/a.txt");
     crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
     let _ = child.wait();
     let _ = child.stderr.take();
+    assert!(synced.is_ok(), "never synced: {synced:?}");
+}
+
+/// Save `rel` in the project every half second until the container shows the save at
+/// `path` (Ok), or 30 s pass (Err: what the container shows).
+fn saves_reach_the_engine(p: &RemoteProject, rel: &str, path: &str) -> Result<(), String> {
+    let id = p.container();
+    let read = || {
+        let out = p.e.docker(&["exec", &id, "cat", path]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for n in 1.. {
+        p.t.write(rel, &format!("save {n}\n"));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        if read() == format!("save {n}\n") {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    Err(read())
 }
 
 /// The `[sync] fetch` paths of the remote workspace, as the project sees them.
@@ -233,10 +234,7 @@ fn run_brings_declared_reports_back_whatever_its_exit_status() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     // What came back is not sent back: a change made there since survives the next sync.
-    let id =
-        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
-            .pop()
-            .unwrap();
+    let id = p.container();
     let edit = p.e.docker(&[
         "exec",
         &id,
@@ -274,10 +272,7 @@ fn run_interrupted_by_ctrl_c_still_brings_reports_back() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let id =
-        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
-            .pop()
-            .unwrap();
+    let id = p.container();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !p
         .e
@@ -390,10 +385,7 @@ fn a_directory_bind_is_a_synced_volume_on_a_remote_engine() {
         "cat /data/a.txt /data/b.txt; test -e /data/old && echo still-there || echo gone",
     ]);
     assert_eq!(out, "two\nnew\ngone\n");
-    let id =
-        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
-            .pop()
-            .unwrap();
+    let id = p.container();
     let mounts = p.e.docker_lines(&[
         "inspect",
         "--format",
@@ -507,30 +499,10 @@ fn watch_syncs_saves_in_a_gitignored_bind_source() {
         }
     });
     let started = ready.recv_timeout(std::time::Duration::from_secs(60));
-    let id =
-        p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())])
-            .pop()
-            .unwrap();
-    let read = || {
-        let out = p.e.docker(&["exec", &id, "cat", "/data/a.txt"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     // Only saves under data/ happen: the watcher must watch it although .gitignore hides it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut n = 0;
-    let synced = loop {
-        n += 1;
-        p.t.write("data/a.txt", &format!("save {n}\n"));
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        if read() == format!("save {n}\n") {
-            break true;
-        }
-        if std::time::Instant::now() > deadline {
-            break false;
-        }
-    };
+    let synced = saves_reach_the_engine(&p, "data/a.txt", "/data/a.txt");
     crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
     let _ = child.wait();
     assert!(started.is_ok(), "the watcher never started");
-    assert!(synced, "never synced: {:?}", read());
+    assert!(synced.is_ok(), "never synced: {synced:?}");
 }
