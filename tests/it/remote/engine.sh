@@ -114,7 +114,8 @@ inside)
   kill "$fwd" 2>/dev/null || true
   kill "$dockerd" 2>/dev/null || true
   wait "$dockerd" || true
-  rm -rf "$dir/data" "$dir/exec"
+  # Everything the engine had (data, keys, certificates) goes with it.
+  rm -rf "$dir"
   ;;
 forward)
   socat -t 3600 "TCP-LISTEN:$tcp_port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$dir/sock" &
