@@ -195,22 +195,15 @@ pub async fn sync(
     let started = std::time::Instant::now();
     let path = state_path(state_dir, container);
     let root = manifest.root.clone();
-    let scanning = |e: tokio::task::JoinError| SessionError::Io {
-        what: "scanning the project".into(),
-        message: e.to_string(),
-    };
+    let what = "scanning the project";
     let scanned = match prescan {
-        Some(Prescan(task)) => Some(task.await.map_err(scanning)?),
+        Some(Prescan(task)) => Some(task.await.map_err(|e| scan_failed(what, &e))?),
         None => None,
     };
-    let state = path.clone();
-    let (new, delta) = tokio::task::spawn_blocking(move || {
-        let new = scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project));
-        let delta = sync::diff(&sync::load(&state), &new);
-        (new, delta)
+    let (new, delta) = compare(&path, what, move || {
+        scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project))
     })
-    .await
-    .map_err(scanning)?;
+    .await?;
     tracing::debug!(
         "workspace: {} entries scanned, {} changed, {} deleted ({} ms)",
         new.entries.len(),
@@ -230,6 +223,30 @@ pub async fn sync(
     }
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// Scan with `scan` on a blocking thread and compare the tree with the state last sent (the
+/// file `state`); `what` names the scan in an error.
+pub(super) async fn compare(
+    state: &Path,
+    what: &str,
+    scan: impl FnOnce() -> sync::Tree + Send + 'static,
+) -> Result<(sync::Tree, sync::Delta), SessionError> {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let new = scan();
+        let delta = sync::diff(&sync::load(&state), &new);
+        (new, delta)
+    })
+    .await
+    .map_err(|e| scan_failed(what, &e))
+}
+
+fn scan_failed(what: &str, e: &tokio::task::JoinError) -> SessionError {
+    SessionError::Io {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
 }
 
 /// Remove `deleted` (relative to `workdir`) with one `rm`, as root.

@@ -213,7 +213,10 @@ async fn sync_one(
     check_kind(b, &source)?;
     let state = b.state_path(state_dir, &c.id);
     let first = !state.exists();
-    let (new, delta) = scan_and_diff(b, &source, &state).await?;
+    let bind = b.clone();
+    let from = source.clone();
+    let what = format!("scanning bind volume source {}", b.source);
+    let (new, delta) = super::workspace::compare(&state, &what, move || bind.scan(&from)).await?;
     if !first && delta.is_empty() {
         return Ok(());
     }
@@ -226,24 +229,6 @@ async fn sync_one(
     writer.apply(b, &source, first, delta).await?;
     let _ = sync::save(&state, &new);
     Ok(())
-}
-
-async fn scan_and_diff(
-    b: &Bind,
-    source: &Path,
-    state: &Path,
-) -> Result<(sync::Tree, sync::Delta), SessionError> {
-    let (bind, source, state) = (b.clone(), source.to_path_buf(), state.to_path_buf());
-    tokio::task::spawn_blocking(move || {
-        let new = bind.scan(&source);
-        let delta = sync::diff(&sync::load(&state), &new);
-        (new, delta)
-    })
-    .await
-    .map_err(|e| SessionError::Io {
-        what: format!("scanning bind volume source {}", b.source),
-        message: e.to_string(),
-    })
 }
 
 /// A source that is a file now but was a directory when the container was made (or the
