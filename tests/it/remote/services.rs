@@ -32,8 +32,14 @@ fn a_service_from_the_environment_image_sees_the_synced_project() {
     let status: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(status["services"]["worker"]["id"], id.as_str(), "{json}");
 
-    p.ok(&["down", "--volumes"]);
     let label = format!("label={}", p.t.label());
+    assert_eq!(
+        p.e.docker_lines(&["network", "ls", "-q", "--filter", &label])
+            .len(),
+        1,
+        "the project network is not on the engine"
+    );
+    p.ok(&["down", "--volumes"]);
     assert!(
         p.e.docker_lines(&["network", "ls", "-q", "--filter", &label])
             .is_empty(),
