@@ -45,38 +45,61 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_ms() { local s e; s=$(ms); "$@" >/dev/null 2>&1; e=$(ms); echo $(((e - s) / 1000000)); }
 
 # The initial upload: `devenv up` from nothing (container created and started, project
-# uploaded), against the same by hand: `docker run -d` of the image plus `tar c | docker cp -`.
-# Three rounds each, alternating; medians.
-rounds=3
+# uploaded into its workspace volume), against the same by hand: `docker run -d` of the
+# image with a fresh volume plus `tar c | docker cp -` into it, and the copy alone into a
+# fresh volume of a running container. Rounds alternate which goes first; medians.
+rounds=${ROUNDS:-5}
 ups=() cps=() runcps=()
-for _ in $(seq "$rounds"); do
+img=
+byhand() { # byhand run|cp: the copy by hand into a fresh volume (with `docker run -d` or not)
+  local c
+  docker volume rm -f devenv-bench-w >/dev/null 2>&1 || true
+  if [ "$1" = cp ]; then
+    c=$(docker run -d --label devenv-bench=1 -v devenv-bench-w:/w "$img" sleep 600)
+    echo "$c" >"$home/byhand"
+    time_ms sh -c "tar c --exclude=./.devenv -C '$proj' . | docker cp - $c:/w"
+  else
+    time_ms sh -c "c=\$(docker run -d --label devenv-bench=1 -v devenv-bench-w:/w '$img' sleep 600) &&
+      echo \$c > '$home/byhand' && tar c --exclude=./.devenv -C '$proj' . | docker cp - \$c:/w"
+  fi
+  docker rm -f "$(cat "$home/byhand")" >/dev/null
+  docker volume rm -f devenv-bench-w >/dev/null
+}
+for r in $(seq "$rounds"); do
   "$devenv" -q down --volumes >/dev/null 2>&1 || true
+  if [ -n "$img" ] && [ $((r % 2)) = 0 ]; then
+    runcps+=("$(byhand run)") cps+=("$(byhand cp)")
+  fi
   ups+=("$(time_ms "$devenv" up)")
   cid=$(docker ps -q --filter label=dev.devenv.project=bench-remote --filter label=dev.devenv.role=env | head -1)
   img=$(docker inspect -f '{{.Config.Image}}' "$cid")
-  docker exec "$cid" mkdir -p /tmp/cp-target
-  cps+=("$(time_ms sh -c "tar c --exclude=./.devenv -C '$proj' . | docker cp - $cid:/tmp/cp-target")")
-  runcps+=("$(time_ms sh -c "c=\$(docker run -d --label devenv-bench=1 '$img' sleep 600) &&
-    docker exec \$c mkdir -p /tmp/w && tar c --exclude=./.devenv -C '$proj' . | docker cp - \$c:/tmp/w &&
-    echo \$c > '$home/runcp'")")
-  docker rm -f "$(cat "$home/runcp")" >/dev/null
+  if [ $((r % 2)) = 1 ]; then
+    runcps+=("$(byhand run)") cps+=("$(byhand cp)")
+  fi
 done
 up=$(printf '%s\n' "${ups[@]}" | median)
 cpt=$(printf '%s\n' "${cps[@]}" | median)
 runcp=$(printf '%s\n' "${runcps[@]}" | median)
-warm=$(for _ in $(seq "$n"); do time_ms "$devenv" run -- true; done | median)
-exec=$(for _ in $(seq "$n"); do time_ms docker exec "$cid" true; done | median)
-edit=$(for i in $(seq "$n"); do
+# Interleaved, one of each per round: `docker exec`, a warm `devenv run`, an edit + run.
+execs=() warms=() edits=()
+for i in $(seq "$n"); do
+  execs+=("$(time_ms docker exec "$cid" true)")
+  warms+=("$(time_ms "$devenv" run -- true)")
   echo "edit $i" >>"$proj/src/d042/f04242.txt"
-  time_ms "$devenv" run -- true
-done | median)
-"$devenv" run -- grep -c edit src/d042/f04242.txt >/dev/null
+  edits+=("$(time_ms "$devenv" run -- true)")
+done
+exec=$(printf '%s\n' "${execs[@]}" | median)
+warm=$(printf '%s\n' "${warms[@]}" | median)
+edit=$(printf '%s\n' "${edits[@]}" | median)
+# The edits really arrived.
+[ "$("$devenv" run -- grep -c edit src/d042/f04242.txt)" = "$n" ]
 
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 cat <<OUT
 remote engine over tcp (loopback forwarder), 10,000 files / 200 MB, medians of $n
   warm run -- true        ${warm} ms   docker exec true ${exec} ms   ratio $(ratio "$warm" "$exec") (target <= 1.3)
-  one file edited + run   ${edit} ms   vs warm run                  ratio $(ratio "$edit" "$warm") (target <= 1.5)
+  one file edited + run   ${edit} ms   docker exec true ${exec} ms   ratio $(ratio "$edit" "$exec") (target <= 1.5)
+  one file edited + run   ${edit} ms   warm run ${warm} ms          ratio $(ratio "$edit" "$warm")
   initial up (upload)     ${up} ms   docker run -d + tar c | docker cp -  ${runcp} ms   ratio $(ratio "$up" "$runcp") (target <= 1.2)
   initial up (upload)     ${up} ms   tar c | docker cp - alone  ${cpt} ms   ratio $(ratio "$up" "$cpt") (up also creates and starts the container)
 OUT
