@@ -11,7 +11,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
     let m = &project.manifest;
     // Services first (their volumes can only go once no container uses them), then the
     // dev container and the volumes, then the network nothing is attached to any more.
-    let mut removed = stack::remove_services(&engine, m).await?;
+    let mut removed = stack::remove_services(&engine, m, &project.paths.dir).await?;
     removed.extend(session::down(&engine, m, args.volumes, &project.paths.dir).await?);
     removed.extend(stack::remove_network(&engine, m).await?);
     if removed.is_empty() {

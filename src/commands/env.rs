@@ -153,9 +153,9 @@ async fn prepare(
         &crate::engine::endpoint(),
     );
     let engine = ctx.engine().await?;
-    if let Some(c) = warm(&engine, &project).await? {
+    if let Some((c, services)) = warm(&engine, &project).await? {
         let m = &project.manifest;
-        session::sync_if_remote(&engine, m, &c, &project.paths.dir, prescan).await?;
+        session::sync_if_remote(&engine, m, &c, &services, &project.paths.dir, prescan).await?;
         return Ok((engine, project, c));
     }
     let m = &project.manifest;
@@ -179,8 +179,12 @@ async fn prepare(
     Ok((engine, project, running.container))
 }
 
-/// The running, current container when nothing needs doing, computed without building.
-async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo>> {
+/// The running, current container and its services when nothing needs doing, computed
+/// without building.
+async fn warm(
+    engine: &Engine,
+    project: &Project,
+) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
     let m = &project.manifest;
     let Some(plan) = image::current_plan(m, &project.paths)? else {
         return Ok(None);
@@ -213,5 +217,5 @@ async fn warm(engine: &Engine, project: &Project) -> Result<Option<ContainerInfo
             return Ok(None);
         }
     }
-    Ok(Some(c))
+    Ok(Some((c, members.services.into_values().collect())))
 }

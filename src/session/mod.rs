@@ -5,7 +5,7 @@
 //! runtime settings it was created with; when either differs from the manifest's, the
 //! container is stale and is recreated (by `up`), never reused silently.
 
-mod binds;
+pub(crate) mod binds;
 mod container;
 pub mod env_file;
 mod exec;
@@ -22,7 +22,7 @@ pub use fetch::{after_run_paths, fetch, FetchError, Fetched};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
 pub use workspace::{
-    decide as workspace_mode, prescan, remembered as remembered_workspace,
+    decide as workspace_mode, forget as forget_synced, prescan, remembered as remembered_workspace,
     volume_name as workspace_volume, Prescan, Workspace,
 };
 
@@ -312,19 +312,36 @@ pub async fn run_hooks(
     Ok(())
 }
 
-/// Before a command in a ready container: bring its workspace and bind volumes up to date
-/// when they are synced volumes (remote engine); nothing for bind mounts. `prescan` is a
-/// scan started earlier ([`prescan`]).
+/// Before a command in a ready container: bring its workspace and bind volumes, and the
+/// bind volumes of the `services` running beside it, up to date when they are synced
+/// volumes (remote engine); nothing for bind mounts. `prescan` is a scan started earlier
+/// ([`prescan`]).
 pub async fn sync_if_remote(
     engine: &Engine,
     manifest: &Manifest,
     container: &ContainerInfo,
+    services: &[ContainerInfo],
     state_dir: &Path,
     prescan: Option<Prescan>,
 ) -> Result<(), SessionError> {
     if Workspace::of(&container.labels) == Workspace::Volume {
         workspace::sync(engine, manifest, &container.id, state_dir, prescan).await?;
         binds::sync(engine, manifest, container, state_dir).await?;
+        let helper_image = if container.image_id.is_empty() {
+            binds::of(&container.labels).image
+        } else {
+            container.image_id.clone()
+        };
+        for s in services {
+            let record = binds::of(&s.labels);
+            let owner = binds::Owner {
+                id: &s.id,
+                name: &s.name,
+                helper_image: &helper_image,
+                direct: false,
+            };
+            binds::sync_binds(engine, manifest, &owner, &record.binds, state_dir).await?;
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{Identity, StackError};
 use crate::engine::{labels, ContainerSpec, HealthCheck, Mount, PortBinding, ServiceOptions};
 use crate::manifest::{Manifest, PortSpec, Service, VolumeSpec};
+use crate::session::binds::{self, Bind};
 use crate::session::settings::{changed_fields, recorded, OTHER_VERSION};
 
 /// How often the engine's healthcheck runs the probe once the service is up.
@@ -45,6 +46,10 @@ pub struct ServiceSettings {
     /// project, mounted at `workdir` instead of the project directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+    /// On such an engine: the bind volumes, each a volume on the engine kept a copy of its
+    /// source (a directory or a file, as the source was when the container was made).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<Bind>,
     pub network: String,
 }
 
@@ -53,6 +58,7 @@ impl ServiceSettings {
     /// service without its own (then `env_hash` is the environment's hash).
     pub fn new(
         manifest: &Manifest,
+        name: &str,
         service: &Service,
         image: &str,
         env_hash: Option<&str>,
@@ -87,6 +93,11 @@ impl ServiceSettings {
             user,
             workdir: own.then(|| manifest.shell.workdir.clone()),
             workspace: workspace.filter(|_| own).map(str::to_owned),
+            binds: if workspace.is_some() {
+                binds::plan_of(&manifest.root, &service.volumes, Some(name))
+            } else {
+                Vec::new()
+            },
             network: network.to_owned(),
         })
     }
@@ -101,7 +112,10 @@ impl ServiceSettings {
             ("command", old.command != self.command),
             ("env", old.env_sha256 != self.env_sha256),
             ("ports", old.ports != self.ports),
-            ("volumes", old.volumes != self.volumes),
+            (
+                "volumes",
+                old.volumes != self.volumes || old.binds != self.binds,
+            ),
             ("ready", old.ready != self.ready),
             ("ready_timeout", old.ready_timeout != self.ready_timeout),
             ("restart", old.restart != self.restart),
@@ -152,6 +166,8 @@ impl ServiceSettings {
                         read_only: *read_only,
                     }
                 }
+                // Volumes the engine has (below).
+                VolumeSpec::Bind { .. } if !self.binds.is_empty() => continue,
                 VolumeSpec::Bind {
                     source,
                     target,
@@ -167,7 +183,23 @@ impl ServiceSettings {
                 }
             });
         }
+        for m in binds::volume_mounts(&id.project, &self.binds, false) {
+            if let Mount::Volume { name, .. } = &m {
+                volumes.push((name.clone(), id.labels("volume", None)));
+            }
+            mounts.push(m);
+        }
         let mut container_labels = id.labels("service", Some(name));
+        if !self.binds.is_empty() {
+            let record = binds::Record {
+                image: String::new(), // written by helpers from the environment image
+                binds: self.binds.clone(),
+            };
+            container_labels.insert(
+                labels::BINDS.to_owned(),
+                serde_json::to_string(&record).expect("bind record serialises"),
+            );
+        }
         container_labels.insert(
             labels::HASH.to_owned(),
             self.hash.clone().unwrap_or_default(),

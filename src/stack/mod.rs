@@ -82,6 +82,11 @@ pub enum StackError {
     NameTaken { name: String },
     #[error("no service named `{name}`")]
     UnknownService { name: String, known: Vec<String> },
+    #[error("service `{service}`: {source}")]
+    BindSync {
+        service: String,
+        source: Box<crate::session::SessionError>,
+    },
 }
 
 fn section(title: &str, text: &str) -> String {
@@ -266,6 +271,7 @@ pub fn desired(
         };
         let settings = ServiceSettings::new(
             manifest,
+            name,
             service,
             image,
             hash,
@@ -373,9 +379,12 @@ pub async fn up(
                 engine,
                 manifest,
                 &id,
-                name,
-                &want[name],
-                existing,
+                Member {
+                    name,
+                    settings: &want[name],
+                    existing,
+                },
+                env.image,
                 &paths.dir,
             )
         });
@@ -396,21 +405,49 @@ pub async fn up(
     Ok(())
 }
 
-/// Make one member current, running and ready. Returns progress lines (members of a level
-/// start concurrently, so they are reported afterwards).
+/// One service to make current: its name, the settings it should run with, its container.
+struct Member<'a> {
+    name: &'a str,
+    settings: &'a ServiceSettings,
+    existing: Option<&'a ContainerInfo>,
+}
+
+/// Make one member current, running and ready; its bind volumes on an engine that cannot
+/// see this machine's files are brought up to date (through helpers from `env_image`)
+/// before it starts. Returns progress lines (members of a level start concurrently, so
+/// they are reported afterwards).
 async fn ensure_member(
     engine: &Engine,
     manifest: &Manifest,
     id: &Identity,
-    name: &str,
-    settings: &ServiceSettings,
-    existing: Option<&ContainerInfo>,
+    member: Member<'_>,
+    env_image: &str,
     state_dir: &Path,
 ) -> (Vec<String>, Result<(), StackError>) {
+    let Member {
+        name,
+        settings,
+        existing,
+    } = member;
     let mut notes = Vec::new();
     let result = async {
+        let sync_binds = |cid: String| async move {
+            let owner = crate::session::binds::Owner {
+                id: &cid,
+                name: &id.container_name(name),
+                helper_image: env_image,
+                direct: false,
+            };
+            crate::session::binds::sync_binds(engine, manifest, &owner, &settings.binds, state_dir)
+                .await
+                .map_err(|e| StackError::BindSync {
+                    service: name.to_owned(),
+                    source: Box::new(e),
+                })
+        };
         let container = match existing {
             Some(c) if settings.diff(&c.labels).is_empty() => {
+                sync_binds(c.id.clone()).await?;
                 if !c.running() {
                     engine.start_container(&c.id).await?;
                     notes.push(format!("started service {name}"));
@@ -425,8 +462,10 @@ async fn ensure_member(
                     let changes = settings.diff(&c.labels).join(", ");
                     notes.push(format!("recreating service {name}: {changes}"));
                     engine.remove_container(&c.id).await?;
+                    crate::session::forget_synced(state_dir, &c.id);
                 }
                 let cid = create(engine, manifest, id, name, settings).await?;
+                sync_binds(cid.clone()).await?;
                 engine.start_container(&cid).await?;
                 notes.push(format!("started service {name}"));
                 cid
@@ -501,12 +540,14 @@ fn record_failure(state_dir: &Path, service: &str, e: &StackError) {
 pub async fn remove_services(
     engine: &Engine,
     manifest: &Manifest,
+    state_dir: &Path,
 ) -> Result<Vec<String>, StackError> {
     let id = Identity::new(manifest);
     let mut removed = Vec::new();
     let members = Members::list(engine, &id).await?;
     for c in members.services.values().chain(&members.strays) {
         engine.remove_container(&c.id).await?;
+        crate::session::forget_synced(state_dir, &c.id);
         removed.push(format!("container {}", c.name));
     }
     Ok(removed)

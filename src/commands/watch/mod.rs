@@ -224,7 +224,15 @@ impl<'a> Session<'a> {
         // A remote engine's workspace follows every save (a local one binds the project).
         if let Some(c) = &self.container {
             let m = &self.project.manifest;
-            let synced = session::sync_if_remote(&self.engine, m, c, &self.project.paths.dir, None);
+            let services = self.synced_services(c).await;
+            let synced = session::sync_if_remote(
+                &self.engine,
+                m,
+                c,
+                &services,
+                &self.project.paths.dir,
+                None,
+            );
             if let Err(e) = synced.await {
                 self.failed("syncing the remote workspace", &e.into());
             }
@@ -263,6 +271,24 @@ impl<'a> Session<'a> {
             self.trigger(i, &paths).await;
         }
         false
+    }
+
+    /// The service containers whose bind volumes are synced with the workspace: listed only
+    /// on an engine that cannot see this machine's files and when a service binds a path.
+    async fn synced_services(&self, c: &ContainerInfo) -> Vec<ContainerInfo> {
+        let m = &self.project.manifest;
+        let binds = m.services.values().any(|s| {
+            s.volumes
+                .iter()
+                .any(|v| matches!(v, crate::manifest::VolumeSpec::Bind { .. }))
+        });
+        if !binds || session::Workspace::of(&c.labels) != session::Workspace::Volume {
+            return Vec::new();
+        }
+        match crate::stack::Members::list(&self.engine, &crate::stack::Identity::new(m)).await {
+            Ok(members) => members.services.into_values().collect(),
+            Err(_) => Vec::new(), // the sync itself reports an engine that went away
+        }
     }
 
     fn failed(&self, cause: &str, e: &Error) {

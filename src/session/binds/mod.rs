@@ -38,6 +38,10 @@ pub struct Bind {
     pub target: String,
     pub read_only: bool,
     pub kind: BindKind,
+    /// The service whose bind this is, for a file: each service's copy of a file has a
+    /// volume of its own (a directory's volume is shared like the directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,25 +67,34 @@ const HELPER_MOUNT: &str = "/devenv-sync";
 /// The manifest's bind volumes, each a directory or a file as the source is now (a missing
 /// source is created as a directory by the container setup).
 pub fn plan(manifest: &Manifest) -> Vec<Bind> {
-    manifest
-        .container
-        .volumes
+    plan_of(&manifest.root, &manifest.container.volumes, None)
+}
+
+/// The bind volumes among `volumes` (of the environment container, or of `service`).
+pub fn plan_of(root: &Path, volumes: &[VolumeSpec], service: Option<&str>) -> Vec<Bind> {
+    volumes
         .iter()
         .filter_map(|v| match v {
             VolumeSpec::Bind {
                 source,
                 target,
                 read_only,
-            } => Some(Bind {
-                source: source.clone(),
-                target: target.clone(),
-                read_only: *read_only,
-                kind: if manifest.root.join(source).is_file() {
+            } => {
+                let kind = if root.join(source).is_file() {
                     BindKind::File
                 } else {
                     BindKind::Dir
-                },
-            }),
+                };
+                Some(Bind {
+                    source: source.clone(),
+                    target: target.clone(),
+                    read_only: *read_only,
+                    kind,
+                    service: service
+                        .filter(|_| kind == BindKind::File)
+                        .map(str::to_owned),
+                })
+            }
             VolumeSpec::Named { .. } => None,
         })
         .collect()
@@ -113,6 +126,9 @@ impl Bind {
         let readable = readable.trim_matches(|c| c == '-' || c == '.');
         let mut h = crate::fingerprint::Hasher::new("bind-volume");
         h.field("source", self.source.as_bytes());
+        if let Some(service) = &self.service {
+            h.field("service", service.as_bytes());
+        }
         let short = &h.finish()[..8];
         if readable.is_empty() {
             format!("bind-{short}")
@@ -121,32 +137,33 @@ impl Bind {
         }
     }
 
-    /// The engine volume and where the environment container mounts it; `None` for a
-    /// writable file (copied into the container).
-    pub fn volume(&self, id: &ProjectId) -> Option<(String, String)> {
+    /// The engine volume and where the container mounts it; `None` for a writable file
+    /// that is copied into the container (`copies`: the environment container; a service's
+    /// files live in volumes, written before it starts).
+    pub fn volume(&self, id: &ProjectId, copies: bool) -> Option<(String, String)> {
         let name = id.volume_name(&self.slug());
         match (self.kind, self.read_only) {
             (BindKind::Dir, _) => Some((name, self.target.clone())),
-            (BindKind::File, true) => Some((name, format!("{HIDDEN}/{}", self.slug()))),
-            (BindKind::File, false) => None,
+            (BindKind::File, false) if copies => None,
+            (BindKind::File, _) => Some((name, format!("{HIDDEN}/{}", self.slug()))),
         }
     }
 
     /// The name a file source has in its tree: its path from `/` when copied into the
-    /// container, its target's file name in its read-only volume.
-    fn file_name(&self) -> String {
+    /// container, its target's file name in a volume.
+    fn file_name(&self, in_volume: bool) -> String {
         let path = self.target.trim_start_matches('/');
-        if self.read_only {
+        if in_volume {
             path.rsplit('/').next().unwrap_or(path).to_owned()
         } else {
             path.to_owned()
         }
     }
 
-    fn scan(&self, source: &Path) -> sync::Tree {
+    fn scan(&self, source: &Path, in_volume: bool) -> sync::Tree {
         match self.kind {
             BindKind::Dir => sync::scan(source, sync::Rules::Everything),
-            BindKind::File => sync::scan_file(source, &self.file_name()),
+            BindKind::File => sync::scan_file(source, &self.file_name(in_volume)),
         }
     }
 
@@ -157,22 +174,31 @@ impl Bind {
     }
 }
 
-/// The mounts of `binds` in a volume-mode container; makes their volumes.
+/// The volume mounts of `binds` (`copies`: see [`Bind::volume`]).
+pub fn volume_mounts(id: &ProjectId, binds: &[Bind], copies: bool) -> Vec<Mount> {
+    binds
+        .iter()
+        .filter_map(|b| {
+            b.volume(id, copies).map(|(name, target)| Mount::Volume {
+                name,
+                target,
+                read_only: b.read_only,
+            })
+        })
+        .collect()
+}
+
+/// The mounts of `binds` in a volume-mode environment container; makes their volumes.
 pub async fn mounts(
     engine: &Engine,
     id: &ProjectId,
     binds: &[Bind],
     volume_labels: &HashMap<String, String>,
 ) -> Result<Vec<Mount>, SessionError> {
-    let mut mounts = Vec::new();
-    for b in binds {
-        if let Some((name, target)) = b.volume(id) {
-            engine.ensure_volume(&name, volume_labels.clone()).await?;
-            mounts.push(Mount::Volume {
-                name,
-                target,
-                read_only: b.read_only,
-            });
+    let mounts = volume_mounts(id, binds, true);
+    for m in &mounts {
+        if let Mount::Volume { name, .. } = m {
+            engine.ensure_volume(name, volume_labels.clone()).await?;
         }
     }
     Ok(mounts)
@@ -187,7 +213,19 @@ pub fn writable_dir_targets(binds: &[Bind]) -> Vec<String> {
         .collect()
 }
 
-/// Bring every bind volume of `container` up to date with its source.
+/// The container whose bind volumes are synced, and how.
+pub struct Owner<'a> {
+    pub id: &'a str,
+    /// Its name; a helper container is named after it.
+    pub name: &'a str,
+    /// What a helper container runs from: the environment image.
+    pub helper_image: &'a str,
+    /// The running environment container, which writes its writable binds itself; a
+    /// service's binds are volumes written by a helper, also before it first starts.
+    pub direct: bool,
+}
+
+/// Bring every bind volume of the environment container up to date with its source.
 pub async fn sync(
     engine: &Engine,
     manifest: &Manifest,
@@ -195,8 +233,30 @@ pub async fn sync(
     state_dir: &Path,
 ) -> Result<(), SessionError> {
     let record = of(&container.labels);
-    for b in &record.binds {
-        sync_one(engine, manifest, container, &record.image, b, state_dir).await?;
+    let owner = Owner {
+        id: &container.id,
+        name: &container.name,
+        // The environment container's image is there for as long as it is.
+        helper_image: if container.image_id.is_empty() {
+            &record.image
+        } else {
+            &container.image_id
+        },
+        direct: true,
+    };
+    sync_binds(engine, manifest, &owner, &record.binds, state_dir).await
+}
+
+/// Bring `binds` of `owner` up to date with their sources.
+pub async fn sync_binds(
+    engine: &Engine,
+    manifest: &Manifest,
+    owner: &Owner<'_>,
+    binds: &[Bind],
+    state_dir: &Path,
+) -> Result<(), SessionError> {
+    for b in binds {
+        sync_one(engine, manifest, owner, b, state_dir).await?;
     }
     Ok(())
 }
@@ -204,27 +264,30 @@ pub async fn sync(
 async fn sync_one(
     engine: &Engine,
     manifest: &Manifest,
-    c: &ContainerInfo,
-    image: &str,
+    owner: &Owner<'_>,
     b: &Bind,
     state_dir: &Path,
 ) -> Result<(), SessionError> {
     let source = manifest.root.join(&b.source);
     check_kind(b, &source)?;
-    let state = b.state_path(state_dir, &c.id);
+    let state = b.state_path(state_dir, owner.id);
     let first = !state.exists();
     let bind = b.clone();
     let from = source.clone();
+    let in_volume = b.volume(&ProjectId::new(manifest), owner.direct).is_some();
     let what = format!("scanning bind volume source {}", b.source);
-    let (new, delta) = super::workspace::compare(&state, &what, move || bind.scan(&from)).await?;
+    let (new, delta) =
+        super::workspace::compare(&state, &what, move || bind.scan(&from, in_volume)).await?;
     if !first && delta.is_empty() {
         return Ok(());
     }
     let writer = Writer {
         engine,
-        container: c,
-        image,
+        container: owner.id,
+        name: owner.name,
+        helper_image: owner.helper_image,
         manifest,
+        direct: owner.direct,
     };
     writer.apply(b, &source, first, delta).await?;
     let _ = sync::save(&state, &new);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Bind, BindKind, HELPER_MOUNT};
-use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, Mount};
+use crate::engine::{labels, ContainerSpec, Engine, EngineError, Mount};
 use crate::manifest::Manifest;
 use crate::session::{ProjectId, SessionError};
 use crate::{stream, sync};
@@ -119,16 +119,26 @@ async fn upload(
 }
 
 /// Writes bind volumes and copies: through the environment container where it can, through
-/// a short-lived helper container of its own for a read-only volume.
+/// a short-lived helper container of its own for a read-only volume and for every volume of
+/// a service (whose image may have no shell, and which may not run yet).
 pub(super) struct Writer<'a> {
     pub(super) engine: &'a Engine,
-    pub(super) container: &'a ContainerInfo,
-    pub(super) image: &'a str,
+    /// The container the binds belong to (created or running).
+    pub(super) container: &'a str,
+    /// Its name; the helper is `<name>-sync`.
+    pub(super) name: &'a str,
+    /// What a helper runs from: the environment image.
+    pub(super) helper_image: &'a str,
     pub(super) manifest: &'a Manifest,
+    /// Whether writable binds go through the container itself (the running environment
+    /// container) rather than volumes written by a helper (a service).
+    pub(super) direct: bool,
 }
 
 impl Writer<'_> {
-    /// Send `delta` (`first`: into a new container, so empty the volume first).
+    /// Send `delta` (`first`: into a new container, so empty the volume first). Volumes
+    /// shared by several containers (one source bound by the environment and a service) are
+    /// written by one writer at a time.
     pub(super) async fn apply(
         &self,
         b: &Bind,
@@ -136,16 +146,22 @@ impl Writer<'_> {
         first: bool,
         delta: sync::Delta,
     ) -> Result<(), SessionError> {
+        let id = ProjectId::new(self.manifest);
+        let volume = b.volume(&id, self.direct);
+        let _lock = match &volume {
+            Some((name, _)) => Some(crate::image::NamedLock::acquire(name).await?),
+            None => None,
+        };
         let payload = Payload::of(b, source, delta.changed);
-        let cid = &self.container.id;
-        match (b.kind, b.read_only) {
+        let cid = self.container;
+        match (volume, b.kind, b.read_only) {
             // A copy in the container; a vanished source leaves the last one.
-            (BindKind::File, false) => {
+            (None, _, _) => {
                 if let Some(p) = payload {
                     upload(self.engine, cid, "/", p).await?;
                 }
             }
-            (BindKind::Dir, false) => {
+            (Some(_), BindKind::Dir, false) if self.direct => {
                 if first || !delta.deleted.is_empty() {
                     let spec =
                         crate::session::user::as_root(clean_cmd(&b.target, first, &delta.deleted));
@@ -158,17 +174,13 @@ impl Writer<'_> {
                     upload(self.engine, cid, &b.target, p).await?;
                 }
             }
-            (_, true) => {
-                let id = ProjectId::new(self.manifest);
-                let Some((volume, mount_point)) = b.volume(&id) else {
-                    return Ok(()); // read-only binds always have a volume
-                };
+            (Some((volume, mount_point)), _, _) => {
                 self.via_helper(b, &volume, first, &delta.deleted, payload)
                     .await?;
                 if b.kind == BindKind::File && first {
                     let link = Payload::Link {
                         at: b.target.clone(),
-                        to: format!("{mount_point}/{}", b.file_name()),
+                        to: format!("{mount_point}/{}", b.file_name(true)),
                     };
                     upload(self.engine, cid, "/", link).await?;
                 }
@@ -213,13 +225,9 @@ impl Writer<'_> {
     fn helper_spec(&self, volume: &str, cmd: Vec<String>) -> ContainerSpec {
         let id = ProjectId::new(self.manifest);
         ContainerSpec {
-            name: Some(format!("{}-sync", id.container_name)),
-            // The environment container's image is there for as long as it is.
-            image: if self.container.image_id.is_empty() {
-                self.image.to_owned()
-            } else {
-                self.container.image_id.clone()
-            },
+            // `.`: no service is called that (service containers are `<env>-<service>`).
+            name: Some(format!("{}.sync", self.name)),
+            image: self.helper_image.to_owned(),
             cmd,
             env: vec![format!("PATH={}", crate::session::user::ROOT_PATH)],
             user: Some("0:0".into()),

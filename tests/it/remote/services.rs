@@ -77,3 +77,95 @@ fn env_files_are_read_here_and_reach_the_remote_containers() {
     assert!(out.ends_with("changed\n"), "{out}");
     p.ok(&["down", "--volumes"]);
 }
+
+/// The id of `service`'s container, from `status --json`.
+fn service_id(p: &RemoteProject, service: &str) -> String {
+    let json = p.ok(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    status["services"][service]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {service} in {json}"))
+        .to_owned()
+}
+
+fn cat(p: &RemoteProject, id: &str, path: &str) -> String {
+    let out = p.e.docker(&["exec", id, "cat", path]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn service_bind_volumes_are_synced_volumes_on_a_remote_engine() {
+    let p = RemoteProject::new();
+    // `web` runs from the environment image, `db` from an image of its own; each is ready
+    // only when it sees its bind sources' content, so `up` fails if a bind is missing or
+    // empty on the engine.
+    p.t.manifest(
+        "[services.web]\ncommand = \"exec sleep 600\"\n\
+         volumes = [\"./conf:/etc/app:ro\", \"./seed.sql:/initdb/seed.sql\"]\n\
+         ready = \"grep -q v1 /etc/app/app.conf && grep -q seed /initdb/seed.sql\"\n\
+         ready_timeout = 20\n\
+         [services.db]\nrootfs = \"base.tar\"\ncommand = [\"sleep\", \"600\"]\n\
+         volumes = [\"./seed.sql:/docker-entrypoint-initdb.d/seed.sql:ro\", \"./conf:/conf\"]\n\
+         ready = \"grep -q seed /docker-entrypoint-initdb.d/seed.sql && test -f /conf/app.conf\"\n\
+         ready_timeout = 20\n",
+    );
+    p.t.write("conf/app.conf", "v1\n");
+    p.t.write("conf/old.conf", "old\n");
+    p.t.write("seed.sql", "create table seed;\n");
+    p.ok(&["up"]);
+    let (web, db) = (service_id(&p, "web"), service_id(&p, "db"));
+
+    // Read-only binds stay read-only, root included; writable ones are writable.
+    for (id, path) in [
+        (&web, "/etc/app/x"),
+        (&db, "/docker-entrypoint-initdb.d/seed.sql"),
+    ] {
+        let w =
+            p.e.docker(&["exec", "-u", "0", id, "sh", "-c", &format!(": > {path}")]);
+        assert!(
+            !w.status.success(),
+            "{path} in a read-only bind was writable"
+        );
+    }
+    let w =
+        p.e.docker(&["exec", "-u", "0", &db, "sh", "-c", ": > /conf/made-by-db"]);
+    assert!(w.status.success(), "{w:?}");
+
+    // An edit, a new file and a deletion on the host reach both services by the next run,
+    // and neither is recreated for it.
+    p.t.write("conf/app.conf", "v2\n");
+    p.t.write("conf/new.conf", "new\n");
+    std::fs::remove_file(p.t.root().join("conf/old.conf")).unwrap();
+    p.t.write("seed.sql", "create table seed2;\n");
+    p.ok(&["run", "--", "true"]);
+    for id in [&web, &db] {
+        let dir = if id == &web { "/etc/app" } else { "/conf" };
+        assert_eq!(cat(&p, id, &format!("{dir}/app.conf")), "v2\n");
+        assert_eq!(cat(&p, id, &format!("{dir}/new.conf")), "new\n");
+        let gone =
+            p.e.docker(&["exec", id, "test", "-e", &format!("{dir}/old.conf")]);
+        assert!(!gone.status.success(), "a deleted file is still in {dir}");
+    }
+    assert_eq!(cat(&p, &web, "/initdb/seed.sql"), "create table seed2;\n");
+    assert_eq!(
+        cat(&p, &db, "/docker-entrypoint-initdb.d/seed.sql"),
+        "create table seed2;\n"
+    );
+    assert_eq!(service_id(&p, "web"), web, "web was recreated");
+    assert_eq!(service_id(&p, "db"), db, "db was recreated");
+
+    // No helper container stays, and down --volumes removes the bind volumes.
+    let label = format!("label={}", p.t.label());
+    let left =
+        p.e.docker_lines(&["ps", "-a", "--format", "{{.Names}}", "--filter", &label]);
+    assert_eq!(left.len(), 3, "a helper container stayed: {left:?}");
+    assert!(!p
+        .e
+        .docker_lines(&["volume", "ls", "-q", "--filter", &label])
+        .is_empty());
+    p.ok(&["down", "--volumes"]);
+    assert_eq!(
+        p.e.docker_lines(&["volume", "ls", "-q", "--filter", &label]),
+        Vec::<String>::new()
+    );
+}
