@@ -346,21 +346,29 @@ pub async fn sync_if_remote(
     Ok(())
 }
 
-/// The bind volume sources of `container` that are synced directories (volume mode), for a
-/// watcher to watch whole: `.gitignore` does not hide them.
+/// The bind volume sources of `container` and of the manifest's services that are synced
+/// directories (volume mode), for a watcher to watch whole: `.gitignore` does not hide them.
 pub fn synced_bind_dirs(manifest: &Manifest, container: &ContainerInfo) -> Vec<PathBuf> {
     if Workspace::of(&container.labels) != Workspace::Volume {
         return Vec::new();
     }
-    binds::of(&container.labels)
-        .binds
+    let services = manifest
+        .services
         .iter()
+        .flat_map(|(name, s)| binds::plan_of(&manifest.root, &s.volumes, Some(name)));
+    let mut dirs: Vec<PathBuf> = binds::of(&container.labels)
+        .binds
+        .into_iter()
+        .chain(services)
         .filter(|b| b.kind == binds::BindKind::Dir)
         .map(|b| {
             let p = manifest.root.join(&b.source);
             p.canonicalize().unwrap_or(p)
         })
-        .collect()
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
 }
 
 /// Bring the remote workspace and bind volumes up to date with the project (volume mode).

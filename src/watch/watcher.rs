@@ -105,6 +105,20 @@ impl Watcher {
         Ok(w)
     }
 
+    /// Keep `dirs` whole from now on (see [`Options::whole`]): bind sources of a container
+    /// made since the start. A change walks the tree again; what the walk finds is known
+    /// from then on, not reported.
+    pub fn keep_whole(&mut self, dirs: &[PathBuf]) -> Result<(), WatchError> {
+        if self.ignorer.whole() == dirs {
+            return Ok(());
+        }
+        let mut ig = (*self.ignorer).clone();
+        ig.keep_whole(dirs);
+        self.ignorer = Arc::new(ig);
+        self.opts.whole = dirs.to_vec();
+        self.rescan(&mut BTreeMap::new())
+    }
+
     /// How many directories are watched.
     pub fn watched_dirs(&self) -> usize {
         self.dirs.len()

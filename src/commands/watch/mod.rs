@@ -118,15 +118,10 @@ impl<'a> Session<'a> {
     }
 
     async fn watch(&mut self, mut stop: Stop) -> Result<ExitStatus> {
-        let whole = self
-            .container
-            .as_ref()
-            .map(|c| session::synced_bind_dirs(&self.project.manifest, c))
-            .unwrap_or_default();
         let opts = watch::Options {
             debounce: Duration::from_millis(self.options.debounce),
             poll: self.options.poll,
-            whole,
+            whole: self.whole_dirs(),
             ..watch::Options::default()
         };
         let root = self.project.manifest.root.clone();
@@ -156,12 +151,23 @@ impl<'a> Session<'a> {
                         if self.handle(&changes).await {
                             break;
                         }
+                        // A container made meanwhile may bind other sources.
+                        watcher.keep_whole(&self.whole_dirs()).map_err(watch_error)?;
                     }
                 },
                 Some(((i, id), ev)) = self.events_rx.recv() => self.runner_event(i, id, ev).await,
             }
         }
         Ok(self.finish().await)
+    }
+
+    /// Directories watched whole whatever `.gitignore` says: the container's and the
+    /// services' synced bind sources.
+    fn whole_dirs(&self) -> Vec<std::path::PathBuf> {
+        self.container
+            .as_ref()
+            .map(|c| session::synced_bind_dirs(&self.project.manifest, c))
+            .unwrap_or_default()
     }
 
     /// Restart services that turned unhealthy (with backoff; see `stack::Supervisor`).

@@ -481,13 +481,65 @@ fn watch_syncs_saves_in_a_gitignored_bind_source() {
     p.t.write(".gitignore", "data/\n");
     p.t.write("data/a.txt", "one\n");
     p.ok(&["up"]);
+    let (mut child, started) = start_watch(&p);
+    // Only saves under data/ happen: the watcher must watch it although .gitignore hides it.
+    let synced = saves_reach_the_engine(&p, "data/a.txt", "/data/a.txt");
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let _ = child.wait();
+    assert!(started, "the watcher never started");
+    assert!(synced.is_ok(), "never synced: {synced:?}");
+}
+
+#[test]
+fn watch_follows_a_bind_source_added_while_it_watches() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write(".gitignore", "data/\n");
+    p.t.write("data/a.txt", "one\n");
+    p.ok(&["up"]);
+    let before = p.container();
+    let (mut child, started) = start_watch(&p);
+    // The manifest gains a bind of the ignored directory: the watcher recreates the
+    // container, then must watch data/ whole, which it did not when it started.
+    let manifest = std::fs::read_to_string(p.t.root().join("devenv.toml")).unwrap();
+    p.t.write(
+        "devenv.toml",
+        &format!("{manifest}[container]\nvolumes = [\"./data:/data\"]\n"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Recreated, and its first sync done (before it, any save would be sent anyway).
+    let recreated = loop {
+        let now =
+            p.e.docker_lines(&["ps", "-q", "--filter", &format!("label={}", p.t.label())]);
+        if now.len() == 1 && now[0] != before {
+            let first = p.e.docker(&["exec", &now[0], "cat", "/data/a.txt"]);
+            if first.stdout == b"one\n" {
+                break true;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let synced = recreated
+        .then(|| saves_reach_the_engine(&p, "data/a.txt", "/data/a.txt"))
+        .unwrap_or(Err("the container was not recreated".into()));
+    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
+    let _ = child.wait();
+    assert!(started, "the watcher never started");
+    assert!(synced.is_ok(), "never synced: {synced:?}");
+}
+
+/// `devenv watch` with a short debounce; returns once it says it watches (true) or after
+/// 60 s (false). Saves must wait for that: the sync before it would hide a blind watcher.
+fn start_watch(p: &RemoteProject) -> (std::process::Child, bool) {
     let mut child = p
         .cmd(&["watch", "--debounce", "50"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Saves start once the watcher watches: the sync before it would hide a blind watcher.
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let stderr_pipe = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -498,11 +550,8 @@ fn watch_syncs_saves_in_a_gitignored_bind_source() {
             }
         }
     });
-    let started = ready.recv_timeout(std::time::Duration::from_secs(60));
-    // Only saves under data/ happen: the watcher must watch it although .gitignore hides it.
-    let synced = saves_reach_the_engine(&p, "data/a.txt", "/data/a.txt");
-    crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
-    let _ = child.wait();
-    assert!(started.is_ok(), "the watcher never started");
-    assert!(synced.is_ok(), "never synced: {synced:?}");
+    let started = ready
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .is_ok();
+    (child, started)
 }
