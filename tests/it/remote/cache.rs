@@ -1,4 +1,4 @@
-//! The registry cache and `push` against a remote engine, over tcp and over ssh: the
+//! The registry cache and `push` against a remote engine, over tcp, TLS and ssh: the
 //! registry lives in the engine's own network namespace, where the host cannot reach it,
 //! which shows that devenv never talks to a registry itself (pulls, pushes and their
 //! credentials all go through the engine's API).
@@ -105,14 +105,23 @@ impl Drop for NsRegistry {
 #[derive(Clone, Copy)]
 enum Via {
     Tcp,
+    Tls,
     Ssh,
 }
 
 fn devenv(p: &RemoteProject, via: Via, args: &[&str]) -> Output {
     let mut cmd = p.cmd(args);
-    if let Via::Ssh = via {
-        cmd.env("DOCKER_HOST", p.e.ssh_host())
-            .env("PATH", p.e.ssh_path());
+    match via {
+        Via::Tcp => {}
+        Via::Tls => {
+            cmd.env("DOCKER_HOST", p.e.tls_host())
+                .env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", p.e.certs());
+        }
+        Via::Ssh => {
+            cmd.env("DOCKER_HOST", p.e.ssh_host())
+                .env("PATH", p.e.ssh_path());
+        }
     }
     cmd.output().unwrap()
 }
@@ -190,6 +199,11 @@ fn pushed_environment_is_pulled_instead_of_built(via: Via) {
 #[test]
 fn registry_cache_and_push_over_tcp() {
     pushed_environment_is_pulled_instead_of_built(Via::Tcp);
+}
+
+#[test]
+fn registry_cache_and_push_over_tls() {
+    pushed_environment_is_pulled_instead_of_built(Via::Tls);
 }
 
 #[test]

@@ -522,9 +522,11 @@ fn watch_follows_a_bind_source_added_while_it_watches() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
-    let synced = recreated
-        .then(|| saves_reach_the_engine(&p, "data/a.txt", "/data/a.txt"))
-        .unwrap_or(Err("the container was not recreated".into()));
+    let synced = if recreated {
+        saves_reach_the_engine(&p, "data/a.txt", "/data/a.txt")
+    } else {
+        Err("the container was not recreated".into())
+    };
     crate::common::signal(&child, nix::sys::signal::Signal::SIGINT);
     let _ = child.wait();
     assert!(started, "the watcher never started");
