@@ -285,8 +285,11 @@ async fn upload(
 ) -> Result<(), SessionError> {
     let root = root.to_path_buf();
     let changed = changed.to_vec();
-    let (body, verdict) = stream::produce(move |out| sync::pack(&root, &changed, out).map(drop));
-    finish_upload(engine.upload_tar(container, dest, body).await, verdict).await
+    let under = dest.to_owned();
+    let (body, verdict) =
+        stream::produce(move |out| sync::pack(&root, &changed, &under, out).map(drop));
+    // At `/`, named below `dest`: see `sync::pack`.
+    finish_upload(engine.upload_tar(container, "/", body).await, verdict).await
 }
 
 /// The outcome of an upload and of the writer that fed it.

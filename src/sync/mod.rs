@@ -106,14 +106,30 @@ fn delete(deleted: &mut Vec<String>, path: &str) {
     }
 }
 
-/// Write a tar of `entries` (relative to `root`) into `out`, owners and modes as on the
-/// host; returns `out`. Streams: one file at a time, never the whole archive in memory.
-/// An error names the file.
-pub fn pack<W: Write>(root: &Path, entries: &[(String, Entry)], out: W) -> std::io::Result<W> {
+/// Write a tar of `entries` (relative to `root`) into `out`, each named `<under>/<path>`,
+/// owners and modes as on the host; returns `out`. Streams: one file at a time, never the
+/// whole archive in memory. An error names the file.
+///
+/// The archive is meant for extraction at `/` with `under` the destination directory (no
+/// leading `/`): the engine refuses a whole archive with a relative symlink that points
+/// above the directory it extracts into (`invalid symlink`), and a project's links may
+/// point above the project (`config -> ../shared/config`), as they may in a bind mount.
+pub fn pack<W: Write>(
+    root: &Path,
+    entries: &[(String, Entry)],
+    under: &str,
+    out: W,
+) -> std::io::Result<W> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
+    let under = under.trim_matches('/');
     for (rel, e) in entries {
-        append(&mut tar, &root.join(rel), rel, e).map_err(|err| named(rel, err))?;
+        let name = if under.is_empty() {
+            rel.clone()
+        } else {
+            format!("{under}/{rel}")
+        };
+        append(&mut tar, &root.join(rel), &name, e).map_err(|err| named(rel, err))?;
     }
     tar.into_inner()
 }
@@ -138,6 +154,13 @@ fn append<W: Write>(
     h.set_mtime(u64::try_from(e.mtime.0).unwrap_or(0));
     match e.kind {
         Kind::Dir => {
+            // The scan keeps no directory times (they change with every entry added); the
+            // engine would show 1970 without one.
+            if let Ok(meta) = std::fs::symlink_metadata(abs) {
+                h.set_mtime(
+                    u64::try_from(std::os::unix::fs::MetadataExt::mtime(&meta)).unwrap_or(0),
+                );
+            }
             h.set_entry_type(tar::EntryType::Directory);
             h.set_size(0);
             tar.append_data(&mut h, rel, std::io::empty())
@@ -278,14 +301,14 @@ mod tests {
         assert_eq!(paths(&d.changed), ["a.txt", "b.txt"]);
         assert_eq!(d.deleted, ["src"]);
 
-        let tar = pack(root, &d.changed, Vec::new()).unwrap();
+        let tar = pack(root, &d.changed, "/work/space/", Vec::new()).unwrap();
         let mut a = tar::Archive::new(tar.as_slice());
         let names: Vec<String> = a
             .entries()
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
-        assert_eq!(names, ["a.txt", "b.txt"]);
+        assert_eq!(names, ["work/space/a.txt", "work/space/b.txt"]);
     }
 
     #[test]

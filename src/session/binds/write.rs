@@ -86,21 +86,30 @@ impl Payload {
         })
     }
 
-    fn write(self, out: &mut stream::ChannelWriter) -> std::io::Result<()> {
+    /// The payload as a tar for extraction at `/`, named below `under` (see `sync::pack`).
+    fn write(self, under: &str, out: &mut stream::ChannelWriter) -> std::io::Result<()> {
+        let below = |name: &str| {
+            let (under, name) = (under.trim_matches('/'), name.trim_start_matches('/'));
+            if under.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{under}/{name}")
+            }
+        };
         match self {
-            Payload::Dir { root, entries } => sync::pack(&root, &entries, out).map(drop),
+            Payload::Dir { root, entries } => sync::pack(&root, &entries, under, out).map(drop),
             Payload::File {
                 source,
                 name,
                 entry,
-            } => sync::pack_file(&source, &name, &entry, out).map(drop),
+            } => sync::pack_file(&source, &below(&name), &entry, out).map(drop),
             Payload::Link { at, to } => {
                 let mut tar = tar::Builder::new(out);
                 let mut h = tar::Header::new_gnu();
                 h.set_entry_type(tar::EntryType::Symlink);
                 h.set_mode(0o777);
                 h.set_size(0);
-                tar.append_link(&mut h, at.trim_start_matches('/'), to)?;
+                tar.append_link(&mut h, below(&at), to)?;
                 tar.into_inner().map(drop)
             }
         }
@@ -113,8 +122,9 @@ async fn upload(
     dest: &str,
     payload: Payload,
 ) -> Result<(), SessionError> {
-    let (body, verdict) = stream::produce(move |out| payload.write(out));
-    let uploaded = engine.upload_tar(container, dest, body).await;
+    let under = dest.to_owned();
+    let (body, verdict) = stream::produce(move |out| payload.write(&under, out));
+    let uploaded = engine.upload_tar(container, "/", body).await;
     crate::session::workspace::finish_upload(uploaded, verdict).await
 }
 

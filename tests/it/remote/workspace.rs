@@ -557,3 +557,43 @@ fn start_watch(p: &RemoteProject) -> (std::process::Child, bool) {
         .is_ok();
     (child, started)
 }
+
+/// The engine refuses a whole archive holding a relative symlink that points above the
+/// directory it extracts into; a project (or a bind source) may have such links, as a
+/// bind mount shows them. Odd names travel too.
+#[test]
+fn links_pointing_out_of_the_project_and_odd_names_reach_the_engine() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./conf:/etc/conf:ro\", \"./data:/data\"]\n");
+    let root = p.t.root();
+    p.t.write("conf/app.conf", "c\n");
+    p.t.write("data/d.txt", "d\n");
+    p.t.write("a $HOME\nb.txt", "odd\n");
+    for (link, to) in [
+        ("up-link", "../shared/config"),
+        ("abs-link", "/etc/hostname"),
+        ("conf/up-link", "../../../x"),
+        ("data/up-link", "../../y"),
+    ] {
+        std::os::unix::fs::symlink(to, root.join(link)).unwrap();
+    }
+    p.ok(&["up"]);
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "for l in up-link abs-link /etc/conf/up-link /data/up-link; do readlink $l; done; \
+         cat \"a \\$HOME\nb.txt\"",
+    ]);
+    assert_eq!(
+        out,
+        "../shared/config\n/etc/hostname\n../../../x\n../../y\nodd\n"
+    );
+    // A link added later goes with the next sync.
+    std::os::unix::fs::symlink("../../later", root.join("later-link")).unwrap();
+    assert_eq!(
+        p.ok(&["run", "--", "readlink", "later-link"]),
+        "../../later\n"
+    );
+}
