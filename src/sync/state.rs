@@ -22,7 +22,8 @@ pub fn save(path: &Path, tree: &Tree) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
+    // Its own temporary file: two devenvs syncing at once must not write into each other's.
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, encode(tree))?;
     std::fs::rename(tmp, path)
 }
