@@ -597,3 +597,35 @@ fn links_pointing_out_of_the_project_and_odd_names_reach_the_engine() {
         "../../later\n"
     );
 }
+
+/// `devenv shell` in a terminal against the remote engine, over tcp and over ssh: the
+/// synced project, resize, Ctrl-C and the exit status, as on a local engine.
+#[test]
+fn interactive_shell_on_a_remote_engine_over_tcp_and_ssh() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&["up"]);
+    let ssh_path = p.e.ssh_path();
+    let tcp = [("DOCKER_HOST", p.e.tcp_host())];
+    let ssh = [("DOCKER_HOST", p.e.ssh_host()), ("PATH", ssh_path)];
+    for (n, env) in [&tcp[..], &ssh[..]].into_iter().enumerate() {
+        // Saved just before: the shell syncs before it starts.
+        p.t.write("for-pty.txt", &format!("edit-{n}\n"));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut pty = crate::common::PtySession::spawn(&p.t, &["shell"], &env);
+        pty.send("cat for-pty.txt; echo $((6*7))-answer\r");
+        pty.expect(&format!("edit-{n}"));
+        pty.expect("42-answer");
+        pty.resize(30, 100);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        pty.send("stty size\r");
+        pty.expect("30 100");
+        pty.send("sleep 100\r");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        pty.send("\x03");
+        pty.send("echo after-$((1+1))\r");
+        pty.expect("after-2");
+        pty.send("exit 3\r");
+        assert_eq!(pty.wait(), 3, "over {:?}", env[0].1);
+    }
+}
