@@ -63,6 +63,10 @@ pub mod labels {
     pub const WORKSPACE: &str = "dev.devenv.workspace";
     /// Volume mode: how the manifest's bind volumes reach the container (JSON).
     pub const BINDS: &str = "dev.devenv.binds";
+    /// A random value set on a volume when devenv creates it (an existing volume keeps its
+    /// own), and on the environment container the workspace volume it mounts: tells a
+    /// workspace volume apart from one removed and made again under the same name.
+    pub const NONCE: &str = "dev.devenv.nonce";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.
@@ -266,8 +270,13 @@ impl Engine {
         Ok(removed)
     }
 
-    /// Create a named volume with labels (no-op when it exists).
-    pub async fn ensure_volume(&self, name: &str, labels: HashMap<String, String>) -> Result<()> {
+    /// Create a named volume with labels (no-op when it exists); returns the labels the
+    /// volume has (an existing one keeps its own).
+    pub async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<HashMap<String, String>> {
         let body = bollard::models::VolumeCreateRequest {
             name: Some(name.to_owned()),
             labels: Some(labels),
@@ -276,7 +285,7 @@ impl Engine {
         self.docker
             .create_volume(body)
             .await
-            .map(|_| ())
+            .map(|v| v.labels)
             .map_err(|e| EngineError::api(format!("create volume {name}"), e))
     }
 }

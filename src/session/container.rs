@@ -18,6 +18,8 @@ pub(super) async fn create(
 ) -> Result<ContainerInfo, SessionError> {
     let mut vol_labels = base_labels(manifest, id);
     vol_labels.insert(labels::ROLE.to_owned(), "volume".to_owned());
+    // The workspace volume's identity (volume mode), for what was sent into it before.
+    let mut nonce = None;
     let mut mounts = vec![match mode {
         Workspace::Bind => Mount::Bind {
             source: id.dir.clone(),
@@ -27,7 +29,10 @@ pub(super) async fn create(
         // The engine cannot see the project: it lives in a volume, synced from here.
         Workspace::Volume => {
             let name = super::workspace::volume_name(id);
-            engine.ensure_volume(&name, vol_labels.clone()).await?;
+            let mut labels = vol_labels.clone();
+            labels.insert(labels::NONCE.to_owned(), super::exec::unique_id());
+            let has = engine.ensure_volume(&name, labels).await?;
+            nonce = has.get(labels::NONCE).cloned();
             Mount::Volume {
                 name,
                 target: manifest.shell.workdir.clone(),
@@ -76,6 +81,9 @@ pub(super) async fn create(
     let mut container_labels = base_labels(manifest, id);
     container_labels.extend(settings.labels());
     container_labels.insert(labels::WORKSPACE.to_owned(), mode.label().to_owned());
+    if let Some(nonce) = nonce {
+        container_labels.insert(labels::NONCE.to_owned(), nonce);
+    }
     if let Some(binds) = binds.filter(|b| !b.is_empty()) {
         let record = super::binds::Record {
             image: settings.image.clone(),

@@ -238,7 +238,7 @@ pub async fn ensure_started(
         }
         events.info(&format!("recreating {}: {summary}", c.name));
         engine.remove_container(&c.id).await?;
-        workspace::forget(state_dir, &c.id);
+        workspace::retire(state_dir, &c);
     }
     let mode = workspace::decide(engine, manifest, &settings.image, state_dir).await?;
     let container = create(engine, manifest, settings, &id, mode).await?;
@@ -379,6 +379,7 @@ async fn sync_workspace(
     state_dir: &Path,
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
+    let adopted = workspace::adopt(state_dir, c);
     let first = !workspace::synced_before(state_dir, &c.id);
     let delta = workspace::sync(engine, manifest, &c.id, state_dir, None).await?;
     binds::sync(engine, manifest, c, state_dir).await?;
@@ -386,6 +387,13 @@ async fn sync_workspace(
         events.info(&format!(
             "uploaded the project to the engine ({} entries; it cannot see this machine's files)",
             delta.changed.len()
+        ));
+    } else if adopted {
+        events.info(&format!(
+            "synced the project into its workspace volume on the engine ({} changed, {} \
+             deleted since the last container)",
+            delta.changed.len(),
+            delta.deleted.len()
         ));
     }
     Ok(())
@@ -478,7 +486,7 @@ pub async fn down(
     for c in ours(engine, &id).await? {
         engine.remove_container(&c.id).await?;
         let _ = std::fs::remove_file(marker(state_dir, &c.id));
-        workspace::forget(state_dir, &c.id);
+        workspace::retire(state_dir, &c);
         removed.push(format!("container {}", c.name));
     }
     if volumes {
@@ -491,6 +499,7 @@ pub async fn down(
             ])
             .await?;
         removed.extend(vols.into_iter().map(|v| format!("volume {v}")));
+        workspace::forget_volumes(state_dir);
     }
     Ok(removed)
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{real, ProjectId, SessionError};
-use crate::engine::{labels, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
+use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
 use crate::manifest::Manifest;
 use crate::{stream, sync};
 
@@ -310,6 +310,49 @@ pub(super) async fn finish_upload(
         (_, Err(e)) => Err(e.into()),
         (Err(e), Ok(())) => Err(packing(e.to_string())),
     }
+}
+
+/// What was sent into the workspace volume with `nonce` by a container since removed.
+fn carried_path(state_dir: &Path, nonce: &str) -> PathBuf {
+    state_dir
+        .join("sync")
+        .join(format!("workspace-{nonce}.state"))
+}
+
+/// `container` is being removed, its workspace volume stays: keep what was sent into the
+/// volume for the next container that mounts it (the volume is known by its nonce), so
+/// that one's first sync sends the difference, deletions made meanwhile included, instead
+/// of everything on top of what is there. Forgets the rest of `container`'s state.
+pub fn retire(state_dir: &Path, container: &ContainerInfo) {
+    if let Some(nonce) = container.labels.get(labels::NONCE) {
+        let _ = std::fs::rename(
+            state_path(state_dir, &container.id),
+            carried_path(state_dir, nonce),
+        );
+    }
+    forget(state_dir, &container.id);
+}
+
+/// The workspace volumes are gone: forget what was sent into them.
+pub fn forget_volumes(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir.join("sync")) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        if e.file_name().to_string_lossy().starts_with("workspace-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Before the first sync into `container`: take over what an earlier container sent into
+/// the same workspace volume (same nonce). Returns whether there was such a state.
+pub fn adopt(state_dir: &Path, container: &ContainerInfo) -> bool {
+    let Some(nonce) = container.labels.get(labels::NONCE) else {
+        return false;
+    };
+    let own = state_path(state_dir, &container.id);
+    !own.exists() && std::fs::rename(carried_path(state_dir, nonce), own).is_ok()
 }
 
 /// Whether anything was sent to `container` yet.

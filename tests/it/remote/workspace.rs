@@ -629,3 +629,50 @@ fn interactive_shell_on_a_remote_engine_over_tcp_and_ssh() {
         assert_eq!(pty.wait(), 3, "over {:?}", env[0].1);
     }
 }
+
+/// The workspace volume outlives its container (`down` without `--volumes`, a recreate):
+/// the next container's first sync sends what changed meanwhile, deletions included, and
+/// keeps what was made inside; a new volume gets everything.
+#[test]
+fn deletions_made_while_no_container_ran_reach_the_kept_workspace_volume() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("a.txt", "a1\n");
+    p.t.write("b.txt", "b\n");
+    p.t.write("old/c.txt", "c\n");
+    p.ok(&["run", "--", "sh", "-c", "echo inside > made.txt"]);
+    p.ok(&["down"]);
+    p.t.write("a.txt", "a2\n");
+    std::fs::remove_file(p.t.root().join("b.txt")).unwrap();
+    std::fs::remove_dir_all(p.t.root().join("old")).unwrap();
+    let listing = "ls; cat a.txt made.txt";
+    assert_eq!(
+        p.ok(&["run", "--", "sh", "-c", listing]),
+        "a.txt\nbase.tar\ndevenv.lock\ndevenv.toml\nmade.txt\na2\ninside\n"
+    );
+
+    // A recreate (a runtime setting changed) keeps the volume too.
+    let manifest = std::fs::read_to_string(p.t.root().join("devenv.toml")).unwrap();
+    p.t.write(
+        "devenv.toml",
+        &format!("{manifest}[container]\nenv = {{ X = \"1\" }}\n"),
+    );
+    std::fs::remove_file(p.t.root().join("a.txt")).unwrap();
+    let out = p.run(&["up"]);
+    assert!(
+        stderr(&out).contains("1 deleted since the last container"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        p.ok(&["run", "--", "sh", "-c", "ls; echo $X"]),
+        "base.tar\ndevenv.lock\ndevenv.toml\nmade.txt\n1\n"
+    );
+
+    // A new volume starts empty and gets the whole project.
+    p.ok(&["down", "--volumes"]);
+    assert_eq!(
+        p.ok(&["run", "--", "ls"]),
+        "base.tar\ndevenv.lock\ndevenv.toml\n"
+    );
+}
