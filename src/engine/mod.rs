@@ -201,17 +201,22 @@ impl Engine {
             CONNECT_TIMEOUT
         };
         // negotiate_version's GET /version doubles as the ping.
-        let docker = match tokio::time::timeout(limit, conn.docker.clone().negotiate_version())
-            .await
-        {
-            Err(_) => {
-                return Err(unreachable(
-                    conn.reason(format!("no answer within {} ms", limit.as_millis())),
-                ))
-            }
-            Ok(Err(e)) => return Err(unreachable(conn.reason_after_failure(root_cause(&e)).await)),
-            Ok(Ok(docker)) => docker,
-        };
+        let docker =
+            match tokio::time::timeout(limit, conn.docker.clone().negotiate_version()).await {
+                Err(_) => {
+                    return Err(unreachable(
+                        conn.reason(format!("no answer within {} ms", limit.as_millis())),
+                    ))
+                }
+                Ok(Err(e)) => {
+                    let reason = match not_an_engine(&e) {
+                        Some(why) => why,
+                        None => conn.reason_after_failure(root_cause(&e)).await,
+                    };
+                    return Err(unreachable(reason));
+                }
+                Ok(Ok(docker)) => docker,
+            };
         Ok(Engine {
             docker: without_deadline(docker),
             endpoint,
@@ -288,6 +293,41 @@ impl Engine {
             .map(|v| v.labels)
             .map_err(|e| EngineError::api(format!("create volume {name}"), e))
     }
+}
+
+/// Something answered the first request, but not as a Docker engine does (a web server or
+/// proxy on that port): say so instead of relaying its status as the engine's.
+fn not_an_engine(e: &bollard::errors::Error) -> Option<String> {
+    use bollard::errors::Error as B;
+    let what = match e {
+        B::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
+            // One short line of the body, if it is text (not a web page).
+            let message: String = message
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .filter(|l| !l.starts_with('<'))
+                .unwrap_or_default()
+                .chars()
+                .take(120)
+                .collect();
+            if message.is_empty() {
+                format!("HTTP {status_code} for GET /version")
+            } else {
+                format!("HTTP {status_code} for GET /version: {message}")
+            }
+        }
+        B::JsonSerdeError { .. } | B::JsonDataError { .. } => {
+            "its answer to GET /version is not the Docker API's".to_owned()
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "something answered there, but not a Docker engine ({what})"
+    ))
 }
 
 /// `docker` without a client-side request limit (see [`REQUEST_TIMEOUT`]), whatever its

@@ -111,6 +111,36 @@ fn refused_endpoint_is_reported_fast_with_exit_3() {
     assert!(err.contains(&host) && err.contains("refused"), "{err}");
 }
 
+/// A web server (or proxy) on the port DOCKER_HOST names answers, but is no engine: said
+/// so, fast, with exit 3, not relayed as an error of the engine's.
+#[test]
+fn an_endpoint_that_is_not_a_docker_engine_is_named_as_such() {
+    let t = TestContext::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("tcp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut conn, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut conn,
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 22\r\n\
+                  Connection: close\r\n\r\n<html>not here</html>\n",
+            );
+        }
+    });
+    let (out, took) = doctor(&t, &[("DOCKER_HOST", host.clone())]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        err.contains(&host) && err.contains("not a Docker engine (HTTP 404"),
+        "{err}"
+    );
+    assert!(!err.contains("<html>"), "{err}");
+}
+
 #[test]
 fn ssh_endpoint_on_a_custom_port() {
     let e = engine();
