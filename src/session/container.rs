@@ -29,9 +29,9 @@ pub(super) async fn create(
         // The engine cannot see the project: it lives in a volume, synced from here.
         Workspace::Volume => {
             let name = super::workspace::volume_name(id);
-            let mut labels = vol_labels.clone();
-            labels.insert(labels::NONCE.to_owned(), super::exec::unique_id());
-            let has = engine.ensure_volume(&name, labels).await?;
+            let has = engine
+                .ensure_volume(&name, super::binds::with_nonce(vol_labels.clone()))
+                .await?;
             nonce = has.get(labels::NONCE).cloned();
             Mount::Volume {
                 name,
@@ -75,8 +75,11 @@ pub(super) async fn create(
             VolumeSpec::Bind { .. } => {}
         }
     }
+    let mut nonces = std::collections::BTreeMap::new();
     if let Some(binds) = &binds {
-        mounts.extend(super::binds::mounts(engine, id, binds, &vol_labels).await?);
+        let (bind_mounts, made) = super::binds::mounts(engine, id, binds, &vol_labels).await?;
+        mounts.extend(bind_mounts);
+        nonces = made;
     }
     let mut container_labels = base_labels(manifest, id);
     container_labels.extend(settings.labels());
@@ -88,6 +91,7 @@ pub(super) async fn create(
         let record = super::binds::Record {
             image: settings.image.clone(),
             binds,
+            nonces,
         };
         container_labels.insert(
             labels::BINDS.to_owned(),

@@ -388,7 +388,7 @@ impl Drop for RawMode {
     }
 }
 
-pub(super) fn unique_id() -> String {
+pub(crate) fn unique_id() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

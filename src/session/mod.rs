@@ -340,7 +340,7 @@ pub async fn sync_if_remote(
                 helper_image: &helper_image,
                 direct: false,
             };
-            binds::sync_binds(engine, manifest, &owner, &record.binds, state_dir).await?;
+            binds::sync_binds(engine, manifest, &owner, &record, state_dir).await?;
         }
     }
     Ok(())

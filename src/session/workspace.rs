@@ -333,13 +333,15 @@ pub fn retire(state_dir: &Path, container: &ContainerInfo) {
     forget(state_dir, &container.id);
 }
 
-/// The workspace volumes are gone: forget what was sent into them.
+/// The project's volumes are gone: forget what was sent into its workspace and bind
+/// volumes.
 pub fn forget_volumes(state_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(state_dir.join("sync")) else {
         return;
     };
     for e in entries.filter_map(Result::ok) {
-        if e.file_name().to_string_lossy().starts_with("workspace-") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("workspace-") || name.starts_with("bind-") {
             let _ = std::fs::remove_file(e.path());
         }
     }

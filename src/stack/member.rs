@@ -183,23 +183,15 @@ impl ServiceSettings {
                 }
             });
         }
+        // Bind volumes get a nonce: what was sent into one is kept under it (see
+        // `session::binds`); `stack::create` records the nonces the volumes have.
         for m in binds::volume_mounts(&id.project, &self.binds, false) {
             if let Mount::Volume { name, .. } = &m {
-                volumes.push((name.clone(), id.labels("volume", None)));
+                volumes.push((name.clone(), binds::with_nonce(id.labels("volume", None))));
             }
             mounts.push(m);
         }
         let mut container_labels = id.labels("service", Some(name));
-        if !self.binds.is_empty() {
-            let record = binds::Record {
-                image: String::new(), // written by helpers from the environment image
-                binds: self.binds.clone(),
-            };
-            container_labels.insert(
-                labels::BINDS.to_owned(),
-                serde_json::to_string(&record).expect("bind record serialises"),
-            );
-        }
         container_labels.insert(
             labels::HASH.to_owned(),
             self.hash.clone().unwrap_or_default(),

@@ -29,7 +29,7 @@ use crate::fingerprint::{FingerprintError, StatCache};
 use crate::image::LockMode;
 use crate::manifest::lock::LockError;
 use crate::manifest::Manifest;
-use crate::session::{Events, ProjectId, Workspace};
+use crate::session::{binds, Events, ProjectId, Workspace};
 
 /// Log lines shown with a service that failed to start.
 const FAILURE_LOG_LINES: u64 = 20;
@@ -431,14 +431,14 @@ async fn ensure_member(
     } = member;
     let mut notes = Vec::new();
     let result = async {
-        let sync_binds = |cid: String| async move {
-            let owner = crate::session::binds::Owner {
+        let sync_binds = |cid: String, record: binds::Record| async move {
+            let owner = binds::Owner {
                 id: &cid,
                 name: &id.container_name(name),
                 helper_image: env_image,
                 direct: false,
             };
-            crate::session::binds::sync_binds(engine, manifest, &owner, &settings.binds, state_dir)
+            binds::sync_binds(engine, manifest, &owner, &record, state_dir)
                 .await
                 .map_err(|e| StackError::BindSync {
                     service: name.to_owned(),
@@ -447,7 +447,7 @@ async fn ensure_member(
         };
         let container = match existing {
             Some(c) if settings.diff(&c.labels).is_empty() => {
-                sync_binds(c.id.clone()).await?;
+                sync_binds(c.id.clone(), binds::of(&c.labels)).await?;
                 if !c.running() {
                     engine.start_container(&c.id).await?;
                     notes.push(format!("started service {name}"));
@@ -464,8 +464,8 @@ async fn ensure_member(
                     engine.remove_container(&c.id).await?;
                     crate::session::forget_synced(state_dir, &c.id);
                 }
-                let cid = create(engine, manifest, id, name, settings).await?;
-                sync_binds(cid.clone()).await?;
+                let (cid, record) = create(engine, manifest, id, name, settings).await?;
+                sync_binds(cid.clone(), record).await?;
                 engine.start_container(&cid).await?;
                 notes.push(format!("started service {name}"));
                 cid
@@ -495,18 +495,45 @@ async fn ensure_member(
     (notes, result)
 }
 
+/// Create the service's container (and its volumes); returns its id and, in volume mode,
+/// the record of its bind volumes (also on the container's label).
 async fn create(
     engine: &Engine,
     manifest: &Manifest,
     id: &Identity,
     name: &str,
     settings: &ServiceSettings,
-) -> Result<String, StackError> {
-    let (spec, opts, volumes) = settings.container(manifest, id, name);
+) -> Result<(String, binds::Record), StackError> {
+    let (mut spec, opts, volumes) = settings.container(manifest, id, name);
+    let mut record = binds::Record {
+        image: String::new(), // helpers run from the environment image
+        binds: settings.binds.clone(),
+        nonces: BTreeMap::new(),
+    };
     for (volume, labels) in volumes {
-        engine.ensure_volume(&volume, labels).await?;
+        let has = engine.ensure_volume(&volume, labels).await?;
+        if let Some(nonce) = has.get(labels::NONCE) {
+            record.nonces.insert(volume, nonce.clone());
+        }
     }
-    match engine.create_service_container(&spec, &opts).await {
+    if !record.binds.is_empty() {
+        spec.labels.insert(
+            labels::BINDS.to_owned(),
+            serde_json::to_string(&record).expect("bind record serialises"),
+        );
+    }
+    let cid = create_container(engine, id, name, &spec, &opts).await?;
+    Ok((cid, record))
+}
+
+async fn create_container(
+    engine: &Engine,
+    id: &Identity,
+    name: &str,
+    spec: &crate::engine::ContainerSpec,
+    opts: &crate::engine::ServiceOptions,
+) -> Result<String, StackError> {
+    match engine.create_service_container(spec, opts).await {
         Ok(cid) => Ok(cid),
         Err(EngineError::Conflict { .. }) => {
             let cname = id.container_name(name);
@@ -515,7 +542,7 @@ async fn create(
                 return Err(StackError::NameTaken { name: cname });
             }
             engine.remove_container(&cname).await?;
-            Ok(engine.create_service_container(&spec, &opts).await?)
+            Ok(engine.create_service_container(spec, opts).await?)
         }
         Err(e) => Err(e.into()),
     }

@@ -4,21 +4,26 @@
 //! - A directory source becomes a named volume on the engine, mounted at the target
 //!   (read-only when asked) and kept an exact copy of the source: `.gitignore` does not
 //!   apply (a bind shows everything), only the default ignores do. The first sync into a
-//!   container empties the volume first, so nothing stale (or copied up from the image)
-//!   stays.
+//!   new volume empties it first, so nothing copied up from the image stays.
 //! - A file source is copied into the container at its target, and again whenever it
-//!   changed. A read-only one lives in a read-only volume of its own mounted at a hidden
-//!   path, with a symlink at the target, so nothing in the container can write it.
+//!   changed. A read-only one (and every file of a service) lives in a volume of its own
+//!   mounted at a hidden path, with a symlink at the target.
 //!
-//! Each is synced with the workspace (before every `run`, `shell` and hook, and by `watch`)
-//! with its own state file. A read-only volume cannot be written through the environment
-//! container, so a helper container from the same image, with the volume mounted
-//! read-write, does it: created, run only when something must be deleted, uploaded into
-//! (the engine mounts a stopped container's volumes for that) and removed.
+//! What was sent into a volume is kept per volume (its nonce, [`labels::NONCE`], set when
+//! devenv creates it), not per container: the volume outlives its containers (a recreate,
+//! `down` without `--volumes`), so the next container's sync sends only what changed and
+//! what the containers wrote there (a database in `./data`) stays, as it would on the
+//! host with a real bind. Containers sharing a volume share its state and take turns.
+//!
+//! Each is synced with the workspace (before every `run`, `shell` and hook, and by `watch`).
+//! A read-only volume cannot be written through the environment container, so a helper
+//! container from the same image, with the volume mounted read-write, does it: created,
+//! run only when something must be deleted, uploaded into (the engine mounts a stopped
+//! container's volumes for that) and removed.
 
 mod write;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -57,6 +62,9 @@ pub struct Record {
     /// The image the container was created from (the helper's image).
     pub image: String,
     pub binds: Vec<Bind>,
+    /// Each bind volume's nonce, by volume name (volumes made by older versions have none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nonces: BTreeMap<String, String>,
 }
 
 /// Where a read-only file's volume is mounted: `<HIDDEN>/<slug>/<file name>`.
@@ -167,6 +175,8 @@ impl Bind {
         }
     }
 
+    /// Per container: the state of a copy in the container, or of a volume without a
+    /// nonce; also marks a file's symlink as made in that container.
     fn state_path(&self, state_dir: &Path, container: &str) -> PathBuf {
         state_dir
             .join("sync")
@@ -188,20 +198,34 @@ pub fn volume_mounts(id: &ProjectId, binds: &[Bind], copies: bool) -> Vec<Mount>
         .collect()
 }
 
-/// The mounts of `binds` in a volume-mode environment container; makes their volumes.
+/// The mounts of `binds` in a volume-mode environment container; makes their volumes and
+/// returns their nonces.
 pub async fn mounts(
     engine: &Engine,
     id: &ProjectId,
     binds: &[Bind],
     volume_labels: &HashMap<String, String>,
-) -> Result<Vec<Mount>, SessionError> {
+) -> Result<(Vec<Mount>, BTreeMap<String, String>), SessionError> {
     let mounts = volume_mounts(id, binds, true);
+    let mut nonces = BTreeMap::new();
     for m in &mounts {
         if let Mount::Volume { name, .. } = m {
-            engine.ensure_volume(name, volume_labels.clone()).await?;
+            let labels = engine
+                .ensure_volume(name, with_nonce(volume_labels.clone()))
+                .await?;
+            if let Some(n) = labels.get(labels::NONCE) {
+                nonces.insert(name.clone(), n.clone());
+            }
         }
     }
-    Ok(mounts)
+    Ok((mounts, nonces))
+}
+
+/// `volume_labels` with a new nonce: a volume devenv creates with them is told apart from
+/// any earlier one of the same name (an existing volume keeps its own).
+pub fn with_nonce(mut volume_labels: HashMap<String, String>) -> HashMap<String, String> {
+    volume_labels.insert(labels::NONCE.to_owned(), super::exec::unique_id());
+    volume_labels
 }
 
 /// Writable directory volumes: handed to the user while empty, like named volumes.
@@ -244,19 +268,19 @@ pub async fn sync(
         },
         direct: true,
     };
-    sync_binds(engine, manifest, &owner, &record.binds, state_dir).await
+    sync_binds(engine, manifest, &owner, &record, state_dir).await
 }
 
-/// Bring `binds` of `owner` up to date with their sources.
+/// Bring the binds `record` lists of `owner` up to date with their sources.
 pub async fn sync_binds(
     engine: &Engine,
     manifest: &Manifest,
     owner: &Owner<'_>,
-    binds: &[Bind],
+    record: &Record,
     state_dir: &Path,
 ) -> Result<(), SessionError> {
-    for b in binds {
-        sync_one(engine, manifest, owner, b, state_dir).await?;
+    for b in &record.binds {
+        sync_one(engine, manifest, owner, b, &record.nonces, state_dir).await?;
     }
     Ok(())
 }
@@ -266,19 +290,38 @@ async fn sync_one(
     manifest: &Manifest,
     owner: &Owner<'_>,
     b: &Bind,
+    nonces: &BTreeMap<String, String>,
     state_dir: &Path,
 ) -> Result<(), SessionError> {
     let source = manifest.root.join(&b.source);
     check_kind(b, &source)?;
-    let state = b.state_path(state_dir, owner.id);
+    let volume = b.volume(&ProjectId::new(manifest), owner.direct);
+    // One writer per volume (containers share a directory's volume), from the comparison
+    // with what was sent to the saved state.
+    let _lock = match &volume {
+        Some((name, _)) => Some(crate::image::NamedLock::acquire(name).await?),
+        None => None,
+    };
+    let own = b.state_path(state_dir, owner.id);
+    let (state, link) = match volume.as_ref().and_then(|(name, _)| nonces.get(name)) {
+        // A file's symlink is made once per container: marked by the container's own file.
+        Some(nonce) => (
+            state_dir.join("sync").join(format!("bind-{nonce}.state")),
+            b.kind == BindKind::File && !own.exists(),
+        ),
+        None => (
+            own.clone(),
+            b.kind == BindKind::File && volume.is_some() && !own.exists(),
+        ),
+    };
     let first = !state.exists();
     let bind = b.clone();
     let from = source.clone();
-    let in_volume = b.volume(&ProjectId::new(manifest), owner.direct).is_some();
+    let in_volume = volume.is_some();
     let what = format!("scanning bind volume source {}", b.source);
     let (new, delta) =
         super::workspace::compare(&state, &what, move || bind.scan(&from, in_volume)).await?;
-    if !first && delta.is_empty() {
+    if !first && !link && delta.is_empty() {
         return Ok(());
     }
     let writer = Writer {
@@ -289,8 +332,11 @@ async fn sync_one(
         manifest,
         direct: owner.direct,
     };
-    writer.apply(b, &source, first, delta).await?;
+    writer.apply(b, &source, first, delta, link).await?;
     let _ = sync::save(&state, &new);
+    if link && state != own {
+        let _ = std::fs::write(&own, b"");
+    }
     Ok(())
 }
 

@@ -146,22 +146,18 @@ pub(super) struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Send `delta` (`first`: into a new container, so empty the volume first). Volumes
-    /// shared by several containers (one source bound by the environment and a service) are
-    /// written by one writer at a time.
+    /// Send `delta` (`first`: nothing was sent yet, so empty the volume first; `link`: make
+    /// the symlink to a file's volume in the container).
     pub(super) async fn apply(
         &self,
         b: &Bind,
         source: &Path,
         first: bool,
         delta: sync::Delta,
+        link: bool,
     ) -> Result<(), SessionError> {
         let id = ProjectId::new(self.manifest);
         let volume = b.volume(&id, self.direct);
-        let _lock = match &volume {
-            Some((name, _)) => Some(crate::image::NamedLock::acquire(name).await?),
-            None => None,
-        };
         let payload = Payload::of(b, source, delta.changed);
         let cid = self.container;
         match (volume, b.kind, b.read_only) {
@@ -187,7 +183,7 @@ impl Writer<'_> {
             (Some((volume, mount_point)), _, _) => {
                 self.via_helper(b, &volume, first, &delta.deleted, payload)
                     .await?;
-                if b.kind == BindKind::File && first {
+                if link {
                     let link = Payload::Link {
                         at: b.target.clone(),
                         to: format!("{mount_point}/{}", b.file_name(true)),

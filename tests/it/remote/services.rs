@@ -169,3 +169,37 @@ fn service_bind_volumes_are_synced_volumes_on_a_remote_engine() {
         Vec::<String>::new()
     );
 }
+
+/// A bind volume outlives its containers as the host directory would: what a container
+/// wrote there (a database's files) survives `down` and a recreate, and what changed on
+/// the host meanwhile (deletions included) arrives with the next container.
+#[test]
+fn what_containers_wrote_into_bind_volumes_survives_recreation() {
+    let p = RemoteProject::new();
+    p.t.manifest(
+        "[container]\nvolumes = [\"./data:/data\"]\n\
+         [services.db]\ncommand = \"exec sleep 600\"\nvolumes = [\"./pgdata:/var/lib/db\"]\n",
+    );
+    p.t.write("data/host.txt", "host\n");
+    p.t.write("pgdata/.keep", "");
+    p.ok(&["run", "--", "sh", "-c", "echo inside > /data/made.txt"]);
+    let db = service_id(&p, "db");
+    let w =
+        p.e.docker(&["exec", &db, "sh", "-c", "echo 16 > /var/lib/db/PG_VERSION"]);
+    assert!(w.status.success(), "{w:?}");
+
+    p.ok(&["down"]);
+    std::fs::remove_file(p.t.root().join("data/host.txt")).unwrap();
+    p.t.write("data/new.txt", "new\n");
+    assert_eq!(p.ok(&["run", "--", "ls", "/data"]), "made.txt\nnew.txt\n");
+    let db = service_id(&p, "db");
+    assert_eq!(cat(&p, &db, "/var/lib/db/PG_VERSION"), "16\n");
+
+    // A recreate of the service alone (its settings changed) keeps its data too.
+    let manifest = std::fs::read_to_string(p.t.root().join("devenv.toml")).unwrap();
+    p.t.write("devenv.toml", &format!("{manifest}env = {{ V = \"2\" }}\n"));
+    p.ok(&["up"]);
+    let recreated = service_id(&p, "db");
+    assert_ne!(recreated, db, "db was not recreated");
+    assert_eq!(cat(&p, &recreated, "/var/lib/db/PG_VERSION"), "16\n");
+}
