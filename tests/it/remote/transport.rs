@@ -42,29 +42,55 @@ fn tls_endpoint_from_the_environment() {
     assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
 }
 
-#[test]
-fn tls_endpoint_from_a_docker_context() {
-    let e = engine();
-    let t = TestContext::new();
+/// Write a docker context `name` for `host` under `t`'s HOME, as the docker CLI keeps it;
+/// returns its TLS folder.
+fn write_context(t: &TestContext, name: &str, host: &str) -> std::path::PathBuf {
     let config = t.home.path().join(".docker");
-    let id = "4d3b6d2f"; // the CLI names the folder by a digest of the name; any id works
-    let meta = config.join("contexts/meta").join(id);
-    let tls = config.join("contexts/tls").join(id).join("docker");
+    let id = format!("{name}-id"); // the CLI names the folder by a digest of the name; any id works
+    let meta = config.join("contexts/meta").join(&id);
+    let tls = config.join("contexts/tls").join(&id).join("docker");
     std::fs::create_dir_all(&meta).unwrap();
     std::fs::create_dir_all(&tls).unwrap();
     std::fs::write(
         meta.join("meta.json"),
         format!(
-            r#"{{"Name":"big","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{}","SkipTLSVerify":false}}}}}}"#,
-            e.tls_host()
+            r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#
         ),
     )
     .unwrap();
+    tls
+}
+
+#[test]
+fn tls_endpoint_from_a_docker_context() {
+    let e = engine();
+    let t = TestContext::new();
+    let tls = write_context(&t, "big", &e.tls_host());
     for f in ["ca.pem", "cert.pem", "key.pem"] {
         std::fs::copy(e.certs().join(f), tls.join(f)).unwrap();
     }
-    std::fs::write(config.join("config.json"), r#"{"currentContext":"big"}"#).unwrap();
+    let config = t.home.path().join(".docker/config.json");
+    std::fs::write(config, r#"{"currentContext":"big"}"#).unwrap();
     let (out, _) = doctor(&t, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
+}
+
+/// An ssh context (chosen with DOCKER_CONTEXT, over the config's current one), on a
+/// custom port, through the system ssh.
+#[test]
+fn ssh_endpoint_from_a_docker_context() {
+    let e = engine();
+    let t = TestContext::new();
+    write_context(&t, "builder", &e.ssh_host());
+    write_context(&t, "elsewhere", "tcp://127.0.0.1:1");
+    let config = t.home.path().join(".docker/config.json");
+    std::fs::write(config, r#"{"currentContext":"elsewhere"}"#).unwrap();
+    let env = [
+        ("DOCKER_CONTEXT", "builder".to_owned()),
+        ("PATH", e.ssh_path()),
+    ];
+    let (out, _) = doctor(&t, &env);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
 }
