@@ -48,6 +48,14 @@ pub enum Mount {
         target: String,
         read_only: bool,
     },
+    /// A named volume that stands for a host path (a remote engine's workspace or bind
+    /// volume): never filled from the image at its target (`NoCopy`), as a bind mount
+    /// would hide what the image has there.
+    Synced {
+        name: String,
+        target: String,
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -401,6 +409,11 @@ fn mount(m: &Mount) -> bollard::models::Mount {
             name,
             target,
             read_only,
+        }
+        | Mount::Synced {
+            name,
+            target,
+            read_only,
         } => (MountType::VOLUME, name, target, *read_only),
     };
     bollard::models::Mount {
@@ -408,6 +421,12 @@ fn mount(m: &Mount) -> bollard::models::Mount {
         source: Some(source.clone()),
         target: Some(target.clone()),
         read_only: Some(read_only),
+        volume_options: matches!(m, Mount::Synced { .. }).then(|| {
+            bollard::models::MountVolumeOptions {
+                no_copy: Some(true),
+                ..Default::default()
+            }
+        }),
         ..Default::default()
     }
 }

@@ -253,8 +253,11 @@ impl Engine {
         })
     }
 
-    /// Remove named volumes carrying all of `labels`; returns their names.
-    pub async fn remove_volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>> {
+    /// Remove named volumes carrying all of `labels`; returns their names and labels.
+    pub async fn remove_volumes(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<(String, HashMap<String, String>)>> {
         use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder};
         let filters = label_filters(labels);
         let list = self
@@ -270,7 +273,7 @@ impl Engine {
                 .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::new().build()))
                 .await
                 .map_err(|e| EngineError::api(format!("remove volume {}", v.name), e))?;
-            removed.push(v.name);
+            removed.push((v.name, v.labels));
         }
         Ok(removed)
     }
@@ -325,6 +328,13 @@ fn not_an_engine(e: &bollard::errors::Error) -> Option<String> {
         }
         _ => return None,
     };
+    if what.contains("HTTPS server") {
+        // An engine's TLS port spoken to in plain HTTP.
+        return Some(format!(
+            "it speaks TLS ({what}): set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or use a \
+             context with its certificates"
+        ));
+    }
     Some(format!(
         "something answered there, but not a Docker engine ({what})"
     ))

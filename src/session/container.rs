@@ -33,7 +33,7 @@ pub(super) async fn create(
                 .ensure_volume(&name, super::binds::with_nonce(vol_labels.clone()))
                 .await?;
             nonce = has.get(labels::NONCE).cloned();
-            Mount::Volume {
+            Mount::Synced {
                 name,
                 target: manifest.shell.workdir.clone(),
                 read_only: false,
@@ -133,7 +133,9 @@ pub(super) async fn create(
         name: id.container_name.clone(),
         state: "created".into(),
         labels: spec.labels,
-        image_id: String::new(),
+        // The image by name until the engine lists the container with its id (helpers
+        // that write bind volumes run from it).
+        image_id: settings.image.clone(),
         status: String::new(),
     })
 }

@@ -388,10 +388,15 @@ impl Drop for RawMode {
     }
 }
 
+/// Unique across processes (the pid) and time, and within a process (a counter: two calls
+/// can read the same clock value where it is coarse).
 pub(crate) fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("{:x}{:x}", std::process::id(), nanos)
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}{nanos:x}{n:x}", std::process::id())
 }

@@ -325,7 +325,7 @@ pub async fn sync_if_remote(
     prescan: Option<Prescan>,
 ) -> Result<(), SessionError> {
     if Workspace::of(&container.labels) == Workspace::Volume {
-        workspace::sync(engine, manifest, &container.id, state_dir, prescan).await?;
+        workspace::sync(engine, manifest, container, state_dir, prescan).await?;
         binds::sync(engine, manifest, container, state_dir).await?;
         let helper_image = if container.image_id.is_empty() {
             binds::of(&container.labels).image
@@ -336,7 +336,6 @@ pub async fn sync_if_remote(
             let record = binds::of(&s.labels);
             let owner = binds::Owner {
                 id: &s.id,
-                name: &s.name,
                 helper_image: &helper_image,
                 direct: false,
             };
@@ -381,7 +380,7 @@ async fn sync_workspace(
 ) -> Result<(), SessionError> {
     let adopted = workspace::adopt(state_dir, c);
     let first = !workspace::synced_before(state_dir, &c.id);
-    let delta = workspace::sync(engine, manifest, &c.id, state_dir, None).await?;
+    let delta = workspace::sync(engine, manifest, c, state_dir, None).await?;
     binds::sync(engine, manifest, c, state_dir).await?;
     if first {
         events.info(&format!(
@@ -498,8 +497,12 @@ pub async fn down(
                 (labels::MANIFEST, &id.manifest),
             ])
             .await?;
-        removed.extend(vols.into_iter().map(|v| format!("volume {v}")));
-        workspace::forget_volumes(state_dir);
+        for (name, volume_labels) in vols {
+            if let Some(nonce) = volume_labels.get(labels::NONCE) {
+                workspace::forget_volume(state_dir, nonce);
+            }
+            removed.push(format!("volume {name}"));
+        }
     }
     Ok(removed)
 }

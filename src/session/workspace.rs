@@ -188,12 +188,18 @@ pub fn prescan(manifest: &Manifest, state_dir: &Path, endpoint: &str) -> Option<
 pub async fn sync(
     engine: &Engine,
     manifest: &Manifest,
-    container: &str,
+    c: &ContainerInfo,
     state_dir: &Path,
     prescan: Option<Prescan>,
 ) -> Result<sync::Delta, SessionError> {
     let started = std::time::Instant::now();
+    let container = c.id.as_str();
     let path = state_path(state_dir, container);
+    // A container whose first sync never happened (an `up` cut off before it): take over
+    // what earlier containers sent into its volume all the same.
+    if !path.exists() {
+        adopt(state_dir, c);
+    }
     let root = manifest.root.clone();
     let what = "scanning the project";
     let scanned = match prescan {
@@ -312,11 +318,14 @@ pub(super) async fn finish_upload(
     }
 }
 
-/// What was sent into the workspace volume with `nonce` by a container since removed.
+/// What was sent into the volume with `nonce` (`role`: `workspace`, kept for the next
+/// container while none runs; `bind`, shared by the containers that mount it).
+pub(super) fn volume_state(state_dir: &Path, role: &str, nonce: &str) -> PathBuf {
+    state_dir.join("sync").join(format!("{role}-{nonce}.state"))
+}
+
 fn carried_path(state_dir: &Path, nonce: &str) -> PathBuf {
-    state_dir
-        .join("sync")
-        .join(format!("workspace-{nonce}.state"))
+    volume_state(state_dir, "workspace", nonce)
 }
 
 /// `container` is being removed, its workspace volume stays: keep what was sent into the
@@ -333,17 +342,11 @@ pub fn retire(state_dir: &Path, container: &ContainerInfo) {
     forget(state_dir, &container.id);
 }
 
-/// The project's volumes are gone: forget what was sent into its workspace and bind
-/// volumes.
-pub fn forget_volumes(state_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(state_dir.join("sync")) else {
-        return;
-    };
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("workspace-") || name.starts_with("bind-") {
-            let _ = std::fs::remove_file(e.path());
-        }
+/// The volume with `nonce` is gone: forget what was sent into it (as the workspace or a
+/// bind volume). Volumes on other engines keep theirs.
+pub fn forget_volume(state_dir: &Path, nonce: &str) {
+    for role in ["workspace", "bind"] {
+        let _ = std::fs::remove_file(volume_state(state_dir, role, nonce));
     }
 }
 

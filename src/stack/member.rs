@@ -139,7 +139,7 @@ impl ServiceSettings {
         if let Some(workdir) = &self.workdir {
             mounts.push(match &self.workspace {
                 // Made and filled by the dev container, which starts first.
-                Some(volume) => Mount::Volume {
+                Some(volume) => Mount::Synced {
                     name: volume.clone(),
                     target: workdir.clone(),
                     read_only: false,
@@ -186,7 +186,7 @@ impl ServiceSettings {
         // Bind volumes get a nonce: what was sent into one is kept under it (see
         // `session::binds`); `stack::create` records the nonces the volumes have.
         for m in binds::volume_mounts(&id.project, &self.binds, false) {
-            if let Mount::Volume { name, .. } = &m {
+            if let Mount::Synced { name, .. } = &m {
                 volumes.push((name.clone(), binds::with_nonce(id.labels("volume", None))));
             }
             mounts.push(m);

@@ -361,6 +361,7 @@ pub async fn up(
             .map(|(_, c)| c),
     ) {
         engine.remove_container(&c.id).await?;
+        crate::session::forget_synced(&paths.dir, &c.id);
         let name = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
         events.info(&format!(
             "removed service {name} (no longer in the manifest)"
@@ -434,7 +435,6 @@ async fn ensure_member(
         let sync_binds = |cid: String, record: binds::Record| async move {
             let owner = binds::Owner {
                 id: &cid,
-                name: &id.container_name(name),
                 helper_image: env_image,
                 direct: false,
             };

@@ -3,8 +3,8 @@
 //!
 //! - A directory source becomes a named volume on the engine, mounted at the target
 //!   (read-only when asked) and kept an exact copy of the source: `.gitignore` does not
-//!   apply (a bind shows everything), only the default ignores do. The first sync into a
-//!   new volume empties it first, so nothing copied up from the image stays.
+//!   apply (a bind shows everything), only the default ignores do. Like a bind, it never
+//!   shows what the image has at the target (`Mount::Synced`: no copy-up).
 //! - A file source is copied into the container at its target, and again whenever it
 //!   changed. A read-only one (and every file of a service) lives in a volume of its own
 //!   mounted at a hidden path, with a symlink at the target.
@@ -135,7 +135,10 @@ impl Bind {
         let mut h = crate::fingerprint::Hasher::new("bind-volume");
         h.field("source", self.source.as_bytes());
         if let Some(service) = &self.service {
+            // A service's files: one volume per file and target (one file may be bound
+            // at two targets).
             h.field("service", service.as_bytes());
+            h.field("target", self.target.as_bytes());
         }
         let short = &h.finish()[..8];
         if readable.is_empty() {
@@ -189,7 +192,7 @@ pub fn volume_mounts(id: &ProjectId, binds: &[Bind], copies: bool) -> Vec<Mount>
     binds
         .iter()
         .filter_map(|b| {
-            b.volume(id, copies).map(|(name, target)| Mount::Volume {
+            b.volume(id, copies).map(|(name, target)| Mount::Synced {
                 name,
                 target,
                 read_only: b.read_only,
@@ -209,7 +212,7 @@ pub async fn mounts(
     let mounts = volume_mounts(id, binds, true);
     let mut nonces = BTreeMap::new();
     for m in &mounts {
-        if let Mount::Volume { name, .. } = m {
+        if let Mount::Synced { name, .. } = m {
             let labels = engine
                 .ensure_volume(name, with_nonce(volume_labels.clone()))
                 .await?;
@@ -240,8 +243,6 @@ pub fn writable_dir_targets(binds: &[Bind]) -> Vec<String> {
 /// The container whose bind volumes are synced, and how.
 pub struct Owner<'a> {
     pub id: &'a str,
-    /// Its name; a helper container is named after it.
-    pub name: &'a str,
     /// What a helper container runs from: the environment image.
     pub helper_image: &'a str,
     /// The running environment container, which writes its writable binds itself; a
@@ -259,7 +260,6 @@ pub async fn sync(
     let record = of(&container.labels);
     let owner = Owner {
         id: &container.id,
-        name: &container.name,
         // The environment container's image is there for as long as it is.
         helper_image: if container.image_id.is_empty() {
             &record.image
@@ -306,7 +306,7 @@ async fn sync_one(
     let (state, link) = match volume.as_ref().and_then(|(name, _)| nonces.get(name)) {
         // A file's symlink is made once per container: marked by the container's own file.
         Some(nonce) => (
-            state_dir.join("sync").join(format!("bind-{nonce}.state")),
+            super::workspace::volume_state(state_dir, "bind", nonce),
             b.kind == BindKind::File && !own.exists(),
         ),
         None => (
@@ -314,25 +314,26 @@ async fn sync_one(
             b.kind == BindKind::File && volume.is_some() && !own.exists(),
         ),
     };
-    let first = !state.exists();
     let bind = b.clone();
     let from = source.clone();
     let in_volume = volume.is_some();
     let what = format!("scanning bind volume source {}", b.source);
     let (new, delta) =
         super::workspace::compare(&state, &what, move || bind.scan(&from, in_volume)).await?;
-    if !first && !link && delta.is_empty() {
+    if !link && delta.is_empty() {
+        if !state.exists() {
+            let _ = sync::save(&state, &new);
+        }
         return Ok(());
     }
     let writer = Writer {
         engine,
         container: owner.id,
-        name: owner.name,
         helper_image: owner.helper_image,
         manifest,
         direct: owner.direct,
     };
-    writer.apply(b, &source, first, delta, link).await?;
+    writer.apply(b, &source, delta, link).await?;
     let _ = sync::save(&state, &new);
     if link && state != own {
         let _ = std::fs::write(&own, b"");

@@ -10,29 +10,21 @@ use crate::manifest::Manifest;
 use crate::session::{ProjectId, SessionError};
 use crate::{stream, sync};
 
-/// Empty a directory (`$2` = 1) and/or remove paths in it, as root with the system PATH:
-/// `sh -c CLEAN sh DIR WIPE PATH...`.
+/// Remove paths in a directory, as root with the system PATH:
+/// `sh -c CLEAN sh DIR PATH...`.
 const CLEAN: &str = r#"
-dir=$1 wipe=$2
-shift 2
-cd "$dir" || exit 1
-if [ "$wipe" = 1 ]; then
-  for f in * .[!.]* ..?*; do
-    if [ -e "$f" ] || [ -L "$f" ]; then rm -rf -- "$f" || exit 1; fi
-  done
-fi
-if [ $# -gt 0 ]; then rm -rf -- "$@" || exit 1; fi
-exit 0
+cd "$1" || exit 1
+shift
+rm -rf -- "$@"
 "#;
 
-fn clean_cmd(dir: &str, wipe: bool, deleted: &[String]) -> Vec<String> {
+fn clean_cmd(dir: &str, deleted: &[String]) -> Vec<String> {
     let mut cmd = vec![
         "/bin/sh".to_owned(),
         "-c".to_owned(),
         CLEAN.to_owned(),
         "devenv-sync".to_owned(),
         dir.to_owned(),
-        if wipe { "1" } else { "0" }.to_owned(),
     ];
     cmd.extend(deleted.iter().cloned());
     cmd
@@ -135,8 +127,6 @@ pub(super) struct Writer<'a> {
     pub(super) engine: &'a Engine,
     /// The container the binds belong to (created or running).
     pub(super) container: &'a str,
-    /// Its name; the helper is `<name>-sync`.
-    pub(super) name: &'a str,
     /// What a helper runs from: the environment image.
     pub(super) helper_image: &'a str,
     pub(super) manifest: &'a Manifest,
@@ -146,13 +136,12 @@ pub(super) struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Send `delta` (`first`: nothing was sent yet, so empty the volume first; `link`: make
-    /// the symlink to a file's volume in the container).
+    /// Send `delta` (`link`: make the symlink to a file's volume in the container). Volumes
+    /// are never filled from the image (`Mount::Synced`): a new one starts empty.
     pub(super) async fn apply(
         &self,
         b: &Bind,
         source: &Path,
-        first: bool,
         delta: sync::Delta,
         link: bool,
     ) -> Result<(), SessionError> {
@@ -168,9 +157,8 @@ impl Writer<'_> {
                 }
             }
             (Some(_), BindKind::Dir, false) if self.direct => {
-                if first || !delta.deleted.is_empty() {
-                    let spec =
-                        crate::session::user::as_root(clean_cmd(&b.target, first, &delta.deleted));
+                if !delta.deleted.is_empty() {
+                    let spec = crate::session::user::as_root(clean_cmd(&b.target, &delta.deleted));
                     let (status, out) = self.engine.exec_collect(cid, &spec).await?;
                     if status != 0 {
                         return Err(clean_failed(b, out.trim()));
@@ -181,8 +169,7 @@ impl Writer<'_> {
                 }
             }
             (Some((volume, mount_point)), _, _) => {
-                self.via_helper(b, &volume, first, &delta.deleted, payload)
-                    .await?;
+                self.via_helper(b, &volume, &delta.deleted, payload).await?;
                 if link {
                     let link = Payload::Link {
                         at: b.target.clone(),
@@ -199,16 +186,15 @@ impl Writer<'_> {
         &self,
         b: &Bind,
         volume: &str,
-        wipe: bool,
         deleted: &[String],
         payload: Option<Payload>,
     ) -> Result<(), SessionError> {
-        let clean = wipe || !deleted.is_empty();
+        let clean = !deleted.is_empty();
         if !clean && payload.is_none() {
             return Ok(());
         }
         let cmd = if clean {
-            clean_cmd(HELPER_MOUNT, wipe, deleted)
+            clean_cmd(HELPER_MOUNT, deleted)
         } else {
             vec!["true".to_owned()]
         };
@@ -231,8 +217,9 @@ impl Writer<'_> {
     fn helper_spec(&self, volume: &str, cmd: Vec<String>) -> ContainerSpec {
         let id = ProjectId::new(self.manifest);
         ContainerSpec {
-            // `.`: no service is called that (service containers are `<env>-<service>`).
-            name: Some(format!("{}.sync", self.name)),
+            // Named after the volume, whose lock the caller holds (a leftover of an
+            // interrupted sync is replaced); no container of a project is called that.
+            name: Some(format!("{volume}.sync")),
             image: self.helper_image.to_owned(),
             cmd,
             env: vec![format!("PATH={}", crate::session::user::ROOT_PATH)],

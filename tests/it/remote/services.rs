@@ -203,3 +203,44 @@ fn what_containers_wrote_into_bind_volumes_survives_recreation() {
     assert_ne!(recreated, db, "db was not recreated");
     assert_eq!(cat(&p, &recreated, "/var/lib/db/PG_VERSION"), "16\n");
 }
+
+/// A bind volume shows the source alone, as a bind would: never what the image has at the
+/// target; one file may be bound at two targets; and losing devenv's own state
+/// (`git clean -xdf`) sends everything again without wiping what containers wrote.
+#[test]
+fn bind_volumes_show_the_source_alone_and_survive_lost_state() {
+    let p = RemoteProject::new();
+    p.t.manifest(
+        "[[step]]\nrun = \"mkdir -p /etc/app && echo image > /etc/app/default.conf\"\n\
+         [container]\nvolumes = [\"./conf:/etc/app\"]\n\
+         [services.web]\ncommand = \"exec sleep 600\"\n\
+         volumes = [\"./conf:/srv/conf\", \"./one.txt:/a/one.txt\", \"./one.txt:/b/one.txt:ro\"]\n",
+    );
+    p.t.write("conf/app.conf", "host\n");
+    p.t.write("one.txt", "1\n");
+    assert_eq!(p.ok(&["run", "--", "ls", "/etc/app"]), "app.conf\n");
+    let web = service_id(&p, "web");
+    let listing = p.e.docker(&[
+        "exec",
+        &web,
+        "sh",
+        "-c",
+        "ls /srv/conf; cat /a/one.txt /b/one.txt",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&listing.stdout), "app.conf\n1\n1\n");
+
+    // devenv's state is lost; what the container wrote stays, the host's files come again.
+    p.ok(&["run", "--", "sh", "-c", "echo inside > /etc/app/made.txt"]);
+    std::fs::remove_dir_all(p.t.root().join(".devenv")).unwrap();
+    p.t.write("conf/app.conf", "host again\n");
+    assert_eq!(
+        p.ok(&[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "ls /etc/app; cat /etc/app/app.conf"
+        ]),
+        "app.conf\nmade.txt\nhost again\n"
+    );
+}

@@ -167,6 +167,21 @@ fn an_endpoint_that_is_not_a_docker_engine_is_named_as_such() {
     assert!(!err.contains("<html>"), "{err}");
 }
 
+/// The engine's TLS port without DOCKER_TLS_VERIFY: the answer says to turn TLS on.
+#[test]
+fn plain_http_to_a_tls_endpoint_says_to_use_tls() {
+    let e = engine();
+    let t = TestContext::new();
+    let (out, took) = doctor(&t, &[("DOCKER_HOST", e.tls_host())]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        err.contains("it speaks TLS") && err.contains("DOCKER_TLS_VERIFY=1"),
+        "{err}"
+    );
+}
+
 #[test]
 fn ssh_endpoint_on_a_custom_port() {
     let e = engine();
