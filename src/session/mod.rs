@@ -488,6 +488,19 @@ pub async fn down(
         workspace::retire(state_dir, &c);
         removed.push(format!("container {}", c.name));
     }
+    // A bind volume helper left by an interrupted sync would hold its volume.
+    let helpers = engine
+        .list_containers(&[
+            (labels::MANAGED, "true"),
+            (labels::ROLE, "sync"),
+            (labels::PROJECT_DIR, &id.dir),
+            (labels::MANIFEST, &id.manifest),
+        ])
+        .await?;
+    for h in helpers.iter().filter(|h| h.name.ends_with(".sync")) {
+        engine.remove_container(&h.id).await?;
+        removed.push(format!("container {}", h.name));
+    }
     if volumes {
         let vols = engine
             .remove_volumes(&[

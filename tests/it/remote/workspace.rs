@@ -397,6 +397,43 @@ fn a_directory_bind_is_a_synced_volume_on_a_remote_engine() {
         "no bind volume among {mounts:?}"
     );
 
+    // A helper left behind by an interrupted sync holds the volume; `down` removes it.
+    let volume = mounts
+        .concat()
+        .split(';')
+        .find(|m| m.contains("-bind-data-"))
+        .and_then(|m| m.split(' ').next())
+        .unwrap()
+        .to_owned();
+    let label = |key: &str| {
+        let format = format!("{{{{index .Config.Labels \"{key}\"}}}}");
+        let v = p.e.docker_lines(&["inspect", "--format", &format, &id]);
+        format!("{key}={}", v.concat())
+    };
+    let image =
+        p.e.docker_lines(&["inspect", "--format", "{{.Image}}", &id])
+            .concat();
+    let leftover = p.e.docker(&[
+        "create",
+        "--name",
+        &format!("{volume}.sync"),
+        "--label",
+        "dev.devenv.managed=true",
+        "--label",
+        "dev.devenv.role=sync",
+        "--label",
+        &label("dev.devenv.project-dir"),
+        "--label",
+        &label("dev.devenv.manifest"),
+        "--label",
+        &p.t.label(),
+        "-v",
+        &format!("{volume}:/devenv-sync"),
+        &image,
+        "true",
+    ]);
+    assert!(leftover.status.success(), "{leftover:?}");
+
     // `down --volumes` removes it with the workspace volume.
     p.ok(&["down", "--volumes"]);
     let label = format!("label={}", p.t.label());
