@@ -497,7 +497,11 @@ pub async fn down(
             (labels::MANIFEST, &id.manifest),
         ])
         .await?;
-    for h in helpers.iter().filter(|h| h.name.ends_with(".sync")) {
+    let helper_of_ours = |name: &str| {
+        name.strip_suffix(".sync")
+            .is_some_and(|volume| volume.starts_with(&id.container_name))
+    };
+    for h in helpers.iter().filter(|h| helper_of_ours(&h.name)) {
         engine.remove_container(&h.id).await?;
         removed.push(format!("container {}", h.name));
     }
