@@ -142,6 +142,16 @@ impl ProjectId {
     pub fn volume_name(&self, name: &str) -> String {
         format!("{}-{name}", self.container_name)
     }
+
+    /// Label filters selecting what devenv made for this project in `role`.
+    fn role_labels<'a>(&'a self, role: &'a str) -> [(&'a str, &'a str); 4] {
+        [
+            (labels::MANAGED, "true"),
+            (labels::ROLE, role),
+            (labels::PROJECT_DIR, &self.dir),
+            (labels::MANIFEST, &self.manifest),
+        ]
+    }
 }
 
 fn real(p: &Path) -> String {
@@ -489,14 +499,7 @@ pub async fn down(
         removed.push(format!("container {}", c.name));
     }
     // A bind volume helper left by an interrupted sync would hold its volume.
-    let helpers = engine
-        .list_containers(&[
-            (labels::MANAGED, "true"),
-            (labels::ROLE, "sync"),
-            (labels::PROJECT_DIR, &id.dir),
-            (labels::MANIFEST, &id.manifest),
-        ])
-        .await?;
+    let helpers = engine.list_containers(&id.role_labels("sync")).await?;
     let helper_of_ours = |name: &str| {
         name.strip_suffix(".sync")
             .is_some_and(|volume| volume.starts_with(&id.container_name))
@@ -506,14 +509,7 @@ pub async fn down(
         removed.push(format!("container {}", h.name));
     }
     if volumes {
-        let vols = engine
-            .remove_volumes(&[
-                (labels::MANAGED, "true"),
-                (labels::ROLE, "volume"),
-                (labels::PROJECT_DIR, &id.dir),
-                (labels::MANIFEST, &id.manifest),
-            ])
-            .await?;
+        let vols = engine.remove_volumes(&id.role_labels("volume")).await?;
         for (name, volume_labels) in vols {
             if let Some(nonce) = volume_labels.get(labels::NONCE) {
                 workspace::forget_volume(state_dir, nonce);
