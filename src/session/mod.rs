@@ -226,10 +226,12 @@ pub async fn ensure_started(
         let changes = settings.diff(&c.labels);
         if changes.is_empty() {
             let must_start = !c.running();
-            prepare(
-                engine, manifest, settings, &c, must_start, state_dir, events,
-            )
-            .await?;
+            let found = if must_start {
+                Found::Stopped
+            } else {
+                Found::Running
+            };
+            prepare(engine, manifest, settings, &c, found, state_dir, events).await?;
             return Ok(Running {
                 container: c,
                 created: false,
@@ -248,13 +250,19 @@ pub async fn ensure_started(
         }
         events.info(&format!("recreating {}: {summary}", c.name));
         engine.remove_container(&c.id).await?;
-        workspace::retire(state_dir, &c);
+        workspace::forget(state_dir, &c.id);
     }
     let mode = workspace::decide(engine, manifest, &settings.image, state_dir).await?;
     let container = create(engine, manifest, settings, &id, mode).await?;
     events.info(&format!("created {}", container.name));
     prepare(
-        engine, manifest, settings, &container, true, state_dir, events,
+        engine,
+        manifest,
+        settings,
+        &container,
+        Found::New,
+        state_dir,
+        events,
     )
     .await?;
     Ok(Running {
@@ -264,18 +272,27 @@ pub async fn ensure_started(
     })
 }
 
-/// Start (when `start`) and set up the user; bring a synced workspace up to date.
+/// The container [`prepare`] is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Running,
+    Stopped,
+    /// Just created.
+    New,
+}
+
+/// Start (unless running) and set up the user; bring a synced workspace up to date.
 async fn prepare(
     engine: &Engine,
     manifest: &Manifest,
     settings: &RuntimeSettings,
     c: &ContainerInfo,
-    start: bool,
+    found: Found,
     state_dir: &Path,
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
     let volume_mode = Workspace::of(&c.labels) == Workspace::Volume;
-    if start {
+    if found != Found::Running {
         engine.start_container(&c.id).await?;
         let mut volumes = named_volume_targets(manifest);
         if volume_mode {
@@ -285,7 +302,7 @@ async fn prepare(
         user::setup(engine, &c.id, &settings.user, &volumes).await?;
     }
     if volume_mode {
-        sync_workspace(engine, manifest, c, state_dir, events).await?;
+        sync_workspace(engine, manifest, c, found == Found::New, state_dir, events).await?;
     }
     Ok(())
 }
@@ -337,11 +354,7 @@ pub async fn sync_if_remote(
     if Workspace::of(&container.labels) == Workspace::Volume {
         workspace::sync(engine, manifest, container, state_dir, prescan).await?;
         binds::sync(engine, manifest, container, state_dir).await?;
-        let helper_image = if container.image_id.is_empty() {
-            binds::of(&container.labels).image
-        } else {
-            container.image_id.clone()
-        };
+        let helper_image = binds::helper_image(container);
         for s in services {
             let record = binds::of(&s.labels);
             let owner = binds::Owner {
@@ -380,16 +393,17 @@ pub fn synced_bind_dirs(manifest: &Manifest, container: &ContainerInfo) -> Vec<P
     dirs
 }
 
-/// Bring the remote workspace and bind volumes up to date with the project (volume mode).
+/// Bring the remote workspace and bind volumes up to date with the project (volume mode);
+/// `new`: the container was just created.
 async fn sync_workspace(
     engine: &Engine,
     manifest: &Manifest,
     c: &ContainerInfo,
+    new: bool,
     state_dir: &Path,
     events: &mut dyn Events,
 ) -> Result<(), SessionError> {
-    let adopted = workspace::adopt(state_dir, c);
-    let first = !workspace::synced_before(state_dir, &c.id);
+    let first = !workspace::synced_before(state_dir, c);
     let delta = workspace::sync(engine, manifest, c, state_dir, None).await?;
     binds::sync(engine, manifest, c, state_dir).await?;
     if first {
@@ -397,7 +411,7 @@ async fn sync_workspace(
             "uploaded the project to the engine ({} entries; it cannot see this machine's files)",
             delta.changed.len()
         ));
-    } else if adopted {
+    } else if new {
         events.info(&format!(
             "synced the project into its workspace volume on the engine ({} changed, {} \
              deleted since the last container)",
@@ -495,7 +509,7 @@ pub async fn down(
     for c in ours(engine, &id).await? {
         engine.remove_container(&c.id).await?;
         let _ = std::fs::remove_file(marker(state_dir, &c.id));
-        workspace::retire(state_dir, &c);
+        workspace::forget(state_dir, &c.id);
         removed.push(format!("container {}", c.name));
     }
     // A bind volume helper left by an interrupted sync would hold its volume.

@@ -157,8 +157,17 @@ pub fn volume_name(id: &ProjectId) -> String {
     id.volume_name("workspace")
 }
 
-fn state_path(state_dir: &Path, container: &str) -> PathBuf {
-    state_dir.join("sync").join(format!("{container}.state"))
+/// What was sent into `container`'s workspace: kept under its volume's nonce, so it
+/// outlives the container with the volume (a recreate, `down` without `--volumes`) and the
+/// next container's first sync sends only what changed meanwhile, deletions included.
+/// Containers of volumes made by older versions (no nonce) keep their own.
+fn state_path(state_dir: &Path, container: &ContainerInfo) -> PathBuf {
+    match container.labels.get(labels::NONCE) {
+        Some(nonce) => volume_state(state_dir, "workspace", nonce),
+        None => state_dir
+            .join("sync")
+            .join(format!("{}.state", container.id)),
+    }
 }
 
 /// A scan of the project started before the engine answered, when this endpoint is known to
@@ -194,12 +203,7 @@ pub async fn sync(
 ) -> Result<sync::Delta, SessionError> {
     let started = std::time::Instant::now();
     let container = c.id.as_str();
-    let path = state_path(state_dir, container);
-    // A container whose first sync never happened (an `up` cut off before it): take over
-    // what earlier containers sent into its volume all the same.
-    if !path.exists() {
-        adopt(state_dir, c);
-    }
+    let path = state_path(state_dir, c);
     let root = manifest.root.clone();
     let what = "scanning the project";
     let scanned = match prescan {
@@ -318,28 +322,10 @@ pub(super) async fn finish_upload(
     }
 }
 
-/// What was sent into the volume with `nonce` (`role`: `workspace`, kept for the next
-/// container while none runs; `bind`, shared by the containers that mount it).
+/// What was sent into the volume with `nonce` (`role`: `workspace` or `bind`), shared by
+/// the containers that mount it.
 pub(super) fn volume_state(state_dir: &Path, role: &str, nonce: &str) -> PathBuf {
     state_dir.join("sync").join(format!("{role}-{nonce}.state"))
-}
-
-fn carried_path(state_dir: &Path, nonce: &str) -> PathBuf {
-    volume_state(state_dir, "workspace", nonce)
-}
-
-/// `container` is being removed, its workspace volume stays: keep what was sent into the
-/// volume for the next container that mounts it (the volume is known by its nonce), so
-/// that one's first sync sends the difference, deletions made meanwhile included, instead
-/// of everything on top of what is there. Forgets the rest of `container`'s state.
-pub fn retire(state_dir: &Path, container: &ContainerInfo) {
-    if let Some(nonce) = container.labels.get(labels::NONCE) {
-        let _ = std::fs::rename(
-            state_path(state_dir, &container.id),
-            carried_path(state_dir, nonce),
-        );
-    }
-    forget(state_dir, &container.id);
 }
 
 /// The volume with `nonce` is gone: forget what was sent into it (as the workspace or a
@@ -350,18 +336,8 @@ pub fn forget_volume(state_dir: &Path, nonce: &str) {
     }
 }
 
-/// Before the first sync into `container`: take over what an earlier container sent into
-/// the same workspace volume (same nonce). Returns whether there was such a state.
-pub fn adopt(state_dir: &Path, container: &ContainerInfo) -> bool {
-    let Some(nonce) = container.labels.get(labels::NONCE) else {
-        return false;
-    };
-    let own = state_path(state_dir, &container.id);
-    !own.exists() && std::fs::rename(carried_path(state_dir, nonce), own).is_ok()
-}
-
-/// Whether anything was sent to `container` yet.
-pub fn synced_before(state_dir: &Path, container: &str) -> bool {
+/// Whether anything was sent to `container`'s workspace yet.
+pub fn synced_before(state_dir: &Path, container: &ContainerInfo) -> bool {
     state_path(state_dir, container).exists()
 }
 
@@ -382,7 +358,7 @@ pub fn forget(state_dir: &Path, container: &str) {
 /// relative, without a trailing `/`) as already there, so the next sync does not send them
 /// back: their entries, and parent directories the fetch created, as a scan sees them now.
 /// Nothing else changes: an edit made meanwhile elsewhere is still sent.
-pub fn note_fetched(root: &Path, state_dir: &Path, container: &str, fetched: &[String]) {
+pub fn note_fetched(root: &Path, state_dir: &Path, container: &ContainerInfo, fetched: &[String]) {
     let path = state_path(state_dir, container);
     if !path.exists() {
         return; // nothing sent yet: the first sync sends everything anyway

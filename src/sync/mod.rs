@@ -122,16 +122,22 @@ pub fn pack<W: Write>(
 ) -> std::io::Result<W> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
-    let under = under.trim_matches('/');
     for (rel, e) in entries {
-        let name = if under.is_empty() {
-            rel.clone()
-        } else {
-            format!("{under}/{rel}")
-        };
+        let name = below(under, rel);
         append(&mut tar, &root.join(rel), &name, e).map_err(|err| named(rel, err))?;
     }
     tar.into_inner()
+}
+
+/// The archive name of `path` extracted at `/` into `under` (both with or without
+/// leading or trailing `/`; an empty `under` is `/`).
+pub fn below(under: &str, path: &str) -> String {
+    let (under, path) = (under.trim_matches('/'), path.trim_start_matches('/'));
+    if under.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{under}/{path}")
+    }
 }
 
 /// Write a tar of one file at `source` as `name` (a bind mount of a single file).

@@ -258,17 +258,23 @@ pub async fn sync(
     state_dir: &Path,
 ) -> Result<(), SessionError> {
     let record = of(&container.labels);
+    let image = helper_image(container);
     let owner = Owner {
         id: &container.id,
-        // The environment container's image is there for as long as it is.
-        helper_image: if container.image_id.is_empty() {
-            &record.image
-        } else {
-            &container.image_id
-        },
+        helper_image: &image,
         direct: true,
     };
     sync_binds(engine, manifest, &owner, &record, state_dir).await
+}
+
+/// What helpers that write bind volumes run from: the environment container's image, there
+/// for as long as the container is.
+pub fn helper_image(env_container: &ContainerInfo) -> String {
+    if env_container.image_id.is_empty() {
+        of(&env_container.labels).image
+    } else {
+        env_container.image_id.clone()
+    }
 }
 
 /// Bring the binds `record` lists of `owner` up to date with their sources.

@@ -80,14 +80,7 @@ impl Payload {
 
     /// The payload as a tar for extraction at `/`, named below `under` (see `sync::pack`).
     fn write(self, under: &str, out: &mut stream::ChannelWriter) -> std::io::Result<()> {
-        let below = |name: &str| {
-            let (under, name) = (under.trim_matches('/'), name.trim_start_matches('/'));
-            if under.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{under}/{name}")
-            }
-        };
+        let below = |name: &str| sync::below(under, name);
         match self {
             Payload::Dir { root, entries } => sync::pack(&root, &entries, under, out).map(drop),
             Payload::File {

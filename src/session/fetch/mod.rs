@@ -101,13 +101,13 @@ pub async fn fetch(
             .map(|(p, _)| p.trim_end_matches('/').to_owned())
             .collect();
         if !fetched.is_empty() {
-            let (root, state_dir, id) = (
+            let (root, state_dir, c) = (
                 manifest.root.clone(),
                 state_dir.to_path_buf(),
-                container.id.clone(),
+                container.clone(),
             );
             let _ = tokio::task::spawn_blocking(move || {
-                workspace::note_fetched(&root, &state_dir, &id, &fetched);
+                workspace::note_fetched(&root, &state_dir, &c, &fetched);
             })
             .await;
         }
