@@ -412,6 +412,7 @@ pub struct PackArgs {
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// The pack file.
+    #[arg(id = "pack", value_name = "FILE")]
     pub file: PathBuf,
 }
 

@@ -100,7 +100,7 @@ async fn project_side(ctx: &Ctx, engine: &Engine) -> Result<Side> {
 
 fn render(d: &Diff) -> String {
     let mut s = String::new();
-    let short = |h: &str| h[..h.len().min(12)].to_owned();
+    let short = |h: &str| builder::head(h, 12).to_owned();
     let _ = writeln!(
         s,
         "a: {} ({})\nb: {} ({})",

@@ -163,8 +163,8 @@ async fn check_against(
 ) -> Result<Against> {
     let path = Path::new(source);
     if path.is_file() {
-        let meta = pack::read_verified(path).map_err(pack_error)?;
-        return Ok(compare_pack(source, &meta.0, report, local_id));
+        let meta = pack::read_checked(path).map_err(pack_error)?;
+        return Ok(compare_pack(source, &meta, report, local_id));
     }
     let reference = with_tag(source, &report.hash);
     let existed = engine.image_detail(&reference).await?.is_some();
@@ -252,7 +252,7 @@ fn with_tag(reference: &str, hash: &str) -> String {
 }
 
 fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
+    crate::image::head(hash, 12)
 }
 
 pub async fn pack(ctx: &Ctx, args: &PackArgs) -> Result<ExitStatus> {

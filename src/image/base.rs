@@ -384,5 +384,5 @@ pub fn file_name(lock_path: &Path) -> String {
 /// `sha256:abcdef123456` → `sha256:abcdef123456` (first 12 hex).
 pub fn short(digest: &str) -> String {
     let hex = digest.trim_start_matches("sha256:");
-    format!("sha256:{}", &hex[..hex.len().min(12)])
+    format!("sha256:{}", super::head(hex, 12))
 }

@@ -34,7 +34,7 @@ pub struct SideLayer {
 pub enum Filesystem {
     /// A local image reference.
     Local(String),
-    /// A pack, and the image in it.
+    /// A pack, and the id of the image in it.
     Pack(PathBuf, String),
     /// Not available (not built).
     None,
@@ -55,7 +55,7 @@ pub struct Side {
 impl Side {
     /// A side from a pack file.
     pub fn from_pack(source: &str, path: &Path) -> Result<Side, pack::PackError> {
-        let (meta, _) = pack::read_verified(path)?;
+        let meta = pack::read_checked(path)?;
         let mut total = 0;
         let layers = meta
             .layers
@@ -75,12 +75,13 @@ impl Side {
             hash: meta.hash.clone(),
             layers,
             id: Some(meta.id.clone()),
-            filesystem: Filesystem::Pack(path.to_path_buf(), meta.image),
+            filesystem: Filesystem::Pack(path.to_path_buf(), meta.id),
         })
     }
 
     /// A side from a local devenv image (a layer hash or any reference to one), walking
-    /// its chain through the `dev.devenv.parent` labels as far as those layers exist.
+    /// its chain through the `dev.devenv.parent` labels as far as those layers exist, and
+    /// no further than a key already seen (labels can name a cycle).
     pub async fn from_image(
         engine: &Engine,
         source: &str,
@@ -92,9 +93,13 @@ impl Side {
         let hash = top.labels.get(labels::KEY).cloned().unwrap_or_default();
         let id = top.id.clone();
         let mut layers = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut current = Some(top);
         while let Some(detail) = current.take() {
             let key = detail.labels.get(labels::KEY).cloned().unwrap_or_default();
+            if !seen.insert(key.clone()) {
+                break;
+            }
             let parent = detail
                 .labels
                 .get(labels::PARENT)
@@ -104,7 +109,7 @@ impl Side {
             let step = match (&inputs, parent.is_empty()) {
                 (_, true) => "config".to_owned(),
                 (Some(LayerInputs { step: Some(s), .. }), _) => format!("step `{s}`"),
-                _ => format!("layer {}", &key[..key.len().min(12)]),
+                _ => format!("layer {}", super::head(&key, 12)),
             };
             layers.push(SideLayer {
                 key,
@@ -198,6 +203,7 @@ pub async fn diff(engine: &Engine, a: &Side, b: &Side) -> Result<Diff, BuildErro
     let fb = read_filesystem(engine, &b.filesystem).await?;
     match (fa, fb) {
         (Some(fa), Some(fb)) => {
+            out.notes.extend(fa.notes.iter().chain(&fb.notes).cloned());
             out.files = Some(file_changes(&fa, &fb, a, b));
             out.packages = Some(package_changes(&fa, &fb));
         }
@@ -326,6 +332,8 @@ struct Tree {
     files: BTreeMap<String, FileEntry>,
     dpkg: Option<String>,
     apk: Option<String>,
+    /// Layers that could not be read.
+    notes: Vec<String>,
 }
 
 const DPKG_STATUS: &str = "var/lib/dpkg/status";
@@ -343,7 +351,7 @@ async fn read_filesystem(engine: &Engine, fs: &Filesystem) -> Result<Option<Tree
             let image = image.clone();
             let tree = tokio::task::spawn_blocking(move || {
                 let file = std::fs::File::open(&path)?;
-                read_save_stream(std::io::BufReader::new(file), &image)
+                read_save_stream(std::io::BufReader::new(file), Some(&image))
             })
             .await
             .map_err(|e| BuildError::Io {
@@ -355,10 +363,8 @@ async fn read_filesystem(engine: &Engine, fs: &Filesystem) -> Result<Option<Tree
         }
         Filesystem::Local(reference) => {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
-            let wanted = reference.clone();
-            let reader = tokio::task::spawn_blocking(move || {
-                read_save_stream(ChannelReader::new(rx), &wanted)
-            });
+            let reader =
+                tokio::task::spawn_blocking(move || read_save_stream(ChannelReader::new(rx), None));
             let sent = engine
                 .save_images(&[reference], |chunk| {
                     tx.send(chunk.to_vec())
@@ -414,11 +420,15 @@ impl Read for ChannelReader {
 /// One layer tar's entries, in order, with whiteouts kept as such.
 type LayerEntries = Vec<(String, Option<FileEntry>, Option<String>)>;
 
-/// Read a `docker save` tar: every layer tar it holds, then the manifest to put the layers
-/// of `image` in order and apply them.
-fn read_save_stream(reader: impl Read, image: &str) -> std::io::Result<Tree> {
+/// Read a `docker save` tar: every layer tar it holds (gzip ones uncompressed, a symlinked
+/// one through its target), then the manifest to put the layers of the image whose config
+/// digest is `image` (else the last one) in order and apply them. A layer in a compression
+/// devenv cannot read is named in the tree's notes.
+fn read_save_stream(reader: impl Read, image: Option<&str>) -> std::io::Result<Tree> {
     let mut archive = tar::Archive::new(reader);
     let mut layers: BTreeMap<String, LayerEntries> = BTreeMap::new();
+    let mut unreadable: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut links: BTreeMap<String, String> = BTreeMap::new();
     let mut manifest: Option<Vec<u8>> = None;
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -427,20 +437,22 @@ fn read_save_stream(reader: impl Read, image: &str) -> std::io::Result<Tree> {
             let mut text = Vec::new();
             entry.read_to_end(&mut text)?;
             manifest = Some(text);
-        } else if path.ends_with("/layer.tar") || path.starts_with("blobs/sha256/") {
-            let mut head = [0u8; 512];
-            let mut got = 0;
-            while got < head.len() {
-                let n = entry.read(&mut head[got..])?;
-                if n == 0 {
-                    break;
-                }
-                got += n;
+        } else if entry.header().entry_type() == tar::EntryType::Symlink {
+            let target = entry.link_name()?.unwrap_or_default();
+            if let Some(to) = super::pack_check::resolve_link(&path, &target.to_string_lossy()) {
+                links.insert(path, to);
             }
-            let is_tar = got == 512 && &head[257..262] == b"ustar";
-            if is_tar || (got == 0 && path.ends_with("/layer.tar")) {
-                let chained = std::io::Cursor::new(head[..got].to_vec()).chain(&mut entry);
+        } else if path.ends_with("/layer.tar") || path.starts_with("blobs/sha256/") {
+            let mut head = Vec::with_capacity(512);
+            (&mut entry).take(512).read_to_end(&mut head)?;
+            let is_tar = head.len() == 512 && &head[257..262] == b"ustar";
+            let chained = std::io::Cursor::new(head.clone()).chain(&mut entry);
+            if is_tar || (head.is_empty() && path.ends_with("/layer.tar")) {
                 layers.insert(path, read_layer(chained)?);
+            } else if head.starts_with(&[0x1f, 0x8b]) {
+                layers.insert(path, read_layer(flate2::read::GzDecoder::new(chained))?);
+            } else if let Some(kind) = compression(&head) {
+                unreadable.insert(path, kind);
             }
         }
     }
@@ -450,21 +462,43 @@ fn read_save_stream(reader: impl Read, image: &str) -> std::io::Result<Tree> {
     let item = items
         .iter()
         .find(|i| {
-            i["RepoTags"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|t| t.as_str() == Some(image)))
+            let hex = image.map(|id| id.trim_start_matches("sha256:"));
+            i["Config"]
+                .as_str()
+                .zip(hex)
+                .is_some_and(|(c, hex)| c.trim_end_matches(".json").ends_with(hex))
         })
         .or_else(|| items.last())
         .ok_or_else(|| std::io::Error::other("empty manifest.json"))?;
     let mut tree = Tree::default();
     let paths = item["Layers"].as_array().cloned().unwrap_or_default();
     for (index, p) in paths.iter().enumerate() {
-        let Some(entries) = p.as_str().and_then(|p| layers.get(p)) else {
-            continue;
-        };
-        apply_layer(&mut tree, index, entries);
+        let p = p.as_str().unwrap_or_default();
+        let p = links.get(p).map_or(p, String::as_str);
+        if let Some(entries) = layers.get(p) {
+            apply_layer(&mut tree, index, entries);
+        } else {
+            let why = unreadable.get(p).map_or_else(
+                || "missing".to_owned(),
+                |kind| format!("{kind}-compressed, which devenv cannot read"),
+            );
+            tree.notes.push(format!(
+                "filesystem layer {} ({p}) is {why}: its files are not compared",
+                index + 1
+            ));
+        }
     }
     Ok(tree)
+}
+
+/// The compression a layer's first bytes show, for those devenv does not read.
+fn compression(head: &[u8]) -> Option<&'static str> {
+    match head {
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Some("zstd"),
+        [0x42, 0x5a, 0x68, ..] => Some("bzip2"),
+        [0xfd, b'7', b'z', b'X', b'Z', 0, ..] => Some("xz"),
+        _ => None,
+    }
 }
 
 /// The entries of one layer tar: files with their digest, whiteouts as `None`, and the

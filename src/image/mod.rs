@@ -15,6 +15,7 @@ mod leftovers;
 pub mod lock;
 pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
 pub mod pack;
+mod pack_check;
 mod prune;
 mod step;
 mod tail;
@@ -203,6 +204,12 @@ fn root_ref(manifest: &Manifest, hash: &str) -> (String, String) {
 /// The project's image reference for a hash.
 pub fn image_name(manifest: &Manifest, hash: &str) -> String {
     format!("devenv/{}:{hash}", manifest.name)
+}
+
+/// The first `chars` characters of `s` (labels and ids read from images may be anything, so
+/// never a byte slice that could split a character).
+pub fn head(s: &str, chars: usize) -> &str {
+    s.char_indices().nth(chars).map_or(s, |(i, _)| &s[..i])
 }
 
 pub fn layer_ref(key: &str) -> String {

@@ -2,16 +2,18 @@
 //! a registry or network.
 //!
 //! A pack is a tar whose first entry, `devenv-pack.json`, says what the environment is (the
-//! hash, the lock, every layer's key, image id and inputs) and holds the size and sha256 of
-//! everything after it; the rest is the engine's `docker save` stream of the chain's images,
-//! so `docker load < pack.tar` works too. `load` checks size and checksum before the engine
-//! sees a byte, and the loaded image ids afterwards.
+//! format version, the hash, the lock, every layer's key, image id and inputs), the size and
+//! sha256 of everything after it, and the sha256 of the metadata itself; the rest is the
+//! engine's `docker save` stream of the chain's images, so `docker load < pack.tar` works
+//! too. Reading one back is [`super::pack_check`]: `load` gives the engine only what that
+//! checked, from a private copy, and tags only devenv's own names afterwards.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::pack_check::{check, LoadCopy};
 use super::verify::{self, LayerInputs};
 use super::{layer_ref, BuildError, Reporter};
 use crate::engine::Engine;
@@ -19,12 +21,13 @@ use crate::fingerprint::{Plan, StreamDigest};
 use crate::manifest::lock::LockEntry;
 use crate::manifest::Manifest;
 
-/// Format tag of the metadata entry.
-pub const FORMAT: &str = "devenv-pack-v1";
+/// Format tag of the metadata entry (version 1 wrote `devenv-pack-v1` here, no `version`).
+pub const FORMAT: &str = "devenv-pack";
+/// The pack format this devenv writes and reads. 2: the metadata is covered by a checksum
+/// and checked against the content.
+pub const VERSION: u32 = 2;
 /// Name of the metadata entry, always the first.
 pub const META_ENTRY: &str = "devenv-pack.json";
-/// The metadata entry may not be larger than this (it holds the lock and inputs).
-const MAX_META: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -36,6 +39,13 @@ pub enum PackError {
     NotAPack { path: String, reason: String },
     #[error("{path} is truncated or altered ({reason}): refused, nothing loaded")]
     Corrupt { path: String, reason: String },
+    #[error("{path} does not hold what its metadata says ({reason}): refused, nothing loaded")]
+    Lies { path: String, reason: String },
+    #[error(
+        "{path} is a version {version} pack; this devenv reads version {VERSION} only: refused, \
+         nothing loaded"
+    )]
+    Version { path: String, version: u64 },
     #[error("the engine loaded {reference} as {got}, but the pack names {want}")]
     WrongId {
         reference: String,
@@ -52,8 +62,16 @@ impl PackError {
             PackError::NotVerified(_) => {
                 Some("run `devenv build` (then `devenv verify`) and pack again".into())
             }
-            PackError::Corrupt { .. } | PackError::NotAPack { .. } => {
+            PackError::Corrupt { .. } | PackError::NotAPack { .. } | PackError::Lies { .. } => {
                 Some("copy the file again from where `devenv pack` wrote it".into())
+            }
+            PackError::Version { version, .. } if *version < u64::from(VERSION) => Some(format!(
+                "older packs do not cover their metadata; make the pack again with `devenv pack` \
+                 (devenv {} or later) where the environment is built",
+                env!("CARGO_PKG_VERSION")
+            )),
+            PackError::Version { .. } => {
+                Some("load it with the devenv version that made it, or a newer one".into())
             }
             PackError::Build(e) => e.hint(),
             _ => None,
@@ -71,8 +89,12 @@ fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> PackError 
 
 /// What identifies a packed environment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PackMeta {
+    /// [`FORMAT`].
     pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
     pub devenv_version: String,
     pub project: String,
     pub hash: String,
@@ -87,9 +109,24 @@ pub struct PackMeta {
     /// Size and sha256 of everything after the metadata entry.
     pub images_size: u64,
     pub images_sha256: String,
+    /// sha256 of this metadata as [`canonical`] writes it (with this field empty).
+    pub meta_sha256: String,
+}
+
+/// The bytes the metadata's own checksum covers: its JSON with `meta_sha256` empty.
+pub fn canonical(meta: &PackMeta) -> Result<Vec<u8>, PackError> {
+    let unsigned = PackMeta {
+        meta_sha256: String::new(),
+        ..meta.clone()
+    };
+    serde_json::to_vec(&unsigned).map_err(|e| PackError::Io {
+        what: "pack metadata".into(),
+        message: e.to_string(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PackLayer {
     pub key: String,
     /// `config` or ``step `name` ``.
@@ -140,6 +177,7 @@ pub async fn pack(
         .collect();
     let mut meta = PackMeta {
         format: FORMAT.into(),
+        version: VERSION,
         devenv_version: env!("CARGO_PKG_VERSION").into(),
         project: manifest.name.clone(),
         hash: report.hash.clone(),
@@ -149,6 +187,7 @@ pub async fn pack(
         layers,
         images_size: u64::MAX,
         images_sha256: "0".repeat(64),
+        meta_sha256: "0".repeat(64),
     };
     // Room for the largest possible size and checksum; the real JSON is padded to it.
     let reserved = serde_json::to_vec(&meta).map_err(|e| PackError::Io {
@@ -203,6 +242,7 @@ async fn write_pack(
         .map_err(BuildError::from)?;
     meta.images_size = size;
     meta.images_sha256 = digest.finish();
+    meta.meta_sha256 = crate::fingerprint::sha256_hex(&canonical(meta)?);
     let mut json = serde_json::to_vec(meta).map_err(|e| PackError::Io {
         what: "pack metadata".into(),
         message: e.to_string(),
@@ -231,135 +271,110 @@ fn meta_header(size: u64) -> tar::Header {
 }
 
 /// `size` rounded up to whole 512-byte blocks.
-fn padded(size: u64) -> usize {
+pub(super) fn padded(size: u64) -> usize {
     usize::try_from(size.div_ceil(512) * 512).unwrap_or(usize::MAX)
 }
 
-/// Read and check a pack's metadata and checksum, without the engine. Returns the metadata
-/// and where the image tar starts.
-pub fn read_verified(path: &Path) -> Result<(PackMeta, u64), PackError> {
+/// Read a pack and check it whole (checksums, content, every claim of its metadata), without
+/// the engine.
+pub fn read_checked(path: &Path) -> Result<PackMeta, PackError> {
     let shown = path.display().to_string();
-    let mut file = std::fs::File::open(path).map_err(io(&shown))?;
-    let not_a_pack = |reason: &str| PackError::NotAPack {
-        path: shown.clone(),
-        reason: reason.into(),
-    };
-    let mut block = [0u8; 512];
-    file.read_exact(&mut block)
-        .map_err(|_| not_a_pack("shorter than one tar block"))?;
-    let header = tar::Header::from_byte_slice(&block);
-    let name = header.path_bytes();
-    if name.as_ref() != META_ENTRY.as_bytes() {
-        return Err(not_a_pack(&format!("its first entry is not {META_ENTRY}")));
-    }
-    let size = header
-        .size()
-        .map_err(|_| not_a_pack("unreadable first header"))?;
-    if size > MAX_META {
-        return Err(not_a_pack("its metadata is too large"));
-    }
-    let mut json = vec![0u8; usize::try_from(size).unwrap_or(0)];
-    file.read_exact(&mut json).map_err(|_| PackError::Corrupt {
-        path: shown.clone(),
-        reason: "the metadata is cut off".into(),
-    })?;
-    let meta: PackMeta = serde_json::from_slice(&json)
-        .map_err(|e| not_a_pack(&format!("unreadable metadata: {e}")))?;
-    if meta.format != FORMAT {
-        return Err(not_a_pack(&format!(
-            "format {} (this devenv reads {FORMAT})",
-            meta.format
-        )));
-    }
-    let start = 512 + padded(size) as u64;
-    file.seek(SeekFrom::Start(start)).map_err(io(&shown))?;
-    let mut digest = StreamDigest::default();
-    let mut total = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io(&shown))?;
-        if n == 0 {
-            break;
-        }
-        digest.update(&buf[..n]);
-        total += n as u64;
-    }
-    if total != meta.images_size {
-        return Err(PackError::Corrupt {
-            path: shown,
-            reason: format!(
-                "{total} bytes of images where the pack says {}",
-                meta.images_size
-            ),
-        });
-    }
-    if digest.finish() != meta.images_sha256 {
-        return Err(PackError::Corrupt {
-            path: shown,
-            reason: "sha256 mismatch".into(),
-        });
-    }
-    Ok((meta, start))
+    let file = std::fs::File::open(path).map_err(io(&shown))?;
+    check(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        &shown,
+        None,
+    )
 }
 
-/// Load a pack into the engine after checking it; checks the loaded ids and the final tag.
+/// Load a pack into the engine: check it while copying what the engine may load into a
+/// private, already unlinked temporary file, so the engine sees nothing of a refused pack and
+/// exactly the checked bytes of an accepted one; then tag devenv's names on the ids checked.
 pub async fn load(
     engine: &Engine,
     path: &Path,
     reporter: &mut dyn Reporter,
 ) -> Result<PackMeta, PackError> {
-    let (meta, _) = read_verified(path)?;
-    let file = tokio::fs::File::open(path)
+    let shown = path.display().to_string();
+    let source = std::fs::File::open(path).map_err(io(&shown))?;
+    let copy = tempfile::tempfile().map_err(io("creating a temporary file"))?;
+    let (meta, copy) = tokio::task::spawn_blocking(move || -> Result<_, PackError> {
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, copy);
+        let mut out: LoadCopy<'_> = tar::Builder::new(&mut writer as &mut dyn Write);
+        let reader = std::io::BufReader::with_capacity(1 << 20, source);
+        let meta = check(reader, &shown, Some(&mut out))?;
+        drop(out);
+        let mut copy = writer.into_inner().map_err(|e| PackError::Io {
+            what: "writing the checked copy of the pack".into(),
+            message: e.to_string(),
+        })?;
+        copy.seek(SeekFrom::Start(0))
+            .map_err(io("reading the checked copy of the pack"))?;
+        Ok((meta, copy))
+    })
+    .await
+    .map_err(|e| PackError::Io {
+        what: "checking the pack".into(),
+        message: e.to_string(),
+    })??;
+    engine
+        .load_images(file_stream(tokio::fs::File::from_std(copy)))
         .await
-        .map_err(io(path.display()))?;
-    let body = futures_util::stream::unfold(file, |mut file| async move {
+        .map_err(BuildError::from)?;
+    tag_loaded(engine, &meta, reporter).await?;
+    Ok(meta)
+}
+
+/// A file as a stream of 1 MiB chunks.
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> {
+    futures_util::stream::unfold(file, |mut file| async move {
         use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 1 << 20];
-        match file.read(&mut buf).await {
+        let mut buf = bytes::BytesMut::with_capacity(1 << 20);
+        match file.read_buf(&mut buf).await {
             Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), file))
-            }
+            Ok(_) => Some((Ok(buf.freeze()), file)),
             Err(e) => Some((Err(e), file)),
         }
-    });
-    engine.load_images(body).await.map_err(BuildError::from)?;
+    })
+}
+
+/// Name the loaded images: each layer under `devenv/layer:<key>`, the last also under the
+/// environment's image name. The ids are the checked config digests, which the engine keeps.
+async fn tag_loaded(
+    engine: &Engine,
+    meta: &PackMeta,
+    reporter: &mut dyn Reporter,
+) -> Result<(), PackError> {
     for layer in &meta.layers {
-        let reference = layer_ref(&layer.key);
-        let got = engine
-            .image_detail(&reference)
+        let loaded = engine
+            .image_detail(&layer.id)
             .await
-            .map_err(BuildError::from)?
-            .map(|d| d.id)
-            .unwrap_or_default();
-        if got != layer.id {
+            .map_err(BuildError::from)?;
+        if loaded.is_none_or(|d| d.id != layer.id) {
             return Err(PackError::WrongId {
-                reference,
-                got: if got.is_empty() {
-                    "nothing".into()
-                } else {
-                    verify::short_id(&got)
-                },
+                reference: layer_ref(&layer.key),
+                got: "nothing".into(),
                 want: verify::short_id(&layer.id),
             });
         }
+        engine
+            .tag(&layer.id, super::LAYER_REPO, &layer.key)
+            .await
+            .map_err(BuildError::from)?;
     }
-    let (repo, tag) = meta
-        .image
-        .rsplit_once(':')
-        .unwrap_or((&meta.image, &meta.hash));
-    if engine
+    let repo = format!("devenv/{}", meta.project);
+    let before = engine
         .image_detail(&meta.image)
         .await
-        .map_err(BuildError::from)?
-        .is_none_or(|d| d.id != meta.id)
-    {
+        .map_err(BuildError::from)?;
+    if before.is_none_or(|d| d.id != meta.id) {
         engine
-            .tag(&meta.id, repo, tag)
+            .tag(&meta.id, &repo, &meta.hash)
             .await
             .map_err(BuildError::from)?;
         reporter.note(&format!("tagged {}", meta.image));
     }
-    Ok(meta)
+    Ok(())
 }

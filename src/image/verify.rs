@@ -308,10 +308,7 @@ fn check_layer(
             if label(labels::KEY).is_empty() {
                 "no devenv key".to_owned()
             } else {
-                format!(
-                    "key {}",
-                    &label(labels::KEY)[..label(labels::KEY).len().min(12)]
-                )
+                format!("key {}", super::head(label(labels::KEY), 12))
             }
         ));
     }
@@ -368,14 +365,14 @@ fn or_none(key: &str) -> String {
     if key.is_empty() {
         "none".into()
     } else {
-        key[..key.len().min(12)].to_owned()
+        super::head(key, 12).to_owned()
     }
 }
 
 /// `sha256:` and the first 12 hex digits.
 pub fn short_id(id: &str) -> String {
     let hex = id.trim_start_matches("sha256:");
-    format!("sha256:{}", &hex[..hex.len().min(12)])
+    format!("sha256:{}", super::head(hex, 12))
 }
 
 /// For the build path: make sure `devenv/layer:<hash>` (already inspected as `top`) is the
