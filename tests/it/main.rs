@@ -11,6 +11,7 @@ mod exec;
 mod init;
 mod interop;
 mod manifest_errors;
+mod pack_trust;
 mod ownership;
 mod registry_base;
 mod remote;

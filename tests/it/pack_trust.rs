@@ -1,0 +1,451 @@
+//! Packs that lie: crafted from a real pack the way a hostile file would be (metadata
+//! rewritten and its checksums recomputed, names added to the inner `docker save` manifest,
+//! another pack's content under this one's metadata, no content at all). `load` refuses each
+//! before the engine sees a byte and tags nothing but devenv's own names; `verify --against`
+//! and `diff` believe no claim the content does not back.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
+
+const TWO_STEPS: &str = r#"
+[[step]]
+name = "tools"
+run = "echo tools > /tools"
+[[step]]
+name = "app"
+inputs = ["app.txt"]
+run = "cp app.txt /app.txt"
+"#;
+
+fn sha(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// A pack taken apart: the metadata's JSON text and the `docker save` stream after it.
+#[derive(Clone)]
+struct Pack {
+    json: String,
+    images: Vec<u8>,
+}
+
+impl Pack {
+    fn read(path: &Path) -> Pack {
+        let bytes = std::fs::read(path).unwrap();
+        let header = tar::Header::from_byte_slice(&bytes[..512]);
+        let size = usize::try_from(header.size().unwrap()).unwrap();
+        let json = String::from_utf8(bytes[512..512 + size].to_vec()).unwrap();
+        let start = 512 + size.div_ceil(512) * 512;
+        Pack {
+            json: json.trim_end().to_owned(),
+            images: bytes[start..].to_vec(),
+        }
+    }
+
+    /// The value of top-level field `name` as written (a number or a quoted string).
+    fn field(&self, name: &str) -> String {
+        let key = format!("\"{name}\":");
+        let at = self.json.find(&key).unwrap() + key.len();
+        let rest = &self.json[at..];
+        let end = if rest.starts_with('"') {
+            rest[1..].find('"').unwrap() + 2
+        } else {
+            rest.find([',', '}']).unwrap()
+        };
+        rest[..end].to_owned()
+    }
+
+    fn set(&mut self, name: &str, value: &str) {
+        let old = format!("\"{name}\":{}", self.field(name));
+        self.json = self.json.replacen(&old, &format!("\"{name}\":{value}"), 1);
+    }
+
+    /// Write it with every checksum recomputed, as anyone can.
+    fn write(&mut self, path: &Path) {
+        self.set("images_size", &self.images.len().to_string());
+        self.set("images_sha256", &format!("\"{}\"", sha(&self.images)));
+        if self.json.contains("\"meta_sha256\":") {
+            self.set("meta_sha256", "\"\"");
+            let signed = sha(self.json.as_bytes());
+            self.set("meta_sha256", &format!("\"{signed}\""));
+        }
+        self.write_as_is(path);
+    }
+
+    fn write_as_is(&self, path: &Path) {
+        let mut out = Vec::new();
+        let mut h = tar::Header::new_ustar();
+        h.set_path("devenv-pack.json").unwrap();
+        h.set_size(self.json.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(self.json.as_bytes());
+        out.resize(512 + self.json.len().div_ceil(512) * 512, 0);
+        out.extend_from_slice(&self.images);
+        std::fs::write(path, out).unwrap();
+    }
+
+    fn entries(&self) -> Vec<(tar::Header, Vec<u8>)> {
+        let mut archive = tar::Archive::new(self.images.as_slice());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (e.header().clone(), data)
+            })
+            .collect()
+    }
+
+    fn set_entries(&mut self, entries: &[(tar::Header, Vec<u8>)]) {
+        let mut b = tar::Builder::new(Vec::new());
+        for (h, data) in entries {
+            let mut h = h.clone();
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            b.append(&h, data.as_slice()).unwrap();
+        }
+        self.images = b.into_inner().unwrap();
+    }
+
+    fn manifest(&self) -> serde_json::Value {
+        let entries = self.entries();
+        let (_, m) = entries
+            .iter()
+            .find(|(h, _)| h.path().unwrap().to_str() == Some("manifest.json"))
+            .unwrap();
+        serde_json::from_slice(m).unwrap()
+    }
+
+    fn set_manifest(&mut self, manifest: &serde_json::Value) {
+        let mut entries = self.entries();
+        for (h, data) in &mut entries {
+            if h.path().unwrap().to_str() == Some("manifest.json") {
+                *data = serde_json::to_vec(manifest).unwrap();
+            }
+        }
+        self.set_entries(&entries);
+    }
+
+    /// The image ids the content really holds (its configs' digests).
+    fn held_ids(&self) -> Vec<String> {
+        self.manifest()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let config = i["Config"].as_str().unwrap();
+                format!("sha256:{}", config.trim_end_matches(".json"))
+            })
+            .collect()
+    }
+}
+
+fn project() -> (TestContext, String) {
+    let t = TestContext::new();
+    t.manifest(TWO_STEPS);
+    t.write("app.txt", "version 1\n");
+    t.ok(&["build"]);
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    (t, hash)
+}
+
+fn pack(t: &TestContext, name: &str) -> PathBuf {
+    let path = t.root().join(name);
+    t.ok(&["pack", "-o", path.to_str().unwrap()]);
+    path
+}
+
+fn remove_all_images(t: &TestContext) {
+    for c in t.containers() {
+        docker(&["rm", "-f", &c]);
+    }
+    for _ in 0..3 {
+        for id in docker_lines(&["images", "-q", "--filter", &format!("label={}", t.label())]) {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", &id])
+                .output();
+        }
+    }
+}
+
+fn all_images() -> Vec<String> {
+    let mut v = docker_lines(&["images", "-a", "-q", "--no-trunc"]);
+    v.sort();
+    v
+}
+
+fn exists(reference: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["image", "inspect", reference])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// `load` refuses `file` and the engine holds nothing of it afterwards: none of the images
+/// its content or metadata name, no name it asks for. (Other tests share the engine, so
+/// images of theirs may come and go: only this pack's ids are compared.)
+fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[String]) {
+    let crafted = Pack::read(file);
+    let ids = crafted.held_ids();
+    for id in &ids {
+        assert!(!exists(id), "{id} is already there: the test proves nothing");
+    }
+    let before = all_images();
+    let out = t.run(&["load", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("refused, nothing loaded"), "{}", stderr(&out));
+    for id in &ids {
+        assert!(!exists(id), "a refused pack loaded {id}");
+    }
+    for name in names {
+        assert!(!exists(name), "a refused pack tagged {name}");
+    }
+    let after = all_images();
+    let new: Vec<&String> = after.iter().filter(|i| !before.contains(i)).collect();
+    let ours: Vec<&&String> = new.iter().filter(|i| ids.contains(i)).collect();
+    assert!(ours.is_empty(), "a refused pack loaded {ours:?}");
+}
+
+#[test]
+fn pack_with_an_extra_repo_tag_in_its_docker_manifest_tags_only_devenv_names() {
+    let (t, hash) = project();
+    let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
+    let victim = format!("adv/victim-{}:1", t.name);
+    let mut manifest = p.manifest();
+    for item in manifest.as_array_mut().unwrap() {
+        item["RepoTags"]
+            .as_array_mut()
+            .unwrap()
+            .push(victim.clone().into());
+    }
+    p.set_manifest(&manifest);
+    let crafted = t.root().join("crafted.tar");
+    p.write(&crafted);
+    remove_all_images(&t);
+    let out = t.run(&["load", crafted.to_str().unwrap()]);
+    // The content is genuine, so it may load, but under devenv's names only.
+    let tagged = exists(&victim);
+    if tagged {
+        docker(&["rmi", &victim]);
+    }
+    assert!(!tagged, "load tagged {victim}: {}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(exists(&format!("devenv/{}:{hash}", t.name)));
+    assert!(exists(&format!("devenv/layer:{hash}")));
+}
+
+#[test]
+fn pack_whose_metadata_names_another_image_is_refused_and_loads_nothing() {
+    let (t, _) = project();
+    let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
+    let victim = format!("adv/victim2-{}:1", t.name);
+    p.set("image", &format!("\"{victim}\""));
+    let crafted = t.root().join("crafted.tar");
+    p.write(&crafted);
+    remove_all_images(&t);
+    assert_refused_and_nothing_loaded(&t, &crafted, std::slice::from_ref(&victim));
+    if exists(&victim) {
+        docker(&["rmi", &victim]);
+    }
+}
+
+#[test]
+fn metadata_of_one_pack_on_anothers_content_is_refused_by_load_verify_and_diff() {
+    let (t, first) = project();
+    let one = Pack::read(&pack(&t, "one.devenv.tar"));
+    t.write("app.txt", "version 2, longer\n");
+    t.ok(&["build"]);
+    let two = Pack::read(&pack(&t, "two.devenv.tar"));
+    let mut p = Pack {
+        json: one.json.clone(),
+        images: two.images.clone(),
+    };
+    let crafted = t.root().join("crafted.tar");
+    p.write(&crafted);
+    let crafted_s = crafted.to_str().unwrap();
+    // Against the first build (which the metadata names), neither `verify` nor `diff` may
+    // believe it.
+    t.write("app.txt", "version 1\n");
+    t.ok(&["build"]);
+    let out = t.run(&["verify", "--against", crafted_s]);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("holds the same image"), "{}", stdout(&out));
+    let out = t.run(&["diff", &first, crafted_s]);
+    assert!(!stdout(&out).contains("same environment"), "{}", stdout(&out));
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    remove_all_images(&t);
+    let names = [
+        format!("devenv/{}:{first}", t.name),
+        format!("devenv/layer:{first}"),
+    ];
+    assert_refused_and_nothing_loaded(&t, &crafted, &names);
+}
+
+#[test]
+fn pack_holding_no_image_is_refused_by_load_verify_and_diff() {
+    let (t, hash) = project();
+    let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(2);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "manifest.json", b"[]".as_slice())
+        .unwrap();
+    p.images = b.into_inner().unwrap();
+    let crafted = t.root().join("empty.tar");
+    p.write(&crafted);
+    let crafted_s = crafted.to_str().unwrap();
+    let out = t.run(&["verify", "--against", crafted_s]);
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("holds the same image"), "{}", stdout(&out));
+    let out = t.run(&["diff", &hash, crafted_s]);
+    assert!(!stdout(&out).contains("same environment"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("does not hold what its metadata says"), "{}", stderr(&out));
+    let out = t.run(&["load", crafted_s]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn altered_pack_metadata_is_refused_and_loads_nothing() {
+    let (t, hash) = project();
+    let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
+    // An edit that recomputes no checksum.
+    p.set("devenv_version", "\"9.9.9\"");
+    let crafted = t.root().join("crafted.tar");
+    p.write_as_is(&crafted);
+    remove_all_images(&t);
+    let names = [format!("devenv/layer:{hash}")];
+    assert_refused_and_nothing_loaded(&t, &crafted, &names);
+}
+
+#[test]
+fn version_1_pack_is_refused_naming_its_version_and_the_fix() {
+    let (t, hash) = project();
+    let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
+    // What devenv wrote before the metadata was covered.
+    if p.json.contains("\"version\":") {
+        p.json = p.json.replacen(
+            &format!("\"version\":{},", p.field("version")),
+            "",
+            1,
+        );
+        p.json = p.json.replacen(
+            &format!(",\"meta_sha256\":{}", p.field("meta_sha256")),
+            "",
+            1,
+        );
+    }
+    p.set("format", "\"devenv-pack-v1\"");
+    let old = t.root().join("old.tar");
+    p.write(&old);
+    remove_all_images(&t);
+    let names = [format!("devenv/layer:{hash}")];
+    assert_refused_and_nothing_loaded(&t, &old, &names);
+    let err = stderr(&t.run(&["load", old.to_str().unwrap()]));
+    assert!(err.contains("version 1 pack"), "{err}");
+    assert!(err.contains("devenv pack"), "{err}");
+}
+
+#[test]
+fn load_in_a_project_reads_the_project_manifest_not_the_pack_as_one() {
+    let (t, _) = project();
+    let file = pack(&t, "env.devenv.tar");
+    std::fs::remove_file(t.root().join("devenv.lock")).unwrap();
+    let out = t.run(&["load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("wrote devenv.lock from the pack"), "{err}");
+    assert!(err.contains("this is the environment of this project"), "{err}");
+}
+
+/// The pack is a FIFO that hands out a genuine pack on the first open and a pack with an
+/// extra name on any later one: what the engine loads must be what was checked.
+#[test]
+fn load_gives_the_engine_the_bytes_it_checked() {
+    let (t, _) = project();
+    let genuine = std::fs::read(pack(&t, "env.devenv.tar")).unwrap();
+    let mut p = Pack::read(&t.root().join("env.devenv.tar"));
+    let victim = format!("adv/swapped-{}:1", t.name);
+    let mut manifest = p.manifest();
+    for item in manifest.as_array_mut().unwrap() {
+        item["RepoTags"] = serde_json::json!([victim.clone()]);
+    }
+    p.set_manifest(&manifest);
+    let swapped = t.root().join("swapped.tar");
+    p.write(&swapped);
+    let swapped = std::fs::read(&swapped).unwrap();
+    let fifo = t.root().join("fifo.tar");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    remove_all_images(&t);
+    let mut child = t.cmd(&["load", fifo.to_str().unwrap()]);
+    let child = child
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (fifo, done) = (fifo.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let _ = f.write_all(&genuine);
+            drop(f);
+            // Once devenv has closed the file, any later open gets the other pack.
+            while holds(pid, &fifo) && !done.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                use std::os::unix::fs::OpenOptionsExt;
+                let opened = std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&fifo);
+                if let Ok(mut f) = opened {
+                    let flags = nix::fcntl::OFlag::empty();
+                    let _ = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(flags));
+                    let _ = f.write_all(&swapped);
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    let tagged = exists(&victim);
+    if tagged {
+        docker(&["rmi", &victim]);
+    }
+    assert!(!tagged, "the engine loaded other bytes than the checked ones");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Whether process `pid` has `path` open.
+fn holds(pid: u32, path: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
+}
