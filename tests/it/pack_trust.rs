@@ -197,7 +197,10 @@ fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[Stri
     let crafted = Pack::read(file);
     let ids = crafted.held_ids();
     for id in &ids {
-        assert!(!exists(id), "{id} is already there: the test proves nothing");
+        assert!(
+            !exists(id),
+            "{id} is already there: the test proves nothing"
+        );
     }
     let before = all_images();
     let out = t.run(&["load", file.to_str().unwrap()]);
@@ -208,7 +211,11 @@ fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[Stri
         stdout(&out),
         stderr(&out)
     );
-    assert!(stderr(&out).contains("refused, nothing loaded"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused, nothing loaded"),
+        "{}",
+        stderr(&out)
+    );
     for id in &ids {
         assert!(!exists(id), "a refused pack loaded {id}");
     }
@@ -284,9 +291,17 @@ fn metadata_of_one_pack_on_anothers_content_is_refused_by_load_verify_and_diff()
     t.ok(&["build"]);
     let out = t.run(&["verify", "--against", crafted_s]);
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(!stdout(&out).contains("holds the same image"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("holds the same image"),
+        "{}",
+        stdout(&out)
+    );
     let out = t.run(&["diff", &first, crafted_s]);
-    assert!(!stdout(&out).contains("same environment"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("same environment"),
+        "{}",
+        stdout(&out)
+    );
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
     remove_all_images(&t);
     let names = [
@@ -312,10 +327,22 @@ fn pack_holding_no_image_is_refused_by_load_verify_and_diff() {
     let crafted_s = crafted.to_str().unwrap();
     let out = t.run(&["verify", "--against", crafted_s]);
     assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(!stdout(&out).contains("holds the same image"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("holds the same image"),
+        "{}",
+        stdout(&out)
+    );
     let out = t.run(&["diff", &hash, crafted_s]);
-    assert!(!stdout(&out).contains("same environment"), "{}", stdout(&out));
-    assert!(stderr(&out).contains("does not hold what its metadata says"), "{}", stderr(&out));
+    assert!(
+        !stdout(&out).contains("same environment"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("does not hold what its metadata says"),
+        "{}",
+        stderr(&out)
+    );
     let out = t.run(&["load", crafted_s]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
@@ -339,11 +366,9 @@ fn version_1_pack_is_refused_naming_its_version_and_the_fix() {
     let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
     // What devenv wrote before the metadata was covered.
     if p.json.contains("\"version\":") {
-        p.json = p.json.replacen(
-            &format!("\"version\":{},", p.field("version")),
-            "",
-            1,
-        );
+        p.json = p
+            .json
+            .replacen(&format!("\"version\":{},", p.field("version")), "", 1);
         p.json = p.json.replacen(
             &format!(",\"meta_sha256\":{}", p.field("meta_sha256")),
             "",
@@ -370,7 +395,10 @@ fn load_in_a_project_reads_the_project_manifest_not_the_pack_as_one() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("wrote devenv.lock from the pack"), "{err}");
-    assert!(err.contains("this is the environment of this project"), "{err}");
+    assert!(
+        err.contains("this is the environment of this project"),
+        "{err}"
+    );
 }
 
 /// The pack is a FIFO that hands out a genuine pack on the first open and a pack with an
@@ -437,7 +465,10 @@ fn load_gives_the_engine_the_bytes_it_checked() {
     if tagged {
         docker(&["rmi", &victim]);
     }
-    assert!(!tagged, "the engine loaded other bytes than the checked ones");
+    assert!(
+        !tagged,
+        "the engine loaded other bytes than the checked ones"
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -448,4 +479,188 @@ fn holds(pid: u32, path: &Path) -> bool {
     };
     fds.flatten()
         .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
+}
+
+/// The `devenv` binary under `timeout SECONDS`, in the project.
+fn timed(t: &TestContext, seconds: u32, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("timeout")
+        .arg(seconds.to_string())
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(args)
+        .current_dir(t.root())
+        .env("HOME", t.home.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .unwrap()
+}
+
+/// `docker commit` over `image` with `labels`, named `reference`, with the test's label.
+fn commit_with_labels(t: &TestContext, image: &str, labels: &[String], reference: &str) {
+    let name = format!("{}-commit", t.name);
+    docker(&["create", "--name", &name, image, "/bin/sh", "-c", "true"]);
+    let mut args = vec!["commit".to_owned()];
+    for l in labels.iter().chain([&t.label()]) {
+        args.push("--change".into());
+        args.push(format!("LABEL {l}"));
+    }
+    args.push(name.clone());
+    args.push(reference.to_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    docker(&args);
+    docker(&["rm", "-f", &name]);
+}
+
+#[test]
+fn diff_of_an_image_whose_parent_labels_form_a_cycle_ends() {
+    let (t, hash) = project();
+    let k1 = sha(format!("{}-1", t.name).as_bytes());
+    let k2 = sha(format!("{}-2", t.name).as_bytes());
+    let layer = format!("devenv/layer:{hash}");
+    for (key, parent) in [(&k1, &k2), (&k2, &k1)] {
+        commit_with_labels(
+            &t,
+            &layer,
+            &[
+                format!("dev.devenv.key={key}"),
+                format!("dev.devenv.parent={parent}"),
+            ],
+            &format!("devenv/layer:{key}"),
+        );
+    }
+    let out = timed(&t, 60, &["diff", &k1, &hash]);
+    for key in [&k1, &k2] {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", &format!("devenv/layer:{key}")])
+            .output();
+    }
+    assert_ne!(out.status.code(), Some(124), "diff never ended");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn non_ascii_key_label_is_reported_not_a_panic() {
+    let (t, hash) = project();
+    let layer = format!("devenv/layer:{hash}");
+    commit_with_labels(
+        &t,
+        &layer,
+        &["dev.devenv.key=aéééééééééééé".to_owned()],
+        &layer,
+    );
+    let out = t.run(&["verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out)
+            .contains("another image is tagged under this key (its labels name key aéééééééééé"),
+        "{}",
+        stdout(&out)
+    );
+    let out = t.run(&["diff", &hash, "."]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `diff A PACK` says what `diff A IMAGE` says of the image the pack holds: the layers
+/// `docker save` stores as symlinks are read through them.
+#[test]
+fn diff_against_a_pack_reads_its_symlinked_layers() {
+    let (t, first) = project();
+    t.write("app.txt", "version 2, longer\n");
+    t.ok(&["build"]);
+    let second = t.ok(&["hash"]).trim().to_owned();
+    let file = pack(&t, "two.devenv.tar");
+    let links = Pack::read(&file)
+        .entries()
+        .iter()
+        .filter(|(h, _)| h.entry_type() == tar::EntryType::Symlink)
+        .count();
+    assert!(
+        links > 0,
+        "the pack holds no symlinked layer: the test proves nothing"
+    );
+    let json = |b: &str| -> serde_json::Value {
+        serde_json::from_str(&t.ok(&["diff", "--json", &first, b])).unwrap()
+    };
+    let (image, packed) = (json(&second), json(file.to_str().unwrap()));
+    assert_eq!(image["files"], packed["files"], "{packed}");
+    assert_eq!(image["packages"], packed["packages"]);
+}
+
+/// A pack whose layer tars are gzip-compressed (the engine loads those too) is compared by
+/// their content, not skipped.
+#[test]
+fn diff_against_a_pack_reads_gzip_layers() {
+    let (t, first) = project();
+    t.write("app.txt", "version 2, longer\n");
+    t.ok(&["build"]);
+    let second = t.ok(&["hash"]).trim().to_owned();
+    let mut p = Pack::read(&pack(&t, "two.devenv.tar"));
+    let mut entries = p.entries();
+    for (h, data) in &mut entries {
+        let is_layer = h.path().unwrap().to_string_lossy().ends_with("/layer.tar");
+        if is_layer && h.entry_type() == tar::EntryType::Regular {
+            let mut gz = std::process::Command::new("gzip")
+                .arg("-c")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = gz.stdin.take().unwrap();
+            let input = data.clone();
+            let feeder = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+            let out = gz.wait_with_output().unwrap();
+            feeder.join().unwrap();
+            *data = out.stdout;
+        }
+    }
+    p.set_entries(&entries);
+    let crafted = t.root().join("gz.devenv.tar");
+    p.write(&crafted);
+    let json = |b: &str| -> serde_json::Value {
+        serde_json::from_str(&t.ok(&["diff", "--json", &first, b])).unwrap()
+    };
+    let (image, packed) = (json(&second), json(crafted.to_str().unwrap()));
+    assert_eq!(image["files"], packed["files"], "{packed}");
+    assert_eq!(image["packages"], packed["packages"]);
+}
+
+/// `load` streams: a pack of ~200 MB is loaded in far less memory than its size.
+#[test]
+fn load_of_a_large_pack_streams_it() {
+    let t = TestContext::new();
+    t.manifest(
+        r#"
+[[step]]
+name = "big"
+run = "head -c 200000000 /dev/urandom > /big"
+"#,
+    );
+    t.ok(&["build"]);
+    let file = pack(&t, "big.devenv.tar");
+    assert!(std::fs::metadata(&file).unwrap().len() > 200_000_000);
+    remove_all_images(&t);
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "maxrss=%M"])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(["load", file.to_str().unwrap()])
+        .current_dir(t.root())
+        .env("HOME", t.home.path())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let kb: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss="))
+        .expect("GNU time's report")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(kb < 100_000, "load used {kb} kB for a 200 MB pack");
 }
