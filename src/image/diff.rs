@@ -765,6 +765,31 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_devenv_cannot_read_is_named_not_skipped() {
+        let mut save = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, data: &[u8]| {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            save.append_data(&mut h, path, data).unwrap();
+        };
+        add("a/layer.tar", &[0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]);
+        add(
+            "manifest.json",
+            br#"[{"Config":"c.json","RepoTags":null,"Layers":["a/layer.tar"]}]"#,
+        );
+        let bytes = save.into_inner().unwrap();
+        let tree = read_save_stream(bytes.as_slice(), None).unwrap();
+        assert_eq!(
+            tree.notes,
+            [
+                "filesystem layer 1 (a/layer.tar) is zstd-compressed, which devenv cannot read: \
+              its files are not compared"
+            ]
+        );
+    }
+
+    #[test]
     fn whiteouts_remove_lower_files() {
         let file = |d: &str| FileEntry {
             layer: 0,

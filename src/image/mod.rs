@@ -475,4 +475,11 @@ mod tests {
         assert_eq!(first_error(Ok(1), Ok(()), &mut r).unwrap(), 1);
         assert_eq!(r.0.len(), 1);
     }
+
+    #[test]
+    fn head_never_splits_a_character() {
+        assert_eq!(head("aéééééééééééé", 12), "aééééééééééé");
+        assert_eq!(head("abc", 12), "abc");
+        assert_eq!(head(&"f".repeat(64), 12), "ffffffffffff");
+    }
 }

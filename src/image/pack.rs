@@ -347,6 +347,7 @@ async fn tag_loaded(
     meta: &PackMeta,
     reporter: &mut dyn Reporter,
 ) -> Result<(), PackError> {
+    // Every id first, so a failure tags nothing.
     for layer in &meta.layers {
         let loaded = engine
             .image_detail(&layer.id)
@@ -359,6 +360,8 @@ async fn tag_loaded(
                 want: verify::short_id(&layer.id),
             });
         }
+    }
+    for layer in &meta.layers {
         engine
             .tag(&layer.id, super::LAYER_REPO, &layer.key)
             .await
