@@ -50,8 +50,8 @@ impl Pack {
         let key = format!("\"{name}\":");
         let at = self.json.find(&key).unwrap() + key.len();
         let rest = &self.json[at..];
-        let end = if rest.starts_with('"') {
-            rest[1..].find('"').unwrap() + 2
+        let end = if let Some(quoted) = rest.strip_prefix('"') {
+            quoted.find('"').unwrap() + 2
         } else {
             rest.find([',', '}']).unwrap()
         };
