@@ -1381,12 +1381,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__load)
-            opts="-C -v -q -h -V --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -245,6 +245,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand pack" -s v -l verbose -d '
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -s h -l help -d 'Print help'
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -s V -l version -d 'Print version'
+complete -c devenv -n "__fish_devenv_using_subcommand load" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand load" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand load" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
 complete -c devenv -n "__fish_devenv_using_subcommand load" -l color -d 'When to use colours' -r -f -a "auto\t''

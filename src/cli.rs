@@ -196,7 +196,9 @@ Examples:
     Pack(PackArgs),
     /// Load a file written by `devenv pack`, without registry or network.
     #[command(
-        after_help = "A truncated or altered file is refused before anything is loaded.
+        after_help = "The file is checked whole before the engine sees a byte: a truncated, altered or \
+                      inconsistent one (metadata that its images do not back) is refused and loads \
+                      nothing. Only devenv's own names are tagged.
 
 Examples:
   devenv load shop.devenv.tar && devenv up --locked"
