@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -34,8 +34,8 @@ pub struct SideLayer {
 pub enum Filesystem {
     /// A local image reference.
     Local(String),
-    /// A pack, and the id of the image in it.
-    Pack(PathBuf, String),
+    /// A checked pack, open, and the id of the image in it.
+    Pack(std::sync::Arc<std::fs::File>, String),
     /// Not available (not built).
     None,
 }
@@ -55,7 +55,7 @@ pub struct Side {
 impl Side {
     /// A side from a pack file.
     pub fn from_pack(source: &str, path: &Path) -> Result<Side, pack::PackError> {
-        let meta = pack::read_checked(path)?;
+        let (meta, file) = pack::open_checked(path)?;
         let mut total = 0;
         let layers = meta
             .layers
@@ -75,7 +75,7 @@ impl Side {
             hash: meta.hash.clone(),
             layers,
             id: Some(meta.id.clone()),
-            filesystem: Filesystem::Pack(path.to_path_buf(), meta.id),
+            filesystem: Filesystem::Pack(std::sync::Arc::new(file), meta.id),
         })
     }
 
@@ -346,11 +346,13 @@ async fn read_filesystem(engine: &Engine, fs: &Filesystem) -> Result<Option<Tree
     };
     match fs {
         Filesystem::None => Ok(None),
-        Filesystem::Pack(path, image) => {
-            let path = path.clone();
+        Filesystem::Pack(file, image) => {
+            let file = file.clone();
             let image = image.clone();
             let tree = tokio::task::spawn_blocking(move || {
-                let file = std::fs::File::open(&path)?;
+                use std::io::Seek;
+                let mut file = &*file;
+                file.seek(std::io::SeekFrom::Start(0))?;
                 read_save_stream(std::io::BufReader::new(file), Some(&image))
             })
             .await

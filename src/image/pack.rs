@@ -278,13 +278,20 @@ pub(super) fn padded(size: u64) -> usize {
 /// Read a pack and check it whole (checksums, content, every claim of its metadata), without
 /// the engine.
 pub fn read_checked(path: &Path) -> Result<PackMeta, PackError> {
+    open_checked(path).map(|(meta, _)| meta)
+}
+
+/// [`read_checked`], also returning the open file, so that whoever reads it again reads the
+/// file that was checked, not whatever is at the path by then.
+pub fn open_checked(path: &Path) -> Result<(PackMeta, std::fs::File), PackError> {
     let shown = path.display().to_string();
     let file = std::fs::File::open(path).map_err(io(&shown))?;
-    check(
-        std::io::BufReader::with_capacity(1 << 20, file),
+    let meta = check(
+        std::io::BufReader::with_capacity(1 << 20, &file),
         &shown,
         None,
-    )
+    )?;
+    Ok((meta, file))
 }
 
 /// Load a pack into the engine: check it while copying what the engine may load into a
