@@ -226,6 +226,54 @@ fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[Stri
     let new: Vec<&String> = after.iter().filter(|i| !before.contains(i)).collect();
     let ours: Vec<&&String> = new.iter().filter(|i| ids.contains(i)).collect();
     assert!(ours.is_empty(), "a refused pack loaded {ours:?}");
+    assert_no_layer_left(&crafted);
+}
+
+/// Layers cannot be listed, but the engine loads only the layers it does not have: loading the
+/// content now must load every layer of its longest chain (the test's base is its own, so
+/// none of them is shared with anything else). The images it makes carry the test's label
+/// and go with the test.
+fn assert_no_layer_left(crafted: &Pack) {
+    let mut content = crafted.clone();
+    let mut manifest = content.manifest();
+    let Some(items) = manifest.as_array_mut().filter(|i| !i.is_empty()) else {
+        return;
+    };
+    let chain = items
+        .iter()
+        .map(|i| i["Layers"].as_array().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0);
+    for item in items.iter_mut() {
+        item["RepoTags"] = serde_json::Value::Null;
+    }
+    content.set_manifest(&manifest);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &content.images).unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--unix-socket", "/var/run/docker.sock", "-X", "POST"])
+        .args(["-H", "Content-Type: application/x-tar", "--data-binary"])
+        .arg(format!("@{}", file.path().display()))
+        .arg("http://engine/images/load?quiet=0")
+        .output()
+        .expect("curl, to see which layers the engine loads");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fresh: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["status"] == "Loading layer")
+        .filter_map(|v| v["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        fresh.len(),
+        chain,
+        "layers of the refused pack were left in the engine: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
