@@ -455,7 +455,8 @@ fn unix_seconds(time: &str) -> Option<i64> {
     let offset = match zone {
         Some(z) if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
             let sign = if z.starts_with('-') { -1 } else { 1 };
-            sign * (z[1..3].parse::<i64>().ok()? * 3600 + z[4..6].parse::<i64>().ok()? * 60)
+            sign * (z.get(1..3)?.parse::<i64>().ok()? * 3600
+                + z.get(4..6)?.parse::<i64>().ok()? * 60)
         }
         _ => 0,
     };
