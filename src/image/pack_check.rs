@@ -466,6 +466,11 @@ fn check_claims(meta: &PackMeta, content: &Content) -> Result<(), String> {
     if meta.hash != key || meta.id != id {
         return Err("its hash and image are not those of its last layer".into());
     }
+    let lock = crate::manifest::LockFile::parse(&meta.lock, "its lock")
+        .map_err(|e| format!("its lock is unreadable: {e}"))?;
+    if meta.layers[0].inputs.base.as_deref() != Some(lock.base.digest.as_str()) {
+        return Err("its lock names another base than its config layer".into());
+    }
     let valid_project =
         meta.project.len() <= 63 && crate::manifest::is_repo_component(&meta.project);
     if !valid_project || meta.image != format!("devenv/{}:{}", meta.project, meta.hash) {

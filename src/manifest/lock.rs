@@ -69,8 +69,13 @@ impl LockFile {
                 })
             }
         };
-        let lock: LockFile = toml::from_str(&text).map_err(|e| LockError::Invalid {
-            path: path.display().to_string(),
+        Self::parse(&text, &path.display().to_string()).map(Some)
+    }
+
+    /// Parse and check a lock file's text (`shown` names it in errors).
+    pub fn parse(text: &str, shown: &str) -> Result<LockFile, LockError> {
+        let lock: LockFile = toml::from_str(text).map_err(|e| LockError::Invalid {
+            path: shown.to_owned(),
             message: e.message().to_owned(),
         })?;
         let entries = std::iter::once(("base".to_owned(), &lock.base)).chain(
@@ -85,7 +90,7 @@ impl LockFile {
             });
             if !valid {
                 return Err(LockError::Invalid {
-                    path: path.display().to_string(),
+                    path: shown.to_owned(),
                     message: format!(
                         "{what} digest `{d}` is not `sha256:` and 64 lowercase hex digits"
                     ),
@@ -94,14 +99,14 @@ impl LockFile {
         }
         if lock.version != LOCK_VERSION {
             return Err(LockError::Invalid {
-                path: path.display().to_string(),
+                path: shown.to_owned(),
                 message: format!(
                     "version {} is not supported by this devenv (expected {LOCK_VERSION})",
                     lock.version
                 ),
             });
         }
-        Ok(Some(lock))
+        Ok(lock)
     }
 
     /// Render the lock file text (stable, so unchanged locks produce identical bytes).

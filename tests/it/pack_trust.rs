@@ -193,7 +193,7 @@ fn exists(reference: &str) -> bool {
 /// `load` refuses `file` and the engine holds nothing of it afterwards: none of the images
 /// its content or metadata name, no name it asks for. (Other tests share the engine, so
 /// images of theirs may come and go: only this pack's ids are compared.)
-fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[String]) {
+fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[String]) -> String {
     let crafted = Pack::read(file);
     let ids = crafted.held_ids();
     for id in &ids {
@@ -227,6 +227,7 @@ fn assert_refused_and_nothing_loaded(t: &TestContext, file: &Path, names: &[Stri
     let ours: Vec<&&String> = new.iter().filter(|i| ids.contains(i)).collect();
     assert!(ours.is_empty(), "a refused pack loaded {ours:?}");
     assert_no_layer_left(&crafted);
+    stderr(&out)
 }
 
 /// Layers cannot be listed, but the engine loads only the layers it does not have: loading the
@@ -313,7 +314,8 @@ fn pack_whose_metadata_names_another_image_is_refused_and_loads_nothing() {
     let crafted = t.root().join("crafted.tar");
     p.write(&crafted);
     remove_all_images(&t);
-    assert_refused_and_nothing_loaded(&t, &crafted, std::slice::from_ref(&victim));
+    let err = assert_refused_and_nothing_loaded(&t, &crafted, std::slice::from_ref(&victim));
+    assert!(err.contains("not one of devenv's"), "{err}");
     if exists(&victim) {
         docker(&["rmi", &victim]);
     }
@@ -356,7 +358,11 @@ fn metadata_of_one_pack_on_anothers_content_is_refused_by_load_verify_and_diff()
         format!("devenv/{}:{first}", t.name),
         format!("devenv/layer:{first}"),
     ];
-    assert_refused_and_nothing_loaded(&t, &crafted, &names);
+    let err = assert_refused_and_nothing_loaded(&t, &crafted, &names);
+    assert!(
+        err.contains("does not hold what its metadata says"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -406,6 +412,25 @@ fn altered_pack_metadata_is_refused_and_loads_nothing() {
     remove_all_images(&t);
     let names = [format!("devenv/layer:{hash}")];
     assert_refused_and_nothing_loaded(&t, &crafted, &names);
+}
+
+/// The lock a pack carries is written into a project without one: it must name the base the
+/// config layer was built on.
+#[test]
+fn pack_whose_lock_names_another_base_is_refused_and_loads_nothing() {
+    let (t, hash) = project();
+    let mut p = Pack::read(&pack(&t, "env.devenv.tar"));
+    let key = "digest = \\\"sha256:";
+    let at = p.json.find(key).expect("the lock's base digest") + key.len();
+    p.json.replace_range(at..at + 64, &"0".repeat(64));
+    let crafted = t.root().join("crafted.tar");
+    p.write(&crafted);
+    remove_all_images(&t);
+    std::fs::remove_file(t.root().join("devenv.lock")).unwrap();
+    let names = [format!("devenv/layer:{hash}")];
+    let err = assert_refused_and_nothing_loaded(&t, &crafted, &names);
+    assert!(err.contains("its lock names another base"), "{err}");
+    assert!(!t.root().join("devenv.lock").exists());
 }
 
 #[test]
