@@ -192,6 +192,7 @@ fn read_entries(
     mut copy: Option<&mut LoadCopy<'_>>,
 ) -> std::io::Result<Content> {
     let mut content = Content::default();
+    let mut seen = std::collections::HashSet::new();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -200,6 +201,13 @@ fn read_entries(
         if path.starts_with('/') || path.split('/').any(|c| c == "..") {
             return Err(std::io::Error::other(format!(
                 "the entry `{path}` leaves the archive"
+            )));
+        }
+        // Unpacked, a later entry replaces an earlier one: what was checked would not be what
+        // the engine reads.
+        if !seen.insert(path.trim_end_matches('/').to_owned()) {
+            return Err(std::io::Error::other(format!(
+                "the entry `{path}` appears twice"
             )));
         }
         let mut header = entry.header().clone();
@@ -551,6 +559,20 @@ mod tests {
         );
         assert_eq!(resolve_link("b/layer.tar", "../../etc/passwd"), None);
         assert_eq!(resolve_link("b/layer.tar", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn an_entry_written_twice_is_refused() {
+        let mut b = tar::Builder::new(Vec::new());
+        for data in [b"good".as_slice(), b"evil".as_slice()] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(4);
+            h.set_mode(0o644);
+            b.append_data(&mut h, "a/layer.tar", data).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let err = read_entries(&mut bytes.as_slice(), None).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
     }
 
     #[test]

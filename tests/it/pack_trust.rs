@@ -735,5 +735,6 @@ run = "head -c 200000000 /dev/urandom > /big"
         .trim()
         .parse()
         .unwrap();
+    eprintln!("load used {kb} kB for a 200 MB pack");
     assert!(kb < 100_000, "load used {kb} kB for a 200 MB pack");
 }
