@@ -441,7 +441,7 @@ fn read_save_stream(reader: impl Read, image: Option<&str>) -> std::io::Result<T
             manifest = Some(text);
         } else if entry.header().entry_type() == tar::EntryType::Symlink {
             let target = entry.link_name()?.unwrap_or_default();
-            if let Some(to) = super::pack_check::resolve_link(&path, &target.to_string_lossy()) {
+            if let Some(to) = super::pack_archive::resolve_link(&path, &target.to_string_lossy()) {
                 links.insert(path, to);
             }
         } else if path.ends_with("/layer.tar") || path.starts_with("blobs/sha256/") {

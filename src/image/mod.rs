@@ -15,6 +15,7 @@ mod leftovers;
 pub mod lock;
 pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
 pub mod pack;
+mod pack_archive;
 mod pack_check;
 mod prune;
 mod step;

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::pack_check::{check, LoadCopy};
+use super::pack_archive::LoadCopy;
+use super::pack_check::check;
 use super::verify::{self, LayerInputs};
 use super::{layer_ref, BuildError, Reporter};
 use crate::engine::Engine;
