@@ -24,8 +24,13 @@ pub enum InteropError {
     Json { path: String, message: String },
     #[error("{path}: {message}")]
     Unsupported { path: String, message: String },
-    #[error("cannot express {what} in a Dockerfile: {why}")]
-    Inexpressible { what: String, why: String },
+    #[error("cannot express {what} in {format}: {why}")]
+    Inexpressible {
+        /// `a Dockerfile`, `a devcontainer.json`.
+        format: &'static str,
+        what: String,
+        why: String,
+    },
     #[error("{path} already exists")]
     Exists { path: String },
     #[error("{what}: {message}")]
@@ -50,7 +55,7 @@ impl InteropError {
                     .into(),
             ),
             InteropError::Inexpressible { .. } => {
-                Some("change the manifest value, or write the Dockerfile by hand".into())
+                Some("change the manifest value, or write that file by hand".into())
             }
             InteropError::Io { .. } => None,
         }
