@@ -11,6 +11,7 @@ mod exec;
 mod init;
 mod interop;
 mod manifest_errors;
+mod messages;
 mod ownership;
 mod registry_base;
 mod remote;
