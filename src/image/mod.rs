@@ -104,6 +104,17 @@ pub enum BuildError {
 }
 
 impl BuildError {
+    /// The exit code devenv ends with because of this error: its own, or that of the error
+    /// it wraps (an unreachable engine is 3 wherever it happened).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BuildError::Interrupted => crate::error::EXIT_INTERRUPTED,
+            BuildError::Engine(e) => e.exit_code(),
+            BuildError::LockKept { source, .. } => source.exit_code(),
+            _ => 1,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             BuildError::LockOutdated { file, .. } => Some(format!(

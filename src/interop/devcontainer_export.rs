@@ -231,9 +231,9 @@ fn sh_unsubstituted(what: &str, script: &str) -> Result<String, InteropError> {
             if let Some((0, inner)) = first_substituted(rest) {
                 let pair = if q == Q::Double { "\"\"" } else { "''" };
                 if q == Q::Single || escaped {
-                    out.push_str(&format!("${pair}{{{inner}}}"));
+                    let _ = write!(out, "${pair}{{{inner}}}");
                 } else if inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    out.push_str(&format!("${inner}{pair}"));
+                    let _ = write!(out, "${inner}{pair}");
                 } else {
                     return Err(InteropError::Inexpressible {
                         format: "a devcontainer.json",

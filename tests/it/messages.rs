@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{stderr, TestContext};
+use crate::common::{docker, docker_lines, stderr, TestContext};
 
 /// Wait for `child` to exit within `limit`, killing it otherwise.
 fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
@@ -43,4 +43,96 @@ fn logs_follow_ends_when_its_reader_goes_away() {
     assert_eq!(exit_within(&mut child, Duration::from_secs(10)), Some(0));
     let out = t.run(&["down"]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn down_volumes_reports_what_it_removed_and_which_volume_is_left_and_why() {
+    let t = TestContext::new();
+    t.manifest("[container]\nvolumes = [\"data:/data\", \"more:/more\"]\n");
+    t.ok(&["up"]);
+    let volumes = docker_lines(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label={}", t.label()),
+    ]);
+    let data = volumes
+        .iter()
+        .find(|v| v.ends_with("data"))
+        .unwrap_or_else(|| panic!("{volumes:?}"))
+        .clone();
+    // A container that is not devenv's holds one of the project's volumes.
+    let image = format!("devenv-it-holder:{}", t.name);
+    t.import_base(&image);
+    let holder = format!("{}-holder", t.name);
+    docker(&[
+        "create",
+        "--name",
+        &holder,
+        "--label",
+        &t.label(),
+        "-v",
+        &format!("{data}:/d"),
+        &image,
+        "true",
+    ]);
+    let out = t.run(&["down", "--volumes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("already exists"), "{err}");
+    assert!(err.contains("removed container"), "{err}");
+    assert!(
+        err.contains("removed volume") && err.contains("more"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{data} (in use by container {holder})")),
+        "{err}"
+    );
+    assert!(t.containers().len() == 1, "only the holder is left");
+    docker(&["rm", &holder]);
+    let out = t.run(&["down", "--volumes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("removed volume {data}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `up` of a project whose service image is `reference`, which is not present locally.
+fn pull_failure(reference: &str) -> String {
+    let t = TestContext::new();
+    t.manifest(&format!("[services.db]\nimage = \"{reference}\"\n"));
+    let out = t.run(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    stderr(&out)
+}
+
+#[test]
+fn service_pull_failures_say_why_and_what_fixes_each() {
+    // Not found: a registry that has no such repository.
+    let registry = crate::cache::Registry::start();
+    let err = pull_failure(&format!("{}/devenv-it-no-such-repo:1", registry.addr));
+    assert!(err.contains("not found") && err.contains("typo"), "{err}");
+    // Unauthorized: a registry that wants credentials.
+    let auth = crate::secrets::AuthRecorder::start();
+    let err = pull_failure(&format!("{}/private/app:1", auth.addr));
+    assert!(
+        err.contains("unauthorized") && err.contains("docker login"),
+        "{err}"
+    );
+    // Network: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = pull_failure(&format!("127.0.0.1:{port}/app:1"));
+    assert!(
+        err.contains("cannot be reached") && err.contains("proxy"),
+        "{err}"
+    );
+    assert!(!err.contains("could not be pulled"), "{err}");
 }
