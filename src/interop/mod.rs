@@ -35,6 +35,16 @@ pub enum InteropError {
     Exists { path: String },
     #[error("{what}: {message}")]
     Io { what: String, message: String },
+    #[error(
+        "{path}: dockerComposeFile names `{named}`, which cannot be read at {tried}: {message}"
+    )]
+    ComposeFile {
+        /// The devcontainer.json that names it, as shown to the user.
+        path: String,
+        named: String,
+        tried: String,
+        message: String,
+    },
     #[error("no devcontainer.json found (looked for {looked})")]
     NotFound { looked: String },
 }
@@ -57,6 +67,10 @@ impl InteropError {
             InteropError::Inexpressible { .. } => {
                 Some("change the manifest value, or write that file by hand".into())
             }
+            InteropError::ComposeFile { path, .. } => Some(format!(
+                "fix dockerComposeFile in {path} (a relative path is read from that file's \
+                 folder), or create the Compose file there"
+            )),
             InteropError::Io { .. } => None,
         }
     }

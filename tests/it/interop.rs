@@ -1087,3 +1087,24 @@ fn exported_devcontainer_keeps_dollar_signs_literal_through_import() {
         stderr(&out)
     );
 }
+
+#[test]
+fn import_of_a_missing_compose_file_names_the_property_the_file_and_the_path_tried() {
+    let t = TestContext::new();
+    t.write(
+        ".devcontainer/devcontainer.json",
+        "{ \"dockerComposeFile\": \"../compose/app.yml\", \"service\": \"dev\" }\n",
+    );
+    let out = t.run(&["import", "devcontainer"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let tried = t.root().join("compose/app.yml");
+    assert!(
+        err.contains(
+            ".devcontainer/devcontainer.json: dockerComposeFile names `../compose/app.yml`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&tried.display().to_string()), "{err}");
+    assert!(err.contains("hint: fix dockerComposeFile"), "{err}");
+}
