@@ -16,6 +16,7 @@ mod ownership;
 mod registry_base;
 mod remote;
 mod root_helpers;
+mod scripts;
 mod secrets;
 mod services;
 mod verify;
