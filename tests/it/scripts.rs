@@ -48,3 +48,45 @@ fn make_rootfs_root_directory_is_open_to_every_user_whatever_the_umask() {
         assert_eq!(modes.get(path), Some(&mode), "{path}: {modes:?}");
     }
 }
+
+/// The host of the machine's Debian mirror, from its apt configuration.
+fn mirror_host() -> String {
+    let uri = crate::root_helpers::debian_mirror();
+    let rest = uri.split_once("://").map_or(uri.as_str(), |(_, r)| r);
+    rest.split(['/', ':']).next().unwrap_or_default().to_owned()
+}
+
+/// Every text file the project tracks (no `target/`, no `.git/`).
+fn tracked_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if p.is_dir() && !p.is_symlink() {
+            if name != "target" && name != ".git" {
+                tracked_files(&p, out);
+            }
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_file_names_the_package_mirror_host() {
+    let host = mirror_host();
+    assert!(
+        host.contains('.'),
+        "a host name from the apt configuration: {host:?}"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    tracked_files(root, &mut files);
+    let naming: Vec<String> = files
+        .iter()
+        .filter(|p| {
+            std::fs::read(p).is_ok_and(|b| b.windows(host.len()).any(|w| w == host.as_bytes()))
+        })
+        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    assert!(naming.is_empty(), "these files name {host}: {naming:?}");
+}
