@@ -90,3 +90,33 @@ fn no_file_names_the_package_mirror_host() {
         .collect();
     assert!(naming.is_empty(), "these files name {host}: {naming:?}");
 }
+
+#[test]
+fn test_cleanup_removes_its_images_by_name_and_keeps_another_projects_tag() {
+    let t = crate::common::TestContext::new();
+    t.manifest("[[step]]\nrun = \"echo built > /built\"\n");
+    t.ok(&["build"]);
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    let ours = format!("devenv/{}:{hash}", t.name);
+    // Another project's name on the same image id (as a shared layer gets it).
+    let foreign = format!("devenv-it-foreign/keep-{}x:1", t.name);
+    crate::common::docker(&["tag", &ours, &foreign]);
+    let exists = |r: &str| {
+        Command::new("docker")
+            .args(["image", "inspect", r])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let (label, name) = (format!("label={}", t.label()), t.name.clone());
+    drop(t);
+    let kept = exists(&foreign);
+    let ours_left = exists(&ours);
+    // Now the image's last name goes, and with it what the test left untagged below it.
+    let _ = Command::new("docker").args(["rmi", &foreign]).output();
+    crate::common::remove_images(&label, &name);
+    assert!(crate::common::docker_lines(&["images", "-aq", "--filter", &label]).is_empty());
+    assert!(kept, "the cleanup stripped another project's tag {foreign}");
+    assert!(!ours_left, "the test's own {ours} is left");
+}
