@@ -252,6 +252,12 @@ impl EngineError {
                 action,
                 message: error,
             },
+            // The engine went away after the first contact (stopped, network lost): the same
+            // as not reaching it at all, so every command exits 3 for it.
+            other if lost_engine(&other) => EngineError::Unreachable {
+                endpoint: endpoint(),
+                reason: format!("lost while trying to {action}: {}", root_cause(&other)),
+            },
             other => EngineError::Api {
                 action,
                 message: other.to_string(),
@@ -261,6 +267,24 @@ impl EngineError {
 
     pub fn is_not_found(&self) -> bool {
         matches!(self, EngineError::NotFound { .. })
+    }
+}
+
+/// Whether a request failed because the engine could not be connected to at all (as
+/// opposed to an answer, or a failure of the request itself).
+fn lost_engine(err: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    use std::io::ErrorKind;
+    match err {
+        E::HyperLegacyError { err } => err.is_connect(),
+        E::SocketNotFoundError(_) => true,
+        E::IOError { err } => matches!(
+            err.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+        ),
+        _ => false,
     }
 }
 
@@ -566,6 +590,26 @@ mod tests {
             "in use"
         );
         assert_eq!(kind("Container ab is not running"), "other");
+    }
+
+    #[test]
+    fn an_engine_lost_after_connecting_is_unreachable() {
+        let refused = bollard::errors::Error::IOError {
+            err: std::io::ErrorKind::ConnectionRefused.into(),
+        };
+        let e = EngineError::api("remove volume v", refused);
+        assert!(matches!(e, EngineError::Unreachable { .. }), "{e:?}");
+        assert_eq!(e.exit_code(), crate::error::EXIT_ENGINE);
+        assert!(
+            e.to_string()
+                .contains("lost while trying to remove volume v"),
+            "{e}"
+        );
+        let answered = bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message: "boom".into(),
+        };
+        assert_eq!(EngineError::api("x", answered).exit_code(), 1);
     }
 
     #[test]
