@@ -95,9 +95,7 @@ impl Error {
     /// What to do next, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Engine(e)
-            | Error::Build(BuildError::Engine(e))
-            | Error::Session(SessionError::Engine(e)) => e.hint(),
+            Error::Engine(e) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
             Error::Stack(e) => e.hint(),

@@ -131,6 +131,7 @@ impl BuildError {
                     .into(),
             ),
             BuildError::LockKept { source, .. } => source.hint(),
+            BuildError::Engine(e) => e.hint(),
             BuildError::SecretMissing { secret, .. } => {
                 Some(format!("export {secret}=… before running devenv"))
             }

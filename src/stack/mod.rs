@@ -138,6 +138,7 @@ impl StackError {
                 format!("the services are: {}", known.join(", "))
             }),
             StackError::Engine(e) => e.hint(),
+            StackError::BindSync { source, .. } => source.hint(),
             _ => None,
         }
     }
