@@ -24,20 +24,26 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
     // dev container, the network nothing is attached to any more, and last the volumes.
     let mut any = say(stack::remove_services(&engine, m, &project.paths.dir).await?);
     any |= say(session::down(&engine, m, false, &project.paths.dir).await?);
-    any |= say(stack::remove_network(&engine, m)
-        .await?
-        .into_iter()
-        .collect());
+    // A network another container is attached to stays; the volumes still go, then its
+    // error is the command's.
+    let network = stack::remove_network(&engine, m).await;
+    if let Ok(removed) = &network {
+        any |= say(removed.iter().cloned().collect());
+    }
     if args.volumes {
         match session::down(&engine, m, true, &project.paths.dir).await {
             Ok(removed) => any |= say(removed),
             Err(SessionError::Engine(EngineError::VolumesLeft { removed, left })) => {
                 say(removed.iter().map(|v| format!("volume {v}")).collect());
+                if let Err(e) = &network {
+                    ctx.printer.warn(&e.to_string());
+                }
                 return Err(EngineError::VolumesLeft { removed, left }.into());
             }
             Err(e) => return Err(e.into()),
         }
     }
+    network?;
     if !any {
         ctx.printer
             .info("nothing to remove: no environment container for this project");

@@ -247,6 +247,12 @@ impl EngineError {
                 status_code: 409,
                 message,
             } => conflict(action, message),
+            // A network with containers attached is refused with 403 and says so.
+            E::DockerResponseServerError { message, .. }
+                if message.contains("active endpoints") =>
+            {
+                EngineError::InUse { action, message }
+            }
             E::DockerResponseServerError { message, .. } => EngineError::Api { action, message },
             E::DockerStreamError { error } => EngineError::Api {
                 action,

@@ -136,3 +136,59 @@ fn service_pull_failures_say_why_and_what_fixes_each() {
     );
     assert!(!err.contains("could not be pulled"), "{err}");
 }
+
+#[test]
+fn down_with_a_foreign_container_on_the_network_removes_the_rest_and_says_why_it_stays() {
+    let t = TestContext::new();
+    t.manifest(
+        "[container]\nvolumes = [\"data:/data\"]\n\
+         [services.ticker]\ncommand = \"sleep 1000\"\n",
+    );
+    t.ok(&["up"]);
+    let network = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("label={}", t.label()),
+        "--format",
+        "{{.Name}}",
+    ])
+    .trim()
+    .to_owned();
+    assert!(!network.is_empty());
+    let image = format!("devenv-it-attached:{}", t.name);
+    t.import_base(&image);
+    let attached = format!("{}-attached", t.name);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &attached,
+        "--label",
+        &t.label(),
+        "--network",
+        &network,
+        &image,
+        "sleep",
+        "1000",
+    ]);
+    let out = t.run(&["down", "--volumes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("removed container"), "{err}");
+    assert!(err.contains("removed volume"), "{err}");
+    assert!(
+        err.contains(&format!("cannot remove network {network}"))
+            && err.contains("active endpoints"),
+        "{err}"
+    );
+    assert!(err.contains("hint: something else still uses it"), "{err}");
+    docker(&["rm", "-f", &attached]);
+    let out = t.run(&["down", "--volumes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("removed network {network}")),
+        "{}",
+        stderr(&out)
+    );
+}
