@@ -192,3 +192,50 @@ fn down_with_a_foreign_container_on_the_network_removes_the_rest_and_says_why_it
         stderr(&out)
     );
 }
+
+/// An "engine" that answers devenv's first contact (`GET /version`) and then is gone, as an
+/// engine that stops or a network that drops right after devenv connected.
+fn engine_that_goes_away() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = format!("tcp://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = std::io::Read::read(&mut conn, &mut buf);
+        let body = r#"{"ApiVersion":"1.41","MinAPIVersion":"1.12","Version":"20.10.24","Os":"linux","Arch":"amd64"}"#;
+        let _ = std::io::Write::write_all(
+            &mut conn,
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        // The listener and the connection close here: every later request is refused.
+    });
+    host
+}
+
+#[test]
+fn an_engine_lost_after_the_first_contact_exits_3_naming_it() {
+    let t = TestContext::new();
+    t.manifest("");
+    let host = engine_that_goes_away();
+    let out = t
+        .cmd(&["down"])
+        .env("DOCKER_HOST", &host)
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CONTEXT")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("cannot reach the Docker engine at {host}"))
+            && err.contains("lost while trying to"),
+        "{err}"
+    );
+}
