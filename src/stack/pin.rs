@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::StackError;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::fingerprint::{file_digest, StatCache};
 use crate::image::base::ROOTFS_REPO;
 use crate::image::LockMode;
@@ -167,6 +167,8 @@ async fn resolve(
         };
         match engine.pull(&pull, |_| {}).await {
             Ok(()) => found = engine.image(&pull).await?,
+            // The engine itself went away: that, not the image, is the error (exit 3).
+            Err(e @ EngineError::Unreachable { .. }) => return Err(e.into()),
             Err(e) => pull_error = Some(e),
         }
     }
