@@ -1,5 +1,5 @@
-//! The top-level error and exit status. Each module has its own error enum; this one maps
-//! them to exit codes and adds the `hint:` line users see.
+//! The top-level error and exit status. Each module has its own error enum, which knows its
+//! exit code (`exit_code()`) and its `hint()`; this one gathers them for `commands`.
 
 use crate::engine::EngineError;
 use crate::fingerprint::FingerprintError;
@@ -74,30 +74,28 @@ impl Error {
         }
     }
 
-    /// The exit code outside `run`/`shell`.
+    /// The exit code outside `run`/`shell`: each module's error knows its own (and that of
+    /// what it wraps), so an unreachable engine is 3 and an interruption 130 wherever they
+    /// happened.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Manifest(_) => EXIT_USAGE,
-            Error::Build(BuildError::Interrupted)
-            | Error::Session(
-                SessionError::Interrupted | SessionError::Build(BuildError::Interrupted),
-            ) => EXIT_INTERRUPTED,
-            Error::Engine(EngineError::Unreachable { .. })
-            | Error::Build(BuildError::Engine(EngineError::Unreachable { .. }))
-            | Error::Session(SessionError::Engine(EngineError::Unreachable { .. }))
-            | Error::Stack(crate::stack::StackError::Engine(EngineError::Unreachable { .. })) => {
-                EXIT_ENGINE
-            }
-            _ => 1,
+            Error::Engine(e) => e.exit_code(),
+            Error::Build(e) => e.exit_code(),
+            Error::Session(e) => e.exit_code(),
+            Error::Stack(e) => e.exit_code(),
+            Error::Lock(_)
+            | Error::Fingerprint(_)
+            | Error::Init(_)
+            | Error::Interop(_)
+            | Error::Other { .. } => 1,
         }
     }
 
     /// What to do next, when there is something useful to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Engine(e)
-            | Error::Build(BuildError::Engine(e))
-            | Error::Session(SessionError::Engine(e)) => e.hint(),
+            Error::Engine(e) => e.hint(),
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
             Error::Stack(e) => e.hint(),
@@ -113,3 +111,47 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::StackError;
+
+    fn unreachable() -> EngineError {
+        EngineError::Unreachable {
+            endpoint: "tcp://127.0.0.1:1".into(),
+            reason: "Connection refused".into(),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_engine_exits_3_wherever_it_is_wrapped() {
+        let bind_sync = |source: SessionError| {
+            Error::Stack(StackError::BindSync {
+                service: "web".into(),
+                source: Box::new(source),
+            })
+        };
+        for err in [
+            Error::Engine(unreachable()),
+            bind_sync(SessionError::Engine(unreachable())),
+            bind_sync(SessionError::Build(BuildError::Engine(unreachable()))),
+            Error::Session(SessionError::Build(BuildError::Engine(unreachable()))),
+            Error::Build(BuildError::LockKept {
+                file: "devenv.lock".into(),
+                digest: "sha256:ab".into(),
+                source: Box::new(BuildError::Engine(unreachable())),
+            }),
+        ] {
+            assert_eq!(err.exit_code(), EXIT_ENGINE, "{err:?}");
+        }
+        assert_eq!(
+            bind_sync(SessionError::Interrupted).exit_code(),
+            EXIT_INTERRUPTED
+        );
+        assert_eq!(
+            bind_sync(SessionError::UserSetup("x".into())).exit_code(),
+            1
+        );
+    }
+}

@@ -99,7 +99,7 @@ async fn export_devcontainer(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus>
         image: built.image.clone(),
         volume_names,
     };
-    let text = devcontainer_export::render(m, &target);
+    let text = devcontainer_export::render(m, &target)?;
     let default = m.root.join(".devcontainer/devcontainer.json");
     if let Some(path) = write_export(ctx, args, default, DEVCONTAINER_MARKER, &text)? {
         ctx.printer.info(&format!(

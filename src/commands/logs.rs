@@ -1,6 +1,7 @@
 //! `devenv logs [SERVICE…] [-f] [--tail N]`: the output of the services and the dev
 //! container, merged as it arrives, each line prefixed with its source (coloured on a
-//! terminal). Lines keep their stream: stdout to stdout, stderr to stderr.
+//! terminal). Lines keep their stream: stdout to stdout, stderr to stderr. A reader that
+//! goes away (`devenv logs -f | head -1`) ends it at once with success, as it ends `cat`.
 
 use std::io::{IsTerminal, Write};
 
@@ -86,7 +87,9 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
         buf.extend_from_slice(&bytes);
         while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
-            emit(&prefixes[i], &line, which == 1);
+            if let Err(e) = emit(&prefixes[i], &line, which == 1) {
+                return output_closed(&e);
+            }
         }
     }
     for (i, bufs) in pending.iter().enumerate() {
@@ -94,22 +97,34 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
             if !buf.is_empty() {
                 let mut line = buf.clone();
                 line.push(b'\n');
-                emit(&prefixes[i], &line, which == 1);
+                if let Err(e) = emit(&prefixes[i], &line, which == 1) {
+                    return output_closed(&e);
+                }
             }
         }
     }
     Ok(ExitStatus::Success)
 }
 
-fn emit(prefix: &str, line: &[u8], stderr: bool) {
+fn emit(prefix: &str, line: &[u8], stderr: bool) -> std::io::Result<()> {
     let write = |out: &mut dyn Write| {
-        let _ = out.write_all(prefix.as_bytes());
-        let _ = out.write_all(b" ");
-        let _ = out.write_all(line);
+        out.write_all(prefix.as_bytes())?;
+        out.write_all(b" ")?;
+        out.write_all(line)?;
+        out.flush()
     };
     if stderr {
-        write(&mut std::io::stderr().lock());
+        write(&mut std::io::stderr().lock())
     } else {
-        write(&mut std::io::stdout().lock());
+        write(&mut std::io::stdout().lock())
     }
+}
+
+/// A write failed: the reader went away (a closed pipe ends the logs, as it ends `cat`), or
+/// the output cannot be written (a full disk), which is an error.
+fn output_closed(e: &std::io::Error) -> Result<ExitStatus> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return Ok(ExitStatus::Success);
+    }
+    Err(Error::other(format!("cannot write the logs: {e}"), None))
 }

@@ -72,7 +72,7 @@ impl Engine {
         let credentials = self.credentials(reference).await;
         let mut stream = self.docker.create_image(Some(opts), None, credentials);
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| EngineError::api(format!("pull {reference}"), e))?;
+            let info = item.map_err(|e| pull_failed(reference, e))?;
             if let Some(status) = info.status {
                 progress(&status);
             }
@@ -188,6 +188,21 @@ impl Engine {
             }) => Ok(false),
             Err(e) => Err(EngineError::api(format!("remove image {reference}"), e)),
         }
+    }
+}
+
+/// A failed pull, with why when the engine's answer says it.
+fn pull_failed(reference: &str, err: bollard::errors::Error) -> EngineError {
+    use bollard::errors::Error as E;
+    match err {
+        E::DockerResponseServerError { message, .. } | E::DockerStreamError { error: message } => {
+            EngineError::PullFailed {
+                reference: reference.to_owned(),
+                cause: super::PullCause::of(&message),
+                message,
+            }
+        }
+        other => EngineError::api(format!("pull {reference}"), other),
     }
 }
 

@@ -86,10 +86,113 @@ pub enum EngineError {
     Unreachable { endpoint: String, reason: String },
     #[error("no such {what}: {name}")]
     NotFound { what: &'static str, name: String },
-    #[error("{name} already exists")]
-    Conflict { name: String },
+    /// A name another object holds (409 on create).
+    #[error("cannot {action}: {message}")]
+    Conflict { action: String, message: String },
+    /// The object is still used by another (409: a volume a container mounts, an image a
+    /// container runs, a network with endpoints).
+    #[error("cannot {action}: {message}")]
+    InUse { action: String, message: String },
+    /// A pull failed, and why as far as the registry's answer says.
+    #[error("cannot pull {reference}: {} ({message})", cause.describe())]
+    PullFailed {
+        reference: String,
+        cause: PullCause,
+        message: String,
+    },
+    /// `remove_volumes` removed what it could; these are still there, each with why.
+    #[error("{} left: {}", if left.len() == 1 { "a volume is" } else { "volumes are" }, left.join("; "))]
+    VolumesLeft {
+        removed: Vec<String>,
+        left: Vec<String>,
+    },
     #[error("Docker engine error while trying to {action}: {message}")]
     Api { action: String, message: String },
+}
+
+/// Why a pull failed, read from the engine's message (the API gives every one as a 404 or
+/// 500 with text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullCause {
+    /// The registry wants credentials, or refused the ones given.
+    Unauthorized,
+    /// No such repository or tag (a registry that hides private repositories says
+    /// "access denied" for those too).
+    NotFound,
+    /// The registry could not be reached (DNS, connection, TLS, timeout).
+    Unreachable,
+    /// The reference is not a valid image name.
+    InvalidReference,
+    Other,
+}
+
+impl PullCause {
+    /// Classify the engine's message.
+    pub fn of(message: &str) -> PullCause {
+        let m = message.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| m.contains(w));
+        if has(&["invalid reference format", "invalid repository name"]) {
+            PullCause::InvalidReference
+        } else if has(&[
+            "no such host",
+            "connection refused",
+            "i/o timeout",
+            "network is unreachable",
+            "timeout exceeded",
+            "tls:",
+            "x509:",
+            "dial tcp",
+            "connection reset",
+        ]) {
+            PullCause::Unreachable
+        } else if has(&["manifest unknown", "not found", "repository does not exist"]) {
+            PullCause::NotFound
+        } else if has(&[
+            "unauthorized",
+            "authentication required",
+            "no basic auth credentials",
+            "denied",
+            "forbidden",
+        ]) {
+            PullCause::Unauthorized
+        } else {
+            PullCause::Other
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            PullCause::Unauthorized => "the registry refused access (unauthorized)",
+            PullCause::NotFound => "no such image or tag in the registry (not found)",
+            PullCause::Unreachable => "the registry cannot be reached (network)",
+            PullCause::InvalidReference => "not a valid image reference",
+            PullCause::Other => "the registry's answer was an error",
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(self, reference: &str) -> String {
+        let repo = reference.split(['@']).next().unwrap_or(reference);
+        match self {
+            PullCause::Unauthorized => format!(
+                "log in to its registry (`docker login`), or check that your account may read \
+                 {repo}"
+            ),
+            PullCause::NotFound => format!(
+                "check the name and tag for a typo (`docker pull {reference}` says the same), \
+                 or log in if the repository is private"
+            ),
+            PullCause::Unreachable => "check the network, DNS and proxy settings of the Docker \
+                                       engine (it pulls, not devenv), then run again"
+                .into(),
+            PullCause::InvalidReference => {
+                "write the image as `name[:tag][@digest]`, in lower case".into()
+            }
+            PullCause::Other => {
+                format!("try `docker pull {reference}` to see the registry's answer")
+            }
+        }
+    }
 }
 
 impl EngineError {
@@ -108,7 +211,23 @@ impl EngineError {
                  check DOCKER_HOST (now {endpoint}), and that your user may use the socket \
                  (member of the `docker` group)"
             )),
+            EngineError::InUse { .. } | EngineError::VolumesLeft { .. } => Some(
+                "something else still uses it (the ids in the message; `docker ps -a` names \
+                 them): stop or remove that first, then run the command again"
+                    .into(),
+            ),
+            EngineError::PullFailed {
+                reference, cause, ..
+            } => Some(cause.fix(reference)),
             _ => None,
+        }
+    }
+
+    /// The exit code devenv ends with because of this error, wherever it is wrapped.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Unreachable { .. } => crate::error::EXIT_ENGINE,
+            _ => 1,
         }
     }
 
@@ -127,11 +246,23 @@ impl EngineError {
             E::DockerResponseServerError {
                 status_code: 409,
                 message,
-            } => EngineError::Conflict { name: message },
+            } => conflict(action, message),
+            // A network with containers attached is refused with 403 and says so.
+            E::DockerResponseServerError { message, .. }
+                if message.contains("active endpoints") =>
+            {
+                EngineError::InUse { action, message }
+            }
             E::DockerResponseServerError { message, .. } => EngineError::Api { action, message },
             E::DockerStreamError { error } => EngineError::Api {
                 action,
                 message: error,
+            },
+            // The engine went away after the first contact (stopped, network lost): the same
+            // as not reaching it at all, so every command exits 3 for it.
+            other if lost_engine(&other) => EngineError::Unreachable {
+                endpoint: endpoint(),
+                reason: format!("lost while trying to {action}: {}", root_cause(&other)),
             },
             other => EngineError::Api {
                 action,
@@ -142,6 +273,41 @@ impl EngineError {
 
     pub fn is_not_found(&self) -> bool {
         matches!(self, EngineError::NotFound { .. })
+    }
+}
+
+/// Whether a request failed because the engine could not be connected to at all (as
+/// opposed to an answer, or a failure of the request itself).
+fn lost_engine(err: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    use std::io::ErrorKind;
+    match err {
+        E::HyperLegacyError { err } => err.is_connect(),
+        E::SocketNotFoundError(_) => true,
+        E::IOError { err } => matches!(
+            err.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+        ),
+        _ => false,
+    }
+}
+
+/// A 409 by what its message says: the engine answers 409 both for a name that is taken and
+/// for an object still in use, and for a few other refusals (a container not running).
+fn conflict(action: String, message: String) -> EngineError {
+    let m = message.to_lowercase();
+    if m.contains("already in use") || m.contains("already exists") {
+        EngineError::Conflict { action, message }
+    } else if m.contains("in use")
+        || m.contains("being used")
+        || m.contains("is using")
+        || m.contains("active endpoints")
+    {
+        EngineError::InUse { action, message }
+    } else {
+        EngineError::Api { action, message }
     }
 }
 
@@ -268,14 +434,53 @@ impl Engine {
             .await
             .map_err(|e| EngineError::api("list volumes", e))?;
         let mut removed = Vec::new();
+        let mut left = Vec::new();
         for v in list.volumes.unwrap_or_default() {
-            self.docker
+            let res = self
+                .docker
                 .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::new().build()))
-                .await
-                .map_err(|e| EngineError::api(format!("remove volume {}", v.name), e))?;
-            removed.push((v.name, v.labels));
+                .await;
+            match res.map_err(|e| EngineError::api(format!("remove volume {}", v.name), e)) {
+                Ok(()) | Err(EngineError::NotFound { .. }) => removed.push((v.name, v.labels)),
+                // One in use does not keep the others: remove them, then say what is left.
+                Err(EngineError::InUse { .. }) => {
+                    let users = self.volume_users(&v.name).await;
+                    left.push(format!("{} (in use by {users})", v.name));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !left.is_empty() {
+            return Err(EngineError::VolumesLeft {
+                removed: removed.into_iter().map(|(n, _)| n).collect(),
+                left,
+            });
         }
         Ok(removed)
+    }
+
+    /// The containers that mount volume `name`, for a message: `container NAME, …`.
+    async fn volume_users(&self, name: &str) -> String {
+        use bollard::query_parameters::ListContainersOptionsBuilder;
+        let mut filters = HashMap::new();
+        filters.insert("volume".to_owned(), vec![name.to_owned()]);
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let names: Vec<String> = match self.docker.list_containers(Some(opts)).await {
+            Ok(list) => list
+                .into_iter()
+                .filter_map(|c| c.names?.into_iter().next())
+                .map(|n| format!("container {}", n.trim_start_matches('/')))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if names.is_empty() {
+            "a container".to_owned()
+        } else {
+            names.join(", ")
+        }
     }
 
     /// Create a named volume with labels (no-op when it exists); returns the labels the
@@ -373,6 +578,64 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflicts_are_told_apart_by_what_the_engine_says() {
+        let kind = |m: &str| match conflict("act".into(), m.into()) {
+            EngineError::Conflict { .. } => "name",
+            EngineError::InUse { .. } => "in use",
+            _ => "other",
+        };
+        assert_eq!(
+            kind("Conflict. The container name \"/x\" is already in use by container \"ab\"."),
+            "name"
+        );
+        assert_eq!(kind("remove v: volume is in use - [ab12]"), "in use");
+        assert_eq!(
+            kind("conflict: unable to delete ab (cannot be forced) - image is being used by running container cd"),
+            "in use"
+        );
+        assert_eq!(kind("Container ab is not running"), "other");
+    }
+
+    #[test]
+    fn an_engine_lost_after_connecting_is_unreachable() {
+        let refused = bollard::errors::Error::IOError {
+            err: std::io::ErrorKind::ConnectionRefused.into(),
+        };
+        let e = EngineError::api("remove volume v", refused);
+        assert!(matches!(e, EngineError::Unreachable { .. }), "{e:?}");
+        assert_eq!(e.exit_code(), crate::error::EXIT_ENGINE);
+        assert!(
+            e.to_string()
+                .contains("lost while trying to remove volume v"),
+            "{e}"
+        );
+        let answered = bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message: "boom".into(),
+        };
+        assert_eq!(EngineError::api("x", answered).exit_code(), 1);
+    }
+
+    #[test]
+    fn pull_failures_are_classified() {
+        for (m, cause) in [
+            (
+                "pull access denied for nope, repository does not exist or may require 'docker login'",
+                PullCause::NotFound,
+            ),
+            ("manifest for debian:nope not found: manifest unknown", PullCause::NotFound),
+            ("unauthorized: authentication required", PullCause::Unauthorized),
+            (
+                "Get \"https://r.example/v2/\": dial tcp: lookup r.example: no such host",
+                PullCause::Unreachable,
+            ),
+            ("invalid reference format", PullCause::InvalidReference),
+        ] {
+            assert_eq!(PullCause::of(m), cause, "{m}");
+        }
+    }
 
     /// The client every request goes through has no deadline, for any transport: the
     /// engine's own answer (or Ctrl-C) ends a long commit, upload, pull or push. This proves

@@ -1,7 +1,8 @@
 //! Where the engine is and how to reach it: `DOCKER_HOST` (with `DOCKER_TLS_VERIFY` and
 //! `DOCKER_CERT_PATH`) or the docker context (with its TLS material), read as the docker
-//! CLI reads them; unix sockets, plain tcp, tcp with TLS, and ssh through the system `ssh`
-//! running `docker system dial-stdio` on the far side.
+//! CLI reads them; unix sockets, plain tcp, tcp with TLS (verified, or not for a context's
+//! `SkipTLSVerify` and `DOCKER_TLS` without `DOCKER_TLS_VERIFY`, as the docker CLI does), and
+//! ssh through the system `ssh` running `docker system dial-stdio` on the far side.
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -30,6 +31,9 @@ pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Check the server's certificate against `ca`. Without, TLS still encrypts and the
+    /// client certificate is still presented when there is one (`SkipTLSVerify`).
+    pub verify: bool,
 }
 
 impl TlsFiles {
@@ -38,6 +42,14 @@ impl TlsFiles {
             ca: dir.join("ca.pem"),
             cert: dir.join("cert.pem"),
             key: dir.join("key.pem"),
+            verify: true,
+        }
+    }
+
+    fn unverified(dir: &Path) -> TlsFiles {
+        TlsFiles {
+            verify: false,
+            ..TlsFiles::in_dir(dir)
         }
     }
 }
@@ -54,13 +66,17 @@ impl Endpoint {
 pub fn resolve(config_dir: Option<&Path>) -> Endpoint {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     if let Some(host) = env("DOCKER_HOST") {
-        let tls = env("DOCKER_TLS_VERIFY").map(|_| {
-            let dir = env("DOCKER_CERT_PATH")
+        let dir = || {
+            env("DOCKER_CERT_PATH")
                 .map(PathBuf::from)
                 .or_else(|| config_dir.map(Path::to_path_buf))
-                .unwrap_or_else(|| PathBuf::from(".docker"));
-            TlsFiles::in_dir(&dir)
-        });
+                .unwrap_or_else(|| PathBuf::from(".docker"))
+        };
+        let tls = if env("DOCKER_TLS_VERIFY").is_some() {
+            Some(TlsFiles::in_dir(&dir()))
+        } else {
+            env("DOCKER_TLS").map(|_| TlsFiles::unverified(&dir()))
+        };
         return Endpoint { host, tls };
     }
     config_dir
@@ -101,8 +117,15 @@ pub(crate) fn context_endpoint(config_dir: &Path, explicit: Option<String>) -> O
             .get("SkipTLSVerify")
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false);
-        let tls =
-            (tls_dir.join("ca.pem").exists() && !skip_verify).then(|| TlsFiles::in_dir(&tls_dir));
+        // SkipTLSVerify is TLS without checking the server, never plain HTTP.
+        let tls = if skip_verify {
+            Some(TlsFiles::unverified(&tls_dir))
+        } else {
+            tls_dir
+                .join("ca.pem")
+                .exists()
+                .then(|| TlsFiles::in_dir(&tls_dir))
+        };
         Some(Endpoint { host, tls })
     })
 }
@@ -167,6 +190,12 @@ pub fn connect(endpoint: &Endpoint) -> Result<Connection, String> {
         });
     }
     let docker = match (&endpoint.tls, host) {
+        (Some(tls), h) if !tls.verify && (h.starts_with("tcp://") || h.starts_with("https://")) => {
+            return Ok(Connection {
+                docker: unverified_tls_client(h, tls)?,
+                ssh_stderr: None,
+            });
+        }
         (Some(tls), h) if h.starts_with("tcp://") || h.starts_with("https://") => {
             for f in [&tls.ca, &tls.cert, &tls.key] {
                 if !f.exists() {
@@ -300,6 +329,104 @@ fn ssh_client(target: &SshTarget, stderr: Arc<SshSaid>) -> Result<Docker, String
         API_DEFAULT_VERSION,
     )
     .map_err(|e| e.to_string())
+}
+
+/// TLS to `host` that accepts any server certificate (the docker CLI's `SkipTLSVerify`),
+/// presenting the client certificate of `tls` when both its files exist.
+fn unverified_tls_client(host: &str, tls: &TlsFiles) -> Result<Docker, String> {
+    use hyper_util::client::legacy::{connect::HttpConnector, Client};
+    use hyper_util::rt::TokioExecutor;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
+    let config = if tls.cert.exists() && tls.key.exists() {
+        let bad = |f: &Path, e: &dyn std::fmt::Display| format!("cannot read {}: {e}", f.display());
+        let certs = CertificateDer::pem_file_iter(&tls.cert)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|e| bad(&tls.cert, &e))?;
+        let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad(&tls.key, &e))?;
+        builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| e.to_string())?
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnector::from((http, config));
+    let client: Client<_, Body> = Client::builder(TokioExecutor::new()).build(https);
+    let client = Arc::new(client);
+    let addr = host.replacen("tcp://", "https://", 1);
+    Docker::connect_with_custom_transport(
+        move |req: BollardRequest| {
+            let client = Arc::clone(&client);
+            async move {
+                client
+                    .request(req)
+                    .await
+                    .map_err(bollard::errors::Error::from)
+            }
+        },
+        Some(addr),
+        REQUEST_TIMEOUT,
+        API_DEFAULT_VERSION,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// A server certificate verifier that accepts any certificate, but still checks that the
+/// handshake is signed by the key of the certificate the server sent.
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Opens a connection by starting `ssh … docker system dial-stdio`.
@@ -464,5 +591,17 @@ mod tests {
         std::fs::write(tls.join("ca.pem"), "x").unwrap();
         let ep = context_endpoint(dir.path(), None).unwrap();
         assert_eq!(ep.tls, Some(TlsFiles::in_dir(&tls)));
+
+        // SkipTLSVerify: TLS without verification, with or without a ca.pem; never plain.
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"colima","Endpoints":{"docker":{"Host":"tcp://h:2376","SkipTLSVerify":true}}}"#,
+        )
+        .unwrap();
+        let ep = context_endpoint(dir.path(), None).unwrap();
+        assert_eq!(ep.tls.as_ref().map(|t| t.verify), Some(false));
+        std::fs::remove_file(tls.join("ca.pem")).unwrap();
+        let ep = context_endpoint(dir.path(), None).unwrap();
+        assert_eq!(ep.tls.map(|t| t.verify), Some(false));
     }
 }

@@ -106,6 +106,17 @@ pub enum BuildError {
 }
 
 impl BuildError {
+    /// The exit code devenv ends with because of this error: its own, or that of the error
+    /// it wraps (an unreachable engine is 3 wherever it happened).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            BuildError::Interrupted => crate::error::EXIT_INTERRUPTED,
+            BuildError::Engine(e) => e.exit_code(),
+            BuildError::LockKept { source, .. } => source.exit_code(),
+            _ => 1,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             BuildError::LockOutdated { file, .. } => Some(format!(
@@ -122,6 +133,7 @@ impl BuildError {
                     .into(),
             ),
             BuildError::LockKept { source, .. } => source.hint(),
+            BuildError::Engine(e) => e.hint(),
             BuildError::SecretMissing { secret, .. } => {
                 Some(format!("export {secret}=… before running devenv"))
             }

@@ -6,7 +6,9 @@
 //!
 //! Compose file format 2.4: it is the last that keeps `depends_on` conditions and is read
 //! by docker-compose 1.x and the Compose v2 CLI alike. Strings are written as JSON strings,
-//! which are valid YAML double-quoted scalars.
+//! which are valid YAML double-quoted scalars, with every `$` doubled: Compose substitutes
+//! the host's `$VAR`/`${VAR}` in every value (and refuses a lone `$`), while devenv's values
+//! are literal; `$$` is Compose's escape for one `$`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -48,7 +50,7 @@ pub fn render(m: &Manifest, target: &Target) -> String {
         } else {
             target.service_images.get(name).cloned().unwrap_or_default()
         };
-        let _ = writeln!(out, "    image: {}", json_str(&image));
+        let _ = writeln!(out, "    image: {}", value(&image));
         if let Some(c) = &s.command {
             let argv = match c {
                 ServiceCommand::Argv(a) => a.clone(),
@@ -57,11 +59,11 @@ pub fn render(m: &Manifest, target: &Target) -> String {
             let _ = writeln!(out, "    command: {}", list(&argv));
         }
         if s.uses_environment_image() {
-            let _ = writeln!(out, "    working_dir: {}", json_str(&m.shell.workdir));
+            let _ = writeln!(out, "    working_dir: {}", value(&m.shell.workdir));
             let _ = writeln!(out, "    init: true");
         }
         if let Some(u) = &s.user {
-            let _ = writeln!(out, "    user: {}", json_str(u));
+            let _ = writeln!(out, "    user: {}", value(u));
         }
         if let Some(f) = &s.env_file {
             let path = format!("{}/{f}", target.project_dir);
@@ -85,12 +87,12 @@ pub fn render(m: &Manifest, target: &Target) -> String {
             let _ = writeln!(out, "      retries: {}", target.health_retries);
             let _ = writeln!(out, "      start_period: {}s", s.ready_timeout);
         }
-        let _ = writeln!(out, "    restart: {}", json_str(s.restart.as_str()));
+        let _ = writeln!(out, "    restart: {}", value(s.restart.as_str()));
         depends(&mut out, m, &s.depends_on);
         let _ = writeln!(
             out,
             "    labels:\n      dev.devenv.project: {}",
-            json_str(&m.name)
+            value(&m.name)
         );
         let _ = writeln!(
             out,
@@ -112,9 +114,9 @@ pub fn render(m: &Manifest, target: &Target) -> String {
 /// The dev container: the image by hash, idling like devenv's, the project mounted.
 fn dev(out: &mut String, m: &Manifest, target: &Target) {
     out.push_str("  dev:\n");
-    let _ = writeln!(out, "    image: {}", json_str(&target.image));
+    let _ = writeln!(out, "    image: {}", value(&target.image));
     out.push_str("    command: [\"/bin/sh\"]\n    stdin_open: true\n    init: true\n");
-    let _ = writeln!(out, "    working_dir: {}", json_str(&m.shell.workdir));
+    let _ = writeln!(out, "    working_dir: {}", value(&m.shell.workdir));
     if let Some(f) = &m.container.env_file {
         let path = format!("{}/{f}", target.project_dir);
         let _ = writeln!(out, "    env_file: {}", list(&[path]));
@@ -133,17 +135,23 @@ fn dev(out: &mut String, m: &Manifest, target: &Target) {
     let _ = writeln!(
         out,
         "    labels:\n      dev.devenv.project: {}",
-        json_str(&m.name)
+        value(&m.name)
     );
     let _ = writeln!(out, "    networks:\n      - {NETWORK}");
 }
 
+/// A mapping key: Compose does not interpolate keys.
 fn key(s: &str) -> String {
     json_str(s)
 }
 
+/// A Compose string value: `$` doubled so Compose's interpolation gives it back literally.
+fn value(s: &str) -> String {
+    json_str(&s.replace('$', "$$"))
+}
+
 fn list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|i| json_str(i)).collect();
+    let quoted: Vec<String> = items.iter().map(|i| value(i)).collect();
     format!("[{}]", quoted.join(", "))
 }
 
@@ -153,7 +161,7 @@ fn env(out: &mut String, env: &BTreeMap<String, String>) {
     }
     out.push_str("    environment:\n");
     for (k, v) in env {
-        let _ = writeln!(out, "      {}: {}", json_str(k), json_str(v));
+        let _ = writeln!(out, "      {}: {}", key(k), value(v));
     }
 }
 

@@ -4,10 +4,17 @@
 //! The image is the built hash image (`devenv/<project>:<hash>`), so the editor gets the
 //! same bytes devenv runs; the runtime settings are mapped one by one, and what the format
 //! cannot say the same way is said in a comment next to it.
+//!
+//! Devcontainers replace `${localEnv:X}`, `${containerWorkspaceFolder}` and the like as text in
+//! every string, and the format has no escape for them. A manifest value that holds one is
+//! written so that nothing is replaced: hooks (sh) get an sh spelling of the same text that
+//! has no `${` left; any other value cannot be written and the export says so. Every other
+//! `$` is left alone by devcontainers and written as it is.
 
 use std::fmt::Write as _;
 
-use super::text::json_str;
+use super::text::{first_substituted, json_str};
+use super::InteropError;
 use crate::manifest::{Manifest, Network, ShellUser, VolumeSpec};
 
 /// What the export needs besides the manifest.
@@ -28,7 +35,8 @@ struct Entry {
 }
 
 /// Render the devcontainer.json text.
-pub fn render(manifest: &Manifest, target: &Target) -> String {
+pub fn render(manifest: &Manifest, target: &Target) -> Result<String, InteropError> {
+    check_literals(manifest)?;
     let mut entries = Vec::new();
     let mut push = |comment: Option<String>, key: &'static str, value: String| {
         entries.push(Entry {
@@ -116,14 +124,14 @@ pub fn render(manifest: &Manifest, target: &Target) -> String {
         push(
             Some("devenv's hooks.on_create: once per container".into()),
             "postCreateCommand",
-            json_str(h),
+            json_str(&sh_unsubstituted("hooks.on_create", h)?),
         );
     }
     if let Some(h) = &manifest.hooks.on_start {
         push(
             Some("devenv's hooks.on_start: every start".into()),
             "postStartCommand",
-            json_str(h),
+            json_str(&sh_unsubstituted("hooks.on_start", h)?),
         );
     }
     match &manifest.shell.user {
@@ -158,7 +166,107 @@ pub fn render(manifest: &Manifest, target: &Target) -> String {
         let _ = writeln!(out, "  // shell.command in devenv: {cmd}");
     }
     out.push_str("}\n");
-    out
+    Ok(out)
+}
+
+/// The manifest values written as JSON strings other than hooks: none may hold a variable
+/// devcontainers would replace.
+fn check_literals(m: &Manifest) -> Result<(), InteropError> {
+    let mut values: Vec<(String, &str)> = vec![
+        ("name".into(), &m.name),
+        ("shell.workdir".into(), &m.shell.workdir),
+    ];
+    if let ShellUser::Named(n) = &m.shell.user {
+        values.push(("shell.user".into(), n));
+    }
+    for (k, v) in &m.container.env {
+        values.push((format!("[container] env {k}"), v));
+    }
+    if let Some(f) = &m.container.env_file {
+        values.push(("[container] env_file".into(), f));
+    }
+    for p in &m.container.ports {
+        values.push(("[container] ports".into(), &p.raw));
+    }
+    for v in &m.container.volumes {
+        let (VolumeSpec::Named {
+            name: source,
+            target,
+            ..
+        }
+        | VolumeSpec::Bind { source, target, .. }) = v;
+        values.push(("[container] volumes".into(), source));
+        values.push(("[container] volumes".into(), target));
+    }
+    for (what, v) in values {
+        if let Some((_, inner)) = first_substituted(v) {
+            return Err(InteropError::Inexpressible {
+                format: "a devcontainer.json",
+                what,
+                why: format!(
+                    "devcontainers replace `${{{inner}}}` in it, and the format has no escape"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A hook's sh text with every `${…}` devcontainers would replace spelled without `${`, so
+/// the container's sh sees the same words: a literal `$` (quoted or escaped) gets an empty
+/// quote pair between it and `{`; an expansion `${NAME}` becomes `$NAME` and an empty quote
+/// pair (which ends the name). `${NAME:…}` is an expansion sh cannot spell otherwise.
+fn sh_unsubstituted(what: &str, script: &str) -> Result<String, InteropError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Q {
+        None,
+        Single,
+        Double,
+    }
+    let mut out = String::with_capacity(script.len());
+    let (mut q, mut escaped) = (Q::None, false);
+    let mut rest = script;
+    while let Some(c) = rest.chars().next() {
+        if c == '$' && rest[1..].starts_with('{') {
+            if let Some((0, inner)) = first_substituted(rest) {
+                let pair = if q == Q::Double { "\"\"" } else { "''" };
+                if q == Q::Single || escaped {
+                    let _ = write!(out, "${pair}{{{inner}}}");
+                } else if inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    let _ = write!(out, "${inner}{pair}");
+                } else {
+                    return Err(InteropError::Inexpressible {
+                        format: "a devcontainer.json",
+                        what: what.to_owned(),
+                        why: format!(
+                            "devcontainers replace `${{{inner}}}` in it, and sh has no other \
+                             spelling of that expansion"
+                        ),
+                    });
+                }
+                escaped = false;
+                rest = &rest[inner.len() + 3..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        q = match (q, c) {
+            (Q::None | Q::Double, '\\') => {
+                escaped = true;
+                q
+            }
+            (Q::None, '\'') => Q::Single,
+            (Q::None, '"') => Q::Double,
+            (Q::Single, '\'') | (Q::Double, '"') => Q::None,
+            (q, _) => q,
+        };
+    }
+    Ok(out)
 }
 
 fn mount(v: &VolumeSpec, target: &Target) -> String {
@@ -222,7 +330,7 @@ mod tests {
             image: "devenv/demo:abc".into(),
             volume_names: vec![("cache".into(), "devenv-demo-1234-cache".into())],
         };
-        let out = render(&m, &t);
+        let out = render(&m, &t).unwrap();
         let v: serde_json::Value = serde_json::from_str(
             &out.lines()
                 .filter(|l| !l.trim_start().starts_with("//"))
@@ -252,5 +360,53 @@ mod tests {
         assert_eq!(v["postCreateCommand"], "make");
         assert_eq!(v["postStartCommand"], "echo hi");
         assert_eq!(v["remoteUser"], "root");
+    }
+
+    /// What host sh prints for `script` with two of the variables set.
+    fn sh_output(script: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .args(["-c", script])
+            .env("localWorkspaceFolder", "LWF")
+            .env("devcontainerId", "ID")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn hooks_keep_their_sh_meaning_and_lose_every_devcontainer_variable() {
+        let script = "printf '%s|' ${localWorkspaceFolder} \"${devcontainerId}x\" \
+                      '${localEnv:HOME} ${containerEnv:X}' \\${localWorkspaceFolder} \
+                      \"\\${env:Y}\" $HOME ${HOME} ${nvm_dir:-d}";
+        let written = sh_unsubstituted("hooks.on_create", script).unwrap();
+        assert_eq!(first_substituted(&written), None, "{written}");
+        assert_eq!(sh_output(&written), sh_output(script), "{written}");
+        assert!(written.contains("${HOME} ${nvm_dir:-d}"), "{written}");
+        let err = sh_unsubstituted("hooks.on_start", "echo ${localEnv:HOME}").unwrap_err();
+        assert!(err.to_string().contains("`${localEnv:HOME}`"), "{err}");
+    }
+
+    #[test]
+    fn values_devcontainers_would_replace_are_refused() {
+        let text = "name = \"demo\"\n[base]\nimage = \"debian:12\"\n[container]\n\
+                    env = { A = \"$HOME ${PATH} $5\", B = \"${localEnv:HOME}\" }\n";
+        let m =
+            crate::manifest::parse_str(text, Path::new("/p/devenv.toml"), Path::new("/p")).unwrap();
+        let t = Target {
+            image: "devenv/demo:abc".into(),
+            volume_names: vec![],
+        };
+        let err = render(&m, &t).unwrap_err();
+        assert!(err.to_string().contains("[container] env B"), "{err}");
+        let m = crate::manifest::parse_str(
+            &text.replace(", B = \"${localEnv:HOME}\"", ""),
+            Path::new("/p/devenv.toml"),
+            Path::new("/p"),
+        )
+        .unwrap();
+        assert!(render(&m, &t)
+            .unwrap()
+            .contains("\"A\": \"$HOME ${PATH} $5\""));
     }
 }

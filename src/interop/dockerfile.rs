@@ -93,6 +93,7 @@ pub fn render(
     for (k, v) in &manifest.env {
         if v.contains(['\n', '\r']) {
             return Err(InteropError::Inexpressible {
+                format: "a Dockerfile",
                 what: format!("[env] {k}"),
                 why: "its value contains a line break".into(),
             });
@@ -206,9 +207,22 @@ fn from_lines(
 ) {
     match (&manifest.base.source, lock.kind) {
         (BaseSource::Rootfs(rel), _) => {
+            // The context's name is ours to choose: only characters that ADD's variable
+            // substitution (`$`) and JSON form leave alone, so the file is the one ADD finds.
             let name = Path::new(rel).file_name().map_or_else(
                 || "rootfs.tar".to_owned(),
-                |n| n.to_string_lossy().into_owned(),
+                |n| {
+                    n.to_string_lossy()
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                                c
+                            } else {
+                                '_'
+                            }
+                        })
+                        .collect()
+                },
             );
             let dest = format!("base/{name}");
             out.push(format!(
@@ -258,6 +272,7 @@ fn check_word(what: &str, v: &str) -> Result<(), InteropError> {
         .any(|c| c.is_whitespace() || c == '$' || c == '\\' || c == '"')
     {
         return Err(InteropError::Inexpressible {
+            format: "a Dockerfile",
             what: format!("{what} `{v}`"),
             why: "it contains whitespace, `$`, `\\` or `\"`".into(),
         });

@@ -24,12 +24,27 @@ pub enum InteropError {
     Json { path: String, message: String },
     #[error("{path}: {message}")]
     Unsupported { path: String, message: String },
-    #[error("cannot express {what} in a Dockerfile: {why}")]
-    Inexpressible { what: String, why: String },
+    #[error("cannot express {what} in {format}: {why}")]
+    Inexpressible {
+        /// `a Dockerfile`, `a devcontainer.json`.
+        format: &'static str,
+        what: String,
+        why: String,
+    },
     #[error("{path} already exists")]
     Exists { path: String },
     #[error("{what}: {message}")]
     Io { what: String, message: String },
+    #[error(
+        "{path}: dockerComposeFile names `{named}`, which cannot be read at {tried}: {message}"
+    )]
+    ComposeFile {
+        /// The devcontainer.json that names it, as shown to the user.
+        path: String,
+        named: String,
+        tried: String,
+        message: String,
+    },
     #[error("no devcontainer.json found (looked for {looked})")]
     NotFound { looked: String },
 }
@@ -50,8 +65,12 @@ impl InteropError {
                     .into(),
             ),
             InteropError::Inexpressible { .. } => {
-                Some("change the manifest value, or write the Dockerfile by hand".into())
+                Some("change the manifest value, or write that file by hand".into())
             }
+            InteropError::ComposeFile { path, .. } => Some(format!(
+                "fix dockerComposeFile in {path} (a relative path is read from that file's \
+                 folder), or create the Compose file there"
+            )),
             InteropError::Io { .. } => None,
         }
     }

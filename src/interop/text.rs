@@ -1,4 +1,5 @@
-//! Quoting for the three languages the converters write: POSIX sh, TOML and JSON.
+//! Quoting for the three languages the converters write: POSIX sh, TOML and JSON, and the
+//! variables devcontainers replace in devcontainer.json's strings.
 //! TOML is rendered by hand here (toml's home is `manifest`); the result is always checked
 //! by the real manifest parser before it is written.
 
@@ -78,6 +79,37 @@ pub fn toml_inline_table(items: &[(String, String)]) -> String {
 /// A JSON string literal.
 pub fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
+}
+
+/// Whether devcontainers replace `${inner}`: the part before the first `:` names one of
+/// their variables (as the devcontainer CLI splits it).
+pub fn substituted(inner: &str) -> bool {
+    let variable = inner.split(':').next().unwrap_or_default();
+    [
+        "env",
+        "localEnv",
+        "containerEnv",
+        "localWorkspaceFolder",
+        "localWorkspaceFolderBasename",
+        "containerWorkspaceFolder",
+        "containerWorkspaceFolderBasename",
+        "devcontainerId",
+    ]
+    .contains(&variable)
+}
+
+/// The first `${…}` in `s` that devcontainers would replace, as (start, inner).
+pub fn first_substituted(s: &str) -> Option<(usize, &str)> {
+    let mut from = 0;
+    while let Some(at) = s[from..].find("${").map(|i| from + i) {
+        let inner = &s[at + 2..];
+        let inner = &inner[..inner.find('}')?];
+        if substituted(inner) {
+            return Some((at, inner));
+        }
+        from = at + 2;
+    }
+    None
 }
 
 /// Whether `word` occurs in `text` as a whole word (a user name in a script).

@@ -67,6 +67,16 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// The exit code devenv ends with because of this error, as [`BuildError::exit_code`].
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SessionError::Interrupted => crate::error::EXIT_INTERRUPTED,
+            SessionError::Engine(e) => e.exit_code(),
+            SessionError::Build(e) => e.exit_code(),
+            _ => 1,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             SessionError::StaleInUse { .. } => Some(

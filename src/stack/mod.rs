@@ -75,6 +75,8 @@ pub enum StackError {
         service: String,
         reference: String,
         reason: String,
+        /// What fixes it, when the reason says (a failed pull's cause).
+        fix: Option<String>,
     },
     #[error("cannot read env_file {path}: {message}")]
     EnvFile { path: String, message: String },
@@ -99,6 +101,15 @@ fn section(title: &str, text: &str) -> String {
 }
 
 impl StackError {
+    /// The exit code devenv ends with because of this error, as [`BuildError::exit_code`].
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StackError::Engine(e) => e.exit_code(),
+            StackError::BindSync { source, .. } => source.exit_code(),
+            _ => 1,
+        }
+    }
+
     pub fn hint(&self) -> Option<String> {
         match self {
             StackError::NotReady { service, .. } => Some(format!(
@@ -111,6 +122,7 @@ impl StackError {
             StackError::LockOutdated { file, .. } => Some(format!(
                 "run `devenv up` or `devenv lock` without --locked, and commit {file}"
             )),
+            StackError::ImageUnavailable { fix: Some(fix), .. } => Some(fix.clone()),
             StackError::ImageUnavailable { .. } => Some(
                 "make the image available (`docker pull`, `docker load`), or move the lock on \
                  purpose with `devenv lock --update`"
@@ -126,6 +138,7 @@ impl StackError {
                 format!("the services are: {}", known.join(", "))
             }),
             StackError::Engine(e) => e.hint(),
+            StackError::BindSync { source, .. } => source.hint(),
             _ => None,
         }
     }

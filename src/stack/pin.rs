@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::StackError;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError};
 use crate::fingerprint::{file_digest, StatCache};
 use crate::image::base::ROOTFS_REPO;
 use crate::image::LockMode;
@@ -158,21 +158,31 @@ async fn resolve(
         .as_ref()
         .map_or_else(|| r.name_and_tag(), |d| format!("{}@{d}", r.name));
     let mut found = engine.image(&lookup).await?;
+    let mut pull_error = None;
     if found.is_none() && !r.raw.starts_with("sha256:") {
         let pull = if r.digest.is_some() || r.tag.is_some() {
             lookup.clone()
         } else {
             format!("{}:latest", r.name)
         };
-        if engine.pull(&pull, |_| {}).await.is_ok() {
-            found = engine.image(&pull).await?;
+        match engine.pull(&pull, |_| {}).await {
+            Ok(()) => found = engine.image(&pull).await?,
+            // The engine itself went away: that, not the image, is the error (exit 3).
+            Err(e @ EngineError::Unreachable { .. }) => return Err(e.into()),
+            Err(e) => pull_error = Some(e),
         }
     }
     let Some(img) = found else {
+        // Say why the pull failed (unauthorized, not found, network…) and what fixes it.
+        let (reason, fix) = match &pull_error {
+            Some(e) => (format!("not present locally, and {e}"), e.hint()),
+            None => ("not present locally".to_owned(), None),
+        };
         return Err(StackError::ImageUnavailable {
             service: name.to_owned(),
             reference: r.raw.clone(),
-            reason: "not present locally and it could not be pulled".into(),
+            reason,
+            fix,
         });
     };
     let strip = |n: &str| {
@@ -214,26 +224,27 @@ async fn available(
     if engine.image(&reference).await?.is_some() {
         return Ok(reference);
     }
-    let missing = |reason: String| StackError::ImageUnavailable {
+    let missing = |reason: String, fix: Option<String>| StackError::ImageUnavailable {
         service: name.to_owned(),
         reference: format!("{} ({})", entry.reference, entry.digest),
         reason,
+        fix,
     };
     match (&service.rootfs, entry.kind) {
         (Some(rel), _) => {
             // The same verified, streamed import as the base's rootfs.
             crate::image::base::import_rootfs(engine, manifest, rel, &entry.digest)
                 .await
-                .map_err(|e| missing(e.to_string()))?;
+                .map_err(|e| missing(e.to_string(), None))?;
             Ok(reference)
         }
         (None, LockKind::Registry) => {
             engine
                 .pull(&reference, |_| {})
                 .await
-                .map_err(|e| missing(e.to_string()))?;
+                .map_err(|e| missing(e.to_string(), e.hint()))?;
             Ok(reference)
         }
-        _ => Err(missing("no local image has this id".into())),
+        _ => Err(missing("no local image has this id".into(), None)),
     }
 }

@@ -181,15 +181,69 @@ impl Drop for TestContext {
                 .args(["volume", "rm", "-f", &v])
                 .output();
         }
-        // Newest first so children go before parents; repeat for stragglers.
-        for _ in 0..3 {
-            let ids = docker_lines(&["images", "-q", "--filter", &label]);
-            if ids.is_empty() {
-                break;
-            }
-            for id in ids {
-                let _ = Command::new("docker").args(["rmi", "-f", &id]).output();
-            }
+        remove_images(&label, &self.name);
+    }
+}
+
+/// Remove the images a test made, by name only: an image id can carry another project's
+/// tags (layers are shared by key), and `docker rmi -f <id>` would strip them on a shared
+/// daemon. A name is the test's when one of its `/`- or `:`-separated parts is the test's
+/// unique name or its project's id, or it is devenv's content-keyed name (`devenv/layer:<key>`,
+/// `devenv/rootfs:<digest>`) on an image the test's project made (its label). Then untagged
+/// images of the test's label go, by id without force, so one still used (a tag, a
+/// container, a child image) stays.
+pub fn remove_images(label: &str, name: &str) {
+    let rows = || {
+        docker_lines(&[
+            "images",
+            "-a",
+            "--filter",
+            label,
+            "--format",
+            "{{.ID}} {{.Repository}}:{{.Tag}}",
+        ])
+    };
+    // The project ids (`devenv/project/<id>:<hash>`) of what the test's project built.
+    let ids = docker_lines(&["images", "-aq", "--filter", label]);
+    let mut project_ids = vec![name.to_owned()];
+    if !ids.is_empty() {
+        let mut args = vec![
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"dev.devenv.project-id\"}}",
+        ];
+        args.extend(ids.iter().map(String::as_str));
+        project_ids.extend(docker_lines(&args).into_iter().filter(|i| !i.is_empty()));
+    }
+    let ours = |tag: &str| {
+        tag.split(['/', ':'])
+            .any(|part| project_ids.iter().any(|p| p == part))
+            || tag.starts_with("devenv/layer:")
+            || tag.starts_with("devenv/rootfs:")
+    };
+    for row in rows() {
+        let Some((_, tag)) = row.split_once(' ') else {
+            continue;
+        };
+        if tag != "<none>:<none>" && ours(tag) {
+            let _ = Command::new("docker").args(["rmi", tag]).output();
+        }
+    }
+    // Children before parents: repeat while something goes.
+    for _ in 0..5 {
+        let untagged: Vec<String> = rows()
+            .into_iter()
+            .filter_map(|r| r.strip_suffix(" <none>:<none>").map(str::to_owned))
+            .collect();
+        let removed = untagged.iter().filter(|id| {
+            Command::new("docker")
+                .args(["rmi", id.as_str()])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        if removed.count() == 0 {
+            break;
         }
     }
 }

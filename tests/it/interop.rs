@@ -965,3 +965,146 @@ fn import_refuses_to_overwrite_and_reports_bad_json() {
     );
     assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
 }
+
+/// Values with `$` in every form each exporter writes them; none is the host's variable.
+const DOLLARS: &str = "cost $5, ${HOME} and $USER $$";
+
+#[test]
+fn exported_compose_file_keeps_dollar_signs_literal() {
+    let t = TestContext::new();
+    t.manifest(&format!(
+        "[container]\nenv = {{ A = \"{DOLLARS}\" }}\nports = [\"8080:80\"]\n\
+         [services.w]\ncommand = \"echo {DOLLARS} > /tmp/x; sleep 1000\"\n\
+         ready = \"test -n \\\"$HOSTNAME\\\"\"\nenv = {{ B = \"{DOLLARS}\" }}\n"
+    ));
+    let out = t.run(&["export", "compose", "-o", "c.yml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file = t.root().join("c.yml");
+    let config = Command::new("docker-compose")
+        .arg("-f")
+        .arg(&file)
+        .arg("config")
+        .env("HOME", "/host-home")
+        .env("USER", "host-user")
+        .output()
+        .expect("docker-compose must be installed");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(config.status.success(), "{}\n{text}", stderr(&config));
+    // `config` prints the interpolated file with each literal `$` escaped again as `$$`.
+    let shown = stdout(&config).replace("$$", "$");
+    assert!(!shown.contains("host-"), "{shown}");
+    for line in [
+        format!("A: {DOLLARS}"),
+        format!("B: {DOLLARS}"),
+        format!("- echo {DOLLARS} > /tmp/x; sleep 1000"),
+        "- test -n \"$HOSTNAME\"".to_owned(),
+    ] {
+        assert!(
+            shown.lines().any(|l| l.trim().trim_matches('\'') == line),
+            "{line}\n{shown}"
+        );
+    }
+}
+
+#[test]
+fn exported_dockerfile_keeps_dollar_signs_literal() {
+    let t = TestContext::new();
+    t.manifest(&format!(
+        "[env]\nE = \"{DOLLARS}\"\n[[step]]\nrun = \"echo {DOLLARS} > /lit\"\n"
+    ));
+    // A base file name with a `$`: ADD substitutes variables in its source.
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &text.replace("base.tar", "ba$HOME.tar"));
+    std::fs::rename(t.root().join("base.tar"), t.root().join("ba$HOME.tar")).unwrap();
+    t.ok(&["export", "dockerfile", "-o", "out"]);
+    let image = format!("devenv-it-export/{}:dollars", t.name);
+    let build = Command::new("docker")
+        .args(["build", "-q", "--label", &t.label(), "-t", &image])
+        .arg(t.root().join("out"))
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    let dockerfile = std::fs::read_to_string(t.root().join("out/Dockerfile")).unwrap();
+    assert!(
+        build.status.success(),
+        "docker build: {}\n{dockerfile}",
+        stderr(&build)
+    );
+    assert!(env_set(&image).contains(&format!("E={DOLLARS}")));
+    // The step's sh expands `$HOME` and `$USER` as devenv's build does; `$5` and `$$` too.
+    let built = docker(&["run", "--rm", &image, "cat", "/lit"]);
+    t.ok(&["build"]);
+    let hash = t.ok(&["hash"]).trim().to_owned();
+    let ours = docker(&[
+        "run",
+        "--rm",
+        &format!("devenv/{}:{hash}", t.name),
+        "cat",
+        "/lit",
+    ]);
+    assert_eq!(built, ours);
+}
+
+#[test]
+fn exported_devcontainer_keeps_dollar_signs_literal_through_import() {
+    let t = TestContext::new();
+    let hook = "printf '%s|' \"$HOME\" '${localEnv:HOME}' \\${containerWorkspaceFolder} > /tmp/x";
+    t.manifest(&format!(
+        "[container]\nenv = {{ A = \"{DOLLARS}\" }}\n[hooks]\non_create = {}\n",
+        serde_json::to_string(hook).unwrap()
+    ));
+    let out = t.run(&["export", "devcontainer", "-o", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported = stdout(&out);
+    let v = jsonc(&exported);
+    assert_eq!(v["containerEnv"]["A"], DOLLARS);
+    let back = TestContext::new();
+    back.write(".devcontainer/devcontainer.json", &exported);
+    let out = back.run(&["import", "devcontainer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config: serde_json::Value = serde_json::from_str(&back.ok(&["config", "--json"])).unwrap();
+    assert_eq!(config["container"]["env"]["A"], DOLLARS, "{config:#}");
+    // The hook is the same sh: it prints the same words in a shell.
+    let imported = config["hooks"]["on_create"].as_str().unwrap().to_owned();
+    let sh = |script: &str| {
+        let script = script.replace("> /tmp/x", "");
+        let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(sh(&imported), sh(hook), "{imported}");
+    // A value devcontainers would replace, with no escape in the format, is refused.
+    t.write(
+        "devenv.toml",
+        &std::fs::read_to_string(t.root().join("devenv.toml"))
+            .unwrap()
+            .replace("A = \"", "A = \"${localEnv:HOME}"),
+    );
+    let out = t.run(&["export", "devcontainer", "-o", "-"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[container] env A") && stderr(&out).contains("no escape"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn import_of_a_missing_compose_file_names_the_property_the_file_and_the_path_tried() {
+    let t = TestContext::new();
+    t.write(
+        ".devcontainer/devcontainer.json",
+        "{ \"dockerComposeFile\": \"../compose/app.yml\", \"service\": \"dev\" }\n",
+    );
+    let out = t.run(&["import", "devcontainer"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let tried = t.root().join("compose/app.yml");
+    assert!(
+        err.contains(
+            ".devcontainer/devcontainer.json: dockerComposeFile names `../compose/app.yml`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&tried.display().to_string()), "{err}");
+    assert!(err.contains("hint: fix dockerComposeFile"), "{err}");
+}

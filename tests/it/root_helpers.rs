@@ -14,8 +14,9 @@ const CACHE_DIR: &str = "/tmp/devenv-it-cache";
 const ROOTFS: &str = "debian-bookworm-minbase.tar.gz";
 
 /// A Debian bookworm minbase root filesystem (gzip tarball), built with debootstrap the
-/// first time (about a minute; needs root, the `debootstrap` package and deb.debian.org)
-/// under a lock, so parallel tests and test runs build it once.
+/// first time (about a minute; needs root, the `debootstrap` package and the Debian mirror
+/// of the machine's apt configuration) under a lock, so parallel tests and test runs build it
+/// once.
 pub fn debian_rootfs() -> PathBuf {
     let dir = Path::new(CACHE_DIR);
     let tarball = dir.join(ROOTFS);
@@ -35,7 +36,7 @@ pub fn debian_rootfs() -> PathBuf {
     let out = Command::new("debootstrap")
         .args(["--variant=minbase", "bookworm"])
         .arg(&build)
-        .arg("http://deb.debian.org/debian")
+        .arg(debian_mirror())
         .output()
         .expect(
             "debootstrap must be installed (apt-get install debootstrap, see .ci/install-deps)",
@@ -64,6 +65,44 @@ pub fn debian_rootfs() -> PathBuf {
     std::fs::rename(&partial, &tarball).unwrap();
     let _ = std::fs::remove_dir_all(&build);
     tarball
+}
+
+/// The Debian archive this machine's apt uses (a team behind its own mirror runs the suite
+/// unchanged): the first `URIs:` of a deb822 stanza in /etc/apt/sources.list.d/*.sources,
+/// else the first `deb URI …` line of /etc/apt/sources.list (and its .list files), skipping
+/// the security archive. Never a host written here.
+pub fn debian_mirror() -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("/etc/apt/sources.list.d")
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    let (sources, lists): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "sources" || e == "list"))
+        .partition(|p| p.extension().is_some_and(|e| e == "sources"));
+    let text = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let deb822 = sources.iter().flat_map(|p| {
+        text(p)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("URIs:").map(str::to_owned))
+            .flat_map(|u| u.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    });
+    let one_line = std::iter::once(PathBuf::from("/etc/apt/sources.list"))
+        .chain(lists)
+        .flat_map(|p| {
+            text(&p)
+                .lines()
+                .filter_map(|l| {
+                    let mut words = l.split_whitespace().filter(|w| !w.starts_with('['));
+                    (words.next()? == "deb").then(|| words.next().map(str::to_owned))?
+                })
+                .collect::<Vec<_>>()
+        });
+    deb822
+        .chain(one_line)
+        .find(|u| u.starts_with("http") && !u.trim_end_matches('/').ends_with("-security"))
+        .expect("no Debian archive in the apt configuration (/etc/apt/sources.list.d/*.sources `URIs:` or /etc/apt/sources.list)")
 }
 
 /// Put the Debian rootfs into the project (a hard link where possible) and write a

@@ -13,14 +13,14 @@ use crate::common::{stderr, stdout, TestContext};
 
 /// A loopback "registry" that answers every request with a Basic-auth challenge and
 /// records the requests and the `Authorization` headers the engine sends it.
-struct AuthRecorder {
-    addr: String,
+pub(crate) struct AuthRecorder {
+    pub(crate) addr: String,
     requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl AuthRecorder {
-    fn start() -> AuthRecorder {
+    pub(crate) fn start() -> AuthRecorder {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));

@@ -50,7 +50,12 @@ pub(super) fn import(cx: &mut Cx<'_>, obj: &J, d: &mut Draft) -> Result<(), Inte
             .unwrap_or(&path)
             .display()
             .to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| InteropError::io(&shown, &e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| InteropError::ComposeFile {
+            path: cx.shown.clone(),
+            named: f.clone(),
+            tried: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let text = interpolate(&text, &shown, d);
         let bad = |e: serde_yaml_ng::Error| InteropError::Json {
             path: shown.clone(),

@@ -135,7 +135,10 @@ impl Cx<'_> {
                 .replace("${containerWorkspaceFolderBasename}", base)
                 .replace("${containerWorkspaceFolder}", &self.folder);
         }
-        (!out.contains("${")).then_some(out)
+        // Any other `${…}` (sh's own, `${HOME}`) devcontainers leave as it is, and so do we.
+        crate::interop::text::first_substituted(&out)
+            .is_none()
+            .then_some(out)
     }
 }
 

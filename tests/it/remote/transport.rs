@@ -76,6 +76,33 @@ fn tls_endpoint_from_a_docker_context() {
     assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
 }
 
+/// `SkipTLSVerify: true` is TLS that does not check the server (the docker CLI's meaning),
+/// never plain HTTP: with a CA that did not sign the server's certificate, devenv still
+/// reaches the engine over TLS, presenting the context's client certificate.
+#[test]
+fn skip_tls_verify_context_speaks_tls_without_verifying_the_server() {
+    let e = engine();
+    let t = TestContext::new();
+    let tls = write_context(&t, "insecure", &e.tls_host());
+    std::fs::copy(e.certs().join("wrong-ca.pem"), tls.join("ca.pem")).unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(e.certs().join(f), tls.join(f)).unwrap();
+    }
+    let meta = t
+        .home
+        .path()
+        .join(".docker/contexts/meta/insecure-id/meta.json");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(
+        &meta,
+        text.replace("\"SkipTLSVerify\":false", "\"SkipTLSVerify\":true"),
+    )
+    .unwrap();
+    let (out, _) = doctor(&t, &[("DOCKER_CONTEXT", "insecure".to_owned())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&remote_root()), "{}", stdout(&out));
+}
+
 /// An ssh context (chosen with DOCKER_CONTEXT, over the config's current one), on a
 /// custom port, through the system ssh.
 #[test]
