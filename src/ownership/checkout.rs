@@ -174,7 +174,11 @@ fn fresh() -> String {
         h.field("host", &std::fs::read("/etc/hostname").unwrap_or_default());
         return h.finish()[..24].to_owned();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 #[cfg(test)]
