@@ -422,10 +422,10 @@ fn containers_run_from_commits_of_the_environment_and_a_service_are_not_the_proj
     let dev = named(&t, "env");
     let db = named(&t, "service");
     let (dev_id, db_id) = (id_of(&dev), id_of(&db));
-    // The user commits both and runs a container from each: every label is inherited,
-    // and they are the newest containers carrying them.
+    // The user commits each and runs a container from it: every label is inherited, and
+    // they are the newest containers carrying them.
     let mut theirs = Vec::new();
-    for (source, tag) in [(&dev, "env"), (&db, "db")] {
+    let mut commit_and_run = |source: &str, tag: &str| {
         let image = format!("{}-commit-{tag}:1", t.name);
         docker(&["commit", source, &image]);
         let cmd = format!("echo theirs-{tag}; touch /theirs; exec sleep 600");
@@ -433,27 +433,57 @@ fn containers_run_from_commits_of_the_environment_and_a_service_are_not_the_proj
             .trim()
             .to_owned();
         theirs.push(id);
-    }
+    };
+    commit_and_run(&dev, "env");
     // `run` execs in the environment, not in the user's container.
-    let here = t.ok(&["run", "--", "sh", "-c", "test -e /theirs && echo theirs || echo ours"]);
+    let here = t.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test -e /theirs && echo theirs || echo ours",
+    ]);
+    assert_eq!(here, "ours\n");
+    commit_and_run(&db, "db");
+    let here = t.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test -e /theirs && echo theirs || echo ours",
+    ]);
     assert_eq!(here, "ours\n");
     // `up` neither removes the real service nor adopts the user's copy.
     let out = t.run(&["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("removed service"), "{}", stderr(&out));
-    assert_eq!(id_of(&db), db_id, "the real db was replaced");
-    assert_eq!(id_of(&dev), dev_id, "the real environment was replaced");
-    assert!(theirs.iter().all(|id| running(id)), "up touched the user's containers");
+    assert!(
+        !stderr(&out).contains("removed service"),
+        "{}",
+        stderr(&out)
+    );
+    let now = |name: &str| docker_lines(&["inspect", "--format", "{{.Id}}", name]);
+    assert_eq!(now(&db), [db_id], "the real db was replaced");
+    assert_eq!(now(&dev), [dev_id], "the real environment was replaced");
+    assert!(
+        theirs.iter().all(|id| running(id)),
+        "up touched the user's containers"
+    );
     // `logs` shows the project's containers only.
     let logs = t.run(&["logs"]);
     assert!(logs.status.success(), "{}", stderr(&logs));
     let all = format!("{}{}", crate::common::stdout(&logs), stderr(&logs));
     assert!(all.contains("db-started"), "{all}");
-    assert!(!all.contains("theirs-"), "logs showed the user's containers:\n{all}");
+    assert!(
+        !all.contains("theirs-"),
+        "logs showed the user's containers:\n{all}"
+    );
     // `down` removes the project's containers and leaves the user's running.
     t.ok(&["down"]);
     assert!(docker_lines(&["ps", "-aq", "--filter", &format!("name=^{dev}$")]).is_empty());
-    assert!(theirs.iter().all(|id| running(id)), "down removed the user's containers");
+    assert!(
+        theirs.iter().all(|id| running(id)),
+        "down removed the user's containers"
+    );
 }
 
 #[test]
@@ -511,11 +541,15 @@ fn two_checkouts_at_one_path_are_two_environments_unless_they_share() {
     t.manifest("[container]\nvolumes = [\"data:/data\"]\n");
     t.ok(&["run", "--", "sh", "-c", "echo first > /data/who"]);
     let first = named(&t, "env");
-    let id = std::fs::read_to_string(t.root().join(".devenv/checkout")).unwrap();
     // Another machine's checkout at the same path, on the same engine.
     let away = swap_checkout(&t);
     let other_home = tempfile::tempdir().unwrap();
-    let out = run_with_home(&t, other_home.path(), &[], &["run", "--", "cat", "/data/who"]);
+    let out = run_with_home(
+        &t,
+        other_home.path(),
+        &[],
+        &["run", "--", "cat", "/data/who"],
+    );
     assert_ne!(
         crate::common::stdout(&out),
         "first\n",
@@ -523,10 +557,19 @@ fn two_checkouts_at_one_path_are_two_environments_unless_they_share() {
     );
     let out = run_with_home(&t, other_home.path(), &[], &["down", "--volumes"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(running(&first), "the second checkout's down removed the first's container");
+    assert!(
+        running(&first),
+        "the second checkout's down removed the first's container"
+    );
     // Sharing on purpose: the same checkout id.
+    let id = std::fs::read_to_string(away.join(".devenv/checkout")).unwrap();
     let shared = [("DEVENV_CHECKOUT", id.trim())];
-    let out = run_with_home(&t, other_home.path(), &shared, &["run", "--", "cat", "/data/who"]);
+    let out = run_with_home(
+        &t,
+        other_home.path(),
+        &shared,
+        &["run", "--", "cat", "/data/who"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(crate::common::stdout(&out), "first\n");
     restore_checkout(&t, &away);
@@ -586,6 +629,12 @@ fn an_environment_made_before_checkout_ids_is_adopted_with_its_volumes() {
     assert_eq!(t.ok(&["run", "--", "cat", "/data/who"]), "old\n");
     assert_eq!(named(&t, "env"), legacy);
     t.ok(&["down", "--volumes"]);
-    assert!(docker_lines(&["volume", "ls", "-q", "--filter", &format!("name=^{volume}$")])
-        .is_empty());
+    assert!(docker_lines(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{volume}$")
+    ])
+    .is_empty());
 }
