@@ -638,3 +638,32 @@ fn an_environment_made_before_checkout_ids_is_adopted_with_its_volumes() {
     ])
     .is_empty());
 }
+
+#[test]
+fn two_machines_at_one_path_on_one_remote_engine_keep_their_own_workspaces() {
+    let p = crate::remote::RemoteProject::new();
+    let t = &p.t;
+    t.manifest("[container]\nvolumes = [\"data:/data\"]\n");
+    t.write("who.txt", "first\n");
+    p.ok(&["run", "--", "sh", "-c", "echo first > /data/db"]);
+    // The second machine: the same path and manifest, its own files and HOME.
+    let away = swap_checkout(t);
+    t.write("who.txt", "second\n");
+    let other_home = tempfile::tempdir().unwrap();
+    let second = |args: &[&str]| {
+        let mut cmd = p.cmd(args);
+        cmd.env("HOME", other_home.path());
+        cmd.output().unwrap()
+    };
+    let out = second(&["run", "--", "cat", "who.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(crate::common::stdout(&out), "second\n");
+    let out = second(&["down", "--volumes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The first machine's workspace and database are as it left them.
+    restore_checkout(t, &away);
+    assert_eq!(
+        p.ok(&["run", "--", "sh", "-c", "cat who.txt /data/db"]),
+        "first\nfirst\n"
+    );
+}
