@@ -462,8 +462,12 @@ fn containers_run_from_commits_of_the_environment_and_a_service_are_not_the_proj
         stderr(&out)
     );
     let now = |name: &str| docker_lines(&["inspect", "--format", "{{.Id}}", name]);
-    assert_eq!(now(&db), [db_id], "the real db was replaced");
-    assert_eq!(now(&dev), [dev_id], "the real environment was replaced");
+    assert_eq!(now(&db), [db_id.clone()], "the real db was replaced");
+    assert_eq!(
+        now(&dev),
+        [dev_id.clone()],
+        "the real environment was replaced"
+    );
     assert!(
         theirs.iter().all(|id| running(id)),
         "up touched the user's containers"
@@ -477,6 +481,10 @@ fn containers_run_from_commits_of_the_environment_and_a_service_are_not_the_proj
         !all.contains("theirs-"),
         "logs showed the user's containers:\n{all}"
     );
+    // `status` shows the project's containers.
+    let status: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["container"]["id"], dev_id.as_str(), "{status}");
+    assert_eq!(status["services"]["db"]["id"], db_id.as_str(), "{status}");
     // `down` removes the project's containers and leaves the user's running.
     t.ok(&["down"]);
     assert!(docker_lines(&["ps", "-aq", "--filter", &format!("name=^{dev}$")]).is_empty());
