@@ -1,6 +1,5 @@
 //! Locating and loading the project: manifest discovery (`-f`, `-C`), the project root and
-//! the local state directory (`.devenv/`, next to the manifest), where loading makes sure
-//! the checkout has its id (`ownership::checkout`).
+//! the local state directory (`.devenv/`, next to the manifest).
 
 use std::path::{Path, PathBuf};
 
@@ -47,13 +46,6 @@ pub fn load(file: Option<&Path>, directory: Option<&Path>) -> Result<Project> {
         lock: manifest::lock_path(&manifest.path),
         dir: root.join(STATE_DIR),
     };
-    // Before anything else writes into `.devenv/`: its absence tells a new checkout.
-    let key = crate::ownership::checkout::key(
-        &root.display().to_string(),
-        &manifest.path.display().to_string(),
-    );
-    crate::ownership::checkout::ensure(&paths.dir, &key)
-        .map_err(|e| Error::other(e.to_string(), e.hint()))?;
     Ok(Project {
         manifest,
         paths,

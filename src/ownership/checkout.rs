@@ -99,6 +99,15 @@ pub fn ensure(state_dir: &Path, key: &str) -> Result<(), CheckoutError> {
     ensure_with(state_dir, copy_path(key))
 }
 
+/// [`ensure`] for a loaded manifest whose state directory is `state_dir`.
+pub fn ensure_for(
+    manifest: &crate::manifest::Manifest,
+    state_dir: &Path,
+) -> Result<(), CheckoutError> {
+    let (dir, path) = (super::real(&manifest.root), super::real(&manifest.path));
+    ensure(state_dir, &key(&dir, &path))
+}
+
 fn ensure_with(state_dir: &Path, copy: Option<PathBuf>) -> Result<(), CheckoutError> {
     let file = state_dir.join(FILE);
     if let Some(id) = read_id(&file) {

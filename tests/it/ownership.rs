@@ -462,10 +462,10 @@ fn containers_run_from_commits_of_the_environment_and_a_service_are_not_the_proj
         stderr(&out)
     );
     let now = |name: &str| docker_lines(&["inspect", "--format", "{{.Id}}", name]);
-    assert_eq!(now(&db), [db_id.clone()], "the real db was replaced");
+    assert_eq!(now(&db).concat(), db_id, "the real db was replaced");
     assert_eq!(
-        now(&dev),
-        [dev_id.clone()],
+        now(&dev).concat(),
+        dev_id,
         "the real environment was replaced"
     );
     assert!(
