@@ -12,6 +12,7 @@ pub mod image;
 pub mod init;
 pub mod interop;
 pub mod manifest;
+pub mod ownership;
 pub mod project;
 pub mod session;
 pub mod stack;

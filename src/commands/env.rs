@@ -12,6 +12,7 @@ use crate::cli::{LockedArgs, RunArgs, ShellArgs, UpArgs};
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::{ExitStatus, Result};
 use crate::image;
+use crate::ownership::ProjectId;
 use crate::project::Project;
 use crate::session::{self, ExecEnd, ExecRequest, RuntimeSettings, StalePolicy};
 use crate::stack;
@@ -193,7 +194,7 @@ async fn warm(
     let image = image::image_name(m, hash);
     let settings = RuntimeSettings::new(m, &image, hash)?;
     // One list call finds the dev container and the services.
-    let members = stack::Members::list(engine, &stack::Identity::new(m)).await?;
+    let members = stack::Members::list(engine, &ProjectId::new(m)).await?;
     let Some(c) = members.dev.clone() else {
         return Ok(None);
     };
@@ -203,7 +204,7 @@ async fn warm(
     if !ready {
         return Ok(None);
     }
-    if !m.services.is_empty() || !members.services.is_empty() || !members.strays.is_empty() {
+    if !m.services.is_empty() || !members.services.is_empty() {
         let lock = crate::manifest::LockFile::read(&project.paths.lock)
             .ok()
             .flatten();

@@ -8,8 +8,9 @@ use crate::cli::FetchArgs;
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::{Error, ExitStatus, Result, EXIT_INTERRUPTED};
 use crate::manifest;
+use crate::ownership::ProjectId;
 use crate::project::Project;
-use crate::session::{self, FetchError, Fetched, ProjectId};
+use crate::session::{self, FetchError, Fetched};
 
 pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;

@@ -8,8 +8,9 @@ use crate::error::{Error, ExitStatus, Result};
 use crate::image::{self, LockMode};
 use crate::interop::{devcontainer_export, devcontainer_import, dockerfile, InteropError};
 use crate::manifest::{self, MANIFEST_FILE};
+use crate::ownership::ProjectId;
 use crate::project;
-use crate::session::{self, ProjectId};
+use crate::session;
 use crate::ui::BuildView;
 
 /// First line of an exported devcontainer.json: such a file may be replaced without --force.

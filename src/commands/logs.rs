@@ -11,7 +11,8 @@ use super::Ctx;
 use crate::cli::LogsArgs;
 use crate::engine::ExecOutput;
 use crate::error::{Error, ExitStatus, Result};
-use crate::stack::{Identity, Members};
+use crate::ownership::ProjectId;
+use crate::stack::Members;
 
 /// The dev container's name as a log source.
 const DEV: &str = "dev";
@@ -21,7 +22,7 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
     let engine = ctx.engine().await?;
-    let members = Members::list(&engine, &Identity::new(m)).await?;
+    let members = Members::list(&engine, &ProjectId::new(m)).await?;
     let mut sources: Vec<(String, String)> = Vec::new();
     let all = args.services.is_empty();
     for name in &args.services {

@@ -37,6 +37,9 @@ pub struct Ctx {
 impl Ctx {
     pub fn project(&self) -> Result<Project> {
         let mut project = project::load(self.file.as_deref(), self.directory.as_deref())?;
+        // Before anything else writes into `.devenv/`: its absence tells a new checkout.
+        crate::ownership::checkout::ensure_for(&project.manifest, &project.paths.dir)
+            .map_err(|e| crate::error::Error::other(e.to_string(), e.hint()))?;
         if let Some(registry) = &self.cache {
             project.manifest.cache = Some(crate::manifest::Cache {
                 registry: registry.clone(),

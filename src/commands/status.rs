@@ -6,7 +6,8 @@ use super::Ctx;
 use crate::cli::StatusArgs;
 use crate::error::{ExitStatus, Result};
 use crate::image::{self, base, layer_ref};
-use crate::session::{self, ProjectId, RuntimeSettings};
+use crate::ownership::ProjectId;
+use crate::session::{self, RuntimeSettings};
 
 #[derive(Debug, Serialize)]
 struct Status {

@@ -37,6 +37,9 @@ pub mod labels {
     /// Real path of the project directory: identifies the project's container.
     pub const PROJECT_DIR: &str = "dev.devenv.project-dir";
     pub const MANIFEST: &str = "dev.devenv.manifest";
+    /// The checkout id (`ownership::checkout`) of what devenv made for a project: tells
+    /// which checkout's it is (the names decide, see `ownership`).
+    pub const CHECKOUT: &str = "dev.devenv.checkout";
     /// The step key of a layer image / build container.
     pub const KEY: &str = "dev.devenv.key";
     /// The key of the layer a layer was built on (empty for the base config layer).
@@ -419,10 +422,12 @@ impl Engine {
         })
     }
 
-    /// Remove named volumes carrying all of `labels`; returns their names and labels.
+    /// Remove the named volumes carrying all of `labels` whose name `owned` accepts;
+    /// returns their names and labels.
     pub async fn remove_volumes(
         &self,
         labels: &[(&str, &str)],
+        owned: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<(String, HashMap<String, String>)>> {
         use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder};
         let filters = label_filters(labels);
@@ -436,6 +441,9 @@ impl Engine {
         let mut removed = Vec::new();
         let mut left = Vec::new();
         for v in list.volumes.unwrap_or_default() {
+            if !owned(&v.name) {
+                continue;
+            }
             let res = self
                 .docker
                 .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::new().build()))

@@ -2,7 +2,6 @@
 //! points made on the host first so the developer keeps owning them), its labels, and
 //! replacing a half-created container that devenv left behind.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use super::{real, ProjectId, RuntimeSettings, SessionError, Workspace};
@@ -16,8 +15,7 @@ pub(super) async fn create(
     id: &ProjectId,
     mode: Workspace,
 ) -> Result<ContainerInfo, SessionError> {
-    let mut vol_labels = base_labels(manifest, id);
-    vol_labels.insert(labels::ROLE.to_owned(), "volume".to_owned());
+    let vol_labels = id.labels("volume", None);
     // The workspace volume's identity (volume mode), for what was sent into it before.
     let mut nonce = None;
     let mut mounts = vec![match mode {
@@ -81,7 +79,7 @@ pub(super) async fn create(
         mounts.extend(bind_mounts);
         nonces = made;
     }
-    let mut container_labels = base_labels(manifest, id);
+    let mut container_labels = id.labels("env", None);
     container_labels.extend(settings.labels());
     container_labels.insert(labels::WORKSPACE.to_owned(), mode.label().to_owned());
     if let Some(nonce) = nonce {
@@ -118,7 +116,7 @@ pub(super) async fn create(
         // A container of that name that our labels did not find (left half-created, or
         // made by another devenv version): replace it, but only if devenv made it.
         Err(EngineError::Conflict { .. }) => {
-            if !made_by_devenv(engine, &id.container_name).await? {
+            if !crate::ownership::made_by_devenv(engine, &id.container_name, "env").await? {
                 return Err(SessionError::NameTaken {
                     name: id.container_name.clone(),
                 });
@@ -138,26 +136,6 @@ pub(super) async fn create(
         image_id: settings.image.clone(),
         status: String::new(),
     })
-}
-
-/// Whether the container `name` is an environment container devenv made (or is gone). Labels
-/// are inherited: a container run from a devenv image, or from a `docker commit` of an
-/// environment container, carries devenv's labels too. Only a label its creator set counts,
-/// one its image does not carry with the same value: devenv sets role `env` on containers of
-/// images whose role is `layer`.
-async fn made_by_devenv(engine: &Engine, name: &str) -> Result<bool, SessionError> {
-    let Some(c) = engine.container_state(name).await? else {
-        return Ok(true);
-    };
-    let own = |key: &str, value: &str| c.labels.get(key).map(String::as_str) == Some(value);
-    if !own(labels::MANAGED, "true") || !own(labels::ROLE, "env") {
-        return Ok(false);
-    }
-    let image_role = engine
-        .image(&c.image_id)
-        .await?
-        .and_then(|i| i.labels.get(labels::ROLE).cloned());
-    Ok(image_role.as_deref() != Some("env"))
 }
 
 /// Mount targets inside the mounted project (`target-cache:/workspace/target`) would be
@@ -191,18 +169,4 @@ pub(super) fn named_volume_targets(manifest: &Manifest) -> Vec<String> {
             VolumeSpec::Bind { .. } => None,
         })
         .collect()
-}
-
-fn base_labels(manifest: &Manifest, id: &ProjectId) -> HashMap<String, String> {
-    HashMap::from([
-        (labels::MANAGED.to_owned(), "true".to_owned()),
-        (labels::ROLE.to_owned(), "env".to_owned()),
-        (labels::PROJECT.to_owned(), manifest.name.clone()),
-        (labels::PROJECT_DIR.to_owned(), id.dir.clone()),
-        (labels::MANIFEST.to_owned(), id.manifest.clone()),
-        (
-            labels::VERSION.to_owned(),
-            env!("CARGO_PKG_VERSION").to_owned(),
-        ),
-    ])
 }

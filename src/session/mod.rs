@@ -1,7 +1,7 @@
 //! The environment container's lifecycle (up/down/status) and execs into it (run/shell).
 //!
-//! A project's container is found by the labels `dev.devenv.project-dir` (the project
-//! directory's real path) and role `env`. It records the image hash and the canonical
+//! A project's container is the one `ownership` says is its dev container (the project's
+//! labels, role `env`, and the name devenv gives it). It records the image hash and the canonical
 //! runtime settings it was created with; when either differs from the manifest's, the
 //! container is stale and is recreated (by `up`), never reused silently.
 
@@ -28,9 +28,11 @@ pub use workspace::{
 
 use self::container::{create, named_volume_targets};
 use crate::engine::{labels, ContainerInfo, Engine, EngineError, ExecSpec};
-use crate::fingerprint::Hasher;
 use crate::image::BuildError;
 use crate::manifest::Manifest;
+use crate::ownership::Owned;
+// The project's identity lives in `ownership`; `binds` and `workspace` name it from here.
+pub(crate) use crate::ownership::ProjectId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -113,57 +115,6 @@ pub trait Events {
     fn hook_output(&mut self, chunk: &[u8]);
 }
 
-/// Identity of the project on this machine.
-#[derive(Debug, Clone)]
-pub struct ProjectId {
-    pub dir: String,
-    pub manifest: String,
-    /// Readable container name: `devenv-<name>-<8 hex of the dir>`.
-    pub container_name: String,
-}
-
-impl ProjectId {
-    pub fn new(manifest: &Manifest) -> ProjectId {
-        // Two manifests in one directory are two environments: both paths identify it.
-        let dir = real(&manifest.root);
-        let manifest_path = real(&manifest.path);
-        let mut h = Hasher::new("project");
-        h.field("dir", dir.as_bytes());
-        h.field("manifest", manifest_path.as_bytes());
-        let short = h.finish()[..8].to_owned();
-        ProjectId {
-            manifest: manifest_path,
-            container_name: format!("devenv-{}-{short}", manifest.name),
-            dir,
-        }
-    }
-
-    /// The labels that select this project's environment container.
-    pub fn labels(&self) -> [(&str, &str); 4] {
-        [
-            (labels::MANAGED, "true"),
-            (labels::ROLE, "env"),
-            (labels::PROJECT_DIR, &self.dir),
-            (labels::MANIFEST, &self.manifest),
-        ]
-    }
-
-    /// Engine name of a project-scoped named volume.
-    pub fn volume_name(&self, name: &str) -> String {
-        format!("{}-{name}", self.container_name)
-    }
-
-    /// Label filters selecting what devenv made for this project in `role`.
-    fn role_labels<'a>(&'a self, role: &'a str) -> [(&'a str, &'a str); 4] {
-        [
-            (labels::MANAGED, "true"),
-            (labels::ROLE, role),
-            (labels::PROJECT_DIR, &self.dir),
-            (labels::MANIFEST, &self.manifest),
-        ]
-    }
-}
-
 fn real(p: &Path) -> String {
     p.canonicalize()
         .unwrap_or_else(|_| p.to_path_buf())
@@ -177,11 +128,11 @@ pub async fn find(engine: &Engine, id: &ProjectId) -> Result<Option<ContainerInf
     Ok(ours(engine, id).await?.into_iter().next())
 }
 
-/// The project's environment containers: its labels and its name. Labels alone are
-/// inherited: a container run from a `docker commit` of the environment carries them all.
+/// The project's environment container, as `ownership` tells it: labels select, the name
+/// decides (a container run from a `docker commit` of the environment carries the labels).
 async fn ours(engine: &Engine, id: &ProjectId) -> Result<Vec<ContainerInfo>, SessionError> {
-    let mut list = engine.list_containers(&id.labels()).await?;
-    list.retain(|c| c.name == id.container_name);
+    let mut list = engine.list_containers(&id.role_selector("env")).await?;
+    list.retain(|c| id.member(c) == Some(Owned::Env));
     Ok(list)
 }
 
@@ -523,17 +474,17 @@ pub async fn down(
         removed.push(format!("container {}", c.name));
     }
     // A bind volume helper left by an interrupted sync would hold its volume.
-    let helpers = engine.list_containers(&id.role_labels("sync")).await?;
-    let helper_of_ours = |name: &str| {
-        name.strip_suffix(".sync")
-            .is_some_and(|volume| volume.starts_with(&id.container_name))
-    };
-    for h in helpers.iter().filter(|h| helper_of_ours(&h.name)) {
+    let helpers = engine.list_containers(&id.role_selector("sync")).await?;
+    for h in helpers.iter().filter(|h| id.member(h) == Some(Owned::Sync)) {
         engine.remove_container(&h.id).await?;
         removed.push(format!("container {}", h.name));
     }
     if volumes {
-        let vols = engine.remove_volumes(&id.role_labels("volume")).await?;
+        // Another checkout's volumes carry the same project labels: the names decide.
+        let owned = |name: &str| id.owns_volume(name);
+        let vols = engine
+            .remove_volumes(&id.role_selector("volume"), &owned)
+            .await?;
         for (name, volume_labels) in vols {
             if let Some(nonce) = volume_labels.get(labels::NONCE) {
                 workspace::forget_volume(state_dir, nonce);

@@ -58,7 +58,7 @@ impl RuntimeSettings {
             volumes: manifest.container.volumes.clone(),
             // With services the dev container joins the project network (whose name is
             // the project's, so a moved project gets its own).
-            network: crate::stack::dev_network(manifest).unwrap_or_else(|| {
+            network: crate::ownership::dev_network(manifest).unwrap_or_else(|| {
                 match manifest.container.network {
                     Network::Bridge => "bridge",
                     Network::None => "none",

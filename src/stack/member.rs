@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Identity, StackError};
+use super::StackError;
 use crate::engine::{labels, ContainerSpec, HealthCheck, Mount, PortBinding, ServiceOptions};
 use crate::manifest::{Manifest, PortSpec, Service, VolumeSpec};
+use crate::ownership::ProjectId;
 use crate::session::binds::{self, Bind};
 use crate::session::settings::{changed_fields, recorded, OTHER_VERSION};
 
@@ -131,7 +132,7 @@ impl ServiceSettings {
     pub(super) fn container(
         &self,
         manifest: &Manifest,
-        id: &Identity,
+        id: &ProjectId,
         name: &str,
     ) -> (ContainerSpec, ServiceOptions, Vec<NamedVolume>) {
         let mut mounts = Vec::new();
@@ -145,7 +146,7 @@ impl ServiceSettings {
                     read_only: false,
                 },
                 None => Mount::Bind {
-                    source: id.project.dir.clone(),
+                    source: id.dir.clone(),
                     target: workdir.clone(),
                     read_only: false,
                 },
@@ -158,7 +159,7 @@ impl ServiceSettings {
                     target,
                     read_only,
                 } => {
-                    let engine_name = id.project.volume_name(vol);
+                    let engine_name = id.volume_name(vol);
                     volumes.push((engine_name.clone(), id.labels("volume", None)));
                     Mount::Volume {
                         name: engine_name,
@@ -185,7 +186,7 @@ impl ServiceSettings {
         }
         // Bind volumes get a nonce: what was sent into one is kept under it (see
         // `session::binds`); `stack::create` records the nonces the volumes have.
-        for m in binds::volume_mounts(&id.project, &self.binds, false) {
+        for m in binds::volume_mounts(id, &self.binds, false) {
             if let Mount::Synced { name, .. } = &m {
                 volumes.push((name.clone(), binds::with_nonce(id.labels("volume", None))));
             }
@@ -201,7 +202,7 @@ impl ServiceSettings {
             serde_json::to_string(self).expect("settings serialise"),
         );
         let spec = ContainerSpec {
-            name: Some(id.container_name(name)),
+            name: Some(id.service_container(name)),
             image: self.image.clone(),
             cmd: self.command.clone().unwrap_or_default(),
             env: self.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),

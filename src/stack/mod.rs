@@ -29,7 +29,8 @@ use crate::fingerprint::{FingerprintError, StatCache};
 use crate::image::LockMode;
 use crate::manifest::lock::LockError;
 use crate::manifest::Manifest;
-use crate::session::{binds, Events, ProjectId, Workspace};
+use crate::ownership::{Owned, ProjectId};
+use crate::session::{binds, Events, Workspace};
 
 /// Log lines shown with a service that failed to start.
 const FAILURE_LOG_LINES: u64 = 20;
@@ -144,66 +145,6 @@ impl StackError {
     }
 }
 
-/// The set's identity on this machine: the project's, plus names for the network and for
-/// each member.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub project: ProjectId,
-    name: String,
-}
-
-impl Identity {
-    pub fn new(manifest: &Manifest) -> Identity {
-        Identity {
-            project: ProjectId::new(manifest),
-            name: manifest.name.clone(),
-        }
-    }
-
-    /// The project network (same name as the dev container; networks and containers
-    /// have separate names).
-    pub fn network(&self) -> String {
-        self.project.container_name.clone()
-    }
-
-    pub fn container_name(&self, service: &str) -> String {
-        format!("{}-{service}", self.project.container_name)
-    }
-
-    /// Labels selecting every member of the set (the dev container and the services).
-    pub fn selector(&self) -> [(&str, &str); 3] {
-        [
-            (labels::MANAGED, "true"),
-            (labels::PROJECT_DIR, &self.project.dir),
-            (labels::MANIFEST, &self.project.manifest),
-        ]
-    }
-
-    /// Labels put on what the set creates.
-    pub fn labels(&self, role: &str, service: Option<&str>) -> HashMap<String, String> {
-        let mut l = HashMap::from([
-            (labels::MANAGED.to_owned(), "true".to_owned()),
-            (labels::ROLE.to_owned(), role.to_owned()),
-            (labels::PROJECT.to_owned(), self.name.clone()),
-            (labels::PROJECT_DIR.to_owned(), self.project.dir.clone()),
-            (labels::MANIFEST.to_owned(), self.project.manifest.clone()),
-            (
-                labels::VERSION.to_owned(),
-                env!("CARGO_PKG_VERSION").to_owned(),
-            ),
-        ]);
-        if let Some(s) = service {
-            l.insert(labels::SERVICE.to_owned(), s.to_owned());
-        }
-        l
-    }
-}
-
-/// The network the dev container joins: the project's when there are services.
-pub fn dev_network(manifest: &Manifest) -> Option<String> {
-    (!manifest.services.is_empty()).then(|| Identity::new(manifest).network())
-}
-
 /// The environment's image, which services without their own run, and where those find
 /// the project: bind-mounted, or (remote engine) the dev container's synced volume.
 #[derive(Debug, Clone, Copy)]
@@ -218,43 +159,38 @@ pub async fn ensure_network(engine: &Engine, manifest: &Manifest) -> Result<(), 
     if manifest.services.is_empty() {
         return Ok(());
     }
-    let id = Identity::new(manifest);
+    let id = ProjectId::new(manifest);
     engine
         .ensure_network(&id.network(), id.labels("network", None))
         .await?;
     Ok(())
 }
 
-/// Members of the set, from one list call.
+/// Members of the set, from one list call: what `ownership` says devenv made for this
+/// project and checkout (a container derived from a member carries its labels, not its
+/// name, and is no member). Services no longer in the manifest are among `services`.
 #[derive(Debug, Default)]
 pub struct Members {
     pub dev: Option<ContainerInfo>,
     pub services: BTreeMap<String, ContainerInfo>,
-    /// Service containers of services no longer in the manifest (or duplicates).
-    pub strays: Vec<ContainerInfo>,
 }
 
 impl Members {
-    pub async fn list(engine: &Engine, id: &Identity) -> Result<Members, EngineError> {
+    pub async fn list(engine: &Engine, id: &ProjectId) -> Result<Members, EngineError> {
         let all = engine.list_containers(&id.selector()).await?;
-        Ok(Members::from_list(all))
+        Ok(Members::from_list(id, all))
     }
 
-    /// Sort a list (newest first, as the engine lists) into members.
-    pub fn from_list(all: Vec<ContainerInfo>) -> Members {
+    /// Sort a list into members (names are unique on an engine: one container each).
+    pub fn from_list(id: &ProjectId, all: Vec<ContainerInfo>) -> Members {
         let mut m = Members::default();
         for c in all {
-            match c.labels.get(labels::ROLE).map(String::as_str) {
-                Some("env") if m.dev.is_none() => m.dev = Some(c),
-                Some("service") => {
-                    let name = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
-                    if m.services.contains_key(&name) || name.is_empty() {
-                        m.strays.push(c);
-                    } else {
-                        m.services.insert(name, c);
-                    }
+            match id.member(&c) {
+                Some(Owned::Env) => m.dev = Some(c),
+                Some(Owned::Service(name)) => {
+                    m.services.insert(name, c);
                 }
-                _ => {}
+                Some(Owned::Sync) | None => {}
             }
         }
         m
@@ -268,10 +204,10 @@ pub fn desired(
     images: &BTreeMap<String, String>,
     env: EnvImage<'_>,
 ) -> Result<BTreeMap<String, ServiceSettings>, StackError> {
-    let id = Identity::new(manifest);
+    let id = ProjectId::new(manifest);
     let network = id.network();
     let workspace =
-        (env.workspace == Workspace::Volume).then(|| crate::session::workspace_volume(&id.project));
+        (env.workspace == Workspace::Volume).then(|| crate::session::workspace_volume(&id));
     let mut out = BTreeMap::new();
     for (name, service) in &manifest.services {
         let (image, hash) = if service.uses_environment_image() {
@@ -305,11 +241,10 @@ pub fn all_current(
     cache: &mut StatCache,
     env: EnvImage<'_>,
 ) -> Result<bool, StackError> {
-    if !members.strays.is_empty()
-        || members
-            .services
-            .keys()
-            .any(|k| !manifest.services.contains_key(k))
+    if members
+        .services
+        .keys()
+        .any(|k| !manifest.services.contains_key(k))
     {
         return Ok(false);
     }
@@ -360,22 +295,18 @@ pub async fn up(
     mode: LockMode,
     events: &mut dyn Events,
 ) -> Result<(), StackError> {
-    let id = Identity::new(manifest);
-    let _lock =
-        crate::image::NamedLock::acquire(&format!("{}-services", id.project.container_name))
-            .await
-            .map_err(|e| StackError::Locking(e.to_string()))?;
+    let id = ProjectId::new(manifest);
+    let _lock = crate::image::NamedLock::acquire(&format!("{}-services", id.container_name))
+        .await
+        .map_err(|e| StackError::Locking(e.to_string()))?;
     let members = Members::list(engine, &id).await?;
-    for c in members.strays.iter().chain(
-        members
-            .services
-            .iter()
-            .filter(|(n, _)| !manifest.services.contains_key(*n))
-            .map(|(_, c)| c),
-    ) {
+    let dropped = members
+        .services
+        .iter()
+        .filter(|(n, _)| !manifest.services.contains_key(*n));
+    for (name, c) in dropped {
         engine.remove_container(&c.id).await?;
         crate::session::forget_synced(&paths.dir, &c.id);
-        let name = c.labels.get(labels::SERVICE).cloned().unwrap_or_default();
         events.info(&format!(
             "removed service {name} (no longer in the manifest)"
         ));
@@ -433,7 +364,7 @@ struct Member<'a> {
 async fn ensure_member(
     engine: &Engine,
     manifest: &Manifest,
-    id: &Identity,
+    id: &ProjectId,
     member: Member<'_>,
     env_image: &str,
     state_dir: &Path,
@@ -513,7 +444,7 @@ async fn ensure_member(
 async fn create(
     engine: &Engine,
     manifest: &Manifest,
-    id: &Identity,
+    id: &ProjectId,
     name: &str,
     settings: &ServiceSettings,
 ) -> Result<(String, binds::Record), StackError> {
@@ -541,17 +472,18 @@ async fn create(
 
 async fn create_container(
     engine: &Engine,
-    id: &Identity,
+    id: &ProjectId,
     name: &str,
     spec: &crate::engine::ContainerSpec,
     opts: &crate::engine::ServiceOptions,
 ) -> Result<String, StackError> {
     match engine.create_service_container(spec, opts).await {
         Ok(cid) => Ok(cid),
+        // A container under the service's name that the project's list did not take for
+        // it: replaced only if devenv made it.
         Err(EngineError::Conflict { .. }) => {
-            let cname = id.container_name(name);
-            let theirs = engine.container_labels(&cname).await?;
-            if theirs.is_some_and(|l| l.get(labels::MANAGED).map(String::as_str) != Some("true")) {
+            let cname = id.service_container(name);
+            if !crate::ownership::made_by_devenv(engine, &cname, "service").await? {
                 return Err(StackError::NameTaken { name: cname });
             }
             engine.remove_container(&cname).await?;
@@ -582,10 +514,10 @@ pub async fn remove_services(
     manifest: &Manifest,
     state_dir: &Path,
 ) -> Result<Vec<String>, StackError> {
-    let id = Identity::new(manifest);
+    let id = ProjectId::new(manifest);
     let mut removed = Vec::new();
     let members = Members::list(engine, &id).await?;
-    for c in members.services.values().chain(&members.strays) {
+    for c in members.services.values() {
         engine.remove_container(&c.id).await?;
         crate::session::forget_synced(state_dir, &c.id);
         removed.push(format!("container {}", c.name));
@@ -598,7 +530,7 @@ pub async fn remove_network(
     engine: &Engine,
     manifest: &Manifest,
 ) -> Result<Option<String>, StackError> {
-    let network = Identity::new(manifest).network();
+    let network = ProjectId::new(manifest).network();
     let removed = engine.remove_network(&network, labels::MANAGED).await?;
     Ok(removed.then(|| format!("network {network}")))
 }
@@ -630,7 +562,7 @@ pub async fn status(
     env: Option<EnvImage<'_>>,
     paths: &crate::image::StatePaths,
 ) -> Result<BTreeMap<String, ServiceStatus>, StackError> {
-    let id = Identity::new(manifest);
+    let id = ProjectId::new(manifest);
     let members = Members::list(engine, &id).await?;
     let lock = crate::manifest::LockFile::read(&paths.lock).ok().flatten();
     let mut cache = paths.stat_cache();
@@ -716,7 +648,7 @@ pub async fn restart(
             });
         }
     }
-    let id = Identity::new(manifest);
+    let id = ProjectId::new(manifest);
     let members = Members::list(engine, &id).await?;
     for level in crate::manifest::start_levels(&manifest.services) {
         for name in level {
@@ -772,7 +704,7 @@ impl Supervisor {
         if manifest.services.is_empty() {
             return Ok(Vec::new());
         }
-        let members = Members::list(engine, &Identity::new(manifest)).await?;
+        let members = Members::list(engine, &ProjectId::new(manifest)).await?;
         let now = std::time::Instant::now();
         let mut restarted = Vec::new();
         for (name, c) in &members.services {

@@ -388,3 +388,290 @@ fn down_leaves_a_container_run_from_a_commit_of_the_environment() {
     let out = t.run(&["status"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// The name of the running container of `role` (and `service`) that devenv made.
+fn named(t: &TestContext, role: &str) -> String {
+    let names = docker_lines(&[
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label={}", t.label()),
+        "--filter",
+        &format!("label=dev.devenv.role={role}"),
+    ]);
+    assert_eq!(names.len(), 1, "{role}: {names:?}");
+    names[0].clone()
+}
+
+fn id_of(name: &str) -> String {
+    docker(&["inspect", "--format", "{{.Id}}", name])
+        .trim()
+        .to_owned()
+}
+
+fn running(id: &str) -> bool {
+    docker_lines(&["inspect", "--format", "{{.State.Status}}", id]) == ["running"]
+}
+
+#[test]
+fn containers_run_from_commits_of_the_environment_and_a_service_are_not_the_projects() {
+    let t = TestContext::new();
+    t.manifest("[services.db]\ncommand = \"echo db-started; exec sleep 600\"\n");
+    t.ok(&["up"]);
+    let dev = named(&t, "env");
+    let db = named(&t, "service");
+    let (dev_id, db_id) = (id_of(&dev), id_of(&db));
+    // The user commits each and runs a container from it: every label is inherited, and
+    // they are the newest containers carrying them.
+    let mut theirs = Vec::new();
+    let mut commit_and_run = |source: &str, tag: &str| {
+        let image = format!("{}-commit-{tag}:1", t.name);
+        docker(&["commit", source, &image]);
+        let cmd = format!("echo theirs-{tag}; touch /theirs; exec sleep 600");
+        let id = docker(&["run", "-d", &image, "sh", "-c", &cmd])
+            .trim()
+            .to_owned();
+        theirs.push(id);
+    };
+    commit_and_run(&dev, "env");
+    // `run` execs in the environment, not in the user's container.
+    let here = t.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test -e /theirs && echo theirs || echo ours",
+    ]);
+    assert_eq!(here, "ours\n");
+    commit_and_run(&db, "db");
+    let here = t.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test -e /theirs && echo theirs || echo ours",
+    ]);
+    assert_eq!(here, "ours\n");
+    // `up` neither removes the real service nor adopts the user's copy.
+    let out = t.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("removed service"),
+        "{}",
+        stderr(&out)
+    );
+    let now = |name: &str| docker_lines(&["inspect", "--format", "{{.Id}}", name]);
+    assert_eq!(now(&db).concat(), db_id, "the real db was replaced");
+    assert_eq!(
+        now(&dev).concat(),
+        dev_id,
+        "the real environment was replaced"
+    );
+    assert!(
+        theirs.iter().all(|id| running(id)),
+        "up touched the user's containers"
+    );
+    // `logs` shows the project's containers only.
+    let logs = t.run(&["logs"]);
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    let all = format!("{}{}", crate::common::stdout(&logs), stderr(&logs));
+    assert!(all.contains("db-started"), "{all}");
+    assert!(
+        !all.contains("theirs-"),
+        "logs showed the user's containers:\n{all}"
+    );
+    // `status` shows the project's containers.
+    let status: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["container"]["id"], dev_id.as_str(), "{status}");
+    assert_eq!(status["services"]["db"]["id"], db_id.as_str(), "{status}");
+    // `down` removes the project's containers and leaves the user's running.
+    t.ok(&["down"]);
+    assert!(docker_lines(&["ps", "-aq", "--filter", &format!("name=^{dev}$")]).is_empty());
+    assert!(
+        theirs.iter().all(|id| running(id)),
+        "down removed the user's containers"
+    );
+}
+
+#[test]
+fn a_foreign_container_under_a_services_name_is_left_alone() {
+    let t = TestContext::new();
+    t.manifest("[services.db]\ncommand = \"exec sleep 600\"\n");
+    t.ok(&["up"]);
+    let db = named(&t, "service");
+    t.ok(&["down"]);
+    // devenv's image under the service's name inherits `dev.devenv.managed=true`.
+    let image = format!("devenv/{}:{}", t.name, hash(&t));
+    let theirs = docker(&["create", "--name", &db, &image, "sleep", "600"])
+        .trim()
+        .to_owned();
+    let out = t.run(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("devenv did not make it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(id_of(&db), theirs, "the foreign container was replaced");
+}
+
+/// Move the project directory away (to `<dir>.away`) and put a fresh copy of its manifest
+/// and base (no `.devenv/`) at its path: another checkout at the same path.
+fn swap_checkout(t: &TestContext) -> PathBuf {
+    let away = t.root().with_extension("away");
+    std::fs::rename(t.root(), &away).unwrap();
+    std::fs::create_dir(t.root()).unwrap();
+    for f in ["devenv.toml", "base.tar"] {
+        std::fs::copy(away.join(f), t.root().join(f)).unwrap();
+    }
+    away
+}
+
+/// Put the first checkout back at its path.
+fn restore_checkout(t: &TestContext, away: &Path) {
+    std::fs::remove_dir_all(t.root()).unwrap();
+    std::fs::rename(away, t.root()).unwrap();
+}
+
+fn run_with_home(t: &TestContext, home: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = t.cmd(args);
+    cmd.env("HOME", home);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn two_checkouts_at_one_path_are_two_environments_unless_they_share() {
+    let t = TestContext::new();
+    t.manifest("[container]\nvolumes = [\"data:/data\"]\n");
+    t.ok(&["run", "--", "sh", "-c", "echo first > /data/who"]);
+    let first = named(&t, "env");
+    // Another machine's checkout at the same path, on the same engine.
+    let away = swap_checkout(&t);
+    let other_home = tempfile::tempdir().unwrap();
+    let out = run_with_home(
+        &t,
+        other_home.path(),
+        &[],
+        &["run", "--", "cat", "/data/who"],
+    );
+    assert_ne!(
+        crate::common::stdout(&out),
+        "first\n",
+        "the second checkout used the first one's environment"
+    );
+    let out = run_with_home(&t, other_home.path(), &[], &["down", "--volumes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        running(&first),
+        "the second checkout's down removed the first's container"
+    );
+    // Sharing on purpose: the same checkout id.
+    let id = std::fs::read_to_string(away.join(".devenv/checkout")).unwrap();
+    let shared = [("DEVENV_CHECKOUT", id.trim())];
+    let out = run_with_home(
+        &t,
+        other_home.path(),
+        &shared,
+        &["run", "--", "cat", "/data/who"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(crate::common::stdout(&out), "first\n");
+    restore_checkout(&t, &away);
+    assert_eq!(t.ok(&["run", "--", "cat", "/data/who"]), "first\n");
+    // Its state directory lost, the checkout keeps its identity (and its database).
+    std::fs::remove_dir_all(t.root().join(".devenv")).unwrap();
+    assert_eq!(t.ok(&["run", "--", "cat", "/data/who"]), "first\n");
+    assert_eq!(named(&t, "env"), first);
+}
+
+#[test]
+fn an_environment_made_before_checkout_ids_is_adopted_with_its_volumes() {
+    let t = TestContext::new();
+    t.manifest("[container]\nvolumes = [\"data:/data\"]\n");
+    t.ok(&["build"]);
+    // What a devenv from before checkout ids named the project's objects: the first 8 hex
+    // of the project identity (which the environment image carries).
+    let image = format!("devenv/{}:{}", t.name, hash(&t));
+    let identity = docker(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"dev.devenv.project-id\"}}",
+        &image,
+    ]);
+    let legacy = format!("devenv-{}-{}", t.name, &identity.trim()[..8]);
+    let root = t.root().canonicalize().unwrap();
+    let manifest = root.join("devenv.toml");
+    let volume = format!("{legacy}-data");
+    docker(&[
+        "volume",
+        "create",
+        "--label",
+        "dev.devenv.managed=true",
+        "--label",
+        "dev.devenv.role=volume",
+        "--label",
+        &t.label(),
+        "--label",
+        &format!("dev.devenv.project-dir={}", root.display()),
+        "--label",
+        &format!("dev.devenv.manifest={}", manifest.display()),
+        &volume,
+    ]);
+    docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{volume}:/data"),
+        &image,
+        "sh",
+        "-c",
+        "echo old > /data/who",
+    ]);
+    // That devenv left `.devenv/` without a checkout id.
+    std::fs::remove_file(t.root().join(".devenv/checkout")).unwrap();
+    std::fs::remove_dir_all(t.home.path().join(".local/state/devenv")).unwrap();
+    assert_eq!(t.ok(&["run", "--", "cat", "/data/who"]), "old\n");
+    assert_eq!(named(&t, "env"), legacy);
+    t.ok(&["down", "--volumes"]);
+    assert!(docker_lines(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{volume}$")
+    ])
+    .is_empty());
+}
+
+#[test]
+fn two_machines_at_one_path_on_one_remote_engine_keep_their_own_workspaces() {
+    let p = crate::remote::RemoteProject::new();
+    let t = &p.t;
+    t.manifest("[container]\nvolumes = [\"data:/data\"]\n");
+    t.write("who.txt", "first\n");
+    p.ok(&["run", "--", "sh", "-c", "echo first > /data/db"]);
+    // The second machine: the same path and manifest, its own files and HOME.
+    let away = swap_checkout(t);
+    t.write("who.txt", "second\n");
+    let other_home = tempfile::tempdir().unwrap();
+    let second = |args: &[&str]| {
+        let mut cmd = p.cmd(args);
+        cmd.env("HOME", other_home.path());
+        cmd.output().unwrap()
+    };
+    let out = second(&["run", "--", "cat", "who.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(crate::common::stdout(&out), "second\n");
+    let out = second(&["down", "--volumes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The first machine's workspace and database are as it left them.
+    restore_checkout(t, &away);
+    assert_eq!(
+        p.ok(&["run", "--", "sh", "-c", "cat who.txt /data/db"]),
+        "first\nfirst\n"
+    );
+}

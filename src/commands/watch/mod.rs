@@ -291,7 +291,8 @@ impl<'a> Session<'a> {
         if !binds || session::Workspace::of(&c.labels) != session::Workspace::Volume {
             return Vec::new();
         }
-        match crate::stack::Members::list(&self.engine, &crate::stack::Identity::new(m)).await {
+        match crate::stack::Members::list(&self.engine, &crate::ownership::ProjectId::new(m)).await
+        {
             Ok(members) => members.services.into_values().collect(),
             Err(_) => Vec::new(), // the sync itself reports an engine that went away
         }

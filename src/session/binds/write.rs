@@ -194,9 +194,12 @@ impl Writer<'_> {
         let spec = self.helper_spec(volume, cmd);
         let helper = match self.engine.create_container(&spec).await {
             Ok(h) => h,
-            // One left behind by an interrupted sync.
+            // One left behind by an interrupted sync; replaced only if devenv made it.
             Err(EngineError::Conflict { .. }) => {
                 let name = spec.name.as_deref().unwrap_or_default();
+                if !crate::ownership::made_by_devenv(self.engine, name, "sync").await? {
+                    return Err(SessionError::NameTaken { name: name.into() });
+                }
                 self.engine.remove_container(name).await?;
                 self.engine.create_container(&spec).await?
             }
