@@ -59,6 +59,9 @@ pub enum Error {
     Init(#[from] InitError),
     #[error(transparent)]
     Interop(#[from] InteropError),
+    /// Ctrl-C or SIGTERM, and the command did not end by itself (`cancel`).
+    #[error("interrupted")]
+    Interrupted,
     #[error("{message}")]
     Other {
         message: String,
@@ -78,7 +81,9 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Manifest(_) => EXIT_USAGE,
-            Error::Build(BuildError::Interrupted)
+            Error::Interrupted
+            | Error::Stack(crate::stack::StackError::Interrupted)
+            | Error::Build(BuildError::Interrupted)
             | Error::Session(
                 SessionError::Interrupted | SessionError::Build(BuildError::Interrupted),
             ) => EXIT_INTERRUPTED,
@@ -107,7 +112,7 @@ impl Error {
             }
             Error::Interop(e) => e.hint(),
             Error::Other { hint, .. } => hint.clone(),
-            Error::Manifest(_) | Error::Fingerprint(_) => None,
+            Error::Manifest(_) | Error::Fingerprint(_) | Error::Interrupted => None,
         }
     }
 }

@@ -136,7 +136,7 @@ ready_timeout = 2
     let v = status(&t);
     assert!(v["container"].is_null());
     assert_eq!(v["services"]["db"]["ready"], false);
-    assert!(v["services"]["db"]["error"]
+    assert!(v["services"]["db"]["last_failure"]
         .as_str()
         .unwrap()
         .contains("not ready"));
