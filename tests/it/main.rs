@@ -16,6 +16,7 @@ mod registry_base;
 mod remote;
 mod root_helpers;
 mod secrets;
+mod service_waits;
 mod services;
 mod verify;
 mod watch;
