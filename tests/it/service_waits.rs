@@ -61,8 +61,16 @@ fn crash(id: &str, delay: u64) {
         "-c",
         &format!("echo {delay} > /delay; touch /tmp/crash"),
     ]);
+    // Restarted and running again, its health `starting` (as `run` found PostgreSQL).
     wait_for("the engine's restart", Duration::from_secs(30), || {
-        inspect(id, "{{.RestartCount}}").parse::<i64>().unwrap() > before
+        inspect(id, "{{.RestartCount}} {{.State.Status}} {{.State.Health.Status}}")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .as_slice()
+            .get(..3)
+            .is_some_and(|w| {
+                w[0].parse::<i64>().unwrap() > before && w[1] == "running" && w[2] == "starting"
+            })
     });
 }
 
