@@ -63,14 +63,17 @@ fn crash(id: &str, delay: u64) {
     ]);
     // Restarted and running again, its health `starting` (as `run` found PostgreSQL).
     wait_for("the engine's restart", Duration::from_secs(30), || {
-        inspect(id, "{{.RestartCount}} {{.State.Status}} {{.State.Health.Status}}")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .as_slice()
-            .get(..3)
-            .is_some_and(|w| {
-                w[0].parse::<i64>().unwrap() > before && w[1] == "running" && w[2] == "starting"
-            })
+        inspect(
+            id,
+            "{{.RestartCount}} {{.State.Status}} {{.State.Health.Status}}",
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .as_slice()
+        .get(..3)
+        .is_some_and(|w| {
+            w[0].parse::<i64>().unwrap() > before && w[1] == "running" && w[2] == "starting"
+        })
     });
 }
 
@@ -219,6 +222,18 @@ ready_timeout = 120
     signal(&c, Signal::SIGINT);
     assert_eq!(exits_within(&mut c, Duration::from_secs(2)), Some(130));
     drop(err_of(c));
+    // `run` the same (its own failures are 125), and `logs -f` ends on Ctrl-C too.
+    let mut d = spawn(&t, &["run", "--", "true"]);
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&d, Signal::SIGINT);
+    assert_eq!(exits_within(&mut d, Duration::from_secs(2)), Some(125));
+    assert!(err_of(d).contains("interrupted"));
+    let mut e = spawn(&t, &["logs", "-f"]);
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&e, Signal::SIGINT);
+    assert_eq!(exits_within(&mut e, Duration::from_secs(2)), Some(130));
+    let err = err_of(e);
+    assert!(!err.contains("error"), "{err}");
 }
 
 #[test]
