@@ -201,38 +201,38 @@ ready_timeout = 120
         .is_empty()
     };
     // A waits for db to become ready (never), holding the project's services lock.
-    let mut a = spawn(&t, &["up"]);
+    let mut holder = spawn(&t, &["up"]);
     wait_for("db to start", Duration::from_secs(60), || running(&t));
     std::thread::sleep(Duration::from_millis(500));
     // B waits for that lock.
-    let mut b = spawn(&t, &["up"]);
+    let mut waiter = spawn(&t, &["up"]);
     std::thread::sleep(Duration::from_secs(3));
-    signal(&b, Signal::SIGINT);
-    assert_eq!(exits_within(&mut b, Duration::from_secs(2)), Some(130));
-    let err = err_of(b);
+    signal(&waiter, Signal::SIGINT);
+    assert_eq!(exits_within(&mut waiter, Duration::from_secs(2)), Some(130));
+    let err = err_of(waiter);
     assert!(err.contains("interrupted"), "{err}");
     assert!(!err.contains("build interrupted"), "{err}");
-    signal(&a, Signal::SIGTERM);
-    assert_eq!(exits_within(&mut a, Duration::from_secs(2)), Some(130));
-    let err = err_of(a);
+    signal(&holder, Signal::SIGTERM);
+    assert_eq!(exits_within(&mut holder, Duration::from_secs(2)), Some(130));
+    let err = err_of(holder);
     assert!(err.contains("interrupted"), "{err}");
     // Ctrl-C in the readiness wait of a service that already runs.
-    let mut c = spawn(&t, &["up"]);
+    let mut again = spawn(&t, &["up"]);
     std::thread::sleep(Duration::from_secs(3));
-    signal(&c, Signal::SIGINT);
-    assert_eq!(exits_within(&mut c, Duration::from_secs(2)), Some(130));
-    drop(err_of(c));
+    signal(&again, Signal::SIGINT);
+    assert_eq!(exits_within(&mut again, Duration::from_secs(2)), Some(130));
+    drop(err_of(again));
     // `run` the same (its own failures are 125), and `logs -f` ends on Ctrl-C too.
-    let mut d = spawn(&t, &["run", "--", "true"]);
+    let mut runner = spawn(&t, &["run", "--", "true"]);
     std::thread::sleep(Duration::from_secs(3));
-    signal(&d, Signal::SIGINT);
-    assert_eq!(exits_within(&mut d, Duration::from_secs(2)), Some(125));
-    assert!(err_of(d).contains("interrupted"));
-    let mut e = spawn(&t, &["logs", "-f"]);
+    signal(&runner, Signal::SIGINT);
+    assert_eq!(exits_within(&mut runner, Duration::from_secs(2)), Some(125));
+    assert!(err_of(runner).contains("interrupted"));
+    let mut follow = spawn(&t, &["logs", "-f"]);
     std::thread::sleep(Duration::from_secs(2));
-    signal(&e, Signal::SIGINT);
-    assert_eq!(exits_within(&mut e, Duration::from_secs(2)), Some(130));
-    let err = err_of(e);
+    signal(&follow, Signal::SIGINT);
+    assert_eq!(exits_within(&mut follow, Duration::from_secs(2)), Some(130));
+    let err = err_of(follow);
     assert!(!err.contains("error"), "{err}");
 }
 
