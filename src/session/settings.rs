@@ -192,3 +192,30 @@ pub(crate) fn changed_fields<'a>(
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| format!("{name} changed"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn manifest(services: &[&str]) -> crate::manifest::Manifest {
+        let mut text = "name = \"demo\"\n[base]\nimage = \"debian:12\"\n".to_owned();
+        for s in services {
+            text = format!("{text}[services.{s}]\nimage = \"redis:7\"\ncommand = \"x\"\n");
+        }
+        crate::manifest::parse_str(&text, Path::new("/p/devenv.toml"), Path::new("/p")).unwrap()
+    }
+
+    #[test]
+    fn the_dev_host_name_moves_aside_for_a_service_named_like_the_project() {
+        assert_eq!(super::other_hostname(&manifest(&[])), None);
+        assert_eq!(super::other_hostname(&manifest(&["db"])), None);
+        assert_eq!(
+            super::other_hostname(&manifest(&["demo"])).as_deref(),
+            Some("demo-dev")
+        );
+        assert_eq!(
+            super::other_hostname(&manifest(&["demo", "demo-dev"])).as_deref(),
+            Some("demo-dev2")
+        );
+    }
+}

@@ -953,3 +953,41 @@ impl Supervisor {
         Ok(restarted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::listed_ready;
+    use crate::engine::ContainerInfo;
+
+    fn listed(state: &str, status: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: "id".into(),
+            name: "name".into(),
+            state: state.into(),
+            labels: std::collections::HashMap::new(),
+            image_id: String::new(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn the_list_tells_ready_from_starting_and_restarting() {
+        let healthy = listed("running", "Up 3 minutes (healthy)");
+        assert_eq!(listed_ready(&healthy, true), Some(true));
+        // Restarted by the engine after a crash: running again, probe not passed yet.
+        let starting = listed("running", "Up 1 second (health: starting)");
+        assert_eq!(listed_ready(&starting, true), Some(false));
+        let restarting = listed("restarting", "Restarting (137) 1 second ago");
+        assert_eq!(listed_ready(&restarting, true), Some(false));
+        assert_eq!(listed_ready(&restarting, false), Some(false));
+        let unhealthy = listed("running", "Up 2 minutes (unhealthy)");
+        assert_eq!(listed_ready(&unhealthy, true), Some(false));
+        // No probe: ready once it runs.
+        assert_eq!(
+            listed_ready(&listed("running", "Up 1 second"), false),
+            Some(true)
+        );
+        // An engine that runs no healthchecks (Podman): devenv's own probe decides.
+        assert_eq!(listed_ready(&listed("running", "Up 1 second"), true), None);
+    }
+}
