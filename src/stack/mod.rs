@@ -4,8 +4,9 @@
 //! This module owns the set: each member's identity (labels: project, role `service`,
 //! service name) and diff (canonical settings stored on the container, see `member.rs`),
 //! the start order (`depends_on` levels, each level started at once), readiness (`ready.rs`)
-//! and supervision (restarting a member the engine reports unhealthy). The dev container
-//! itself stays with `session`, which joins it to the network this module makes.
+//! and supervision (restarting a member that stayed unhealthy past its grace, `health.rs`).
+//! The dev container itself stays with `session`, which joins it to the network this
+//! module makes.
 //!
 //! Everything here goes through [`Engine`] operations that any Docker-API endpoint offers,
 //! so another endpoint (a remote engine, later a cluster) only has to provide those.
@@ -900,6 +901,7 @@ pub async fn restart(
                 return Err(e);
             }
             let _ = std::fs::remove_file(failure_file(state_dir, &name));
+            health::forget(state_dir, &name);
         }
     }
     Ok(())
