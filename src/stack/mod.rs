@@ -809,7 +809,7 @@ pub async fn status(
             Some(_) if st.status != "running" => Some(false),
             Some(_) if st.health.as_deref() == Some("healthy") => Some(true),
             Some(_) if st.health.as_deref() == Some("unhealthy") => Some(false),
-            Some(cmd) => Some(probe(engine, &c.id, cmd, PROBE_LIMIT).await.0 == 0),
+            Some(cmd) => Some(probe(engine, &c.id, cmd, PROBE_LIMIT).await.code == 0),
         };
         let unhealthy = (st.health.as_deref() == Some("unhealthy")).then(|| {
             let grace = Duration::from_secs(service.ready_timeout);

@@ -39,15 +39,21 @@ pub struct Target<'a> {
     pub restarts: Restarts,
 }
 
-/// Run the probe once, for at most `limit`; its exit status and output (stdout and stderr
-/// together). A probe still running at the limit or at Ctrl-C is killed (its processes
-/// carry a marker of their own), so a hanging probe leaves nothing behind in the service.
-pub async fn probe(
-    engine: &Engine,
-    container: &str,
-    command: &str,
-    limit: Duration,
-) -> (i64, String) {
+/// One run of a probe.
+#[derive(Debug)]
+pub struct Probed {
+    /// Its exit status; -1 when it could not run or was killed.
+    pub code: i64,
+    /// stdout and stderr together, or why it has no status.
+    pub output: String,
+    /// It ran out of time (or Ctrl-C came) and was killed.
+    pub killed: bool,
+}
+
+/// Run the probe once, for at most `limit`. A probe still running at the limit or at
+/// Ctrl-C is killed (its processes carry a marker of their own), so a hanging probe leaves
+/// nothing behind in the service.
+pub async fn probe(engine: &Engine, container: &str, command: &str, limit: Duration) -> Probed {
     let marker = crate::session::new_marker();
     let spec = ExecSpec {
         cmd: vec!["/bin/sh".into(), "-c".into(), command.to_owned()],
@@ -69,19 +75,26 @@ pub async fn probe(
         r = tokio::time::timeout(limit, run) => r.ok(),
         () = crate::cancel::cancelled() => None,
     };
-    match ended {
+    let (code, output) = match ended {
         Some(Ok(result)) => result,
         Some(Err(e)) => (-1, e.to_string()),
         None => {
             crate::session::signal_marked(engine, container, &marker, "KILL").await;
-            (
-                -1,
-                format!(
-                    "the probe did not finish within {:.1} s (killed)",
-                    limit.as_secs_f64()
-                ),
-            )
+            let output = format!(
+                "the probe did not finish within {:.1} s (killed)",
+                limit.as_secs_f64()
+            );
+            return Probed {
+                code: -1,
+                output,
+                killed: true,
+            };
         }
+    };
+    Probed {
+        code,
+        output,
+        killed: false,
     }
 }
 
@@ -117,15 +130,17 @@ pub async fn wait(engine: &Engine, target: &Target<'_>) -> Result<(), StackError
                 return Ok(());
             };
             if !left.is_zero() {
-                let (code, output) =
-                    probe(engine, target.container, command, PROBE_LIMIT.min(left)).await;
+                let probed = probe(engine, target.container, command, PROBE_LIMIT.min(left)).await;
                 if crate::cancel::is_cancelled() {
                     return Err(StackError::Interrupted);
                 }
-                if code == 0 {
+                if probed.code == 0 {
                     return Ok(());
                 }
-                last_output = output;
+                // A probe the deadline cut short says less than the last one that ended.
+                if !probed.killed || last_output.is_empty() {
+                    last_output = probed.output;
+                }
             }
         }
         let left = deadline.saturating_duration_since(Instant::now());

@@ -173,6 +173,11 @@ ready_timeout = 3
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("the probe did not finish within 3.0 s (killed)"),
+        "{}",
+        stderr(&out)
+    );
     // 3 s of waiting and a 2 s stop of a service that ignores SIGTERM, not a 10 s probe.
     assert!(took < Duration::from_secs(9), "took {took:?}");
 }
