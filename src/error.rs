@@ -59,6 +59,9 @@ pub enum Error {
     Init(#[from] InitError),
     #[error(transparent)]
     Interop(#[from] InteropError),
+    /// Ctrl-C or SIGTERM, and the command did not end by itself (`cancel`).
+    #[error("interrupted")]
+    Interrupted,
     #[error("{message}")]
     Other {
         message: String,
@@ -80,6 +83,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Manifest(_) => EXIT_USAGE,
+            Error::Interrupted => EXIT_INTERRUPTED,
             Error::Engine(e) => e.exit_code(),
             Error::Build(e) => e.exit_code(),
             Error::Session(e) => e.exit_code(),
@@ -105,7 +109,7 @@ impl Error {
             }
             Error::Interop(e) => e.hint(),
             Error::Other { hint, .. } => hint.clone(),
-            Error::Manifest(_) | Error::Fingerprint(_) => None,
+            Error::Manifest(_) | Error::Fingerprint(_) | Error::Interrupted => None,
         }
     }
 }

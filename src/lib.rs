@@ -3,6 +3,7 @@
 //! `main.rs` parses the command line and calls [`run`]; `commands` wires the domain modules
 //! (`manifest`, `fingerprint`, `engine`, `image`, `session`, `stack`) together; `ui` prints.
 
+pub mod cancel;
 pub mod cli;
 mod commands;
 pub mod engine;
@@ -26,6 +27,9 @@ pub use error::ExitStatus;
 /// Run devenv with parsed arguments; returns how the process should exit.
 pub async fn run(cli: cli::Cli) -> ExitStatus {
     init_tracing(cli.global.verbose);
+    if let Err(e) = cancel::install() {
+        tracing::warn!("cannot listen for Ctrl-C: {e}");
+    }
     commands::dispatch(cli).await
 }
 

@@ -217,6 +217,8 @@ async fn warm(
         if !stack::all_current(m, &members, lock.as_ref(), &mut cache, env)? {
             return Ok(None);
         }
+        // Current, but maybe not ready: starting, or restarted by the engine after a crash.
+        stack::wait_listed(engine, m, &members).await?;
     }
     Ok(Some((c, members.services.into_values().collect())))
 }

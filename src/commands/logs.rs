@@ -79,7 +79,8 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     let mut merged = select_all(streams);
     // Partial lines per source and stream, printed once complete.
     let mut pending: Vec<[Vec<u8>; 2]> = vec![[Vec::new(), Vec::new()]; sources.len()];
-    while let Some((i, item)) = merged.next().await {
+    // Ctrl-C ends following (the lines already read are still printed).
+    while let Some(Some((i, item))) = crate::cancel::or_cancelled(merged.next()).await {
         let (which, bytes) = match item? {
             ExecOutput::Stdout(b) => (0, b),
             ExecOutput::Stderr(b) => (1, b),
@@ -103,6 +104,9 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
                 }
             }
         }
+    }
+    if crate::cancel::is_cancelled() {
+        return Ok(ExitStatus::Code(crate::error::EXIT_INTERRUPTED));
     }
     Ok(ExitStatus::Success)
 }

@@ -128,7 +128,7 @@ fn print_human(ctx: &Ctx, s: &Status) {
     p.data(&format!("workspace: {}", workspace_line(s.workspace)));
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
-        if let Some(e) = &svc.error {
+        if let Some(e) = &svc.last_failure {
             for line in e.lines() {
                 p.data(&format!("    {line}"));
             }
@@ -147,10 +147,17 @@ fn service_line(s: &crate::stack::ServiceStatus) -> String {
         Some(false) => parts.push("not ready".into()),
         None => {}
     }
-    if let Some(h) = &s.health {
-        if h == "unhealthy" {
-            parts.push("unhealthy".into());
+    if let Some(u) = &s.unhealthy {
+        let mut text = format!(
+            "unhealthy for {} s, devenv restarts it in {} s",
+            u.seconds, u.restart_in
+        );
+        if u.restarted > 0 {
+            text = format!("{text} (restarted {} times so far)", u.restarted);
         }
+        parts.push(text);
+    } else if s.health.as_deref() == Some("unhealthy") {
+        parts.push("unhealthy".into());
     }
     if s.restarts > 0 {
         parts.push(format!(
@@ -163,8 +170,8 @@ fn service_line(s: &crate::stack::ServiceStatus) -> String {
     if !s.up_to_date {
         line = format!("{line} (stale: {})", s.changes.join(", "));
     }
-    if s.error.is_some() {
-        line.push_str(" — failed at the last `devenv up`:");
+    if s.last_failure.is_some() {
+        line.push_str(" — last failure:");
     }
     line
 }

@@ -50,6 +50,8 @@ pub struct MemberState {
     pub health: Option<String>,
     /// Output of the last healthcheck run.
     pub health_output: Option<String>,
+    /// Failed healthchecks in a row.
+    pub failing_streak: i64,
     pub restart_count: i64,
     pub exit_code: i64,
     pub error: String,
@@ -194,6 +196,7 @@ impl Engine {
             status: state.status.map(|s| s.to_string()).unwrap_or_default(),
             health: health_status.map(str::to_owned),
             health_output,
+            failing_streak: health.and_then(|h| h.failing_streak).unwrap_or_default(),
             restart_count: c.restart_count.unwrap_or_default(),
             exit_code: state.exit_code.unwrap_or_default(),
             error: state.error.unwrap_or_default(),

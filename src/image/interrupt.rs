@@ -1,40 +1,29 @@
-//! Ctrl-C and SIGTERM during a build.
+//! Ctrl-C and SIGTERM during a build, through the process's one cancellation path
+//! ([`crate::cancel`]).
 
 use std::future::Future;
 
 use super::BuildError;
 
-/// SIGINT/SIGTERM during a build. Installed once for the whole build so a signal that
-/// arrives between steps is not lost: it stays pending until the next step looks.
-pub(super) struct Interrupt {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
+/// SIGINT/SIGTERM during a build. Cancellation is sticky, so a signal that arrives between
+/// steps is not lost: the next step sees it.
+pub(super) struct Interrupt(());
 
 impl Interrupt {
+    #[allow(clippy::unnecessary_wraps)] // the build's call sites: install, then use
     pub fn install() -> Result<Interrupt, BuildError> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let err = |e: std::io::Error| BuildError::Io {
-            what: "installing signal handlers".into(),
-            message: e.to_string(),
-        };
-        Ok(Interrupt {
-            int: signal(SignalKind::interrupt()).map_err(err)?,
-            term: signal(SignalKind::terminate()).map_err(err)?,
-        })
+        Ok(Interrupt(()))
     }
 
-    /// Whether a signal arrived that nobody has looked at yet.
+    /// Whether a signal arrived.
+    #[allow(clippy::unused_self)] // keeps the build's call sites on one value
     pub fn pending(&mut self) -> bool {
-        use futures_util::FutureExt;
-        self.recv().now_or_never().is_some()
+        crate::cancel::is_cancelled()
     }
 
+    #[allow(clippy::unused_self)]
     pub(super) async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
+        crate::cancel::cancelled().await;
     }
 
     /// `work`, or [`BuildError::Interrupted`] (dropping `work`) when a signal arrives first.
@@ -42,18 +31,16 @@ impl Interrupt {
         &mut self,
         work: impl Future<Output = Result<T, BuildError>>,
     ) -> Result<T, BuildError> {
-        tokio::select! {
-            r = work => r,
-            () = self.recv() => Err(BuildError::Interrupted),
-        }
+        or_interrupted(work).await
     }
 }
 
 /// `work` ended early by Ctrl-C or SIGTERM, for waits outside a build's own [`Interrupt`]
-/// (base pulls of `devenv lock`, registry-cache pulls): every signal reaches every
-/// listener, so the build's own one sees it too.
+/// (base pulls of `devenv lock`, registry-cache pulls, lock waits).
 pub(super) async fn or_interrupted<T>(
     work: impl Future<Output = Result<T, BuildError>>,
 ) -> Result<T, BuildError> {
-    Interrupt::install()?.run(work).await
+    crate::cancel::or_cancelled(work)
+        .await
+        .unwrap_or(Err(BuildError::Interrupted))
 }

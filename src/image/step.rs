@@ -219,7 +219,9 @@ impl<'a> Builder<'a> {
             }));
             outcome
         } else {
-            // The step's failure is what the user needs to see, not a failed removal.
+            // The step's failure is what the user needs to see, not a failed removal. After
+            // Ctrl-C the removal still finishes (the backstop waits for it).
+            let _hold = crate::cancel::Hold::new();
             let removed = self.engine.remove_container(&id).await.map_err(Into::into);
             drop(lease);
             super::first_error(outcome, removed, self.reporter)

@@ -108,7 +108,7 @@ pub(super) async fn create(
         network: Some(settings.network.clone()),
         init: true,
         open_stdin: true,
-        hostname: Some(manifest.name.chars().take(63).collect()),
+        hostname: Some(settings.hostname_of(manifest)),
         ..ContainerSpec::default()
     };
     let cid = match engine.create_container(&spec).await {

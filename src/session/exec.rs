@@ -304,7 +304,7 @@ async fn write_out(
 
 /// A fresh `DEVENV_EXEC=<id>` marker for an exec's environment; every process the exec
 /// starts inherits it, which is how [`signal_marked`] finds them.
-pub(super) fn new_marker() -> String {
+pub fn new_marker() -> String {
     format!("DEVENV_EXEC={}", unique_id())
 }
 
@@ -334,6 +334,8 @@ pub(super) struct Signals {
     hup: tokio::signal::unix::Signal,
     quit: tokio::signal::unix::Signal,
     winch: tokio::signal::unix::Signal,
+    /// The signals are the foreground command's, not devenv's to cancel on.
+    _hold: crate::cancel::Hold,
 }
 
 impl Signals {
@@ -350,6 +352,7 @@ impl Signals {
             hup: make(SignalKind::hangup())?,
             quit: make(SignalKind::quit())?,
             winch: make(SignalKind::window_change())?,
+            _hold: crate::cancel::Hold::new(),
         })
     }
 

@@ -17,7 +17,7 @@ mod workspace;
 
 use std::path::{Path, PathBuf};
 
-pub use exec::{exec_command, signal_marked, ExecEnd, ExecRequest};
+pub use exec::{exec_command, new_marker, signal_marked, ExecEnd, ExecRequest};
 pub use fetch::{after_run_paths, fetch, FetchError, Fetched};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;

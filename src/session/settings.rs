@@ -27,6 +27,12 @@ pub struct RuntimeSettings {
     pub workdir: String,
     pub user: ExecUser,
     pub on_create: Option<String>,
+    /// The dev container's host name when it is not the project's name: a service named
+    /// like the project must resolve to the service, and a container's own host name
+    /// resolves to itself inside it (`/etc/hosts`). Absent in the usual case, so existing
+    /// containers stay current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl RuntimeSettings {
@@ -69,7 +75,16 @@ impl RuntimeSettings {
             workdir: manifest.shell.workdir.clone(),
             user: ExecUser::resolve(&manifest.shell.user),
             on_create: manifest.hooks.on_create.clone(),
+            hostname: other_hostname(manifest),
         })
+    }
+
+    /// The dev container's host name: the project's name (at most 63 characters), unless a
+    /// service is called that.
+    pub fn hostname_of(&self, manifest: &Manifest) -> String {
+        self.hostname
+            .clone()
+            .unwrap_or_else(|| manifest.name.chars().take(63).collect())
     }
 
     /// The exec `User` for the manifest's `shell.user`.
@@ -102,7 +117,7 @@ impl RuntimeSettings {
                 self.hash.chars().take(12).collect::<String>()
             ));
         }
-        let fields: [(&str, bool); 7] = [
+        let fields: [(&str, bool); 8] = [
             ("container.env", old.env_sha256 != self.env_sha256),
             ("container.ports", old.ports != self.ports),
             ("container.volumes", old.volumes != self.volumes),
@@ -110,6 +125,7 @@ impl RuntimeSettings {
             ("shell.workdir", old.workdir != self.workdir),
             ("shell.user", old.user != self.user),
             ("hooks.on_create", old.on_create != self.on_create),
+            ("host name", old.hostname != self.hostname),
         ];
         changes.extend(changed_fields(&fields));
         if old.image != self.image && old.hash == self.hash {
@@ -135,6 +151,26 @@ impl RuntimeSettings {
     }
 }
 
+/// A host name for the dev container other than the project's, when a service has the
+/// project's name: `<name>-dev` (then `-dev2`, … while a service has that one too).
+fn other_hostname(manifest: &Manifest) -> Option<String> {
+    let own: String = manifest.name.chars().take(63).collect();
+    if !manifest.services.contains_key(&own) {
+        return None;
+    }
+    (1..=manifest.services.len() + 1)
+        .map(|i| {
+            let suffix = if i == 1 {
+                "-dev".to_owned()
+            } else {
+                format!("-dev{i}")
+            };
+            let base: String = manifest.name.chars().take(63 - suffix.len()).collect();
+            format!("{base}{suffix}")
+        })
+        .find(|h| !manifest.services.contains_key(h))
+}
+
 /// What a diff says of a container whose settings label this devenv cannot read.
 pub(crate) const OTHER_VERSION: &str = "created by another devenv version";
 
@@ -155,4 +191,31 @@ pub(crate) fn changed_fields<'a>(
         .iter()
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| format!("{name} changed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn manifest(services: &[&str]) -> crate::manifest::Manifest {
+        let mut text = "name = \"demo\"\n[base]\nimage = \"debian:12\"\n".to_owned();
+        for s in services {
+            text = format!("{text}[services.{s}]\nimage = \"redis:7\"\ncommand = \"x\"\n");
+        }
+        crate::manifest::parse_str(&text, Path::new("/p/devenv.toml"), Path::new("/p")).unwrap()
+    }
+
+    #[test]
+    fn the_dev_host_name_moves_aside_for_a_service_named_like_the_project() {
+        assert_eq!(super::other_hostname(&manifest(&[])), None);
+        assert_eq!(super::other_hostname(&manifest(&["db"])), None);
+        assert_eq!(
+            super::other_hostname(&manifest(&["demo"])).as_deref(),
+            Some("demo-dev")
+        );
+        assert_eq!(
+            super::other_hostname(&manifest(&["demo", "demo-dev"])).as_deref(),
+            Some("demo-dev2")
+        );
+    }
 }

@@ -4,17 +4,19 @@
 //! This module owns the set: each member's identity (labels: project, role `service`,
 //! service name) and diff (canonical settings stored on the container, see `member.rs`),
 //! the start order (`depends_on` levels, each level started at once), readiness (`ready.rs`)
-//! and supervision (restarting a member the engine reports unhealthy). The dev container
-//! itself stays with `session`, which joins it to the network this module makes.
+//! and supervision (restarting a member that stayed unhealthy past its grace, `health.rs`).
+//! The dev container itself stays with `session`, which joins it to the network this
+//! module makes.
 //!
 //! Everything here goes through [`Engine`] operations that any Docker-API endpoint offers,
 //! so another endpoint (a remote engine, later a cluster) only has to provide those.
 
+mod health;
 mod member;
 mod pin;
 mod ready;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ use serde::Serialize;
 
 pub use member::{ServiceSettings, HEALTH_INTERVAL, HEALTH_RETRIES};
 pub use pin::locked_images;
-pub use ready::probe;
+pub use ready::{probe, PROBE_LIMIT};
 
 use crate::engine::{labels, ContainerInfo, Engine, EngineError};
 use crate::fingerprint::{FingerprintError, StatCache};
@@ -45,6 +47,9 @@ pub enum StackError {
     Fingerprint(#[from] FingerprintError),
     #[error("{0}")]
     Locking(String),
+    /// Ctrl-C or SIGTERM ended a wait.
+    #[error("interrupted while waiting for the services")]
+    Interrupted,
     #[error(
         "service `{service}` is not ready after {seconds} s{}{}",
         section("last probe output", probe_output),
@@ -107,6 +112,7 @@ impl StackError {
         match self {
             StackError::Engine(e) => e.exit_code(),
             StackError::BindSync { source, .. } => source.exit_code(),
+            StackError::Interrupted => crate::error::EXIT_INTERRUPTED,
             _ => 1,
         }
     }
@@ -257,11 +263,69 @@ pub fn all_current(
         return Ok(false);
     }
     Ok(want.iter().all(|(name, settings)| {
-        members
-            .services
-            .get(name)
-            .is_some_and(|c| c.running() && !c.unhealthy() && settings.diff(&c.labels).is_empty())
+        members.services.get(name).is_some_and(|c| {
+            (c.running() || c.state == "restarting")
+                && !c.unhealthy()
+                && settings.diff(&c.labels).is_empty()
+        })
     }))
+}
+
+/// Whether the list call shows a service ready: running and, with a probe, healthy by the
+/// engine's healthcheck (the same probe). `None` when the list cannot tell (an engine that
+/// runs no healthchecks, such as Podman): devenv's own probe decides.
+fn listed_ready(c: &ContainerInfo, has_probe: bool) -> Option<bool> {
+    if !c.running() {
+        return Some(false);
+    }
+    if !has_probe || c.status.contains("(healthy)") {
+        return Some(true);
+    }
+    if c.status.contains("(health: starting)") || c.unhealthy() {
+        return Some(false);
+    }
+    None
+}
+
+/// The warm path's wait: every service the list does not show ready (starting, or being
+/// restarted by the engine after a crash) is waited for, each up to its `ready_timeout`,
+/// all at once. No engine call when the list shows every service ready.
+pub async fn wait_listed(
+    engine: &Engine,
+    manifest: &Manifest,
+    members: &Members,
+) -> Result<(), StackError> {
+    let waits = manifest.services.iter().filter_map(|(name, service)| {
+        let c = members.services.get(name)?;
+        (listed_ready(c, service.ready.is_some()) != Some(true)).then_some(async move {
+            let target = ready::Target {
+                service: name,
+                container: &c.id,
+                ready: service.ready.as_deref(),
+                timeout: Duration::from_secs(service.ready_timeout),
+                restarts: ready::Restarts::Wait,
+            };
+            match ready::wait(engine, &target).await {
+                Err(mut e) => {
+                    if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } =
+                        &mut e
+                    {
+                        *logs = engine.last_log_lines(&c.id, FAILURE_LOG_LINES).await;
+                    }
+                    Err(e)
+                }
+                ok => ok,
+            }
+        })
+    });
+    let results = futures_util::future::join_all(waits).await;
+    if results
+        .iter()
+        .any(|r| matches!(r, Err(StackError::Interrupted)))
+    {
+        return Err(StackError::Interrupted);
+    }
+    results.into_iter().collect()
 }
 
 /// Pin every service's image (writing the lock per `mode`) and make it available; what
@@ -298,7 +362,10 @@ pub async fn up(
     let id = ProjectId::new(manifest);
     let _lock = crate::image::NamedLock::acquire(&format!("{}-services", id.container_name))
         .await
-        .map_err(|e| StackError::Locking(e.to_string()))?;
+        .map_err(|e| match e {
+            crate::image::BuildError::Interrupted => StackError::Interrupted,
+            e => StackError::Locking(e.to_string()),
+        })?;
     let members = Members::list(engine, &id).await?;
     let dropped = members
         .services
@@ -389,17 +456,22 @@ async fn ensure_member(
                     source: Box::new(e),
                 })
         };
-        let container = match existing {
+        // Whether devenv (re)starts it now: then a crash while starting fails at once and a
+        // failure stops it again; a service that runs (or that the engine is restarting
+        // after a crash) is only waited for.
+        let (container, started) = match existing {
             Some(c) if settings.diff(&c.labels).is_empty() => {
                 sync_binds(c.id.clone(), binds::of(&c.labels)).await?;
-                if !c.running() {
+                let started = if !c.running() && c.state != "restarting" {
                     engine.start_container(&c.id).await?;
                     notes.push(format!("started service {name}"));
+                    true
                 } else if c.unhealthy() {
-                    notes.push(format!("restarting service {name}: unhealthy"));
-                    engine.restart_container(&c.id, 5).await?;
-                }
-                c.id.clone()
+                    restart_if_due(engine, name, settings, c, state_dir, &mut notes).await?
+                } else {
+                    false
+                };
+                (c.id.clone(), started)
             }
             other => {
                 if let Some(c) = other {
@@ -412,31 +484,96 @@ async fn ensure_member(
                 sync_binds(cid.clone(), record).await?;
                 engine.start_container(&cid).await?;
                 notes.push(format!("started service {name}"));
-                cid
+                (cid, true)
             }
         };
-        let timeout = Duration::from_secs(settings.ready_timeout);
-        match ready::wait(engine, name, &container, settings.ready.as_deref(), timeout).await {
-            Ok(()) => {
-                let _ = std::fs::remove_file(failure_file(state_dir, name));
-                Ok(())
-            }
-            Err(mut e) => {
+        let target = ready::Target {
+            service: name,
+            container: &container,
+            ready: settings.ready.as_deref(),
+            timeout: Duration::from_secs(settings.ready_timeout),
+            restarts: if started {
+                ready::Restarts::Fail
+            } else {
+                ready::Restarts::Wait
+            },
+        };
+        match ready::wait(engine, &target).await {
+            Err(mut e) if !matches!(e, StackError::Interrupted) => {
                 let tail = engine.last_log_lines(&container, FAILURE_LOG_LINES).await;
                 if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } = &mut e
                 {
                     *logs = tail;
                 }
                 // Nothing half-started stays behind: stopped (kept for `devenv logs`), and
-                // the next `up` starts it again.
-                let _ = engine.stop_container(&container, 2).await;
-                record_failure(state_dir, name, &e);
+                // the next `up` starts it again. One that ran before is left running.
+                if started {
+                    let _ = engine.stop_container(&container, 2).await;
+                }
                 Err(e)
             }
+            other => other,
         }
     }
     .await;
+    // Every failure is kept for `status` (also one before the wait: a host port taken)
+    // until the service is ready; an interrupted wait says nothing about the service.
+    match &result {
+        Ok(()) => {
+            let _ = std::fs::remove_file(failure_file(state_dir, name));
+            health::forget(state_dir, name);
+        }
+        Err(StackError::Interrupted) => {}
+        Err(e) => record_failure(state_dir, name, e),
+    }
     (notes, result)
+}
+
+/// An unhealthy service is restarted only when [`health`] says it is due; otherwise it is
+/// waited for like a starting one (a slow recovery may end meanwhile). Whether it was
+/// restarted.
+async fn restart_if_due(
+    engine: &Engine,
+    name: &str,
+    settings: &ServiceSettings,
+    c: &ContainerInfo,
+    state_dir: &Path,
+    notes: &mut Vec<String>,
+) -> Result<bool, StackError> {
+    let streak = engine
+        .member_state(&c.id)
+        .await?
+        .map_or(0, |s| s.failing_streak);
+    let grace = Duration::from_secs(settings.ready_timeout);
+    let verdict = health::judge(state_dir, name, grace, health::unhealthy_for(streak));
+    if !verdict.restart_in.is_zero() {
+        notes.push(format!(
+            "service {name} is unhealthy ({}); waiting for it",
+            unhealthy_note(&verdict)
+        ));
+        return Ok(false);
+    }
+    notes.push(format!(
+        "restarting service {name}: unhealthy for {} s",
+        verdict.unhealthy_for.as_secs()
+    ));
+    engine.restart_container(&c.id, 5).await?;
+    health::record_restart(state_dir, name);
+    Ok(true)
+}
+
+/// `unhealthy for 12 s, restart in 48 s`.
+fn unhealthy_note(v: &health::Verdict) -> String {
+    let mut s = format!(
+        "unhealthy for {} s, devenv restarts it in {} s",
+        v.unhealthy_for.as_secs(),
+        v.restart_in.as_secs()
+    );
+    if v.restarts > 0 {
+        let plural = if v.restarts == 1 { "" } else { "s" };
+        s = format!("{s} ({} restart{plural} by devenv so far)", v.restarts);
+    }
+    s
 }
 
 /// Create the service's container (and its volumes); returns its id and, in volume mode,
@@ -548,11 +685,24 @@ pub struct ServiceStatus {
     /// `null` without a `ready` probe.
     pub ready: Option<bool>,
     pub restarts: i64,
+    /// While the engine reports it unhealthy: for about how long, and in how many seconds
+    /// devenv restarts it (after `ready_timeout`, with backoff; see `health`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unhealthy: Option<Unhealthy>,
     pub exit_code: Option<i64>,
     pub up_to_date: bool,
     pub changes: Vec<String>,
-    /// Why the last `up` could not start it.
-    pub error: Option<String>,
+    /// Why devenv last failed to start it (or to see it ready), kept until it is ready.
+    pub last_failure: Option<String>,
+}
+
+/// An unhealthy service as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct Unhealthy {
+    pub seconds: u64,
+    pub restart_in: u64,
+    /// devenv's restarts of it since it was last ready.
+    pub restarted: u32,
 }
 
 /// The state of every service in the manifest (and of leftovers of dropped ones).
@@ -574,7 +724,7 @@ pub async fn status(
     };
     let mut out = BTreeMap::new();
     for (name, service) in &manifest.services {
-        let error = std::fs::read_to_string(failure_file(&paths.dir, name)).ok();
+        let last_failure = std::fs::read_to_string(failure_file(&paths.dir, name)).ok();
         let Some(c) = members.services.get(name) else {
             out.insert(
                 name.clone(),
@@ -586,10 +736,11 @@ pub async fn status(
                     health: None,
                     ready: service.ready.as_ref().map(|_| false),
                     restarts: 0,
+                    unhealthy: None,
                     exit_code: None,
                     up_to_date: false,
                     changes: vec!["not created".into()],
-                    error,
+                    last_failure,
                 },
             );
             continue;
@@ -604,8 +755,22 @@ pub async fn status(
             Some(_) if st.status != "running" => Some(false),
             Some(_) if st.health.as_deref() == Some("healthy") => Some(true),
             Some(_) if st.health.as_deref() == Some("unhealthy") => Some(false),
-            Some(cmd) => Some(probe(engine, &c.id, cmd).await.0 == 0),
+            Some(cmd) => Some(probe(engine, &c.id, cmd, PROBE_LIMIT).await.code == 0),
         };
+        let unhealthy = (st.health.as_deref() == Some("unhealthy")).then(|| {
+            let grace = Duration::from_secs(service.ready_timeout);
+            let v = health::judge(
+                &paths.dir,
+                name,
+                grace,
+                health::unhealthy_for(st.failing_streak),
+            );
+            Unhealthy {
+                seconds: v.unhealthy_for.as_secs(),
+                restart_in: v.restart_in.as_secs(),
+                restarted: v.restarts,
+            }
+        });
         let image = serde_json::from_str::<ServiceSettings>(
             c.labels.get(labels::SETTINGS).map_or("", String::as_str),
         )
@@ -622,9 +787,10 @@ pub async fn status(
                 health: st.health,
                 ready,
                 restarts: st.restart_count,
+                unhealthy,
                 up_to_date: changes.is_empty(),
                 changes,
-                error,
+                last_failure,
             },
         );
     }
@@ -662,74 +828,114 @@ pub async fn restart(
             events.info(&format!("restarting service {name}"));
             engine.restart_container(&c.id, 5).await?;
             let service = &manifest.services[&name];
-            let timeout = Duration::from_secs(service.ready_timeout);
-            if let Err(mut e) =
-                ready::wait(engine, &name, &c.id, service.ready.as_deref(), timeout).await
-            {
+            let target = ready::Target {
+                service: &name,
+                container: &c.id,
+                ready: service.ready.as_deref(),
+                timeout: Duration::from_secs(service.ready_timeout),
+                restarts: ready::Restarts::Fail,
+            };
+            if let Err(mut e) = ready::wait(engine, &target).await {
                 let tail = engine.last_log_lines(&c.id, FAILURE_LOG_LINES).await;
                 if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } = &mut e
                 {
                     *logs = tail;
                 }
-                record_failure(state_dir, &name, &e);
+                if !matches!(e, StackError::Interrupted) {
+                    record_failure(state_dir, &name, &e);
+                }
                 return Err(e);
             }
             let _ = std::fs::remove_file(failure_file(state_dir, &name));
+            health::forget(state_dir, &name);
         }
     }
     Ok(())
 }
 
-/// Restarts services the engine reports unhealthy, continuously (for `watch`), with a
-/// backoff per service: the wait before the next restart of the same service doubles
-/// (2 s up to a minute) while it stays unhealthy, and resets once it is healthy again.
+/// Restarts services the engine reports unhealthy, continuously (for `watch`), on the
+/// schedule of [`health`] that `up` and `run` follow too: after the grace, with backoff.
 #[derive(Debug, Default)]
-pub struct Supervisor {
-    backoff: HashMap<String, (std::time::Instant, Duration)>,
-}
+pub struct Supervisor {}
 
 /// How often `watch` looks at the services' health.
 pub const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
-const BACKOFF_FIRST: Duration = Duration::from_secs(2);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 impl Supervisor {
-    /// One round: one list call, a restart for each unhealthy service whose backoff allows
-    /// it. Returns the services restarted.
+    /// One round: one list call, and for each unhealthy service an inspect and a restart
+    /// when one is due. Returns the services restarted.
+    #[allow(clippy::unused_self)] // one value per `watch`, whatever it keeps
     pub async fn tick(
         &mut self,
         engine: &Engine,
         manifest: &Manifest,
+        state_dir: &Path,
     ) -> Result<Vec<String>, StackError> {
         if manifest.services.is_empty() {
             return Ok(Vec::new());
         }
         let members = Members::list(engine, &ProjectId::new(manifest)).await?;
-        let now = std::time::Instant::now();
         let mut restarted = Vec::new();
         for (name, c) in &members.services {
-            if !manifest.services.contains_key(name) {
+            let Some(service) = manifest.services.get(name) else {
                 continue;
-            }
+            };
             if !(c.running() && c.unhealthy()) {
                 if c.status.contains("(healthy)") {
-                    self.backoff.remove(name);
+                    health::forget(state_dir, name);
                 }
                 continue;
             }
-            let (next, delay) = self
-                .backoff
-                .get(name)
-                .copied()
-                .unwrap_or((now, BACKOFF_FIRST / 2));
-            if now < next {
-                continue;
+            let streak = engine
+                .member_state(&c.id)
+                .await?
+                .map_or(0, |s| s.failing_streak);
+            let grace = Duration::from_secs(service.ready_timeout);
+            let verdict = health::judge(state_dir, name, grace, health::unhealthy_for(streak));
+            if verdict.restart_in.is_zero() {
+                engine.restart_container(&c.id, 5).await?;
+                health::record_restart(state_dir, name);
+                restarted.push(name.clone());
             }
-            engine.restart_container(&c.id, 5).await?;
-            let delay = (delay * 2).min(BACKOFF_MAX);
-            self.backoff.insert(name.clone(), (now + delay, delay));
-            restarted.push(name.clone());
         }
         Ok(restarted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed_ready;
+    use crate::engine::ContainerInfo;
+
+    fn listed(state: &str, status: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: "id".into(),
+            name: "name".into(),
+            state: state.into(),
+            labels: std::collections::HashMap::new(),
+            image_id: String::new(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn the_list_tells_ready_from_starting_and_restarting() {
+        let healthy = listed("running", "Up 3 minutes (healthy)");
+        assert_eq!(listed_ready(&healthy, true), Some(true));
+        // Restarted by the engine after a crash: running again, probe not passed yet.
+        let starting = listed("running", "Up 1 second (health: starting)");
+        assert_eq!(listed_ready(&starting, true), Some(false));
+        let restarting = listed("restarting", "Restarting (137) 1 second ago");
+        assert_eq!(listed_ready(&restarting, true), Some(false));
+        assert_eq!(listed_ready(&restarting, false), Some(false));
+        let unhealthy = listed("running", "Up 2 minutes (unhealthy)");
+        assert_eq!(listed_ready(&unhealthy, true), Some(false));
+        // No probe: ready once it runs.
+        assert_eq!(
+            listed_ready(&listed("running", "Up 1 second"), false),
+            Some(true)
+        );
+        // An engine that runs no healthchecks (Podman): devenv's own probe decides.
+        assert_eq!(listed_ready(&listed("running", "Up 1 second"), true), None);
     }
 }

@@ -19,6 +19,7 @@ mod remote;
 mod root_helpers;
 mod scripts;
 mod secrets;
+mod service_waits;
 mod services;
 mod verify;
 mod watch;

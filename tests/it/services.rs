@@ -136,7 +136,7 @@ ready_timeout = 2
     let v = status(&t);
     assert!(v["container"].is_null());
     assert_eq!(v["services"]["db"]["ready"], false);
-    assert!(v["services"]["db"]["error"]
+    assert!(v["services"]["db"]["last_failure"]
         .as_str()
         .unwrap()
         .contains("not ready"));
@@ -278,6 +278,7 @@ fn watch_restarts_a_service_that_turns_unhealthy() {
 image = "SVC_IMAGE"
 command = "touch /tmp/healthy; exec sleep 100000"
 ready = "test -f /tmp/healthy"
+ready_timeout = 4
 "#,
     );
     t.ok(&["up"]);
@@ -295,6 +296,7 @@ ready = "test -f /tmp/healthy"
         std::thread::sleep(Duration::from_millis(200));
     }
     docker(&["exec", &id, "rm", "/tmp/healthy"]);
+    // Restarted once it stayed unhealthy for its grace (`ready_timeout`).
     watching.wait_err("service api is unhealthy: restarted it");
     // The restart ran the command again: healthy once more, same container.
     let deadline = Instant::now() + Duration::from_secs(30);

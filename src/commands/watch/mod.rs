@@ -170,11 +170,16 @@ impl<'a> Session<'a> {
             .unwrap_or_default()
     }
 
-    /// Restart services that turned unhealthy (with backoff; see `stack::Supervisor`).
+    /// Restart services that stayed unhealthy (after a grace, with backoff; see
+    /// `stack::Supervisor`).
     async fn supervise(&mut self) {
         match self
             .supervisor
-            .tick(&self.engine, &self.project.manifest)
+            .tick(
+                &self.engine,
+                &self.project.manifest,
+                &self.project.paths.dir,
+            )
             .await
         {
             Ok(restarted) => {
@@ -387,6 +392,8 @@ impl<'a> Session<'a> {
     /// Stop the rules' runners and their commands (the environment stays up) and say
     /// goodbye.
     async fn finish(&mut self) -> ExitStatus {
+        // Ctrl-C ended watching: the runners are stopped before devenv exits.
+        let _hold = crate::cancel::Hold::new();
         self.stop_runners().await;
         self.ctx
             .printer

@@ -1,31 +1,18 @@
-//! Ctrl-C and SIGTERM end watching.
+//! Ctrl-C and SIGTERM end watching (through [`crate::cancel`]).
 
-use tokio::signal::unix::{signal, SignalKind};
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Ctrl-C and SIGTERM: stop watching.
-pub(super) struct Stop {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
+pub(super) struct Stop(());
 
 impl Stop {
+    #[allow(clippy::unnecessary_wraps)] // the watch commands' shape: install, then watch
     pub(super) fn install() -> Result<Stop> {
-        let make = |k| {
-            signal(k)
-                .map_err(|e| Error::other(format!("cannot install signal handlers: {e}"), None))
-        };
-        Ok(Stop {
-            int: make(SignalKind::interrupt())?,
-            term: make(SignalKind::terminate())?,
-        })
+        Ok(Stop(()))
     }
 
+    #[allow(clippy::unused_self)]
     pub(super) async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
+        crate::cancel::cancelled().await;
     }
 }
