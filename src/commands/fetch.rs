@@ -1,7 +1,7 @@
 //! `devenv fetch PATH...`: copy files from the environment's workspace back into the
 //! project, and the same for the manifest's `[sync] fetch` paths after every `devenv run`.
 //! With a remote engine the workspace is a synced copy, so what commands make there (test
-//! reports, generated code) stays there until fetched. The copying is `session::fetch`'s.
+//! reports, generated code) stays there until fetched. The copying is `sync::fetch`'s.
 
 use super::Ctx;
 use crate::cli::FetchArgs;

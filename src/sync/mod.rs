@@ -1,11 +1,16 @@
-//! Keeping a copy of a tree current on an engine that cannot see this machine's files:
-//! scan it (the project with its .gitignore files and the default ignores, or a bind
-//! mount's source whole), compare with what was last sent, and pack what changed as a tar
-//! stream. The engine side (upload, deletions) is the session's business; this module only
-//! knows the host's tree.
+//! Keeping a copy of a tree current on an engine that cannot see this machine's files.
+//!
+//! The host side lives here: scan a tree (the project with its .gitignore files and the
+//! default ignores, or a bind mount's source whole), compare with what was last sent, and
+//! pack what changed as a tar stream. The engine side sits beside it: [`workspace`] (does
+//! the engine see the project; the project's volume and its syncs), [`binds`] (the
+//! manifest's bind volumes in volume mode) and [`fetch`] (bringing files back).
 
+pub(crate) mod binds;
+pub(crate) mod fetch;
 mod scan;
 mod state;
+pub(crate) mod workspace;
 
 use std::cmp::Ordering;
 use std::io::{Read, Write};

@@ -110,7 +110,7 @@ async fn upload(
     let under = dest.to_owned();
     let (body, verdict) = stream::produce(move |out| payload.write(&under, out));
     let uploaded = engine.upload_tar(container, "/", body).await;
-    crate::session::workspace::finish_upload(uploaded, verdict).await
+    crate::sync::workspace::finish_upload(uploaded, verdict).await
 }
 
 /// Writes bind volumes and copies: through the environment container where it can, through
@@ -151,7 +151,7 @@ impl Writer<'_> {
             }
             (Some(_), BindKind::Dir, false) if self.direct => {
                 if !delta.deleted.is_empty() {
-                    let spec = crate::session::user::as_root(clean_cmd(&b.target, &delta.deleted));
+                    let spec = crate::session::as_root(clean_cmd(&b.target, &delta.deleted));
                     let (status, out) = self.engine.exec_collect(cid, &spec).await?;
                     if status != 0 {
                         return Err(clean_failed(b, out.trim()));
@@ -215,7 +215,7 @@ impl Writer<'_> {
             name: Some(format!("{volume}.sync")),
             image: self.helper_image.to_owned(),
             cmd,
-            env: vec![format!("PATH={}", crate::session::user::ROOT_PATH)],
+            env: vec![format!("PATH={}", crate::session::ROOT_PATH)],
             user: Some("0:0".into()),
             workdir: Some("/".into()),
             labels: HashMap::from([

@@ -80,10 +80,7 @@ struct Staging(PathBuf);
 
 impl Staging {
     fn new(parent: &Path) -> Result<Staging, FetchError> {
-        let dir = parent.join(format!(
-            ".devenv-fetch-{}",
-            crate::session::exec::unique_id()
-        ));
+        let dir = parent.join(format!(".devenv-fetch-{}", crate::session::unique_id()));
         std::fs::create_dir(&dir).map_err(|e| io_error(&e))?;
         let staging = Staging(dir);
         std::fs::create_dir(staging.incoming()).map_err(|e| io_error(&e))?;

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{real, ProjectId, SessionError};
 use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
 use crate::manifest::Manifest;
+use crate::session::{real, ProjectId, SessionError};
 use crate::{stream, sync};
 
 /// How the project reaches its container.
@@ -100,7 +100,7 @@ async fn probe(
         message: e.to_string(),
     };
     std::fs::create_dir_all(state_dir).map_err(io)?;
-    let nonce = format!("devenv-probe-{}", super::exec::unique_id());
+    let nonce = format!("devenv-probe-{}", crate::session::unique_id());
     let name = format!("{PROBE_FILE}-{nonce}");
     let file = state_dir.join(&name);
     std::fs::write(&file, &nonce).map_err(io)?;
@@ -270,7 +270,7 @@ async fn delete(
     cmd.extend(deleted.iter().cloned());
     let spec = ExecSpec {
         workdir: Some(workdir.to_owned()),
-        ..super::user::as_root(cmd)
+        ..crate::session::as_root(cmd)
     };
     let (status, out) = engine.exec_collect(container, &spec).await?;
     if status == 0 {

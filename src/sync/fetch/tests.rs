@@ -308,7 +308,8 @@ fn sync_fetch_is_not_a_container_setting() {
         let src = format!("[base]\nimage = \"debian\"\n{extra}");
         crate::manifest::parse_str(&src, &root.path().join("devenv.toml"), root.path()).unwrap()
     };
-    let settings = |m: &Manifest| super::super::RuntimeSettings::new(m, "devenv/x:h", "h").unwrap();
+    let settings =
+        |m: &Manifest| crate::session::RuntimeSettings::new(m, "devenv/x:h", "h").unwrap();
     let with = parse("[sync]\nfetch = [\"coverage/\"]\n");
     assert_eq!(with.sync.fetch, ["coverage/"]);
     assert_eq!(settings(&parse("")), settings(&with));

@@ -21,10 +21,10 @@ use bytes::{Buf, Bytes};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
-use super::exec::{Forward, Signals};
 use super::workspace::{self, Workspace};
 use crate::engine::{ContainerInfo, Engine, EngineError};
 use crate::manifest::{Manifest, VolumeSpec};
+use crate::session::{Forward, Signals};
 
 /// What came back for one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
