@@ -192,8 +192,9 @@ pub fn prescan(manifest: &Manifest, state_dir: &Path, endpoint: &str) -> Option<
 }
 
 /// Send what changed in the project since the last sync into the container's workspace:
-/// changed and new files as one tar stream, deletions as one `rm`. Nothing changed costs a
-/// local scan (started earlier when `prescan` is given) and no engine call.
+/// deletions and the checks before writing as data to one exec run as the workspace's
+/// owner ([`super::apply`]), then changed and new files as one tar stream. Nothing changed
+/// costs a local scan (started earlier when `prescan` is given) and no engine call.
 pub async fn sync(
     engine: &Engine,
     manifest: &Manifest,
@@ -210,7 +211,7 @@ pub async fn sync(
         Some(Prescan(task)) => Some(task.await.map_err(|e| scan_failed(what, &e))?),
         None => None,
     };
-    let (new, delta) = compare(&path, what, move || {
+    let (sent, mut new, delta) = compare_with_sent(&path, what, move || {
         scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project))
     })
     .await?;
@@ -225,14 +226,99 @@ pub async fn sync(
         return Ok(delta);
     }
     let workdir = manifest.shell.workdir.clone();
-    if !delta.deleted.is_empty() {
-        delete(engine, container, &workdir, &delta.deleted).await?;
+    let owner = crate::session::ExecUser::resolve(&manifest.shell.user).exec_user();
+    let mut records = sync::apply::removals(&sent, &delta.deleted, &manifest.root);
+    // The first upload goes into a fresh volume: nothing there to check.
+    if !sent.entries.is_empty() {
+        records.extend(sync::apply::checks(&delta.changed));
     }
-    if !delta.changed.is_empty() {
-        upload(engine, container, &manifest.root, &workdir, &delta.changed).await?;
+    let refused = if records.is_empty() {
+        sync::apply::Refused::default()
+    } else {
+        apply(engine, container, &workdir, &owner, records).await?
+    };
+    report(&refused);
+    let changed: Vec<(String, sync::Entry)> = delta
+        .changed
+        .iter()
+        .filter(|(p, _)| !refused.contains(p))
+        .cloned()
+        .collect();
+    let mut unsent = Vec::new();
+    if !changed.is_empty() {
+        unsent = upload(engine, container, &manifest.root, &workdir, &changed).await?;
+    }
+    // What was not written is not recorded as sent: the next sync tries it again.
+    let skip: std::collections::HashSet<&str> = refused
+        .under_link
+        .iter()
+        .chain(&refused.not_permitted)
+        .chain(&unsent)
+        .map(String::as_str)
+        .collect();
+    if !skip.is_empty() {
+        new.entries.retain(|(p, _)| !skip.contains(p.as_str()));
     }
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// Warn about what the workspace's owner could not write or remove.
+fn report(refused: &sync::apply::Refused) {
+    for p in &refused.under_link {
+        tracing::warn!(
+            "not synced: {p} (in the remote workspace a symlink sync did not make stands in \
+             its path; remove it there to sync this path again)"
+        );
+    }
+    for p in &refused.not_permitted {
+        tracing::warn!(
+            "not synced: {p} (the workspace's owner may not change it in the remote \
+             workspace; it was made there by another user)"
+        );
+    }
+}
+
+/// Run [`sync::apply::SCRIPT`] over `records` in `workdir`, as `owner`.
+async fn apply(
+    engine: &Engine,
+    container: &str,
+    workdir: &str,
+    owner: &str,
+    records: Vec<u8>,
+) -> Result<sync::apply::Refused, SessionError> {
+    let spec = ExecSpec {
+        cmd: sync::apply::command(),
+        user: Some(owner.to_owned()),
+        workdir: Some(workdir.to_owned()),
+        ..ExecSpec::default()
+    };
+    let (status, out, err) = engine.exec_with_input(container, &spec, records).await?;
+    if status == 0 {
+        Ok(sync::apply::parse(&out))
+    } else {
+        Err(SessionError::Io {
+            what: "updating the remote workspace".into(),
+            message: String::from_utf8_lossy(&err).trim().to_owned(),
+        })
+    }
+}
+
+/// [`compare`], also returning the state last sent.
+async fn compare_with_sent(
+    state: &Path,
+    what: &str,
+    scan: impl FnOnce() -> sync::Tree + Send + 'static,
+) -> Result<(sync::Tree, sync::Tree, sync::Delta), SessionError> {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let new = scan();
+        let sent = sync::load(&state);
+        let delta = sync::diff(&sent, &new);
+        (sent, new, delta)
+    })
+    .await
+    .map_err(|e| scan_failed(what, &e))
 }
 
 /// Scan with `scan` on a blocking thread and compare the tree with the state last sent (the
@@ -259,30 +345,6 @@ fn scan_failed(what: &str, e: &tokio::task::JoinError) -> SessionError {
     }
 }
 
-/// Remove `deleted` (relative to `workdir`) with one `rm`, as root.
-async fn delete(
-    engine: &Engine,
-    container: &str,
-    workdir: &str,
-    deleted: &[String],
-) -> Result<(), SessionError> {
-    let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
-    cmd.extend(deleted.iter().cloned());
-    let spec = ExecSpec {
-        workdir: Some(workdir.to_owned()),
-        ..crate::session::as_root(cmd)
-    };
-    let (status, out) = engine.exec_collect(container, &spec).await?;
-    if status == 0 {
-        Ok(())
-    } else {
-        Err(SessionError::Io {
-            what: "deleting removed files in the remote workspace".into(),
-            message: out.trim().to_owned(),
-        })
-    }
-}
-
 /// Stream a tar of `changed` (relative to `root`) into the container at `dest`. The tar is
 /// written on a blocking thread while the engine reads it, so memory stays bounded whatever
 /// the size of the tree.
@@ -292,21 +354,22 @@ async fn upload(
     root: &Path,
     dest: &str,
     changed: &[(String, sync::Entry)],
-) -> Result<(), SessionError> {
+) -> Result<Vec<String>, SessionError> {
     let root = root.to_path_buf();
     let changed = changed.to_vec();
     let under = dest.to_owned();
-    let (body, verdict) =
-        stream::produce(move |out| sync::pack(&root, &changed, &under, out).map(drop));
+    let (body, verdict) = stream::produce(move |out| {
+        sync::pack(&root, &changed, &under, out).map(|(_, unreadable)| unreadable)
+    });
     // At `/`, named below `dest`: see `sync::pack`.
     finish_upload(engine.upload_tar(container, "/", body).await, verdict).await
 }
 
 /// The outcome of an upload and of the writer that fed it.
-pub(super) async fn finish_upload(
+pub(super) async fn finish_upload<T>(
     uploaded: Result<(), EngineError>,
-    verdict: stream::Verdict<(), std::io::Error>,
-) -> Result<(), SessionError> {
+    verdict: stream::Verdict<T, std::io::Error>,
+) -> Result<T, SessionError> {
     let packing = |message: String| SessionError::Io {
         what: "packing changed files".into(),
         message,
@@ -315,7 +378,7 @@ pub(super) async fn finish_upload(
     // A file that could not be read aborted the upload: it is the cause. A writer that
     // stopped because the engine went away only echoes the upload's own error.
     match (packed, uploaded) {
-        (Ok(()), Ok(())) => Ok(()),
+        (Ok(t), Ok(())) => Ok(t),
         (Err(e), _) if !stream::is_closed(&e) => Err(packing(e.to_string())),
         (_, Err(e)) => Err(e.into()),
         (Err(e), Ok(())) => Err(packing(e.to_string())),

@@ -12,6 +12,9 @@
 
 mod unpack;
 
+/// The name stem of a fetch's temporary directory beside its destination.
+pub const STAGING_PREFIX: &str = ".devenv-fetch-";
+
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

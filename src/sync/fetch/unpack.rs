@@ -75,12 +75,20 @@ fn local_parent(root: &Path, canonical_root: &Path, rel: &Path) -> Result<PathBu
 
 /// A temporary directory beside the destination (same file system, so the final rename is
 /// atomic), removed with whatever is left in it: `new/` receives the archive, `old` the
-/// replaced copy.
+/// replaced copy. Named `<STAGING_PREFIX><pid>-<id>`: sync never sends such a directory,
+/// and one left by a fetch that was killed (its pid gone) is removed by the next fetch
+/// into the same directory.
 struct Staging(PathBuf);
 
 impl Staging {
     fn new(parent: &Path) -> Result<Staging, FetchError> {
-        let dir = parent.join(format!(".devenv-fetch-{}", crate::session::unique_id()));
+        sweep_stale(parent);
+        let dir = parent.join(format!(
+            "{}{}-{}",
+            super::STAGING_PREFIX,
+            std::process::id(),
+            crate::session::unique_id()
+        ));
         std::fs::create_dir(&dir).map_err(|e| io_error(&e))?;
         let staging = Staging(dir);
         std::fs::create_dir(staging.incoming()).map_err(|e| io_error(&e))?;
@@ -93,6 +101,27 @@ impl Staging {
 
     fn aside(&self) -> PathBuf {
         self.0.join("old")
+    }
+}
+
+/// Remove staging directories in `parent` whose fetch is no longer running.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(super::STAGING_PREFIX))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

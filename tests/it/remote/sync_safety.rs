@@ -1,0 +1,128 @@
+//! Sync and fetch lose nothing (issue #20): the remote workspace is shared with what runs
+//! in the environment, so sync never writes through a link it did not make, removes only
+//! what it sent, carries any number of deletions, and its temporary files never travel.
+
+use std::os::unix::ffi::OsStrExt;
+
+use super::RemoteProject;
+use crate::common::stderr;
+
+/// A command replaced a synced directory with a link to `/etc`: the next sync writes
+/// nothing through it (it wrote `/etc/app.conf` as root before) and says so.
+#[test]
+fn sync_never_writes_through_a_link_made_in_the_workspace() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("cfg/old.conf", "old\n");
+    p.ok(&["up"]);
+    p.ok(&["run", "--", "sh", "-c", "rm -rf cfg && ln -s /etc cfg"]);
+    p.t.write("cfg/app.conf", "evil\n");
+    p.t.write("cfg/passwd.new", "evil\n");
+    let out = p.run(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ls /etc/app.conf /etc/passwd.new 2>/dev/null; readlink cfg",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/etc\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("not synced: cfg/app.conf") && err.contains("symlink"),
+        "{err}"
+    );
+}
+
+/// A directory deleted on the host loses what was sent into it, and nothing the
+/// container made there; a directory newly gitignored is not synced any more, and not
+/// deleted either.
+#[test]
+fn a_deletion_removes_what_was_sent_and_ignoring_removes_nothing() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("data/seed.txt", "seed\n");
+    p.t.write("data/sub/more.txt", "more\n");
+    p.t.write("cache/c.txt", "c\n");
+    p.ok(&["up"]);
+    p.ok(&["run", "--", "sh", "-c", "echo db > data/db.bin"]);
+    std::fs::remove_dir_all(p.t.root().join("data")).unwrap();
+    p.t.write(".gitignore", "cache/\n");
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cd data && find . | sort; cat ../cache/c.txt",
+    ]);
+    assert_eq!(out, ".\n./db.bin\nc\n");
+}
+
+/// Deletions travel as data: 40,000 of them in one sync (argv could not hold them, and
+/// the failed sync was never recorded, so every later command failed).
+#[test]
+fn forty_thousand_deletions_in_one_sync() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    let dir = p.t.root().join("many");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = |i: usize| format!("a-rather-long-generated-file-name-number-{i:06}.txt");
+    for i in 0..40_000 {
+        std::fs::write(dir.join(name(i)), "").unwrap();
+    }
+    p.t.write("many/keep.txt", "keep\n");
+    p.ok(&["up"]);
+    for i in 0..40_000 {
+        std::fs::remove_file(dir.join(name(i))).unwrap();
+    }
+    let out = p.ok(&["run", "--", "ls", "many"]);
+    assert_eq!(out, "keep.txt\n");
+    assert_eq!(p.ok(&["run", "--", "true"]), "");
+}
+
+/// A name that is not UTF-8 cannot be synced: the sync says so, naming it.
+#[test]
+fn a_name_that_is_not_utf8_is_named_in_a_warning() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    let odd = std::ffi::OsStr::from_bytes(b"dir\xfe");
+    std::fs::create_dir_all(p.t.root().join(odd).join("sub")).unwrap();
+    std::fs::write(p.t.root().join(odd).join("sub/x"), "x").unwrap();
+    let out = p.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not synced:") && err.contains("dir"), "{err}");
+}
+
+/// A fetch killed midway leaves its staging directory: it is never uploaded, and the
+/// next fetch into the same directory removes it.
+#[test]
+fn a_killed_fetch_leaves_nothing_that_travels_or_stays() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p out && echo r > out/r.txt",
+    ]);
+    // What `kill -9` during a fetch leaves (a pid that no longer runs).
+    let stale = p.t.root().join(".devenv-fetch-999999999-1/new");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("big.bin"), vec![0u8; 4096]).unwrap();
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ls -a | grep devenv-fetch || echo none",
+    ]);
+    assert_eq!(out, "none\n");
+    p.ok(&["fetch", "out"]);
+    assert!(!p.t.root().join(".devenv-fetch-999999999-1").exists());
+    assert_eq!(
+        std::fs::read_to_string(p.t.root().join("out/r.txt")).unwrap(),
+        "r\n"
+    );
+}
