@@ -4,7 +4,9 @@
 //! Commands in the environment share the volume with sync: any of them can replace a
 //! directory sync made with a symlink (`cfg -> /etc`) or leave a root-owned file where a
 //! host file lands. So before an upload, and for every deletion, one exec of a small POSIX
-//! `sh` script (busybox has all it uses) runs as the owner: the paths arrive as data on its
+//! `sh` script (busybox has all it uses) runs as the owner (the host user's uid and gid,
+//! which every file sync writes carries; a path it owns may be replaced even when
+//! read-only, as on the host): the paths arrive as data on its
 //! stdin (NUL-separated, any number, never argv), each path's parent components are checked
 //! with `[ -L ]` one by one, and a path under a link, or one the owner could not write, is
 //! named back and left alone. Deletions are done there too, as the owner: a file with
@@ -18,8 +20,9 @@ use std::path::Path;
 use super::{Entry, Kind, Tree};
 
 /// The script; `$@` are records `<op><path>`: `f` remove a file or link, `d` remove an
-/// empty directory, `w` check a path about to be written. Prints `L<path>\0` for a path
-/// under a symlink and `P<path>\0` for one the owner may not change.
+/// empty directory, `w` check a path about to be written (an existing file must be the
+/// owner's or writable by it). Prints `L<path>\0` for a path under a symlink and
+/// `P<path>\0` for one the owner may not change.
 pub const SCRIPT: &str = r#"under_link() {
   p= rest=$1
   while :; do
@@ -38,11 +41,8 @@ for r; do
        rm -f -- "$path" 2>/dev/null || printf 'P%s\0' "$path"
      fi ;;
   d) [ -d "$path" ] && [ ! -L "$path" ] && rmdir -- "$path" 2>/dev/null ;;
-  w) dir=.; case $path in */*) dir=${path%/*} ;; esac
-     if [ -e "$path" ] && [ ! -L "$path" ]; then
-       [ -w "$path" ] || printf 'P%s\0' "$path"
-     elif [ -d "$dir" ] && [ ! -w "$dir" ]; then
-       printf 'P%s\0' "$path"
+  w) if [ -e "$path" ] && [ ! -L "$path" ] && [ ! -d "$path" ]; then
+       [ -O "$path" ] || [ -w "$path" ] || printf 'P%s\0' "$path"
      fi ;;
   esac
 done

@@ -226,7 +226,13 @@ pub async fn sync(
         return Ok(delta);
     }
     let workdir = manifest.shell.workdir.clone();
-    let owner = crate::session::ExecUser::resolve(&manifest.shell.user).exec_user();
+    // The workspace's owner: the uid every file sync writes carries (the tar keeps the
+    // host owner), whoever `[shell] user` is.
+    let owner = format!(
+        "{}:{}",
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw()
+    );
     let mut records = sync::apply::removals(&sent, &delta.deleted, &manifest.root);
     // The first upload goes into a fresh volume: nothing there to check.
     if !sent.entries.is_empty() {

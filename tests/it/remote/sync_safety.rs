@@ -126,3 +126,67 @@ fn a_killed_fetch_leaves_nothing_that_travels_or_stays() {
         "r\n"
     );
 }
+
+/// `devenv ARGS` against the test engine as host user `uid` (the project and HOME given to
+/// it first).
+fn as_user(p: &RemoteProject, uid: u32, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(args)
+        .current_dir(p.t.root())
+        .env("HOME", p.t.home.path())
+        .env("DOCKER_HOST", p.e.tcp_host())
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
+/// Sync writes as the workspace's owner would: a root-owned file made in the container is
+/// reported, not overwritten; a file this user may not read is skipped with a warning
+/// rather than failing every sync (a bind would show the rest).
+#[test]
+fn root_owned_files_and_unreadable_files_are_named_not_forced() {
+    let p = RemoteProject::new();
+    let uid = 65534;
+    p.t.manifest("");
+    p.t.write("root.conf", "mine\n");
+    p.t.write("secret.bin", "s\n");
+    p.t.write("other.txt", "o\n");
+    std::fs::set_permissions(
+        p.t.root().join("secret.bin"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
+    p.t.give_to(uid);
+    let out = as_user(&p, uid, &["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not synced: secret.bin"),
+        "{}",
+        stderr(&out)
+    );
+    let c = p.container();
+    let made = p.e.docker(&[
+        "exec", "-u", "0", &c, "sh", "-c",
+        "rm -f /workspace/root.conf && echo root > /workspace/root.conf && chmod 644 /workspace/root.conf",
+    ]);
+    assert!(made.status.success());
+    std::fs::write(p.t.root().join("root.conf"), "edited\n").unwrap();
+    std::fs::write(p.t.root().join("other.txt"), "edited\n").unwrap();
+    let out = as_user(&p, uid, &["run", "--", "cat", "root.conf", "other.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "root\nedited\n");
+    assert!(
+        stderr(&out).contains("not synced: root.conf"),
+        "{}",
+        stderr(&out)
+    );
+}
