@@ -6,7 +6,7 @@
 use super::Ctx;
 use crate::cli::FetchArgs;
 use crate::engine::{ContainerInfo, Engine};
-use crate::error::{Error, ExitStatus, Result, EXIT_INTERRUPTED};
+use crate::error::{Error, ExitStatus, Result, EXIT_INTERRUPTED, EXIT_USAGE};
 use crate::manifest;
 use crate::project::Project;
 use crate::session::{self, FetchError, Fetched, ProjectId};
@@ -14,7 +14,11 @@ use crate::session::{self, FetchError, Fetched, ProjectId};
 pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     for path in &args.paths {
-        manifest::check_fetch_path(path).map_err(|d| Error::other(d.message, d.hint))?;
+        // A path that can never be fetched is a usage error, like a bad argument.
+        if let Err(d) = manifest::check_fetch_path(path) {
+            ctx.printer.error(&d.message, d.hint.as_deref());
+            return Ok(ExitStatus::Code(EXIT_USAGE));
+        }
     }
     let engine = ctx.engine().await?;
     let m = &project.manifest;
@@ -24,7 +28,8 @@ pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
             Some("run `devenv up` (or a `devenv run`) first".into()),
         ));
     };
-    let outcomes = session::fetch(&engine, m, &c, &project.paths.dir, &args.paths).await;
+    let outcomes =
+        session::fetch(&engine, m, &c, &project.paths.dir, &args.paths, args.force).await;
     let mut status = ExitStatus::Success;
     for (path, result) in outcomes {
         match result {
@@ -57,7 +62,7 @@ pub async fn after_run(ctx: &Ctx, engine: &Engine, project: &Project, container:
     if paths.is_empty() {
         return;
     }
-    let outcomes = session::fetch(engine, m, container, &project.paths.dir, &paths).await;
+    let outcomes = session::fetch(engine, m, container, &project.paths.dir, &paths, false).await;
     for (path, result) in outcomes {
         match result {
             Ok(Fetched::Missing) => ctx

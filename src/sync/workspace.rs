@@ -423,39 +423,58 @@ pub fn forget(state_dir: &Path, container: &str) {
     }
 }
 
-/// Record paths just fetched from `container`'s workspace into the project (`fetched`:
-/// relative, without a trailing `/`) as already there, so the next sync does not send them
-/// back: their entries, and parent directories the fetch created, as a scan sees them now.
-/// Nothing else changes: an edit made meanwhile elsewhere is still sent.
-pub fn note_fetched(root: &Path, state_dir: &Path, container: &ContainerInfo, fetched: &[String]) {
+/// Project paths edited here since the last sync into `container`'s workspace: entries a
+/// scan finds now that differ from what was sent, or were never sent. Empty when nothing
+/// was sent yet.
+pub fn edited_since_sync(
+    root: &Path,
+    state_dir: &Path,
+    container: &ContainerInfo,
+) -> std::collections::HashSet<String> {
+    let path = state_path(state_dir, container);
+    if !path.exists() {
+        return std::collections::HashSet::new();
+    }
+    let sent = sync::load(&path);
+    let sent: std::collections::HashMap<&str, &sync::Entry> =
+        sent.entries.iter().map(|(p, e)| (p.as_str(), e)).collect();
+    sync::scan(root, sync::Rules::Project)
+        .entries
+        .into_iter()
+        .filter(|(p, e)| sent.get(p.as_str()) != Some(&e))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Record paths just fetched from `container`'s workspace into the project (`written`:
+/// every path written, relative, with its parent directories) as already there, so the
+/// next sync does not send them back: their entries as a scan sees them now. Nothing else
+/// changes: an edit made meanwhile elsewhere is still sent.
+pub fn note_fetched(root: &Path, state_dir: &Path, container: &ContainerInfo, written: &[String]) {
     let path = state_path(state_dir, container);
     if !path.exists() {
         return; // nothing sent yet: the first sync sends everything anyway
     }
     let mut sent = sync::load(&path);
-    merge_fetched(&mut sent, &sync::scan(root, sync::Rules::Project), fetched);
+    merge_fetched(&mut sent, &sync::scan(root, sync::Rules::Project), written);
     let _ = sync::save(&path, &sent);
 }
 
-/// `sent` with the entries at and below each fetched path replaced by `now`'s, and the
-/// fetched paths' parents from `now` that `sent` does not have yet; kept in tree order.
-fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, fetched: &[String]) {
-    let below =
-        |p: &str, rel: &str| p == rel || p.strip_prefix(rel).is_some_and(|r| r.starts_with('/'));
-    for rel in fetched {
-        sent.entries.retain(|(p, _)| !below(p, rel));
-        let parents: Vec<&str> = rel.match_indices('/').map(|(i, _)| &rel[..i]).collect();
-        let missing_parents: Vec<&str> = parents
-            .into_iter()
-            .filter(|parent| !sent.entries.iter().any(|(p, _)| p == parent))
-            .collect();
-        sent.entries.extend(
-            now.entries
-                .iter()
-                .filter(|(p, _)| below(p, rel) || missing_parents.contains(&p.as_str()))
-                .cloned(),
-        );
+/// `sent` with the entries of each written path, and of its parent directories, replaced
+/// by `now`'s; kept in tree order.
+fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, written: &[String]) {
+    let mut paths: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for rel in written {
+        paths.insert(rel);
+        paths.extend(rel.match_indices('/').map(|(i, _)| &rel[..i]));
     }
+    sent.entries.retain(|(p, _)| !paths.contains(p.as_str()));
+    sent.entries.extend(
+        now.entries
+            .iter()
+            .filter(|(p, _)| paths.contains(p.as_str()))
+            .cloned(),
+    );
     // The tree's order: component by component, so a directory comes before its contents.
     sent.entries
         .sort_by(|(a, _), (b, _)| a.split('/').cmp(b.split('/')));
@@ -510,7 +529,11 @@ mod fetched_tests {
         merge_fetched(
             &mut sent,
             &now,
-            &["cov".to_owned(), "target/nextest/junit.xml".to_owned()],
+            &[
+                "cov".to_owned(),
+                "cov/index.html".to_owned(),
+                "target/nextest/junit.xml".to_owned(),
+            ],
         );
         let inos: Vec<(&str, u64)> = sent
             .entries
@@ -523,6 +546,7 @@ mod fetched_tests {
                 ("a.txt", 1),
                 ("cov", 20),
                 ("cov/index.html", 21),
+                ("cov/stale.html", 3),
                 ("cov-notes.txt", 4),
                 ("target", 30),
                 ("target/nextest", 31),
@@ -533,6 +557,7 @@ mod fetched_tests {
         let delta = sync::diff(&sent, &now);
         let changed: Vec<&str> = delta.changed.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(changed, ["a.txt", "target/other.txt"]);
-        assert!(delta.deleted.is_empty());
+        // Not in what came back, gone here: the next sync removes it there too.
+        assert_eq!(delta.deleted, ["cov/stale.html"]);
     }
 }

@@ -190,3 +190,42 @@ fn root_owned_files_and_unreadable_files_are_named_not_forced() {
         stderr(&out)
     );
 }
+
+/// Fetch merges: what the workspace holds replaces the local file, a local file it does
+/// not hold (gitignored) stays, a local edit not synced yet is refused by name and kept
+/// (`--force` overwrites); a path that can never be fetched is a usage error.
+#[test]
+fn fetch_merges_and_never_reverts_a_local_edit_silently() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write(".gitignore", "gen/local.log\n");
+    p.t.write("gen/a.txt", "v1\n");
+    p.t.write("gen/local.log", "mine\n");
+    p.ok(&["up"]);
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo remote-a > gen/a.txt && echo remote-b > gen/b.txt",
+    ]);
+    let read = |rel: &str| std::fs::read_to_string(p.t.root().join(rel)).ok();
+    // Nothing edited here since the sync: the remote copy comes back, the ignored file stays.
+    p.ok(&["fetch", "gen"]);
+    assert_eq!(read("gen/a.txt").as_deref(), Some("remote-a\n"));
+    assert_eq!(read("gen/b.txt").as_deref(), Some("remote-b\n"));
+    assert_eq!(read("gen/local.log").as_deref(), Some("mine\n"));
+
+    p.ok(&["run", "--", "sh", "-c", "echo remote-2 > gen/b.txt"]);
+    p.t.write("gen/b.txt", "edited here\n");
+    let out = p.run(&["fetch", "gen"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gen/b.txt"), "{}", stderr(&out));
+    assert_eq!(read("gen/b.txt").as_deref(), Some("edited here\n"));
+    p.ok(&["fetch", "--force", "gen"]);
+    assert_eq!(read("gen/b.txt").as_deref(), Some("remote-2\n"));
+    assert_eq!(read("gen/local.log").as_deref(), Some("mine\n"));
+
+    let out = p.run(&["fetch", ".."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
