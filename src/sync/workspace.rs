@@ -123,22 +123,38 @@ async fn probe(
         ..ContainerSpec::default()
     };
     let reach = match engine.create_container(&spec).await {
-        // "bind source path does not exist": the engine has its own filesystem.
-        Err(EngineError::Api { .. } | EngineError::NotFound { .. }) => false,
-        Err(e) => return Err(e.into()),
+        Err(e) if bind_source_missing(&e) => Ok(false),
+        Err(e) => Err(e),
         Ok(cid) => {
             let read = engine
                 .download_tar(&cid, &format!("{PROBE_TARGET}/{name}"))
                 .await;
             let _ = engine.remove_container(&cid).await;
             match read {
-                Ok(tar) => tar_contains(&tar, nonce.as_bytes()),
-                Err(_) => false,
+                Ok(tar) => Ok(tar_contains(&tar, nonce.as_bytes())),
+                // The directory exists there but is another one: no nonce file in it.
+                Err(EngineError::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
             }
         }
     };
     let _ = std::fs::remove_file(&file);
+    // Any other failure (an engine gone for a moment, a full disk) answers nothing: it is
+    // returned, and not remembered as "remote" forever.
+    let reach = reach?;
     Ok(reach)
+}
+
+/// The engine's answer when a bind's source does not exist on its machine: the one
+/// failure that means "binds do not reach".
+fn bind_source_missing(e: &EngineError) -> bool {
+    match e {
+        EngineError::Api { message, .. } => {
+            message.contains("bind source path does not exist")
+                || message.contains("invalid mount config")
+        }
+        _ => false,
+    }
 }
 
 fn tar_contains(tar: &[u8], content: &[u8]) -> bool {
@@ -211,7 +227,7 @@ pub async fn sync(
         Some(Prescan(task)) => Some(task.await.map_err(|e| scan_failed(what, &e))?),
         None => None,
     };
-    let (sent, mut new, delta) = compare_with_sent(&path, what, move || {
+    let (mut new, delta) = compare(&path, what, move || {
         scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project))
     })
     .await?;
@@ -222,6 +238,23 @@ pub async fn sync(
         delta.deleted.len(),
         started.elapsed().as_millis()
     );
+    if delta.is_empty() {
+        return Ok(delta);
+    }
+    // One writer per volume (two devenvs syncing the same project, a fetch recording what
+    // came back): from reading what was sent to saving it. Taken only once there is
+    // something to send, so the warm path stays a scan; the state is read again under it.
+    let _lock = lock(manifest).await?;
+    let (sent, delta) = {
+        let (path, new) = (path.clone(), new.clone());
+        tokio::task::spawn_blocking(move || {
+            let sent = sync::load(&path);
+            let delta = sync::diff(&sent, &new);
+            (sent, delta)
+        })
+        .await
+        .map_err(|e| scan_failed(what, &e))?
+    };
     if delta.is_empty() {
         return Ok(delta);
     }
@@ -269,6 +302,12 @@ pub async fn sync(
     Ok(delta)
 }
 
+/// The lock every writer of the project's workspace volume (and of what was sent into it)
+/// holds.
+pub async fn lock(manifest: &Manifest) -> Result<crate::image::NamedLock, SessionError> {
+    Ok(crate::image::NamedLock::acquire(&volume_name(&ProjectId::new(manifest))).await?)
+}
+
 /// Warn about what the workspace's owner could not write or remove.
 fn report(refused: &sync::apply::Refused) {
     for p in &refused.under_link {
@@ -308,23 +347,6 @@ async fn apply(
             message: String::from_utf8_lossy(&err).trim().to_owned(),
         })
     }
-}
-
-/// [`compare`], also returning the state last sent.
-async fn compare_with_sent(
-    state: &Path,
-    what: &str,
-    scan: impl FnOnce() -> sync::Tree + Send + 'static,
-) -> Result<(sync::Tree, sync::Tree, sync::Delta), SessionError> {
-    let state = state.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let new = scan();
-        let sent = sync::load(&state);
-        let delta = sync::diff(&sent, &new);
-        (sent, new, delta)
-    })
-    .await
-    .map_err(|e| scan_failed(what, &e))
 }
 
 /// Scan with `scan` on a blocking thread and compare the tree with the state last sent (the
@@ -483,6 +505,25 @@ fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, written: &[String]) {
 #[cfg(test)]
 mod fetched_tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_bind_source_means_binds_do_not_reach() {
+        let api = |message: &str| EngineError::Api {
+            action: "create a container".into(),
+            message: message.into(),
+        };
+        assert!(bind_source_missing(&api(
+            "Error response from daemon: invalid mount config for type \"bind\": bind \
+             source path does not exist: /home/me/p/.devenv"
+        )));
+        assert!(!bind_source_missing(&api(
+            "Error response from daemon: no space left on device"
+        )));
+        assert!(!bind_source_missing(&EngineError::NotFound {
+            what: "image",
+            name: "devenv/x".into(),
+        }));
+    }
 
     fn entry(kind: sync::Kind, ino: u64) -> sync::Entry {
         sync::Entry {

@@ -132,6 +132,8 @@ pub async fn fetch(
         }
     }
     if volume && !fetched.is_empty() {
+        // A sync of the same workspace must not save its state over this record.
+        let _lock = workspace::lock(manifest).await.ok();
         let (root, state_dir, c) = (
             manifest.root.clone(),
             state_dir.to_path_buf(),
