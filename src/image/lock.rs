@@ -60,7 +60,10 @@ impl NamedLock {
         let real = file
             .parent()
             .and_then(|d| d.canonicalize().ok())
-            .map_or_else(|| file.to_path_buf(), |d| d.join(file.file_name().unwrap_or_default()));
+            .map_or_else(
+                || file.to_path_buf(),
+                |d| d.join(file.file_name().unwrap_or_default()),
+            );
         let mut h = crate::fingerprint::Hasher::new("lock-file");
         h.field("path", real.as_os_str().as_encoded_bytes());
         NamedLock::acquire(&format!("lockfile-{}", &h.finish()[..16])).await

@@ -229,3 +229,28 @@ fn fetch_merges_and_never_reverts_a_local_edit_silently() {
     let out = p.run(&["fetch", ".."]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// Bind volumes' deletions travel as data too: through the environment container for a
+/// writable one, through a helper for a read-only one.
+#[test]
+fn forty_thousand_deletions_in_bind_volumes() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\", \"./conf:/etc/conf:ro\"]\n");
+    let name = |i: usize| format!("a-rather-long-generated-file-name-number-{i:06}.txt");
+    for dir in ["data", "conf"] {
+        let d = p.t.root().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..40_000 {
+            std::fs::write(d.join(name(i)), "").unwrap();
+        }
+        std::fs::write(d.join("keep.txt"), "keep\n").unwrap();
+    }
+    p.ok(&["up"]);
+    for dir in ["data", "conf"] {
+        for i in 0..40_000 {
+            std::fs::remove_file(p.t.root().join(dir).join(name(i))).unwrap();
+        }
+    }
+    let out = p.ok(&["run", "--", "ls", "/data", "/etc/conf"]);
+    assert_eq!(out, "/data:\nkeep.txt\n\n/etc/conf:\nkeep.txt\n");
+}
