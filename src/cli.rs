@@ -355,6 +355,10 @@ pub struct FetchArgs {
     /// Paths relative to the project.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
+    /// Overwrite local files edited since the last sync (by default such a path is
+    /// refused, naming them).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

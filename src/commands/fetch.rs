@@ -1,12 +1,12 @@
 //! `devenv fetch PATH...`: copy files from the environment's workspace back into the
 //! project, and the same for the manifest's `[sync] fetch` paths after every `devenv run`.
 //! With a remote engine the workspace is a synced copy, so what commands make there (test
-//! reports, generated code) stays there until fetched. The copying is `session::fetch`'s.
+//! reports, generated code) stays there until fetched. The copying is `sync::fetch`'s.
 
 use super::Ctx;
 use crate::cli::FetchArgs;
 use crate::engine::{ContainerInfo, Engine};
-use crate::error::{Error, ExitStatus, Result, EXIT_INTERRUPTED};
+use crate::error::{Error, ExitStatus, Result, EXIT_INTERRUPTED, EXIT_USAGE};
 use crate::manifest;
 use crate::ownership::ProjectId;
 use crate::project::Project;
@@ -15,7 +15,11 @@ use crate::session::{self, FetchError, Fetched};
 pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     for path in &args.paths {
-        manifest::check_fetch_path(path).map_err(|d| Error::other(d.message, d.hint))?;
+        // A path that can never be fetched is a usage error, like a bad argument.
+        if let Err(d) = manifest::check_fetch_path(path) {
+            ctx.printer.error(&d.message, d.hint.as_deref());
+            return Ok(ExitStatus::Code(EXIT_USAGE));
+        }
     }
     let engine = ctx.engine().await?;
     let m = &project.manifest;
@@ -25,7 +29,8 @@ pub async fn run(ctx: &Ctx, args: &FetchArgs) -> Result<ExitStatus> {
             Some("run `devenv up` (or a `devenv run`) first".into()),
         ));
     };
-    let outcomes = session::fetch(&engine, m, &c, &project.paths.dir, &args.paths).await;
+    let outcomes =
+        session::fetch(&engine, m, &c, &project.paths.dir, &args.paths, args.force).await;
     let mut status = ExitStatus::Success;
     for (path, result) in outcomes {
         match result {
@@ -58,7 +63,7 @@ pub async fn after_run(ctx: &Ctx, engine: &Engine, project: &Project, container:
     if paths.is_empty() {
         return;
     }
-    let outcomes = session::fetch(engine, m, container, &project.paths.dir, &paths).await;
+    let outcomes = session::fetch(engine, m, container, &project.paths.dir, &paths, false).await;
     for (path, result) in outcomes {
         match result {
             Ok(Fetched::Missing) => ctx

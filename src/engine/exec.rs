@@ -8,7 +8,7 @@ use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::ExecConfig;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Engine, EngineError, Result};
 
@@ -160,5 +160,46 @@ impl Engine {
         }
         let code = self.exec_exit_code(&io.id).await?;
         Ok((code, String::from_utf8_lossy(&out).into_owned()))
+    }
+
+    /// Run a command to completion with `input` on its stdin (data of any size, never
+    /// argv); returns (exit code, stdout, stderr). Input is written while output is read,
+    /// so neither side waits on the other.
+    pub async fn exec_with_input(
+        &self,
+        container: &str,
+        spec: &ExecSpec,
+        input: Vec<u8>,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+        let spec = ExecSpec {
+            attach_stdin: true,
+            tty: false,
+            ..spec.clone()
+        };
+        let ExecIo {
+            id,
+            mut output,
+            input: mut stdin,
+        } = self.start_exec(container, &spec).await?;
+        let write = async move {
+            // A command that exits before reading everything closes its stdin: not an error
+            // of ours; its exit code says what happened.
+            let _ = stdin.write_all(&input).await;
+            let _ = stdin.shutdown().await;
+        };
+        let read = async {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            while let Some(chunk) = output.next().await {
+                match chunk? {
+                    ExecOutput::Stdout(b) => out.extend_from_slice(&b),
+                    ExecOutput::Stderr(b) => err.extend_from_slice(&b),
+                }
+            }
+            Ok::<_, EngineError>((out, err))
+        };
+        let ((), read) = tokio::join!(write, read);
+        let (out, err) = read?;
+        let code = self.exec_exit_code(&id).await?;
+        Ok((code, out, err))
     }
 }

@@ -112,6 +112,7 @@ pub async fn resolve(
             reference: reference_of(manifest),
         });
     }
+    let _held = super::NamedLock::acquire_for_file(lock_path).await?;
     let old = LockFile::read(lock_path).ok().flatten();
     let (entry, image) = match resolve_fresh(engine, manifest, mode, cache, reporter).await {
         Ok(resolved) => resolved,

@@ -53,6 +53,22 @@ impl NamedLock {
         .await
     }
 
+    /// The lock of a project's lock file (`devenv.lock`) at `file`: every writer (the base's
+    /// resolution, the services' pins) holds it from reading the file to writing it, so
+    /// neither writes the other's part back stale.
+    pub async fn acquire_for_file(file: &Path) -> Result<NamedLock, BuildError> {
+        let real = file
+            .parent()
+            .and_then(|d| d.canonicalize().ok())
+            .map_or_else(
+                || file.to_path_buf(),
+                |d| d.join(file.file_name().unwrap_or_default()),
+            );
+        let mut h = crate::fingerprint::Hasher::new("lock-file");
+        h.field("path", real.as_os_str().as_encoded_bytes());
+        NamedLock::acquire(&format!("lockfile-{}", &h.finish()[..16])).await
+    }
+
     /// Take the lock if nobody holds it.
     pub fn try_acquire(name: &str) -> Result<Option<NamedLock>, BuildError> {
         let path = path(name)?;

@@ -323,12 +323,12 @@ pub async fn signal_marked(engine: &Engine, container: &str, marker: &str, signa
     let _ = engine.exec_collect(container, &spec).await;
 }
 
-pub(super) enum Forward {
+pub(crate) enum Forward {
     Resize,
     Signal(&'static str),
 }
 
-pub(super) struct Signals {
+pub(crate) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
@@ -339,7 +339,7 @@ pub(super) struct Signals {
 }
 
 impl Signals {
-    pub(super) fn new() -> Result<Signals, SessionError> {
+    pub(crate) fn new() -> Result<Signals, SessionError> {
         let make = |k: SignalKind| {
             signal(k).map_err(|e| SessionError::Io {
                 what: "installing signal handlers".into(),
@@ -356,7 +356,7 @@ impl Signals {
         })
     }
 
-    pub(super) async fn next(&mut self) -> Forward {
+    pub(crate) async fn next(&mut self) -> Forward {
         tokio::select! {
             _ = self.int.recv() => Forward::Signal("INT"),
             _ = self.term.recv() => Forward::Signal("TERM"),

@@ -5,22 +5,23 @@
 //! runtime settings it was created with; when either differs from the manifest's, the
 //! container is stale and is recreated (by `up`), never reused silently.
 
-pub(crate) mod binds;
 mod container;
 pub mod env_file;
 mod exec;
-mod fetch;
 mod runner;
 pub(crate) mod settings;
 mod user;
-mod workspace;
 
 use std::path::{Path, PathBuf};
 
 pub use exec::{exec_command, new_marker, signal_marked, ExecEnd, ExecRequest};
+pub(crate) use exec::{unique_id, Forward, Signals};
 pub use fetch::{after_run_paths, fetch, FetchError, Fetched};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
+pub(crate) use user::{as_root, ROOT_PATH};
+// The engine side of sync lives in `sync/`; re-exported under their old paths.
+pub(crate) use crate::sync::{binds, fetch, workspace};
 pub use workspace::{
     decide as workspace_mode, forget as forget_synced, prescan, remembered as remembered_workspace,
     volume_name as workspace_volume, Prescan, Workspace,
@@ -115,7 +116,7 @@ pub trait Events {
     fn hook_output(&mut self, chunk: &[u8]);
 }
 
-fn real(p: &Path) -> String {
+pub(crate) fn real(p: &Path) -> String {
     p.canonicalize()
         .unwrap_or_else(|_| p.to_path_buf())
         .display()

@@ -185,7 +185,7 @@ impl ServiceSettings {
             });
         }
         // Bind volumes get a nonce: what was sent into one is kept under it (see
-        // `session::binds`); `stack::create` records the nonces the volumes have.
+        // `sync::binds`); `stack::create` records the nonces the volumes have.
         for m in binds::volume_mounts(id, &self.binds, false) {
             if let Mount::Synced { name, .. } = &m {
                 volumes.push((name.clone(), binds::with_nonce(id.labels("volume", None))));

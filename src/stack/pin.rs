@@ -76,6 +76,11 @@ pub async fn ensure(
     cache: &mut StatCache,
     notes: &mut Vec<String>,
 ) -> Result<BTreeMap<String, String>, StackError> {
+    // From reading the lock file to writing it: another devenv of this project (resolving
+    // the base, or these pins) must not write its stale copy back over ours.
+    let held = crate::image::NamedLock::acquire_for_file(lock_path)
+        .await
+        .map_err(|e| StackError::Locking(e.to_string()))?;
     let lock = LockFile::read(lock_path)?;
     let mut entries: BTreeMap<String, LockEntry> = BTreeMap::new();
     let mut changed = false;
@@ -121,6 +126,7 @@ pub async fn ensure(
             lock.write(lock_path)?;
         }
     }
+    drop(held);
     let mut out = BTreeMap::new();
     for (name, entry) in &entries {
         let service = &manifest.services[name];

@@ -1,11 +1,17 @@
-//! Keeping a copy of a tree current on an engine that cannot see this machine's files:
-//! scan it (the project with its .gitignore files and the default ignores, or a bind
-//! mount's source whole), compare with what was last sent, and pack what changed as a tar
-//! stream. The engine side (upload, deletions) is the session's business; this module only
-//! knows the host's tree.
+//! Keeping a copy of a tree current on an engine that cannot see this machine's files.
+//!
+//! The host side lives here: scan a tree (the project with its .gitignore files and the
+//! default ignores, or a bind mount's source whole), compare with what was last sent, and
+//! pack what changed as a tar stream. The engine side sits beside it: [`workspace`] (does
+//! the engine see the project; the project's volume and its syncs), [`binds`] (the
+//! manifest's bind volumes in volume mode) and [`fetch`] (bringing files back).
 
+pub(crate) mod apply;
+pub(crate) mod binds;
+pub(crate) mod fetch;
 mod scan;
 mod state;
+pub(crate) mod workspace;
 
 use std::cmp::Ordering;
 use std::io::{Read, Write};
@@ -114,19 +120,30 @@ fn delete(deleted: &mut Vec<String>, path: &str) {
 /// leading `/`): the engine refuses a whole archive with a relative symlink that points
 /// above the directory it extracts into (`invalid symlink`), and a project's links may
 /// point above the project (`config -> ../shared/config`), as they may in a bind mount.
+///
+/// A file this user may not read (`chmod 000`) is left out with a warning and returned, so
+/// it is not recorded as sent: one such file must not stop every sync (a bind would show
+/// the rest of the tree).
 pub fn pack<W: Write>(
     root: &Path,
     entries: &[(String, Entry)],
     under: &str,
     out: W,
-) -> std::io::Result<W> {
+) -> std::io::Result<(W, Vec<String>)> {
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
+    let mut unreadable = Vec::new();
     for (rel, e) in entries {
         let name = below(under, rel);
-        append(&mut tar, &root.join(rel), &name, e).map_err(|err| named(rel, err))?;
+        match append(&mut tar, &root.join(rel), &name, e) {
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                tracing::warn!("not synced: {rel}: {err}");
+                unreadable.push(rel.clone());
+            }
+            r => r.map_err(|err| named(rel, err))?,
+        }
     }
-    tar.into_inner()
+    Ok((tar.into_inner()?, unreadable))
 }
 
 /// The archive name of `path` extracted at `/` into `under` (both with or without
@@ -307,7 +324,7 @@ mod tests {
         assert_eq!(paths(&d.changed), ["a.txt", "b.txt"]);
         assert_eq!(d.deleted, ["src"]);
 
-        let tar = pack(root, &d.changed, "/work/space/", Vec::new()).unwrap();
+        let (tar, _) = pack(root, &d.changed, "/work/space/", Vec::new()).unwrap();
         let mut a = tar::Archive::new(tar.as_slice());
         let names: Vec<String> = a
             .entries()

@@ -182,9 +182,6 @@ impl Walker {
             }
         }
         for (name, kid) in kids {
-            let Some(name_str) = name.to_str() else {
-                continue; // not UTF-8: tar paths and the state file need text
-            };
             let Ok(ft) = kid.file_type() else {
                 continue;
             };
@@ -194,6 +191,15 @@ impl Walker {
             {
                 continue;
             }
+            let Some(name_str) = name.to_str() else {
+                // Tar paths and the state file need text: say so rather than leave a hole
+                // (a whole directory) in the remote copy without a word.
+                tracing::warn!(
+                    "not synced: {} (not a UTF-8 name)",
+                    job.abs.join(&name).display()
+                );
+                continue;
+            };
             let kind = if is_dir {
                 Kind::Dir
             } else if ft.is_symlink() {
@@ -228,6 +234,9 @@ impl Walker {
     fn default_ignored(&self, name: &OsStr, is_dir: bool) -> bool {
         if is_dir {
             SKIPPED_DIRS.iter().any(|d| name == OsStr::new(d))
+                || name
+                    .as_encoded_bytes()
+                    .starts_with(crate::sync::fetch::STAGING_PREFIX.as_bytes())
         } else {
             self.temp.is_match(Path::new(name))
         }

@@ -9,6 +9,7 @@ use crate::common::TestContext;
 
 mod cache;
 mod services;
+mod sync_safety;
 mod transport;
 mod workspace;
 

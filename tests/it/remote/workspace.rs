@@ -137,7 +137,7 @@ fn fetch_brings_files_back_from_the_remote_workspace() {
     let top = std::fs::read_to_string(p.t.root().join("top.txt")).unwrap();
     assert_eq!(top, "top\n");
     let out = p.run(&["fetch", "../etc/passwd"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = p.run(&["fetch", "missing.txt"]);
     assert!(
         stderr(&out).contains("not in the workspace"),
@@ -200,8 +200,8 @@ fn run_brings_declared_reports_back_whatever_its_exit_status() {
     p.t.manifest(
         "[sync]\nfetch = [\"target/nextest/junit.xml\", \"coverage/\", \"missing.txt\"]\n",
     );
-    // A report of an earlier run, here only (gitignored, so never uploaded): the fetched
-    // directory replaces it whole.
+    // A file here only (gitignored, so never uploaded): the fetched directory is merged
+    // into the local one, so it stays (issue #20: fetch loses nothing).
     p.t.write(".gitignore", "coverage/\n");
     p.t.write("coverage/stale.html", "old\n");
     let out = p.run(&[
@@ -219,10 +219,7 @@ fn run_brings_declared_reports_back_whatever_its_exit_status() {
         "<testsuites failures=\"1\"/>\n"
     );
     assert_eq!(read_local(&p, "coverage/sub/index.html"), "new\n");
-    assert!(
-        !p.t.root().join("coverage/stale.html").exists(),
-        "a stale file was mixed into the fetched directory"
-    );
+    assert_eq!(read_local(&p, "coverage/stale.html"), "old\n");
     assert!(err.contains("fetched coverage/"), "{err}");
     assert!(err.contains("missing.txt is not in the workspace"), "{err}");
     assert!(!err.contains("warning"), "{err}");
@@ -327,9 +324,16 @@ fn fetch_refuses_what_would_land_outside_the_project() {
         stderr(&out)
     );
     assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
-    for bad in ["../x", "/etc/passwd", ".devenv/binds.json", "src/*.rs"] {
+    // A path that can never be fetched is a usage error (2).
+    for bad in [
+        "..",
+        "../x",
+        "/etc/passwd",
+        ".devenv/binds.json",
+        "src/*.rs",
+    ] {
         let out = p.run(&["fetch", bad]);
-        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
     }
 }
 

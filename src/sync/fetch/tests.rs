@@ -4,8 +4,13 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::unpack::{replace_with, unpack_replace};
+use super::unpack::{replace_with, unpack_merge, Guard};
 use super::*;
+
+/// Merge without local edits to guard, as a fetch into a bind-mounted project does.
+fn unpack_replace(root: &Path, rel: &str, tar: impl Read) -> Result<Fetched, FetchError> {
+    unpack_merge(root, rel, tar, &Guard::default()).map(|(kind, _)| kind)
+}
 
 /// An archive entry: a path (written raw, so `..` and `/` can be tested), its kind and
 /// the contents or link target.
@@ -67,12 +72,13 @@ fn refused(result: Result<Fetched, FetchError>) -> String {
 }
 
 #[test]
-fn a_fetched_directory_replaces_the_local_one_whole() {
+fn a_fetched_directory_is_merged_into_the_local_one() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("cov/old")).unwrap();
-    std::fs::write(root.join("cov/stale.html"), "stale").unwrap();
-    std::fs::write(root.join("cov/old/x"), "stale").unwrap();
+    std::fs::write(root.join("cov/index.html"), "old").unwrap();
+    std::fs::write(root.join("cov/local-only.txt"), "mine").unwrap();
+    std::fs::write(root.join("cov/old/x"), "kept").unwrap();
     let tar = archive(&[
         E::Dir("cov/"),
         E::File("cov/index.html", "new"),
@@ -80,11 +86,63 @@ fn a_fetched_directory_replaces_the_local_one_whole() {
         E::File("cov/sub/a.txt", "a"),
         E::Symlink("cov/latest", "sub/a.txt"),
     ]);
-    let kind = unpack_replace(root, "cov", tar.as_slice()).unwrap();
+    let (kind, written) = unpack_merge(root, "cov", tar.as_slice(), &Guard::default()).unwrap();
     assert_eq!(kind, Fetched::Dir);
-    assert_eq!(names(&root.join("cov")), ["index.html", "latest", "sub"]);
+    assert_eq!(
+        names(&root.join("cov")),
+        ["index.html", "latest", "local-only.txt", "old", "sub"]
+    );
+    assert_eq!(read(root, "cov/index.html"), "new");
     assert_eq!(read(root, "cov/latest"), "a");
-    assert_eq!(names(root), ["cov"]);
+    assert_eq!(read(root, "cov/old/x"), "kept");
+    let mut written = written;
+    written.sort();
+    assert_eq!(
+        written,
+        [
+            "cov",
+            "cov/index.html",
+            "cov/latest",
+            "cov/sub",
+            "cov/sub/a.txt"
+        ]
+    );
+    let only_tmp: Vec<String> = names(root);
+    assert_eq!(only_tmp, ["cov"]);
+}
+
+#[test]
+fn a_local_edit_is_not_overwritten_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("gen")).unwrap();
+    std::fs::write(root.join("gen/a.rs"), "edited here").unwrap();
+    std::fs::write(root.join("gen/b.rs"), "old").unwrap();
+    let tar = archive(&[
+        E::Dir("gen/"),
+        E::File("gen/a.rs", "remote"),
+        E::File("gen/b.rs", "remote"),
+    ]);
+    let guard = Guard {
+        force: false,
+        edited: ["gen/a.rs".to_owned()].into(),
+    };
+    match unpack_merge(root, "gen", tar.as_slice(), &guard) {
+        Err(FetchError::Edited(paths)) => assert_eq!(paths, ["gen/a.rs"]),
+        other => panic!("expected a refusal naming gen/a.rs, got {other:?}"),
+    }
+    assert_eq!(read(root, "gen/a.rs"), "edited here");
+    assert_eq!(
+        read(root, "gen/b.rs"),
+        "old",
+        "nothing is written on a refusal"
+    );
+    let forced = Guard {
+        force: true,
+        ..guard
+    };
+    unpack_merge(root, "gen", tar.as_slice(), &forced).unwrap();
+    assert_eq!(read(root, "gen/a.rs"), "remote");
 }
 
 #[test]
@@ -111,9 +169,18 @@ fn a_change_of_kind_replaces_the_old_entry() {
         Fetched::Dir
     );
     assert_eq!(read(root, "out/r.txt"), "r");
+    // A file in place of a local directory would lose what is in it: refused unless forced.
     let tar = archive(&[E::File("out", "a file again")]);
+    assert!(matches!(
+        unpack_replace(root, "out", tar.as_slice()),
+        Err(FetchError::Edited(_))
+    ));
+    let force = Guard {
+        force: true,
+        ..Guard::default()
+    };
     assert_eq!(
-        unpack_replace(root, "out", tar.as_slice()).unwrap(),
+        unpack_merge(root, "out", tar.as_slice(), &force).unwrap().0,
         Fetched::File
     );
     assert_eq!(read(root, "out"), "a file again");
@@ -308,7 +375,8 @@ fn sync_fetch_is_not_a_container_setting() {
         let src = format!("[base]\nimage = \"debian\"\n{extra}");
         crate::manifest::parse_str(&src, &root.path().join("devenv.toml"), root.path()).unwrap()
     };
-    let settings = |m: &Manifest| super::super::RuntimeSettings::new(m, "devenv/x:h", "h").unwrap();
+    let settings =
+        |m: &Manifest| crate::session::RuntimeSettings::new(m, "devenv/x:h", "h").unwrap();
     let with = parse("[sync]\nfetch = [\"coverage/\"]\n");
     assert_eq!(with.sync.fetch, ["coverage/"]);
     assert_eq!(settings(&parse("")), settings(&with));

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{real, ProjectId, SessionError};
 use crate::engine::{labels, ContainerInfo, ContainerSpec, Engine, EngineError, ExecSpec, Mount};
 use crate::manifest::Manifest;
+use crate::session::{real, ProjectId, SessionError};
 use crate::{stream, sync};
 
 /// How the project reaches its container.
@@ -100,7 +100,7 @@ async fn probe(
         message: e.to_string(),
     };
     std::fs::create_dir_all(state_dir).map_err(io)?;
-    let nonce = format!("devenv-probe-{}", super::exec::unique_id());
+    let nonce = format!("devenv-probe-{}", crate::session::unique_id());
     let name = format!("{PROBE_FILE}-{nonce}");
     let file = state_dir.join(&name);
     std::fs::write(&file, &nonce).map_err(io)?;
@@ -123,22 +123,38 @@ async fn probe(
         ..ContainerSpec::default()
     };
     let reach = match engine.create_container(&spec).await {
-        // "bind source path does not exist": the engine has its own filesystem.
-        Err(EngineError::Api { .. } | EngineError::NotFound { .. }) => false,
-        Err(e) => return Err(e.into()),
+        Err(e) if bind_source_missing(&e) => Ok(false),
+        Err(e) => Err(e),
         Ok(cid) => {
             let read = engine
                 .download_tar(&cid, &format!("{PROBE_TARGET}/{name}"))
                 .await;
             let _ = engine.remove_container(&cid).await;
             match read {
-                Ok(tar) => tar_contains(&tar, nonce.as_bytes()),
-                Err(_) => false,
+                Ok(tar) => Ok(tar_contains(&tar, nonce.as_bytes())),
+                // The directory exists there but is another one: no nonce file in it.
+                Err(EngineError::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
             }
         }
     };
     let _ = std::fs::remove_file(&file);
+    // Any other failure (an engine gone for a moment, a full disk) answers nothing: it is
+    // returned, and not remembered as "remote" forever.
+    let reach = reach?;
     Ok(reach)
+}
+
+/// The engine's answer when a bind's source does not exist on its machine: the one
+/// failure that means "binds do not reach".
+fn bind_source_missing(e: &EngineError) -> bool {
+    match e {
+        EngineError::Api { message, .. } => {
+            message.contains("bind source path does not exist")
+                || message.contains("invalid mount config")
+        }
+        _ => false,
+    }
 }
 
 fn tar_contains(tar: &[u8], content: &[u8]) -> bool {
@@ -192,8 +208,9 @@ pub fn prescan(manifest: &Manifest, state_dir: &Path, endpoint: &str) -> Option<
 }
 
 /// Send what changed in the project since the last sync into the container's workspace:
-/// changed and new files as one tar stream, deletions as one `rm`. Nothing changed costs a
-/// local scan (started earlier when `prescan` is given) and no engine call.
+/// deletions and the checks before writing as data to one exec run as the workspace's
+/// owner ([`super::apply`]), then changed and new files as one tar stream. Nothing changed
+/// costs a local scan (started earlier when `prescan` is given) and no engine call.
 pub async fn sync(
     engine: &Engine,
     manifest: &Manifest,
@@ -210,7 +227,7 @@ pub async fn sync(
         Some(Prescan(task)) => Some(task.await.map_err(|e| scan_failed(what, &e))?),
         None => None,
     };
-    let (new, delta) = compare(&path, what, move || {
+    let (mut new, delta) = compare(&path, what, move || {
         scanned.unwrap_or_else(|| sync::scan(&root, sync::Rules::Project))
     })
     .await?;
@@ -224,15 +241,112 @@ pub async fn sync(
     if delta.is_empty() {
         return Ok(delta);
     }
-    let workdir = manifest.shell.workdir.clone();
-    if !delta.deleted.is_empty() {
-        delete(engine, container, &workdir, &delta.deleted).await?;
+    // One writer per volume (two devenvs syncing the same project, a fetch recording what
+    // came back): from reading what was sent to saving it. Taken only once there is
+    // something to send, so the warm path stays a scan; the state is read again under it.
+    let _lock = lock(manifest).await?;
+    let (sent, delta) = {
+        let (path, new) = (path.clone(), new.clone());
+        tokio::task::spawn_blocking(move || {
+            let sent = sync::load(&path);
+            let delta = sync::diff(&sent, &new);
+            (sent, delta)
+        })
+        .await
+        .map_err(|e| scan_failed(what, &e))?
+    };
+    if delta.is_empty() {
+        return Ok(delta);
     }
-    if !delta.changed.is_empty() {
-        upload(engine, container, &manifest.root, &workdir, &delta.changed).await?;
+    let workdir = manifest.shell.workdir.clone();
+    // The workspace's owner: the uid every file sync writes carries (the tar keeps the
+    // host owner), whoever `[shell] user` is.
+    let owner = format!(
+        "{}:{}",
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw()
+    );
+    let mut records = sync::apply::removals(&sent, &delta.deleted, &manifest.root);
+    // The first upload goes into a fresh volume: nothing there to check.
+    if !sent.entries.is_empty() {
+        records.extend(sync::apply::checks(&delta.changed));
+    }
+    let refused = if records.is_empty() {
+        sync::apply::Refused::default()
+    } else {
+        apply(engine, container, &workdir, &owner, records).await?
+    };
+    report(&refused);
+    let changed: Vec<(String, sync::Entry)> = delta
+        .changed
+        .iter()
+        .filter(|(p, _)| !refused.contains(p))
+        .cloned()
+        .collect();
+    let mut unsent = Vec::new();
+    if !changed.is_empty() {
+        unsent = upload(engine, container, &manifest.root, &workdir, &changed).await?;
+    }
+    // What was not written is not recorded as sent: the next sync tries it again.
+    let skip: std::collections::HashSet<&str> = refused
+        .under_link
+        .iter()
+        .chain(&refused.not_permitted)
+        .chain(&unsent)
+        .map(String::as_str)
+        .collect();
+    if !skip.is_empty() {
+        new.entries.retain(|(p, _)| !skip.contains(p.as_str()));
     }
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// The lock every writer of the project's workspace volume (and of what was sent into it)
+/// holds.
+pub async fn lock(manifest: &Manifest) -> Result<crate::image::NamedLock, SessionError> {
+    Ok(crate::image::NamedLock::acquire(&volume_name(&ProjectId::new(manifest))).await?)
+}
+
+/// Warn about what the workspace's owner could not write or remove.
+fn report(refused: &sync::apply::Refused) {
+    for p in &refused.under_link {
+        tracing::warn!(
+            "not synced: {p} (in the remote workspace a symlink sync did not make stands in \
+             its path; remove it there to sync this path again)"
+        );
+    }
+    for p in &refused.not_permitted {
+        tracing::warn!(
+            "not synced: {p} (the workspace's owner may not change it in the remote \
+             workspace; it was made there by another user)"
+        );
+    }
+}
+
+/// Run [`sync::apply::SCRIPT`] over `records` in `workdir`, as `owner`.
+async fn apply(
+    engine: &Engine,
+    container: &str,
+    workdir: &str,
+    owner: &str,
+    records: Vec<u8>,
+) -> Result<sync::apply::Refused, SessionError> {
+    let spec = ExecSpec {
+        cmd: sync::apply::command(),
+        user: Some(owner.to_owned()),
+        workdir: Some(workdir.to_owned()),
+        ..ExecSpec::default()
+    };
+    let (status, out, err) = engine.exec_with_input(container, &spec, records).await?;
+    if status == 0 {
+        Ok(sync::apply::parse(&out))
+    } else {
+        Err(SessionError::Io {
+            what: "updating the remote workspace".into(),
+            message: String::from_utf8_lossy(&err).trim().to_owned(),
+        })
+    }
 }
 
 /// Scan with `scan` on a blocking thread and compare the tree with the state last sent (the
@@ -259,30 +373,6 @@ fn scan_failed(what: &str, e: &tokio::task::JoinError) -> SessionError {
     }
 }
 
-/// Remove `deleted` (relative to `workdir`) with one `rm`, as root.
-async fn delete(
-    engine: &Engine,
-    container: &str,
-    workdir: &str,
-    deleted: &[String],
-) -> Result<(), SessionError> {
-    let mut cmd = vec!["rm".to_owned(), "-rf".to_owned(), "--".to_owned()];
-    cmd.extend(deleted.iter().cloned());
-    let spec = ExecSpec {
-        workdir: Some(workdir.to_owned()),
-        ..super::user::as_root(cmd)
-    };
-    let (status, out) = engine.exec_collect(container, &spec).await?;
-    if status == 0 {
-        Ok(())
-    } else {
-        Err(SessionError::Io {
-            what: "deleting removed files in the remote workspace".into(),
-            message: out.trim().to_owned(),
-        })
-    }
-}
-
 /// Stream a tar of `changed` (relative to `root`) into the container at `dest`. The tar is
 /// written on a blocking thread while the engine reads it, so memory stays bounded whatever
 /// the size of the tree.
@@ -292,21 +382,22 @@ async fn upload(
     root: &Path,
     dest: &str,
     changed: &[(String, sync::Entry)],
-) -> Result<(), SessionError> {
+) -> Result<Vec<String>, SessionError> {
     let root = root.to_path_buf();
     let changed = changed.to_vec();
     let under = dest.to_owned();
-    let (body, verdict) =
-        stream::produce(move |out| sync::pack(&root, &changed, &under, out).map(drop));
+    let (body, verdict) = stream::produce(move |out| {
+        sync::pack(&root, &changed, &under, out).map(|(_, unreadable)| unreadable)
+    });
     // At `/`, named below `dest`: see `sync::pack`.
     finish_upload(engine.upload_tar(container, "/", body).await, verdict).await
 }
 
 /// The outcome of an upload and of the writer that fed it.
-pub(super) async fn finish_upload(
+pub(super) async fn finish_upload<T>(
     uploaded: Result<(), EngineError>,
-    verdict: stream::Verdict<(), std::io::Error>,
-) -> Result<(), SessionError> {
+    verdict: stream::Verdict<T, std::io::Error>,
+) -> Result<T, SessionError> {
     let packing = |message: String| SessionError::Io {
         what: "packing changed files".into(),
         message,
@@ -315,7 +406,7 @@ pub(super) async fn finish_upload(
     // A file that could not be read aborted the upload: it is the cause. A writer that
     // stopped because the engine went away only echoes the upload's own error.
     match (packed, uploaded) {
-        (Ok(()), Ok(())) => Ok(()),
+        (Ok(t), Ok(())) => Ok(t),
         (Err(e), _) if !stream::is_closed(&e) => Err(packing(e.to_string())),
         (_, Err(e)) => Err(e.into()),
         (Err(e), Ok(())) => Err(packing(e.to_string())),
@@ -354,39 +445,58 @@ pub fn forget(state_dir: &Path, container: &str) {
     }
 }
 
-/// Record paths just fetched from `container`'s workspace into the project (`fetched`:
-/// relative, without a trailing `/`) as already there, so the next sync does not send them
-/// back: their entries, and parent directories the fetch created, as a scan sees them now.
-/// Nothing else changes: an edit made meanwhile elsewhere is still sent.
-pub fn note_fetched(root: &Path, state_dir: &Path, container: &ContainerInfo, fetched: &[String]) {
+/// Project paths edited here since the last sync into `container`'s workspace: entries a
+/// scan finds now that differ from what was sent, or were never sent. Empty when nothing
+/// was sent yet.
+pub fn edited_since_sync(
+    root: &Path,
+    state_dir: &Path,
+    container: &ContainerInfo,
+) -> std::collections::HashSet<String> {
+    let path = state_path(state_dir, container);
+    if !path.exists() {
+        return std::collections::HashSet::new();
+    }
+    let sent = sync::load(&path);
+    let sent: std::collections::HashMap<&str, &sync::Entry> =
+        sent.entries.iter().map(|(p, e)| (p.as_str(), e)).collect();
+    sync::scan(root, sync::Rules::Project)
+        .entries
+        .into_iter()
+        .filter(|(p, e)| sent.get(p.as_str()) != Some(&e))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Record paths just fetched from `container`'s workspace into the project (`written`:
+/// every path written, relative, with its parent directories) as already there, so the
+/// next sync does not send them back: their entries as a scan sees them now. Nothing else
+/// changes: an edit made meanwhile elsewhere is still sent.
+pub fn note_fetched(root: &Path, state_dir: &Path, container: &ContainerInfo, written: &[String]) {
     let path = state_path(state_dir, container);
     if !path.exists() {
         return; // nothing sent yet: the first sync sends everything anyway
     }
     let mut sent = sync::load(&path);
-    merge_fetched(&mut sent, &sync::scan(root, sync::Rules::Project), fetched);
+    merge_fetched(&mut sent, &sync::scan(root, sync::Rules::Project), written);
     let _ = sync::save(&path, &sent);
 }
 
-/// `sent` with the entries at and below each fetched path replaced by `now`'s, and the
-/// fetched paths' parents from `now` that `sent` does not have yet; kept in tree order.
-fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, fetched: &[String]) {
-    let below =
-        |p: &str, rel: &str| p == rel || p.strip_prefix(rel).is_some_and(|r| r.starts_with('/'));
-    for rel in fetched {
-        sent.entries.retain(|(p, _)| !below(p, rel));
-        let parents: Vec<&str> = rel.match_indices('/').map(|(i, _)| &rel[..i]).collect();
-        let missing_parents: Vec<&str> = parents
-            .into_iter()
-            .filter(|parent| !sent.entries.iter().any(|(p, _)| p == parent))
-            .collect();
-        sent.entries.extend(
-            now.entries
-                .iter()
-                .filter(|(p, _)| below(p, rel) || missing_parents.contains(&p.as_str()))
-                .cloned(),
-        );
+/// `sent` with the entries of each written path, and of its parent directories, replaced
+/// by `now`'s; kept in tree order.
+fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, written: &[String]) {
+    let mut paths: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for rel in written {
+        paths.insert(rel);
+        paths.extend(rel.match_indices('/').map(|(i, _)| &rel[..i]));
     }
+    sent.entries.retain(|(p, _)| !paths.contains(p.as_str()));
+    sent.entries.extend(
+        now.entries
+            .iter()
+            .filter(|(p, _)| paths.contains(p.as_str()))
+            .cloned(),
+    );
     // The tree's order: component by component, so a directory comes before its contents.
     sent.entries
         .sort_by(|(a, _), (b, _)| a.split('/').cmp(b.split('/')));
@@ -395,6 +505,25 @@ fn merge_fetched(sent: &mut sync::Tree, now: &sync::Tree, fetched: &[String]) {
 #[cfg(test)]
 mod fetched_tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_bind_source_means_binds_do_not_reach() {
+        let api = |message: &str| EngineError::Api {
+            action: "create a container".into(),
+            message: message.into(),
+        };
+        assert!(bind_source_missing(&api(
+            "Error response from daemon: invalid mount config for type \"bind\": bind \
+             source path does not exist: /home/me/p/.devenv"
+        )));
+        assert!(!bind_source_missing(&api(
+            "Error response from daemon: no space left on device"
+        )));
+        assert!(!bind_source_missing(&EngineError::NotFound {
+            what: "image",
+            name: "devenv/x".into(),
+        }));
+    }
 
     fn entry(kind: sync::Kind, ino: u64) -> sync::Entry {
         sync::Entry {
@@ -441,7 +570,11 @@ mod fetched_tests {
         merge_fetched(
             &mut sent,
             &now,
-            &["cov".to_owned(), "target/nextest/junit.xml".to_owned()],
+            &[
+                "cov".to_owned(),
+                "cov/index.html".to_owned(),
+                "target/nextest/junit.xml".to_owned(),
+            ],
         );
         let inos: Vec<(&str, u64)> = sent
             .entries
@@ -454,6 +587,7 @@ mod fetched_tests {
                 ("a.txt", 1),
                 ("cov", 20),
                 ("cov/index.html", 21),
+                ("cov/stale.html", 3),
                 ("cov-notes.txt", 4),
                 ("target", 30),
                 ("target/nextest", 31),
@@ -464,6 +598,7 @@ mod fetched_tests {
         let delta = sync::diff(&sent, &now);
         let changed: Vec<&str> = delta.changed.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(changed, ["a.txt", "target/other.txt"]);
-        assert!(delta.deleted.is_empty());
+        // Not in what came back, gone here: the next sync removes it there too.
+        assert_eq!(delta.deleted, ["cov/stale.html"]);
     }
 }

@@ -1,16 +1,21 @@
 //! Bringing files back from the environment's workspace into the project: `devenv fetch
 //! PATH…`, and the manifest's `[sync] fetch` paths after every `devenv run`. With a remote
-//! engine the workspace is a synced copy in a volume, so what commands make there stays
-//! there until fetched.
+//! engine the workspace is a synced copy, so what commands make there stays there until
+//! fetched.
 //!
 //! Each path comes as the engine's tar stream, unpacked as it arrives into a temporary
-//! directory beside its destination and then renamed over the local copy: a directory is
-//! replaced whole (nothing stale from an earlier fetch stays in it), a file atomically, and
-//! a fetch that fails or is interrupted leaves the local copy as it was. Whatever would land
-//! outside the project (entries with `..` or absolute names, symlinks pointing out of it, a
-//! local parent directory that is a symlink out of it) refuses the whole path.
+//! directory beside its destination, then merged into the local copy: what the workspace
+//! holds replaces the local entry (each file renamed over it, atomically), local entries it
+//! does not hold stay (a gitignored file, a file deleted remotely). A local file edited since
+//! the last sync is not overwritten: the path is refused naming it, before anything is
+//! written (`--force` overwrites). Whatever would land outside the project (entries with
+//! `..` or absolute names, symlinks pointing out of it, a local parent directory that is a
+//! symlink out of it) refuses the whole path.
 
 mod unpack;
+
+/// The name stem of a fetch's temporary directory beside its destination.
+pub const STAGING_PREFIX: &str = ".devenv-fetch-";
 
 use std::io::Read;
 use std::path::Path;
@@ -21,10 +26,10 @@ use bytes::{Buf, Bytes};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
-use super::exec::{Forward, Signals};
 use super::workspace::{self, Workspace};
 use crate::engine::{ContainerInfo, Engine, EngineError};
 use crate::manifest::{Manifest, VolumeSpec};
+use crate::session::{Forward, Signals};
 
 /// What came back for one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,8 @@ pub enum FetchError {
     ContainerGone,
     #[error(transparent)]
     Engine(EngineError),
+    #[error("changed here since the last sync, not overwritten: {}", .0.join(", "))]
+    Edited(Vec<String>),
     #[error("cannot write it: {0}")]
     Io(String),
     #[error("interrupted")]
@@ -61,6 +68,11 @@ impl FetchError {
             FetchError::ContainerGone => {
                 Some("run `devenv up` (or a `devenv run`), then fetch again".into())
             }
+            FetchError::Edited(_) => Some(
+                "sync them first (any `devenv run` does), or fetch with `--force` to \
+                 overwrite them"
+                    .into(),
+            ),
             FetchError::Engine(e) => e.hint(),
             FetchError::Io(_) | FetchError::Interrupted => None,
         }
@@ -68,49 +80,69 @@ impl FetchError {
 }
 
 /// Fetch `paths` (relative to the project, checked by `manifest::check_fetch_path`) from
-/// `container`'s workspace, one after the other; a signal, a vanished container or a lost
-/// engine stops the rest. In volume mode what came back is recorded as already in the workspace, so the
-/// next sync does not send it back.
+/// `container`'s workspace, one after the other, each merged into the local copy (see
+/// [`unpack::unpack_merge`]; `force` overwrites local edits); a signal, a vanished
+/// container or a lost engine stops the rest. In volume mode what came back is recorded as
+/// already in the workspace, so the next sync does not send it back.
 pub async fn fetch(
     engine: &Engine,
     manifest: &Manifest,
     container: &ContainerInfo,
     state_dir: &Path,
     paths: &[String],
+    force: bool,
 ) -> Vec<(String, Result<Fetched, FetchError>)> {
     let mut sigs = Signals::new().ok();
     let mut outcomes = Vec::new();
+    let volume = Workspace::of(&container.labels) == Workspace::Volume;
+    let guard = Arc::new(unpack::Guard {
+        force,
+        edited: if volume && !force {
+            let (root, state_dir, c) = (
+                manifest.root.clone(),
+                state_dir.to_path_buf(),
+                container.clone(),
+            );
+            tokio::task::spawn_blocking(move || workspace::edited_since_sync(&root, &state_dir, &c))
+                .await
+                .unwrap_or_default()
+        } else {
+            std::collections::HashSet::new()
+        },
+    });
+    let mut fetched = Vec::new();
     for path in paths {
         let rel = path.trim_end_matches('/');
-        let result = fetch_one(engine, manifest, &container.id, rel, sigs.as_mut()).await;
+        let result = fetch_one(engine, manifest, &container.id, rel, &guard, sigs.as_mut()).await;
         let stop = matches!(
             result,
             Err(FetchError::Interrupted
                 | FetchError::ContainerGone
                 | FetchError::Engine(EngineError::Unreachable { .. }))
         );
-        outcomes.push((path.clone(), result));
+        outcomes.push((
+            path.clone(),
+            result.map(|(kind, written)| {
+                fetched.extend(written);
+                kind
+            }),
+        ));
         if stop {
             break;
         }
     }
-    if Workspace::of(&container.labels) == Workspace::Volume {
-        let fetched: Vec<String> = outcomes
-            .iter()
-            .filter(|(_, r)| matches!(r, Ok(k) if *k != Fetched::Missing))
-            .map(|(p, _)| p.trim_end_matches('/').to_owned())
-            .collect();
-        if !fetched.is_empty() {
-            let (root, state_dir, c) = (
-                manifest.root.clone(),
-                state_dir.to_path_buf(),
-                container.clone(),
-            );
-            let _ = tokio::task::spawn_blocking(move || {
-                workspace::note_fetched(&root, &state_dir, &c, &fetched);
-            })
-            .await;
-        }
+    if volume && !fetched.is_empty() {
+        // A sync of the same workspace must not save its state over this record.
+        let _lock = workspace::lock(manifest).await.ok();
+        let (root, state_dir, c) = (
+            manifest.root.clone(),
+            state_dir.to_path_buf(),
+            container.clone(),
+        );
+        let _ = tokio::task::spawn_blocking(move || {
+            workspace::note_fetched(&root, &state_dir, &c, &fetched);
+        })
+        .await;
     }
     outcomes
 }
@@ -156,8 +188,9 @@ async fn fetch_one(
     manifest: &Manifest,
     container: &str,
     rel: &str,
+    guard: &Arc<unpack::Guard>,
     mut sigs: Option<&mut Signals>,
-) -> Result<Fetched, FetchError> {
+) -> Result<(Fetched, Vec<String>), FetchError> {
     let source = format!("{}/{rel}", manifest.shell.workdir.trim_end_matches('/'));
     let mut stream = engine.download_tar_stream(container, &source);
     // The first answer says whether the path is there, before anything is written.
@@ -166,7 +199,7 @@ async fn fetch_one(
         Next::Chunk(None) => (Bytes::new(), true),
         Next::Chunk(Some(Ok(b))) => (b, false),
         Next::Chunk(Some(Err(EngineError::NotFound { what: "path", .. }))) => {
-            return Ok(Fetched::Missing);
+            return Ok((Fetched::Missing, Vec::new()));
         }
         Next::Chunk(Some(Err(e))) => return Err(engine_failure(e)),
     };
@@ -177,9 +210,10 @@ async fn fetch_one(
         current: first,
         cancelled: Arc::clone(&cancelled),
     };
-    let (root, rel_owned) = (manifest.root.clone(), rel.to_owned());
-    let unpack =
-        tokio::task::spawn_blocking(move || unpack::unpack_replace(&root, &rel_owned, reader));
+    let (root, rel_owned, guard) = (manifest.root.clone(), rel.to_owned(), Arc::clone(guard));
+    let unpack = tokio::task::spawn_blocking(move || {
+        unpack::unpack_merge(&root, &rel_owned, reader, &guard)
+    });
     let mut failure = None;
     while !ended {
         ended = true;
@@ -201,7 +235,7 @@ async fn fetch_one(
         .map_err(|e| FetchError::Io(format!("unpacking stopped: {e}")))?;
     match (unpacked, failure) {
         // The archive was complete before the stream failed.
-        (Ok(kind), _) => Ok(kind),
+        (Ok(done), _) => Ok(done),
         (Err(_), Some(failure)) => Err(failure),
         (Err(e), None) => Err(e),
     }

@@ -10,24 +10,51 @@ use crate::manifest::Manifest;
 use crate::session::{ProjectId, SessionError};
 use crate::{stream, sync};
 
-/// Remove paths in a directory, as root with the system PATH:
-/// `sh -c CLEAN sh DIR PATH...`.
+/// Remove paths in a directory, as root with the system PATH: `sh -c CLEAN sh DIR`, the
+/// paths NUL-separated on stdin (data, so any number of them: argv has a limit). Each batch
+/// goes to `rm` through a shell of its own: busybox's xargs runs `rm` in its own process
+/// batch after batch, and then skips a path at a batch boundary (seen with 40,000 paths).
 const CLEAN: &str = r#"
 cd "$1" || exit 1
-shift
-rm -rf -- "$@"
+xargs -0 sh -c 'rm -rf -- "$@"' devenv-sync
 "#;
 
-fn clean_cmd(dir: &str, deleted: &[String]) -> Vec<String> {
-    let mut cmd = vec![
-        "/bin/sh".to_owned(),
-        "-c".to_owned(),
-        CLEAN.to_owned(),
-        "devenv-sync".to_owned(),
-        dir.to_owned(),
-    ];
-    cmd.extend(deleted.iter().cloned());
-    cmd
+/// Where a helper finds the list of paths to remove (uploaded before it starts: a
+/// container's command has no stdin here).
+const DELETED_LIST: &str = "/.devenv-sync-deleted";
+
+fn clean_cmd(dir: &str) -> Vec<String> {
+    ["/bin/sh", "-c", CLEAN, "devenv-sync", dir]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// The helper's command: [`CLEAN`] with its stdin from [`DELETED_LIST`].
+fn helper_clean_cmd(dir: &str) -> Vec<String> {
+    let script = format!("exec < {DELETED_LIST}\n{CLEAN}");
+    ["/bin/sh", "-c", &script, "devenv-sync", dir]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// `deleted` as NUL-separated data.
+fn nul_list(deleted: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in deleted {
+        out.extend_from_slice(p.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// A tar holding `list` as [`DELETED_LIST`], for extraction at `/`.
+fn list_tar(list: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o600);
+    h.set_size(list.len() as u64);
+    tar.append_data(&mut h, DELETED_LIST.trim_start_matches('/'), list)?;
+    tar.into_inner()
 }
 
 fn clean_failed(b: &Bind, out: &str) -> SessionError {
@@ -110,7 +137,7 @@ async fn upload(
     let under = dest.to_owned();
     let (body, verdict) = stream::produce(move |out| payload.write(&under, out));
     let uploaded = engine.upload_tar(container, "/", body).await;
-    crate::session::workspace::finish_upload(uploaded, verdict).await
+    crate::sync::workspace::finish_upload(uploaded, verdict).await
 }
 
 /// Writes bind volumes and copies: through the environment container where it can, through
@@ -151,10 +178,11 @@ impl Writer<'_> {
             }
             (Some(_), BindKind::Dir, false) if self.direct => {
                 if !delta.deleted.is_empty() {
-                    let spec = crate::session::user::as_root(clean_cmd(&b.target, &delta.deleted));
-                    let (status, out) = self.engine.exec_collect(cid, &spec).await?;
+                    let spec = crate::session::as_root(clean_cmd(&b.target));
+                    let list = nul_list(&delta.deleted);
+                    let (status, _, err) = self.engine.exec_with_input(cid, &spec, list).await?;
                     if status != 0 {
-                        return Err(clean_failed(b, out.trim()));
+                        return Err(clean_failed(b, String::from_utf8_lossy(&err).trim()));
                     }
                 }
                 if let Some(p) = payload {
@@ -187,7 +215,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let cmd = if clean {
-            clean_cmd(HELPER_MOUNT, deleted)
+            helper_clean_cmd(HELPER_MOUNT)
         } else {
             vec!["true".to_owned()]
         };
@@ -205,7 +233,15 @@ impl Writer<'_> {
             }
             Err(e) => return Err(e.into()),
         };
-        let result = self.run_helper(&helper, b, clean, payload).await;
+        let listed = if clean {
+            self.upload_list(&helper, deleted).await
+        } else {
+            Ok(())
+        };
+        let result = match listed {
+            Ok(()) => self.run_helper(&helper, b, clean, payload).await,
+            Err(e) => Err(e),
+        };
         let _ = self.engine.remove_container(&helper).await;
         result
     }
@@ -218,7 +254,7 @@ impl Writer<'_> {
             name: Some(format!("{volume}.sync")),
             image: self.helper_image.to_owned(),
             cmd,
-            env: vec![format!("PATH={}", crate::session::user::ROOT_PATH)],
+            env: vec![format!("PATH={}", crate::session::ROOT_PATH)],
             user: Some("0:0".into()),
             workdir: Some("/".into()),
             labels: HashMap::from([
@@ -236,6 +272,17 @@ impl Writer<'_> {
             network: Some("none".into()),
             ..ContainerSpec::default()
         }
+    }
+
+    /// Put the list of paths to remove into the created helper.
+    async fn upload_list(&self, helper: &str, deleted: &[String]) -> Result<(), SessionError> {
+        let tar = list_tar(&nul_list(deleted)).map_err(|e| SessionError::Io {
+            what: "listing deleted files".into(),
+            message: e.to_string(),
+        })?;
+        let (body, verdict) = stream::produce(move |out| std::io::Write::write_all(out, &tar));
+        let uploaded = self.engine.upload_tar(helper, "/", body).await;
+        crate::sync::workspace::finish_upload(uploaded, verdict).await
     }
 
     async fn run_helper(

@@ -11,13 +11,26 @@ fn io_error(e: &std::io::Error) -> FetchError {
     FetchError::Io(e.to_string())
 }
 
+/// What a fetch may overwrite: local files edited since the last sync (project-relative
+/// paths) are kept, and the path refused naming them, unless `force`.
+#[derive(Debug, Default, Clone)]
+pub struct Guard {
+    pub force: bool,
+    pub edited: std::collections::HashSet<String>,
+}
+
 /// Unpack `tar` (the engine's archive of `rel`, its entries named from `rel`'s last
-/// component) into the project at `root`, replacing what is at `rel`.
-pub(super) fn unpack_replace(
+/// component) and merge it into the project at `root`: what the archive holds replaces the
+/// local entry, local entries it does not hold stay. Nothing is written when an entry would
+/// overwrite a file edited here since the last sync, or a local directory would give way to
+/// a file (its contents would be lost), unless `guard.force`. Returns the kind and every
+/// project-relative path written.
+pub(super) fn unpack_merge(
     root: &Path,
     rel: &str,
     tar: impl Read,
-) -> Result<Fetched, FetchError> {
+    guard: &Guard,
+) -> Result<(Fetched, Vec<String>), FetchError> {
     let rel = Path::new(rel);
     let Some(name) = rel.file_name() else {
         return Err(FetchError::Refused(format!(
@@ -34,13 +47,102 @@ pub(super) fn unpack_replace(
     let staging = Staging::new(&parent)?;
     let mut archive = tar::Archive::new(tar);
     let kind = unpack_into(&mut archive, &staging.incoming(), name, &base)?;
-    replace(
-        &staging.incoming().join(name),
-        &parent.join(name),
-        &staging.aside(),
-    )
-    .map_err(|e| io_error(&e))?;
-    Ok(kind)
+    let (new, dest, name) = (
+        staging.incoming().join(name),
+        parent.join(name),
+        base.join(name),
+    );
+    let mut conflicts = Vec::new();
+    if !guard.force {
+        find_conflicts(&new, &dest, &name, guard, &mut conflicts);
+    }
+    if !conflicts.is_empty() {
+        return Err(FetchError::Edited(conflicts));
+    }
+    std::fs::create_dir(staging.aside()).map_err(|e| io_error(&e))?;
+    let mut merge = Merge {
+        aside: staging.aside(),
+        n: 0,
+        written: Vec::new(),
+    };
+    merge.entry(&new, &dest, &name).map_err(|e| io_error(&e))?;
+    Ok((kind, merge.written))
+}
+
+fn is_dir(p: &Path) -> bool {
+    p.symlink_metadata().is_ok_and(|m| m.is_dir())
+}
+
+/// The local entries merging `new` into `dest` would lose: files edited here since the
+/// last sync, and directories a file would replace.
+fn find_conflicts(new: &Path, dest: &Path, rel: &Path, guard: &Guard, out: &mut Vec<String>) {
+    let Ok(local) = dest.symlink_metadata() else {
+        return;
+    };
+    let rel_str = rel.to_string_lossy();
+    if local.is_dir() && is_dir(new) {
+        let Ok(kids) = std::fs::read_dir(new) else {
+            return;
+        };
+        for k in kids.filter_map(Result::ok) {
+            let name = k.file_name();
+            find_conflicts(&k.path(), &dest.join(&name), &rel.join(&name), guard, out);
+        }
+    } else if local.is_dir() {
+        out.push(format!("{rel_str}/ (a directory here)"));
+    } else if guard.edited.contains(rel_str.as_ref()) {
+        out.push(rel_str.into_owned());
+    }
+}
+
+/// Merging a staged tree into the project; replaced local entries go to `aside` (inside the
+/// staging directory, removed with it).
+struct Merge {
+    aside: PathBuf,
+    n: usize,
+    written: Vec<String>,
+}
+
+impl Merge {
+    fn entry(&mut self, new: &Path, dest: &Path, rel: &Path) -> std::io::Result<()> {
+        if is_dir(dest) && is_dir(new) {
+            let mut kids: Vec<_> = std::fs::read_dir(new)?.filter_map(Result::ok).collect();
+            kids.sort_by_key(std::fs::DirEntry::file_name);
+            self.note(rel);
+            for k in kids {
+                let name = k.file_name();
+                self.entry(&k.path(), &dest.join(&name), &rel.join(&name))?;
+            }
+            // The directory's own mode, as the workspace has it.
+            if let Ok(m) = new.symlink_metadata() {
+                let _ = std::fs::set_permissions(dest, m.permissions());
+            }
+            return Ok(());
+        }
+        self.note_tree(new, rel);
+        self.n += 1;
+        replace(new, dest, &self.aside.join(self.n.to_string()))
+    }
+
+    fn note(&mut self, rel: &Path) {
+        if let Some(s) = rel.to_str() {
+            self.written.push(s.to_owned());
+        }
+    }
+
+    /// `rel` and everything below it in `new`.
+    fn note_tree(&mut self, new: &Path, rel: &Path) {
+        self.note(rel);
+        if !is_dir(new) {
+            return;
+        }
+        if let Ok(kids) = std::fs::read_dir(new) {
+            for k in kids.filter_map(Result::ok) {
+                let name = k.file_name();
+                self.note_tree(&k.path(), &rel.join(&name));
+            }
+        }
+    }
 }
 
 /// The destination's parent directory (created when missing), canonical and inside the
@@ -73,16 +175,21 @@ fn local_parent(root: &Path, canonical_root: &Path, rel: &Path) -> Result<PathBu
     Ok(real)
 }
 
-/// A temporary directory beside the destination (same file system, so the final rename is
-/// atomic), removed with whatever is left in it: `new/` receives the archive, `old` the
-/// replaced copy.
+/// A temporary directory beside the destination (same file system, so each rename is
+/// atomic), removed with whatever is left in it: `new/` receives the archive, `old/` the
+/// replaced local entries. Named `<STAGING_PREFIX><pid>-<id>`: sync never sends such a directory,
+/// and one left by a fetch that was killed (its pid gone) is removed by the next fetch
+/// into the same directory.
 struct Staging(PathBuf);
 
 impl Staging {
     fn new(parent: &Path) -> Result<Staging, FetchError> {
+        sweep_stale(parent);
         let dir = parent.join(format!(
-            ".devenv-fetch-{}",
-            crate::session::exec::unique_id()
+            "{}{}-{}",
+            super::STAGING_PREFIX,
+            std::process::id(),
+            crate::session::unique_id()
         ));
         std::fs::create_dir(&dir).map_err(|e| io_error(&e))?;
         let staging = Staging(dir);
@@ -96,6 +203,27 @@ impl Staging {
 
     fn aside(&self) -> PathBuf {
         self.0.join("old")
+    }
+}
+
+/// Remove staging directories in `parent` whose fetch is no longer running.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(super::STAGING_PREFIX))
+        else {
+            continue;
+        };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

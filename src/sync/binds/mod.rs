@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use self::write::Writer;
 
-use super::{ProjectId, SessionError};
 use crate::engine::{labels, ContainerInfo, Engine, Mount};
 use crate::manifest::{Manifest, VolumeSpec};
+use crate::session::{ProjectId, SessionError};
 use crate::sync;
 
 /// One bind volume as the container was created with it.
@@ -227,7 +227,7 @@ pub async fn mounts(
 /// `volume_labels` with a new nonce: a volume devenv creates with them is told apart from
 /// any earlier one of the same name (an existing volume keeps its own).
 pub fn with_nonce(mut volume_labels: HashMap<String, String>) -> HashMap<String, String> {
-    volume_labels.insert(labels::NONCE.to_owned(), super::exec::unique_id());
+    volume_labels.insert(labels::NONCE.to_owned(), crate::session::unique_id());
     volume_labels
 }
 

@@ -1,0 +1,256 @@
+//! Sync and fetch lose nothing (issue #20): the remote workspace is shared with what runs
+//! in the environment, so sync never writes through a link it did not make, removes only
+//! what it sent, carries any number of deletions, and its temporary files never travel.
+
+use std::os::unix::ffi::OsStrExt;
+
+use super::RemoteProject;
+use crate::common::stderr;
+
+/// A command replaced a synced directory with a link to `/etc`: the next sync writes
+/// nothing through it (it wrote `/etc/app.conf` as root before) and says so.
+#[test]
+fn sync_never_writes_through_a_link_made_in_the_workspace() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("cfg/old.conf", "old\n");
+    p.ok(&["up"]);
+    p.ok(&["run", "--", "sh", "-c", "rm -rf cfg && ln -s /etc cfg"]);
+    p.t.write("cfg/app.conf", "evil\n");
+    p.t.write("cfg/passwd.new", "evil\n");
+    let out = p.run(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ls /etc/app.conf /etc/passwd.new 2>/dev/null; readlink cfg",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/etc\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("not synced: cfg/app.conf") && err.contains("symlink"),
+        "{err}"
+    );
+}
+
+/// A directory deleted on the host loses what was sent into it, and nothing the
+/// container made there; a directory newly gitignored is not synced any more, and not
+/// deleted either.
+#[test]
+fn a_deletion_removes_what_was_sent_and_ignoring_removes_nothing() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("data/seed.txt", "seed\n");
+    p.t.write("data/sub/more.txt", "more\n");
+    p.t.write("cache/c.txt", "c\n");
+    p.ok(&["up"]);
+    p.ok(&["run", "--", "sh", "-c", "echo db > data/db.bin"]);
+    std::fs::remove_dir_all(p.t.root().join("data")).unwrap();
+    p.t.write(".gitignore", "cache/\n");
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cd data && find . | sort; cat ../cache/c.txt",
+    ]);
+    assert_eq!(out, ".\n./db.bin\nc\n");
+}
+
+/// Deletions travel as data: 40,000 of them in one sync (argv could not hold them, and
+/// the failed sync was never recorded, so every later command failed).
+#[test]
+fn forty_thousand_deletions_in_one_sync() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    let dir = p.t.root().join("many");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = |i: usize| format!("a-rather-long-generated-file-name-number-{i:06}.txt");
+    for i in 0..40_000 {
+        std::fs::write(dir.join(name(i)), "").unwrap();
+    }
+    p.t.write("many/keep.txt", "keep\n");
+    p.ok(&["up"]);
+    for i in 0..40_000 {
+        std::fs::remove_file(dir.join(name(i))).unwrap();
+    }
+    let out = p.ok(&["run", "--", "ls", "many"]);
+    assert_eq!(out, "keep.txt\n");
+    assert_eq!(p.ok(&["run", "--", "true"]), "");
+}
+
+/// A name that is not UTF-8 cannot be synced: the sync says so, naming it.
+#[test]
+fn a_name_that_is_not_utf8_is_named_in_a_warning() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    let odd = std::ffi::OsStr::from_bytes(b"dir\xfe");
+    std::fs::create_dir_all(p.t.root().join(odd).join("sub")).unwrap();
+    std::fs::write(p.t.root().join(odd).join("sub/x"), "x").unwrap();
+    let out = p.run(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not synced:") && err.contains("dir"), "{err}");
+}
+
+/// A fetch killed midway leaves its staging directory: it is never uploaded, and the
+/// next fetch into the same directory removes it.
+#[test]
+fn a_killed_fetch_leaves_nothing_that_travels_or_stays() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "mkdir -p out && echo r > out/r.txt",
+    ]);
+    // What `kill -9` during a fetch leaves (a pid that no longer runs).
+    let stale = p.t.root().join(".devenv-fetch-999999999-1/new");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("big.bin"), vec![0u8; 4096]).unwrap();
+    let out = p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ls -a | grep devenv-fetch || echo none",
+    ]);
+    assert_eq!(out, "none\n");
+    p.ok(&["fetch", "out"]);
+    assert!(!p.t.root().join(".devenv-fetch-999999999-1").exists());
+    assert_eq!(
+        std::fs::read_to_string(p.t.root().join("out/r.txt")).unwrap(),
+        "r\n"
+    );
+}
+
+/// `devenv ARGS` against the test engine as host user `uid` (the project and HOME given to
+/// it first).
+fn as_user(p: &RemoteProject, uid: u32, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(args)
+        .current_dir(p.t.root())
+        .env("HOME", p.t.home.path())
+        .env("DOCKER_HOST", p.e.tcp_host())
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
+/// Sync writes as the workspace's owner would: a root-owned file made in the container is
+/// reported, not overwritten; a file this user may not read is skipped with a warning
+/// rather than failing every sync (a bind would show the rest).
+#[test]
+fn root_owned_files_and_unreadable_files_are_named_not_forced() {
+    let p = RemoteProject::new();
+    let uid = 65534;
+    p.t.manifest("");
+    p.t.write("root.conf", "mine\n");
+    p.t.write("secret.bin", "s\n");
+    p.t.write("other.txt", "o\n");
+    std::fs::set_permissions(
+        p.t.root().join("secret.bin"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
+    p.t.give_to(uid);
+    let out = as_user(&p, uid, &["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not synced: secret.bin"),
+        "{}",
+        stderr(&out)
+    );
+    let c = p.container();
+    let made = p.e.docker(&[
+        "exec", "-u", "0", &c, "sh", "-c",
+        "rm -f /workspace/root.conf && echo root > /workspace/root.conf && chmod 644 /workspace/root.conf",
+    ]);
+    assert!(made.status.success());
+    std::fs::write(p.t.root().join("root.conf"), "edited\n").unwrap();
+    std::fs::write(p.t.root().join("other.txt"), "edited\n").unwrap();
+    let out = as_user(&p, uid, &["run", "--", "cat", "root.conf", "other.txt"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "root\nedited\n");
+    assert!(
+        stderr(&out).contains("not synced: root.conf"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Fetch merges: what the workspace holds replaces the local file, a local file it does
+/// not hold (gitignored) stays, a local edit not synced yet is refused by name and kept
+/// (`--force` overwrites); a path that can never be fetched is a usage error.
+#[test]
+fn fetch_merges_and_never_reverts_a_local_edit_silently() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write(".gitignore", "gen/local.log\n");
+    p.t.write("gen/a.txt", "v1\n");
+    p.t.write("gen/local.log", "mine\n");
+    p.ok(&["up"]);
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo remote-a > gen/a.txt && echo remote-b > gen/b.txt",
+    ]);
+    let read = |rel: &str| std::fs::read_to_string(p.t.root().join(rel)).ok();
+    // Nothing edited here since the sync: the remote copy comes back, the ignored file stays.
+    p.ok(&["fetch", "gen"]);
+    assert_eq!(read("gen/a.txt").as_deref(), Some("remote-a\n"));
+    assert_eq!(read("gen/b.txt").as_deref(), Some("remote-b\n"));
+    assert_eq!(read("gen/local.log").as_deref(), Some("mine\n"));
+
+    p.ok(&["run", "--", "sh", "-c", "echo remote-2 > gen/b.txt"]);
+    p.t.write("gen/b.txt", "edited here\n");
+    let out = p.run(&["fetch", "gen"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gen/b.txt"), "{}", stderr(&out));
+    assert_eq!(read("gen/b.txt").as_deref(), Some("edited here\n"));
+    p.ok(&["fetch", "--force", "gen"]);
+    assert_eq!(read("gen/b.txt").as_deref(), Some("remote-2\n"));
+    assert_eq!(read("gen/local.log").as_deref(), Some("mine\n"));
+
+    let out = p.run(&["fetch", ".."]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// Bind volumes' deletions travel as data too: through the environment container for a
+/// writable one, through a helper for a read-only one.
+#[test]
+fn forty_thousand_deletions_in_bind_volumes() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\", \"./conf:/etc/conf:ro\"]\n");
+    let name = |i: usize| format!("a-rather-long-generated-file-name-number-{i:06}.txt");
+    for dir in ["data", "conf"] {
+        let d = p.t.root().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..40_000 {
+            std::fs::write(d.join(name(i)), "").unwrap();
+        }
+        std::fs::write(d.join("keep.txt"), "keep\n").unwrap();
+    }
+    p.ok(&["up"]);
+    for dir in ["data", "conf"] {
+        for i in 0..40_000 {
+            std::fs::remove_file(p.t.root().join(dir).join(name(i))).unwrap();
+        }
+    }
+    let out = p.ok(&["run", "--", "ls", "/data", "/etc/conf"]);
+    assert_eq!(out, "/data:\nkeep.txt\n\n/etc/conf:\nkeep.txt\n");
+}
