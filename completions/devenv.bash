@@ -701,7 +701,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__fetch)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

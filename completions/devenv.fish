@@ -150,6 +150,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand fetch" -l cache -d 'Regist
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand fetch" -l force -d 'Overwrite local files edited since the last sync (by default such a path is refused, naming them)'
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -s h -l help -d 'Print help'
