@@ -200,7 +200,7 @@ pub fn remove_images(label: &str, name: &str) {
             "--filter",
             label,
             "--format",
-            "{{.ID}} {{.Repository}}:{{.Tag}}",
+            "{{.ID}} {{.Repository}}:{{.Tag}} {{.Digest}}",
         ])
     };
     // The project ids (`devenv/project/<id>:<hash>`) of what the test's project built.
@@ -216,25 +216,43 @@ pub fn remove_images(label: &str, name: &str) {
         args.extend(ids.iter().map(String::as_str));
         project_ids.extend(docker_lines(&args).into_iter().filter(|i| !i.is_empty()));
     }
+    // A part is the test's when it is its name or id, or a name the test derived from it
+    // (`<name>-commit`, `<name>-snapshot`).
     let ours = |tag: &str| {
-        tag.split(['/', ':'])
-            .any(|part| project_ids.iter().any(|p| p == part))
-            || tag.starts_with("devenv/layer:")
+        tag.split(['/', ':']).any(|part| {
+            project_ids.iter().any(|p| {
+                part == p
+                    || part
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|r| r.starts_with('-'))
+            })
+        }) || tag.starts_with("devenv/layer:")
             || tag.starts_with("devenv/rootfs:")
     };
     for row in rows() {
-        let Some((_, tag)) = row.split_once(' ') else {
+        let mut fields = row.split(' ');
+        let (Some(_), Some(tag), digest) = (fields.next(), fields.next(), fields.next()) else {
             continue;
         };
-        if tag != "<none>:<none>" && ours(tag) {
-            let _ = Command::new("docker").args(["rmi", tag]).output();
+        if tag == "<none>:<none>" || !ours(tag) {
+            continue;
         }
+        // A name kept by digest alone (pulled from a registry by digest) has no tag to name.
+        let reference = match (tag.strip_suffix(":<none>"), digest) {
+            (Some(repo), Some(d)) if d.starts_with("sha256:") => format!("{repo}@{d}"),
+            _ => tag.to_owned(),
+        };
+        let _ = Command::new("docker").args(["rmi", &reference]).output();
     }
     // Children before parents: repeat while something goes.
     for _ in 0..5 {
         let untagged: Vec<String> = rows()
             .into_iter()
-            .filter_map(|r| r.strip_suffix(" <none>:<none>").map(str::to_owned))
+            .filter_map(|r| {
+                let mut f = r.split(' ');
+                let (id, tag) = (f.next()?, f.next()?);
+                (tag == "<none>:<none>").then(|| id.to_owned())
+            })
             .collect();
         let removed = untagged.iter().filter(|id| {
             Command::new("docker")

@@ -101,6 +101,9 @@ fn test_cleanup_removes_its_images_by_name_and_keeps_another_projects_tag() {
     // Another project's name on the same image id (as a shared layer gets it).
     let foreign = format!("devenv-it-foreign/keep-{}x:1", t.name);
     crate::common::docker(&["tag", &ours, &foreign]);
+    // A name the test derived from its own (as the ownership tests' commits are named).
+    let derived = format!("{}-commit:1", t.name);
+    crate::common::docker(&["tag", &ours, &derived]);
     let exists = |r: &str| {
         Command::new("docker")
             .args(["image", "inspect", r])
@@ -113,10 +116,12 @@ fn test_cleanup_removes_its_images_by_name_and_keeps_another_projects_tag() {
     drop(t);
     let kept = exists(&foreign);
     let ours_left = exists(&ours);
+    let derived_left = exists(&derived);
     // Now the image's last name goes, and with it what the test left untagged below it.
     let _ = Command::new("docker").args(["rmi", &foreign]).output();
     crate::common::remove_images(&label, &name);
     assert!(crate::common::docker_lines(&["images", "-aq", "--filter", &label]).is_empty());
     assert!(kept, "the cleanup stripped another project's tag {foreign}");
     assert!(!ours_left, "the test's own {ours} is left");
+    assert!(!derived_left, "the test's own {derived} is left");
 }
