@@ -187,7 +187,7 @@ impl Drop for TestContext {
 
 /// Remove the images a test made, by name only: an image id can carry another project's
 /// tags (layers are shared by key), and `docker rmi -f <id>` would strip them on a shared
-/// daemon. A name is the test's when one of its `/`- or `:`-separated parts is the test's
+/// daemon. A name is the test's when one of its `/`-, `:`- or `@`-separated parts is the test's
 /// unique name or its project's id, or it is devenv's content-keyed name (`devenv/layer:<key>`,
 /// `devenv/rootfs:<digest>`) on an image the test's project made (its label). Then untagged
 /// images of the test's label go, by id without force, so one still used (a tag, a
@@ -200,7 +200,7 @@ pub fn remove_images(label: &str, name: &str) {
             "--filter",
             label,
             "--format",
-            "{{.ID}} {{.Repository}}:{{.Tag}} {{.Digest}}",
+            "{{.ID}} {{.Repository}}:{{.Tag}}",
         ])
     };
     // The project ids (`devenv/project/<id>:<hash>`) of what the test's project built.
@@ -219,7 +219,7 @@ pub fn remove_images(label: &str, name: &str) {
     // A part is the test's when it is its name or id, or a name the test derived from it
     // (`<name>-commit`, `<name>-snapshot`).
     let ours = |tag: &str| {
-        tag.split(['/', ':']).any(|part| {
+        tag.split(['/', ':', '@']).any(|part| {
             project_ids.iter().any(|p| {
                 part == p
                     || part
@@ -230,29 +230,33 @@ pub fn remove_images(label: &str, name: &str) {
             || tag.starts_with("devenv/rootfs:")
     };
     for row in rows() {
-        let mut fields = row.split(' ');
-        let (Some(_), Some(tag), digest) = (fields.next(), fields.next(), fields.next()) else {
+        let Some((id, tag)) = row.split_once(' ') else {
             continue;
         };
         if tag == "<none>:<none>" || !ours(tag) {
             continue;
         }
-        // A name kept by digest alone (pulled from a registry by digest) has no tag to name.
-        let reference = match (tag.strip_suffix(":<none>"), digest) {
-            (Some(repo), Some(d)) if d.starts_with("sha256:") => format!("{repo}@{d}"),
-            _ => tag.to_owned(),
-        };
-        let _ = Command::new("docker").args(["rmi", &reference]).output();
+        if tag.ends_with(":<none>") {
+            // A name kept by digest alone (pulled from a registry by digest): no tag to name.
+            let digests = docker_lines(&[
+                "image",
+                "inspect",
+                "--format",
+                "{{range .RepoDigests}}{{println .}}{{end}}",
+                id,
+            ]);
+            for d in digests.iter().filter(|d| ours(d)) {
+                let _ = Command::new("docker").args(["rmi", d]).output();
+            }
+        } else {
+            let _ = Command::new("docker").args(["rmi", tag]).output();
+        }
     }
     // Children before parents: repeat while something goes.
     for _ in 0..5 {
         let untagged: Vec<String> = rows()
             .into_iter()
-            .filter_map(|r| {
-                let mut f = r.split(' ');
-                let (id, tag) = (f.next()?, f.next()?);
-                (tag == "<none>:<none>").then(|| id.to_owned())
-            })
+            .filter_map(|r| r.strip_suffix(" <none>:<none>").map(str::to_owned))
             .collect();
         let removed = untagged.iter().filter(|id| {
             Command::new("docker")
