@@ -18,8 +18,9 @@
 //! Each is synced with the workspace (before every `run`, `shell` and hook, and by `watch`).
 //! A read-only volume cannot be written through the environment container, so a helper
 //! container from the same image, with the volume mounted read-write, does it: created,
-//! run only when something must be deleted, uploaded into (the engine mounts a stopped
-//! container's volumes for that) and removed.
+//! started (an idle shell, as the host user) only when something must be deleted or
+//! checked, uploaded into (the engine mounts a created container's volumes for that) and
+//! removed. Either way the writes follow the workspace's rules ([`write`]).
 
 mod write;
 
