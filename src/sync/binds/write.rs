@@ -17,10 +17,10 @@ use crate::manifest::Manifest;
 use crate::session::{ProjectId, SessionError};
 use crate::{stream, sync};
 
-/// A tar for extraction at `/` in a helper: the volume's root at [`HELPER_MOUNT`] owned as
-/// the bind's source is (a new volume's root is root's: the owner could remove nothing in
-/// it).
-fn root_tar(root: &RootOwner) -> std::io::Result<Vec<u8>> {
+/// A tar for extraction at `/`: the volume's root, mounted at `mount_point`, owned and
+/// moded as the bind's source is (a new volume's root is root's, or the `[shell] user`'s:
+/// the owner could remove nothing in it).
+fn root_tar(root: &RootOwner, mount_point: &str) -> std::io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Directory);
@@ -28,11 +28,7 @@ fn root_tar(root: &RootOwner) -> std::io::Result<Vec<u8>> {
     h.set_uid(u64::from(root.uid));
     h.set_gid(u64::from(root.gid));
     h.set_size(0);
-    tar.append_data(
-        &mut h,
-        HELPER_MOUNT.trim_start_matches('/'),
-        std::io::empty(),
-    )?;
+    tar.append_data(&mut h, mount_point.trim_matches('/'), std::io::empty())?;
     tar.into_inner()
 }
 
@@ -210,6 +206,10 @@ impl Writer<'_> {
             records.extend(sync::apply::checks(&delta.changed));
         }
         let (refused, unsent) = if b.kind == BindKind::Dir && !b.read_only && self.direct {
+            if sent.entries.is_empty() {
+                // A new volume (or lost state): its root is the `[shell] user`'s.
+                self.give_root(cid, &b.target, b, source).await?;
+            }
             let refused = self.script(cid, &b.target, b, records).await?;
             let payload = Payload::of(b, source, allowed(delta.changed, &refused));
             let unsent = match payload {
@@ -308,7 +308,7 @@ impl Writer<'_> {
         records: Vec<u8>,
         changed: Vec<(String, sync::Entry)>,
     ) -> Result<(sync::apply::Refused, Vec<String>), SessionError> {
-        self.give_root(helper, &RootOwner::of(b, source)).await?;
+        self.give_root(helper, HELPER_MOUNT, b, source).await?;
         let refused = if records.is_empty() {
             sync::apply::Refused::default()
         } else {
@@ -354,14 +354,22 @@ impl Writer<'_> {
         }
     }
 
-    /// Give the volume's root to its owner (as its source is owned).
-    async fn give_root(&self, helper: &str, root: &RootOwner) -> Result<(), SessionError> {
-        let tar = root_tar(root).map_err(|e| SessionError::Io {
-            what: "preparing the bind volume's sync".into(),
-            message: e.to_string(),
-        })?;
+    /// Give the volume's root, mounted at `mount_point` in `container`, to its owner (as
+    /// its source is owned).
+    async fn give_root(
+        &self,
+        container: &str,
+        mount_point: &str,
+        b: &Bind,
+        source: &Path,
+    ) -> Result<(), SessionError> {
+        let tar =
+            root_tar(&RootOwner::of(b, source), mount_point).map_err(|e| SessionError::Io {
+                what: "preparing the bind volume's sync".into(),
+                message: e.to_string(),
+            })?;
         let (body, verdict) = stream::produce(move |out| std::io::Write::write_all(out, &tar));
-        let uploaded = self.engine.upload_tar(helper, "/", body).await;
+        let uploaded = self.engine.upload_tar(container, "/", body).await;
         crate::sync::workspace::finish_upload(uploaded, verdict).await
     }
 }
@@ -375,4 +383,69 @@ fn allowed(
         .into_iter()
         .filter(|(p, _)| !refused.contains(p))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn bind(kind: BindKind) -> Bind {
+        Bind {
+            source: "data".into(),
+            target: "/data".into(),
+            read_only: true,
+            kind,
+            service: None,
+        }
+    }
+
+    #[test]
+    fn a_volume_root_is_owned_as_its_source_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("data");
+        std::fs::create_dir(&src).unwrap();
+        std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let meta = std::fs::metadata(&src).unwrap();
+        let root = RootOwner::of(&bind(BindKind::Dir), &src);
+        assert_eq!(
+            (root.uid, root.gid, root.mode),
+            (
+                std::os::unix::fs::MetadataExt::uid(&meta),
+                std::os::unix::fs::MetadataExt::gid(&meta),
+                0o750
+            )
+        );
+        // A file's volume, or a source not there: the host user's, 0755.
+        let (uid, gid) = sync::apply::owner();
+        for (kind, path) in [
+            (BindKind::File, src.clone()),
+            (BindKind::Dir, dir.path().join("gone")),
+        ] {
+            let root = RootOwner::of(&bind(kind), &path);
+            assert_eq!((root.uid, root.gid, root.mode), (uid, gid, 0o755));
+        }
+    }
+
+    #[test]
+    fn refused_paths_are_not_uploaded() {
+        let e = sync::Entry {
+            kind: sync::Kind::File,
+            size: 0,
+            mtime: (0, 0),
+            ctime: (0, 0),
+            ino: 0,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        let changed = vec![("cfg/app.conf".to_owned(), e.clone()), ("ok".to_owned(), e)];
+        let refused = sync::apply::parse(b"Lcfg/app.conf\0");
+        let kept: Vec<String> = allowed(changed, &refused)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(kept, ["ok"]);
+    }
 }

@@ -389,3 +389,30 @@ fn a_read_only_bind_volume_is_not_written_through_a_link_either() {
         "{err}"
     );
 }
+
+/// The sync writes bind volumes as the host user whatever `[shell] user` is: with `root`
+/// (which the user setup gives a new volume's root to), a file deleted at the top of the
+/// source is still removed, the volume's root being the source's owner's as with a bind.
+#[test]
+fn bind_deletions_as_the_host_user_work_when_the_shell_user_is_root() {
+    let p = RemoteProject::new();
+    let uid = 65534;
+    p.t.manifest("[shell]\nuser = \"root\"\n\n[container]\nvolumes = [\"./data:/data\"]\n");
+    p.t.write("data/gone.txt", "g\n");
+    p.t.write("data/keep.txt", "k\n");
+    p.t.give_to(uid);
+    let out = as_user(&p, uid, &["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_file(p.t.root().join("data/gone.txt")).unwrap();
+    let out = as_user(
+        &p,
+        uid,
+        &["run", "--", "sh", "-c", "ls /data; stat -c %u /data"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("keep.txt\n{uid}\n")
+    );
+    assert!(!stderr(&out).contains("not synced"), "{}", stderr(&out));
+}
