@@ -19,7 +19,7 @@ pub(crate) use exec::{unique_id, Forward, Signals};
 pub use fetch::{after_run_paths, fetch, FetchError, Fetched};
 pub use runner::{Runner, RunnerEvent};
 pub use settings::RuntimeSettings;
-pub(crate) use user::{as_root, ROOT_PATH};
+pub(crate) use user::ROOT_PATH;
 // The engine side of sync lives in `sync/`; re-exported under their old paths.
 pub(crate) use crate::sync::{binds, fetch, workspace};
 pub use workspace::{

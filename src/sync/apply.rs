@@ -12,7 +12,8 @@
 //! named back and left alone. Deletions are done there too, as the owner: a file with
 //! `rm -f`, a directory with `rmdir` once nothing but what was sent is in it, so what the
 //! container made stays. A path swapped between the check and the write can only lead
-//! where the owner could write anyway.
+//! where the owner could write anyway. Bind volumes go through the same script, in the
+//! environment container or in a helper container.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -53,6 +54,15 @@ pub fn command() -> Vec<String> {
     ["xargs", "-0", "sh", "-c", SCRIPT, "devenv-sync"]
         .map(str::to_owned)
         .to_vec()
+}
+
+/// The owner of what sync writes, `(uid, gid)`: the host user's ids, which every file
+/// sync writes carries (the tar keeps the host owner), whoever `[shell] user` is.
+pub fn owner() -> (u32, u32) {
+    (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    )
 }
 
 /// What the script refused.

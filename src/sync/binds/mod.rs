@@ -18,8 +18,9 @@
 //! Each is synced with the workspace (before every `run`, `shell` and hook, and by `watch`).
 //! A read-only volume cannot be written through the environment container, so a helper
 //! container from the same image, with the volume mounted read-write, does it: created,
-//! run only when something must be deleted, uploaded into (the engine mounts a stopped
-//! container's volumes for that) and removed.
+//! started (an idle shell, as the host user) only when something must be deleted or
+//! checked, uploaded into (the engine mounts a created container's volumes for that) and
+//! removed. Either way the writes follow the workspace's rules ([`write`]).
 
 mod write;
 
@@ -324,8 +325,8 @@ async fn sync_one(
     let from = source.clone();
     let in_volume = volume.is_some();
     let what = format!("scanning bind volume source {}", b.source);
-    let (new, delta) =
-        super::workspace::compare(&state, &what, move || bind.scan(&from, in_volume)).await?;
+    let (sent, mut new, delta) =
+        compare(&state, &what, move || bind.scan(&from, in_volume)).await?;
     if !link && delta.is_empty() {
         if !state.exists() {
             let _ = sync::save(&state, &new);
@@ -339,12 +340,37 @@ async fn sync_one(
         manifest,
         direct: owner.direct,
     };
-    writer.apply(b, &source, delta, link).await?;
+    let unsent = writer.apply(b, &source, &sent, delta, link).await?;
+    if !unsent.is_empty() {
+        let unsent: std::collections::HashSet<&str> = unsent.iter().map(String::as_str).collect();
+        new.entries.retain(|(p, _)| !unsent.contains(p.as_str()));
+    }
     let _ = sync::save(&state, &new);
     if link && state != own {
         let _ = std::fs::write(&own, b"");
     }
     Ok(())
+}
+
+/// Scan with `scan` on a blocking thread; the tree last sent (the file `state`), the tree
+/// now and what changed between them. `what` names the scan in an error.
+async fn compare(
+    state: &Path,
+    what: &str,
+    scan: impl FnOnce() -> sync::Tree + Send + 'static,
+) -> Result<(sync::Tree, sync::Tree, sync::Delta), SessionError> {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let sent = sync::load(&state);
+        let new = scan();
+        let delta = sync::diff(&sent, &new);
+        (sent, new, delta)
+    })
+    .await
+    .map_err(|e| SessionError::Io {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// A source that is a file now but was a directory when the container was made (or the

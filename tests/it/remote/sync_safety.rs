@@ -130,23 +130,7 @@ fn a_killed_fetch_leaves_nothing_that_travels_or_stays() {
 /// `devenv ARGS` against the test engine as host user `uid` (the project and HOME given to
 /// it first).
 fn as_user(p: &RemoteProject, uid: u32, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            "--clear-groups",
-        ])
-        .arg(assert_cmd::cargo::cargo_bin("devenv"))
-        .args(args)
-        .current_dir(p.t.root())
-        .env("HOME", p.t.home.path())
-        .env("DOCKER_HOST", p.e.tcp_host())
-        .env_remove("DOCKER_TLS_VERIFY")
-        .env_remove("DOCKER_CERT_PATH")
-        .env("NO_COLOR", "1")
-        .env_remove("CI")
-        .output()
-        .expect("setpriv (util-linux)")
+    as_user_in(p, uid, None, args)
 }
 
 /// Sync writes as the workspace's owner would: a root-owned file made in the container is
@@ -253,4 +237,182 @@ fn forty_thousand_deletions_in_bind_volumes() {
     }
     let out = p.ok(&["run", "--", "ls", "/data", "/etc/conf"]);
     assert_eq!(out, "/data:\nkeep.txt\n\n/etc/conf:\nkeep.txt\n");
+}
+
+/// A command replaced a directory in a bind volume with a link to `/etc`: the next sync
+/// writes nothing through it (it wrote `/etc/app.conf` as root before) and says so.
+#[test]
+fn bind_sync_never_writes_through_a_link_made_in_the_volume() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\"]\n");
+    p.t.write("data/cfg/old.conf", "old\n");
+    p.ok(&["up"]);
+    p.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "rm -rf /data/cfg && ln -s /etc /data/cfg",
+    ]);
+    p.t.write("data/cfg/app.conf", "evil\n");
+    let out = p.run(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ls /etc/app.conf 2>/dev/null; readlink /data/cfg",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/etc\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("not synced: cfg/app.conf") && err.contains("symlink"),
+        "{err}"
+    );
+}
+
+/// A directory deleted from a bind source loses what was sent into it, deepest first, and
+/// nothing the container made there.
+#[test]
+fn a_deleted_bind_directory_keeps_what_the_container_made() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\"]\n");
+    p.t.write("data/sub/seed.txt", "seed\n");
+    p.t.write("data/sub/deep/more.txt", "more\n");
+    p.t.write("data/keep.txt", "keep\n");
+    p.ok(&["up"]);
+    p.ok(&["run", "--", "sh", "-c", "echo db > /data/sub/db.bin"]);
+    std::fs::remove_dir_all(p.t.root().join("data/sub")).unwrap();
+    let out = p.ok(&["run", "--", "sh", "-c", "cd /data && find . | sort"]);
+    assert_eq!(out, ".\n./keep.txt\n./sub\n./sub/db.bin\n");
+}
+
+/// A bind source file this user may not read is not recorded as sent: once it can be read
+/// (here: the user joins its group, so nothing about the file changes) the next sync sends
+/// it.
+#[test]
+fn an_unreadable_bind_file_is_sent_once_it_can_be_read() {
+    let p = RemoteProject::new();
+    let (uid, group) = (65534, 4242);
+    p.t.manifest("[container]\nvolumes = [\"./data:/data\"]\n");
+    p.t.write("data/secret.bin", "s\n");
+    p.t.write("data/other.txt", "o\n");
+    p.t.give_to(uid);
+    let secret = p.t.root().join("data/secret.bin");
+    std::os::unix::fs::chown(&secret, Some(0), Some(group)).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o040)).unwrap();
+    let out = as_user_in(&p, uid, None, &["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not synced: secret.bin"),
+        "{}",
+        stderr(&out)
+    );
+    let out = as_user_in(&p, uid, Some(group), &["run", "--", "true"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read =
+        p.e.docker(&["exec", "-u", "0", &p.container(), "cat", "/data/secret.bin"]);
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout),
+        "s\n",
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+}
+
+/// [`as_user`], with the supplementary group `group` when given.
+fn as_user_in(
+    p: &RemoteProject,
+    uid: u32,
+    group: Option<u32>,
+    args: &[&str],
+) -> std::process::Output {
+    let groups = match group {
+        Some(g) => format!("--groups={g}"),
+        None => "--clear-groups".to_owned(),
+    };
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            &groups,
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("devenv"))
+        .args(args)
+        .current_dir(p.t.root())
+        .env("HOME", p.t.home.path())
+        .env("DOCKER_HOST", p.e.tcp_host())
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
+/// A read-only bind volume is written by a helper under the same rules: a link another
+/// container made in the shared volume is not written through, and the sync says so.
+#[test]
+fn a_read_only_bind_volume_is_not_written_through_a_link_either() {
+    let p = RemoteProject::new();
+    p.t.manifest("[container]\nvolumes = [\"./conf:/etc/conf:ro\"]\n");
+    p.t.write("conf/cfg/old.conf", "old\n");
+    p.ok(&["up"]);
+    let label = format!("label={}", p.t.label());
+    let volume =
+        p.e.docker_lines(&["volume", "ls", "-q", "--filter", &label])
+            .into_iter()
+            .find(|v| v.contains("bind-conf"))
+            .expect("the bind volume of ./conf");
+    let image =
+        p.e.docker_lines(&["inspect", "-f", "{{.Image}}", &p.container()]);
+    let made = p.e.docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &p.t.label(),
+        "-v",
+        &format!("{volume}:/v"),
+        &image[0],
+        "sh",
+        "-c",
+        "rm -rf /v/cfg && ln -s /etc /v/cfg",
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    p.t.write("conf/cfg/app.conf", "evil\n");
+    let out = p.run(&["run", "--", "readlink", "/etc/conf/cfg"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "/etc\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("not synced: cfg/app.conf") && err.contains("symlink"),
+        "{err}"
+    );
+}
+
+/// The sync writes bind volumes as the host user whatever `[shell] user` is: with `root`
+/// (which the user setup gives a new volume's root to), a file deleted at the top of the
+/// source is still removed, the volume's root being the source's owner's as with a bind.
+#[test]
+fn bind_deletions_as_the_host_user_work_when_the_shell_user_is_root() {
+    let p = RemoteProject::new();
+    let uid = 65534;
+    p.t.manifest("[shell]\nuser = \"root\"\n\n[container]\nvolumes = [\"./data:/data\"]\n");
+    p.t.write("data/gone.txt", "g\n");
+    p.t.write("data/keep.txt", "k\n");
+    p.t.give_to(uid);
+    let out = as_user(&p, uid, &["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_file(p.t.root().join("data/gone.txt")).unwrap();
+    let out = as_user(
+        &p,
+        uid,
+        &["run", "--", "sh", "-c", "ls /data; stat -c %u /data"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("keep.txt\n{uid}\n")
+    );
+    assert!(!stderr(&out).contains("not synced"), "{}", stderr(&out));
 }
