@@ -29,9 +29,11 @@ use super::{Entry, Kind, Tree};
 /// remove an empty directory, `w` check a path about to be written (an existing file must
 /// be the owner's or writable by it), `v` the same for a directory. Prints `L<path>\0` for
 /// a path under a symlink and `P<path>\0` for one the owner may not change; sets `bad` when
-/// anything was refused, and clears `own` unless the owner can write every path itself
-/// (not: another user's file or directory, a directory it may not write into, a kind that
-/// changed where the container left something), which only [`EXTRACT`] reads.
+/// anything was refused, and clears `own` unless the owner's `tar` can write every path
+/// as the archive has it (not: another user's file, a directory it may not write into, a
+/// kind that changed where the container left something, an existing directory whose
+/// mode changed: busybox tar leaves an existing directory's mode), which only [`EXTRACT`]
+/// reads.
 macro_rules! checks {
     () => {
         r#"under_link() {
@@ -57,9 +59,7 @@ for r; do
        [ -O "$path" ] || { [ -w "$path" ] && own=; } || { printf 'P%s\0' "$path"; bad=1; }
      fi
      [ -d "$path" ] && [ ! -L "$path" ] && own= ;;
-  v) if [ -L "$path" ] || { [ -e "$path" ] && { [ ! -d "$path" ] || [ ! -O "$path" ]; }; }; then
-       own=
-     fi ;;
+  v) if [ -L "$path" ] || [ -e "$path" ]; then own=; fi ;;
   esac
   case $op in [wv])
     case $path in */*) up=${path%/*} ;; *) up=. ;; esac
@@ -78,7 +78,8 @@ pub const SCRIPT: &str = concat!(checks!(), "true");
 /// the owner; otherwise `F\0` (the caller sends the files the other way) and stdin unread.
 pub const EXTRACT: &str = concat!(
     checks!(),
-    "[ -z \"$bad\" ] && [ -n \"$own\" ] && command -v tar >/dev/null 2>&1 && exec tar -xpf -\n",
+    "[ -z \"$bad\" ] && [ -n \"$own\" ] && command -v tar >/dev/null 2>&1 && umask 0 &&\n",
+    "  exec tar -xpf -\n",
     "printf 'F\\0'"
 );
 
