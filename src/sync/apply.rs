@@ -14,17 +14,30 @@
 //! container made stays. A path swapped between the check and the write can only lead
 //! where the owner could write anyway. Bind volumes go through the same script, in the
 //! environment container or in a helper container.
+//!
+//! An edit or a few need no second round trip: the same checks then extract the archive
+//! from stdin with the image's `tar`, as the owner ([`EXTRACT`], the records as arguments),
+//! when nothing was refused and the owner can write every path itself; otherwise (or with
+//! no `tar`) it says so and the caller does the checks and deletions again as above and
+//! sends the files by the engine's archive upload.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use super::{Entry, Kind, Tree};
 
-/// The script; `$@` are records `<op><path>`: `f` remove a file or link, `d` remove an
-/// empty directory, `w` check a path about to be written (an existing file must be the
-/// owner's or writable by it). Prints `L<path>\0` for a path under a symlink and
-/// `P<path>\0` for one the owner may not change.
-pub const SCRIPT: &str = r#"under_link() {
+/// The checks and deletions; `$@` are records `<op><path>`: `f` remove a file or link, `d`
+/// remove an empty directory, `w` check a path about to be written (an existing file must
+/// be the owner's or writable by it), `v` the same for a directory. Prints `L<path>\0` for
+/// a path under a symlink and `P<path>\0` for one the owner may not change; sets `bad` when
+/// anything was refused, and clears `own` unless the owner's `tar` can write every path
+/// as the archive has it (not: another user's file, a directory it may not write into, a
+/// kind that changed where the container left something, an existing directory whose
+/// mode changed: busybox tar leaves an existing directory's mode), which only [`EXTRACT`]
+/// reads.
+macro_rules! checks {
+    () => {
+        r#"under_link() {
   p= rest=$1
   while :; do
     case $rest in */*) ;; *) return 1 ;; esac
@@ -34,20 +47,42 @@ pub const SCRIPT: &str = r#"under_link() {
     [ -d "$p" ] || return 1
   done
 }
+bad= own=1
 for r; do
   op=${r%"${r#?}"} path=${r#?}
-  if under_link "$path"; then printf 'L%s\0' "$path"; continue; fi
+  if under_link "$path"; then printf 'L%s\0' "$path"; bad=1; continue; fi
   case $op in
   f) if [ -L "$path" ] || { [ -e "$path" ] && [ ! -d "$path" ]; }; then
-       rm -f -- "$path" 2>/dev/null || printf 'P%s\0' "$path"
+       rm -f -- "$path" 2>/dev/null || { printf 'P%s\0' "$path"; bad=1; }
      fi ;;
   d) [ -d "$path" ] && [ ! -L "$path" ] && rmdir -- "$path" 2>/dev/null ;;
   w) if [ -e "$path" ] && [ ! -L "$path" ] && [ ! -d "$path" ]; then
-       [ -O "$path" ] || [ -w "$path" ] || printf 'P%s\0' "$path"
-     fi ;;
+       [ -O "$path" ] || { [ -w "$path" ] && own=; } || { printf 'P%s\0' "$path"; bad=1; }
+     fi
+     [ -d "$path" ] && [ ! -L "$path" ] && own= ;;
+  v) if [ -L "$path" ] || [ -e "$path" ]; then own=; fi ;;
+  esac
+  case $op in [wv])
+    case $path in */*) up=${path%/*} ;; *) up=. ;; esac
+    [ -d "$up" ] && [ ! -w "$up" ] && own= ;;
   esac
 done
-true"#;
+"#
+    };
+}
+
+/// The script run by [`command`]: the checks and deletions, nothing written.
+pub const SCRIPT: &str = concat!(checks!(), "true");
+
+/// The script run by [`extracting`]: the checks and deletions, then, when nothing was
+/// refused and the owner can write every path itself, the tar on stdin extracted there as
+/// the owner; otherwise `F\0` (the caller sends the files the other way) and stdin unread.
+pub const EXTRACT: &str = concat!(
+    checks!(),
+    "[ -z \"$bad\" ] && [ -n \"$own\" ] && command -v tar >/dev/null 2>&1 && umask 0 &&\n",
+    "  exec tar -xpf -\n",
+    "printf 'F\\0'"
+);
 
 /// The exec's command: `xargs -0` hands the records to the script in batches.
 pub fn command() -> Vec<String> {
@@ -65,6 +100,26 @@ pub fn owner() -> (u32, u32) {
     )
 }
 
+/// The records [`extracting`] takes as arguments at most (bytes): far below any engine's
+/// argument limit (a single argument may be 128 KiB, all of them 2 MiB on Linux).
+pub const EXTRACT_ARGS_MAX: usize = 64 * 1024;
+
+/// The command checking `records` (at most [`EXTRACT_ARGS_MAX`] bytes) and then extracting
+/// the tar on its stdin ([`EXTRACT`]): the records are its arguments, as stdin carries the
+/// archive.
+pub fn extracting(records: &[u8]) -> Vec<String> {
+    let mut cmd: Vec<String> = ["sh", "-c", EXTRACT, "devenv-sync"]
+        .map(str::to_owned)
+        .to_vec();
+    cmd.extend(
+        records
+            .split(|&b| b == 0)
+            .filter(|r| !r.is_empty())
+            .map(|r| String::from_utf8_lossy(r).into_owned()),
+    );
+    cmd
+}
+
 /// What the script refused.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -72,6 +127,8 @@ pub struct Refused {
     pub under_link: Vec<String>,
     /// Paths the owner may not change (a root-owned file made in the container).
     pub not_permitted: Vec<String>,
+    /// [`EXTRACT`] did not extract: the files are still to be sent.
+    pub not_extracted: bool,
 }
 
 impl Refused {
@@ -87,6 +144,7 @@ pub fn parse(out: &[u8]) -> Refused {
         let path = String::from_utf8_lossy(&rec[1..]).into_owned();
         match rec[0] {
             b'L' => r.under_link.push(path),
+            b'F' => r.not_extracted = true,
             _ => r.not_permitted.push(path),
         }
     }
@@ -129,8 +187,8 @@ fn still_there(root: &Path, path: &str, e: &Entry) -> bool {
 /// The records checking each changed path before it is written.
 pub fn checks(changed: &[(String, Entry)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (path, _) in changed {
-        out.push(b'w');
+    for (path, e) in changed {
+        out.push(if e.kind == Kind::Dir { b'v' } else { b'w' });
         out.extend_from_slice(path.as_bytes());
         out.push(0);
     }
@@ -182,5 +240,6 @@ mod tests {
         assert_eq!(r.under_link, ["cfg/app.conf"]);
         assert_eq!(r.not_permitted, ["root.txt"]);
         assert!(r.contains("root.txt") && !r.contains("cfg"));
+        assert!(!r.not_extracted && parse(b"F\0").not_extracted);
     }
 }

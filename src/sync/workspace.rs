@@ -207,9 +207,10 @@ pub fn prescan(manifest: &Manifest, state_dir: &Path, endpoint: &str) -> Option<
     })
 }
 
-/// Send what changed in the project since the last sync into the container's workspace:
-/// deletions and the checks before writing as data to one exec run as the workspace's
-/// owner ([`super::apply`]), then changed and new files as one tar stream. Nothing changed
+/// Send what changed in the project since the last sync into the container's workspace
+/// ([`send`]): deletions and the checks before writing in one exec run as the workspace's
+/// owner ([`super::apply`]), which extracts an edit's files itself; larger changes go up
+/// as one tar stream after it. Nothing changed
 /// costs a local scan (started earlier when `prescan` is given) and no engine call.
 pub async fn sync(
     engine: &Engine,
@@ -258,35 +259,7 @@ pub async fn sync(
     if delta.is_empty() {
         return Ok(delta);
     }
-    let workdir = manifest.shell.workdir.clone();
-    // The workspace's owner: the uid every file sync writes carries (the tar keeps the
-    // host owner), whoever `[shell] user` is.
-    let owner = format!(
-        "{}:{}",
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw()
-    );
-    let mut records = sync::apply::removals(&sent, &delta.deleted, &manifest.root);
-    // The first upload goes into a fresh volume: nothing there to check.
-    if !sent.entries.is_empty() {
-        records.extend(sync::apply::checks(&delta.changed));
-    }
-    let refused = if records.is_empty() {
-        sync::apply::Refused::default()
-    } else {
-        apply(engine, container, &workdir, &owner, records).await?
-    };
-    report(&refused);
-    let changed: Vec<(String, sync::Entry)> = delta
-        .changed
-        .iter()
-        .filter(|(p, _)| !refused.contains(p))
-        .cloned()
-        .collect();
-    let mut unsent = Vec::new();
-    if !changed.is_empty() {
-        unsent = upload(engine, container, &manifest.root, &workdir, &changed).await?;
-    }
+    let (refused, unsent) = send(engine, container, manifest, &sent, &delta).await?;
     // What was not written is not recorded as sent: the next sync tries it again.
     let skip: std::collections::HashSet<&str> = refused
         .under_link
@@ -300,6 +273,62 @@ pub async fn sync(
     }
     let _ = sync::save(&path, &new);
     Ok(delta)
+}
+
+/// Write `delta` into the container's workspace (`sent`: what was sent before): deletions,
+/// the checks, and the changed files. An edit or a few go in one exec that checks, deletes
+/// and extracts ([`sync::apply::EXTRACT`]); anything else (the first upload, a branch
+/// switch, a path refused or one the owner cannot write itself, an image without `tar`)
+/// has the checks and deletions done by one exec and the files sent by an archive PUT.
+/// Returns what was refused and the files that could not be read.
+async fn send(
+    engine: &Engine,
+    container: &str,
+    manifest: &Manifest,
+    sent: &sync::Tree,
+    delta: &sync::Delta,
+) -> Result<(sync::apply::Refused, Vec<String>), SessionError> {
+    let (root, workdir) = (&manifest.root, manifest.shell.workdir.as_str());
+    // The workspace's owner: the uid every file sync writes carries (the tar keeps the
+    // host owner), whoever `[shell] user` is.
+    let owner = format!(
+        "{}:{}",
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw()
+    );
+    let mut records = sync::apply::removals(sent, &delta.deleted, root);
+    // The first upload goes into a fresh volume: nothing there to check.
+    let check = !sent.entries.is_empty();
+    if check {
+        records.extend(sync::apply::checks(&delta.changed));
+    }
+    let mut unsent = Vec::new();
+    if check && fits_one_exec(&records, &delta.changed) {
+        let (tar, unreadable) = pack_in_memory(root, &delta.changed).await?;
+        let refused = apply_extracting(engine, container, workdir, &owner, &records, tar).await?;
+        if !refused.not_extracted {
+            report(&refused);
+            return Ok((refused, unreadable));
+        }
+        // Named once: the archive below leaves them out.
+        unsent = unreadable;
+    }
+    let refused = if records.is_empty() {
+        sync::apply::Refused::default()
+    } else {
+        apply(engine, container, workdir, &owner, records).await?
+    };
+    report(&refused);
+    let changed: Vec<(String, sync::Entry)> = delta
+        .changed
+        .iter()
+        .filter(|(p, _)| !refused.contains(p) && !unsent.contains(p))
+        .cloned()
+        .collect();
+    if !changed.is_empty() {
+        unsent.extend(upload(engine, container, root, workdir, &changed).await?);
+    }
+    Ok((refused, unsent))
 }
 
 /// The lock every writer of the project's workspace volume (and of what was sent into it)
@@ -339,6 +368,58 @@ async fn apply(
         ..ExecSpec::default()
     };
     let (status, out, err) = engine.exec_with_input(container, &spec, records).await?;
+    if status == 0 {
+        Ok(sync::apply::parse(&out))
+    } else {
+        Err(SessionError::Io {
+            what: "updating the remote workspace".into(),
+            message: String::from_utf8_lossy(&err).trim().to_owned(),
+        })
+    }
+}
+
+/// What one exec may check and extract ([`sync::apply::EXTRACT`]): records that fit in its
+/// arguments and files small enough to hold the archive in memory (a branch switch goes
+/// the streaming way: checks, then the archive PUT).
+fn fits_one_exec(records: &[u8], changed: &[(String, sync::Entry)]) -> bool {
+    const ARCHIVE_MAX: u64 = 8 << 20;
+    let size: u64 = changed.iter().map(|(_, e)| e.size + 1024).sum();
+    !changed.is_empty() && records.len() <= sync::apply::EXTRACT_ARGS_MAX && size <= ARCHIVE_MAX
+}
+
+/// A tar of `changed` (relative to `root`, named relative to the workdir) in memory, and
+/// the files this user may not read (left out, named in a warning).
+async fn pack_in_memory(
+    root: &Path,
+    changed: &[(String, sync::Entry)],
+) -> Result<(Vec<u8>, Vec<String>), SessionError> {
+    let (root, changed) = (root.to_path_buf(), changed.to_vec());
+    tokio::task::spawn_blocking(move || sync::pack(&root, &changed, "", Vec::new()))
+        .await
+        .map_err(|e| scan_failed("packing changed files", &e))?
+        .map_err(|e| SessionError::Io {
+            what: "packing changed files".into(),
+            message: e.to_string(),
+        })
+}
+
+/// Run [`sync::apply::EXTRACT`] over `records` in `workdir`, as `owner`, with `tar` on its
+/// stdin.
+async fn apply_extracting(
+    engine: &Engine,
+    container: &str,
+    workdir: &str,
+    owner: &str,
+    records: &[u8],
+    tar: Vec<u8>,
+) -> Result<sync::apply::Refused, SessionError> {
+    let spec = ExecSpec {
+        cmd: sync::apply::extracting(records),
+        user: Some(owner.to_owned()),
+        workdir: Some(workdir.to_owned()),
+        ..ExecSpec::default()
+    };
+    let (status, out, err) = engine.exec_with_input(container, &spec, tar).await?;
     if status == 0 {
         Ok(sync::apply::parse(&out))
     } else {

@@ -416,3 +416,49 @@ fn bind_deletions_as_the_host_user_work_when_the_shell_user_is_root() {
     );
     assert!(!stderr(&out).contains("not synced"), "{}", stderr(&out));
 }
+
+/// What one exec extracts as the workspace's owner (here not root) keeps the host's modes
+/// exactly (the exec's umask dropped a group-writable bit), and a directory's mode change
+/// still arrives.
+#[test]
+fn an_edit_extracted_as_the_owner_keeps_its_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = RemoteProject::new();
+    let uid = 65534;
+    p.t.manifest("");
+    p.t.write("shared/a.txt", "a\n");
+    p.t.give_to(uid);
+    let out = as_user(&p, uid, &["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = p.t.root();
+    p.t.write("shared/a.txt", "edited\n");
+    p.t.write("new/b.txt", "b\n");
+    std::fs::set_permissions(root.join("shared/a.txt"), PermissionsExt::from_mode(0o664)).unwrap();
+    std::fs::set_permissions(root.join("new"), PermissionsExt::from_mode(0o775)).unwrap();
+    std::fs::set_permissions(root.join("new/b.txt"), PermissionsExt::from_mode(0o666)).unwrap();
+    p.t.give_to(uid);
+    let stat = [
+        "run",
+        "--",
+        "stat",
+        "-c",
+        "%a %n",
+        "shared/a.txt",
+        "new",
+        "new/b.txt",
+    ];
+    let out = as_user(&p, uid, &stat);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "664 shared/a.txt\n775 new\n666 new/b.txt\n"
+    );
+    std::fs::set_permissions(root.join("shared"), PermissionsExt::from_mode(0o700)).unwrap();
+    let out = as_user(&p, uid, &["run", "--", "stat", "-c", "%a", "shared"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "700\n",
+        "{}",
+        stderr(&out)
+    );
+}

@@ -717,3 +717,47 @@ fn deletions_made_while_no_container_ran_reach_the_kept_workspace_volume() {
         "base.tar\ndevenv.lock\ndevenv.toml\n"
     );
 }
+
+/// An edited file and a new one are checked and written by one exec as the workspace's
+/// owner, with no archive upload after it (the separate upload cost an edit + run a third
+/// more); the command's own exec is the other.
+#[test]
+fn an_edit_is_synced_by_one_exec_without_an_archive_upload() {
+    let p = RemoteProject::new();
+    p.t.manifest("");
+    p.t.write("src/a.txt", "a\n");
+    p.ok(&["up"]);
+    let c = p.container();
+    let now = || {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        format!("{}.{:09}", t.as_secs(), t.subsec_nanos())
+    };
+    let since = now();
+    p.t.write("src/a.txt", "edited\n");
+    p.t.write("src/new/b.txt", "b\n");
+    let out = p.ok(&["run", "--", "cat", "src/a.txt", "src/new/b.txt"]);
+    assert_eq!(out, "edited\nb\n");
+    let until = now();
+    let actions = p.e.docker_lines(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        &format!("container={c}"),
+        "--format",
+        "{{.Action}}",
+    ]);
+    let starts = actions
+        .iter()
+        .filter(|a| a.starts_with("exec_start"))
+        .count();
+    assert_eq!(starts, 2, "{actions:?}");
+    assert!(
+        !actions.iter().any(|a| a.starts_with("extract-to-dir")),
+        "{actions:?}"
+    );
+}
