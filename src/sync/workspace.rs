@@ -305,7 +305,15 @@ async fn send(
     let mut unsent = Vec::new();
     if check && fits_one_exec(&records, &delta.changed) {
         let (tar, unreadable) = pack_in_memory(root, &delta.changed).await?;
-        let refused = apply_extracting(engine, container, workdir, &owner, &records, tar).await?;
+        let refused = apply(
+            engine,
+            container,
+            workdir,
+            &owner,
+            sync::apply::extracting(&records),
+            tar,
+        )
+        .await?;
         if !refused.not_extracted {
             report(&refused);
             return Ok((refused, unreadable));
@@ -316,7 +324,15 @@ async fn send(
     let refused = if records.is_empty() {
         sync::apply::Refused::default()
     } else {
-        apply(engine, container, workdir, &owner, records).await?
+        apply(
+            engine,
+            container,
+            workdir,
+            &owner,
+            sync::apply::command(),
+            records,
+        )
+        .await?
     };
     report(&refused);
     let changed: Vec<(String, sync::Entry)> = delta
@@ -353,21 +369,23 @@ fn report(refused: &sync::apply::Refused) {
     }
 }
 
-/// Run [`sync::apply::SCRIPT`] over `records` in `workdir`, as `owner`.
+/// Run one of [`sync::apply`]'s scripts (`cmd`: [`sync::apply::command`] with the records
+/// on stdin, or [`sync::apply::extracting`] with the tar on stdin) in `workdir`, as `owner`.
 async fn apply(
     engine: &Engine,
     container: &str,
     workdir: &str,
     owner: &str,
-    records: Vec<u8>,
+    cmd: Vec<String>,
+    stdin: Vec<u8>,
 ) -> Result<sync::apply::Refused, SessionError> {
     let spec = ExecSpec {
-        cmd: sync::apply::command(),
+        cmd,
         user: Some(owner.to_owned()),
         workdir: Some(workdir.to_owned()),
         ..ExecSpec::default()
     };
-    let (status, out, err) = engine.exec_with_input(container, &spec, records).await?;
+    let (status, out, err) = engine.exec_with_input(container, &spec, stdin).await?;
     if status == 0 {
         Ok(sync::apply::parse(&out))
     } else {
@@ -401,33 +419,6 @@ async fn pack_in_memory(
             what: "packing changed files".into(),
             message: e.to_string(),
         })
-}
-
-/// Run [`sync::apply::EXTRACT`] over `records` in `workdir`, as `owner`, with `tar` on its
-/// stdin.
-async fn apply_extracting(
-    engine: &Engine,
-    container: &str,
-    workdir: &str,
-    owner: &str,
-    records: &[u8],
-    tar: Vec<u8>,
-) -> Result<sync::apply::Refused, SessionError> {
-    let spec = ExecSpec {
-        cmd: sync::apply::extracting(records),
-        user: Some(owner.to_owned()),
-        workdir: Some(workdir.to_owned()),
-        ..ExecSpec::default()
-    };
-    let (status, out, err) = engine.exec_with_input(container, &spec, tar).await?;
-    if status == 0 {
-        Ok(sync::apply::parse(&out))
-    } else {
-        Err(SessionError::Io {
-            what: "updating the remote workspace".into(),
-            message: String::from_utf8_lossy(&err).trim().to_owned(),
-        })
-    }
 }
 
 /// Scan with `scan` on a blocking thread and compare the tree with the state last sent (the
