@@ -10,16 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
-
-const TWO_STEPS: &str = r#"
-[[step]]
-name = "tools"
-run = "echo tools > /tools"
-[[step]]
-name = "app"
-inputs = ["app.txt"]
-run = "cp app.txt /app.txt"
-"#;
+use crate::verify::TWO_STEPS;
 
 fn sha(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))

@@ -4,7 +4,7 @@
 
 use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
 
-const TWO_STEPS: &str = r#"
+pub(crate) const TWO_STEPS: &str = r#"
 [[step]]
 name = "tools"
 run = "echo tools > /tools"
