@@ -72,6 +72,7 @@ always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l watch -d 'Keep watching afterwards, as `devenv watch` does'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l json -d 'Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`)'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l poll -d 'Poll for changes instead of using inotify (network filesystems, exhausted limits)'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s q -l quiet -d 'Only errors'
@@ -106,6 +107,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand build" -l color -d 'When t
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand build" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand build" -l json -d 'Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`)'
 complete -c devenv -n "__fish_devenv_using_subcommand build" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand build" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand build" -s h -l help -d 'Print help'
@@ -162,6 +164,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand down" -l color -d 'When to
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand down" -l volumes -d 'Also remove the project\'s named volumes'
+complete -c devenv -n "__fish_devenv_using_subcommand down" -l json -d 'Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`)'
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s h -l help -d 'Print help'
@@ -184,6 +187,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand restart" -l cache -d 'Regi
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -l json -d 'Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`)'
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -s h -l help -d 'Print help'

@@ -127,7 +127,7 @@ devenv fails before the command runs. Afterwards, whatever the status, the manif
     #[command(
         after_help = "Examples:\n  devenv build\n  devenv -v build    # explain why steps rebuild"
     )]
-    Build(LockedArgs),
+    Build(BuildArgs),
     /// Print the image hash (64 hex characters).
     #[command(after_help = "Examples:\n  devenv hash\n  key=$(devenv hash)")]
     Hash(LockedArgs),
@@ -257,12 +257,24 @@ pub struct LockedArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub locked: LockedArgs,
+    /// Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
     pub locked: LockedArgs,
     /// Keep watching afterwards, as `devenv watch` does.
     #[arg(long)]
     pub watch: bool,
+    /// Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`).
+    #[arg(long, conflicts_with = "watch")]
+    pub json: bool,
     #[command(flatten, next_help_heading = "Watch options (with --watch)")]
     pub watch_options: WatchOptions,
 }
@@ -348,6 +360,9 @@ pub struct RestartArgs {
     /// Services to restart; all without arguments.
     #[arg(value_name = "SERVICE")]
     pub services: Vec<String>,
+    /// Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +381,9 @@ pub struct DownArgs {
     /// Also remove the project's named volumes.
     #[arg(long)]
     pub volumes: bool,
+    /// Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

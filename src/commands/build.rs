@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use super::outcome::{self, Tally};
 use super::Ctx;
-use crate::cli::{LockArgs, LockedArgs, PruneArgs, PushArgs};
+use crate::cli::{BuildArgs, LockArgs, LockedArgs, PruneArgs, PushArgs};
 use crate::error::{Error, ExitStatus, Result};
 use crate::image::base::{self, short};
 use crate::image::{self as builder, LockMode};
@@ -17,18 +18,35 @@ pub fn lock_mode(args: &LockedArgs) -> LockMode {
     }
 }
 
-pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
+pub async fn build(ctx: &Ctx, args: &BuildArgs) -> Result<ExitStatus> {
+    let mut tally = Tally::new(BuildView::new(ctx.printer));
+    let mut hash = None;
+    let result = build_image(ctx, &args.locked, &mut tally, &mut hash).await;
+    if !args.json {
+        return result;
+    }
+    let hash = hash.or_else(|| outcome::planned_hash(ctx));
+    let actions = outcome::built(&tally.built);
+    outcome::finish("build", hash.as_deref(), &actions, result, ctx)
+}
+
+async fn build_image(
+    ctx: &Ctx,
+    args: &LockedArgs,
+    view: &mut Tally,
+    hash: &mut Option<String>,
+) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
-    let mut view = BuildView::new(ctx.printer);
     let built = builder::ensure_image(
         &engine,
         &project.manifest,
         &project.paths,
         lock_mode(args),
-        &mut view,
+        view,
     )
     .await?;
+    *hash = Some(built.hash.clone());
     project.paths.ensure_dir();
     ctx.printer.info(&format!(
         "built {} ({} step{} run, {} cached)",

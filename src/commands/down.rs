@@ -2,6 +2,9 @@
 //! (asked) volumes, saying each as it goes, so a failure part-way (a volume another
 //! container still uses) still reports what was removed, and the error says what is left.
 
+use std::cell::RefCell;
+
+use super::outcome::{self, Action};
 use super::Ctx;
 use crate::cli::DownArgs;
 use crate::engine::EngineError;
@@ -10,6 +13,21 @@ use crate::session::SessionError;
 use crate::{session, stack};
 
 pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
+    let actions = RefCell::new(Vec::new());
+    let result = remove_all(ctx, args, &actions).await;
+    if !args.json {
+        return result;
+    }
+    let hash = outcome::planned_hash(ctx);
+    let actions = actions.into_inner();
+    outcome::finish("down", hash.as_deref(), &actions, result, ctx)
+}
+
+async fn remove_all(
+    ctx: &Ctx,
+    args: &DownArgs,
+    actions: &RefCell<Vec<Action>>,
+) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
@@ -17,6 +35,7 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
         let any = !removed.is_empty();
         for r in removed {
             ctx.printer.info(&format!("removed {r}"));
+            actions.borrow_mut().push(outcome::removed(&r));
         }
         any
     };

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use super::build::lock_mode;
+use super::outcome::{self, Snapshot, Tally};
 use super::Ctx;
 use crate::cli::{LockedArgs, RunArgs, ShellArgs, UpArgs};
 use crate::engine::{ContainerInfo, Engine};
@@ -19,6 +20,9 @@ use crate::stack;
 use crate::ui::BuildView;
 
 pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
+    if args.json {
+        return up_json(ctx, args).await;
+    }
     let (engine, project, running) = prepare(ctx, &args.locked, StalePolicy::Recreate).await?;
     ctx.printer.info(&format!(
         "environment ready: container {} — `devenv shell` to enter, `devenv run -- CMD` to run",
@@ -31,6 +35,51 @@ pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
             .await;
     }
     Ok(ExitStatus::Success)
+}
+
+/// `up --json`: the containers before and after, the steps built, as one object.
+async fn up_json(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
+    let fail = |e| {
+        outcome::finish(
+            "up",
+            outcome::planned_hash(ctx).as_deref(),
+            &[],
+            Err(e),
+            ctx,
+        )
+    };
+    let (project, prescan, engine) = match connect(ctx).await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let before = match Snapshot::take(&engine, &project).await {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let mut tally = Tally::new(BuildView::new(ctx.printer));
+    let policy = StalePolicy::Recreate;
+    let result = bring_up(
+        ctx,
+        &engine,
+        &project,
+        prescan,
+        &args.locked,
+        policy,
+        &mut tally,
+    )
+    .await
+    .map(|_| {
+        project.paths.ensure_dir();
+        ExitStatus::Success
+    });
+    let mut actions = outcome::built(&tally.built);
+    let mut hash = None;
+    if let Ok(after) = Snapshot::take(&engine, &project).await {
+        actions.extend(outcome::container_actions(&before, &after, &[]));
+        hash = after.hash();
+    }
+    let hash = hash.or_else(|| outcome::planned_hash(ctx));
+    outcome::finish("up", hash.as_deref(), &actions, result, ctx)
 }
 
 pub async fn shell(ctx: &Ctx, args: &ShellArgs) -> Result<ExitStatus> {
@@ -146,6 +195,14 @@ async fn prepare(
     locked: &LockedArgs,
     policy: StalePolicy,
 ) -> Result<(Engine, Project, ContainerInfo)> {
+    let (project, prescan, engine) = connect(ctx).await?;
+    let mut view = Tally::new(BuildView::new(ctx.printer));
+    let c = bring_up(ctx, &engine, &project, prescan, locked, policy, &mut view).await?;
+    Ok((engine, project, c))
+}
+
+/// Load the project and connect to the engine.
+async fn connect(ctx: &Ctx) -> Result<(Project, Option<session::Prescan>, Engine)> {
     let project = ctx.project()?;
     // A remote workspace is scanned while the engine connects and lists.
     let prescan = session::prescan(
@@ -154,30 +211,33 @@ async fn prepare(
         &crate::engine::endpoint(),
     );
     let engine = ctx.engine().await?;
-    if let Some((c, services)) = warm(&engine, &project).await? {
+    Ok((project, prescan, engine))
+}
+
+/// Build what is missing and make sure the container runs; returns it.
+async fn bring_up(
+    ctx: &Ctx,
+    engine: &Engine,
+    project: &Project,
+    prescan: Option<session::Prescan>,
+    locked: &LockedArgs,
+    policy: StalePolicy,
+    view: &mut Tally,
+) -> Result<ContainerInfo> {
+    if let Some((c, services)) = warm(engine, project).await? {
         let m = &project.manifest;
-        session::sync_if_remote(&engine, m, &c, &services, &project.paths.dir, prescan).await?;
-        return Ok((engine, project, c));
+        session::sync_if_remote(engine, m, &c, &services, &project.paths.dir, prescan).await?;
+        return Ok(c);
     }
     let m = &project.manifest;
-    let mut view = BuildView::new(ctx.printer);
-    let built =
-        image::ensure_image(&engine, m, &project.paths, lock_mode(locked), &mut view).await?;
-    let running = up_all(
-        &engine,
-        &project,
-        &built,
-        policy,
-        lock_mode(locked),
-        &mut view,
-    )
-    .await?;
+    let built = image::ensure_image(engine, m, &project.paths, lock_mode(locked), view).await?;
+    let running = up_all(engine, project, &built, policy, lock_mode(locked), view).await?;
     if !m.services.is_empty() {
         let names: Vec<&str> = m.services.keys().map(String::as_str).collect();
         ctx.printer
             .info(&format!("services ready: {}", names.join(", ")));
     }
-    Ok((engine, project, running.container))
+    Ok(running.container)
 }
 
 /// The running, current container and its services when nothing needs doing, computed

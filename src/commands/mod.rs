@@ -11,6 +11,7 @@ mod fetch;
 mod init;
 mod interop;
 mod logs;
+mod outcome;
 mod restart;
 mod status;
 mod validate;

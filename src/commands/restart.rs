@@ -1,5 +1,6 @@
 //! `devenv restart [SERVICE…]`: restart services and wait until they are ready again.
 
+use super::outcome::{self, Snapshot, Tally};
 use super::Ctx;
 use crate::cli::RestartArgs;
 use crate::error::{Error, ExitStatus, Result};
@@ -7,6 +8,30 @@ use crate::stack;
 use crate::ui::BuildView;
 
 pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<ExitStatus> {
+    let mut tally = Tally::new(BuildView::new(ctx.printer));
+    let mut before = None;
+    let result = restart(ctx, args, &mut tally, &mut before).await;
+    if !args.json {
+        return result;
+    }
+    let mut actions = Vec::new();
+    let mut hash = None;
+    if let Some((before, engine, project)) = &before {
+        if let Ok(after) = Snapshot::take(engine, project).await {
+            actions = outcome::container_actions(before, &after, &tally.restarted);
+            hash = after.hash();
+        }
+    }
+    let hash = hash.or_else(|| outcome::planned_hash(ctx));
+    outcome::finish("restart", hash.as_deref(), &actions, result, ctx)
+}
+
+async fn restart(
+    ctx: &Ctx,
+    args: &RestartArgs,
+    view: &mut Tally,
+    before: &mut Option<(Snapshot, crate::engine::Engine, crate::project::Project)>,
+) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
     if m.services.is_empty() {
@@ -16,8 +41,10 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<ExitStatus> {
         ));
     }
     let engine = ctx.engine().await?;
-    let mut view = BuildView::new(ctx.printer);
-    stack::restart(&engine, m, &args.services, &project.paths.dir, &mut view).await?;
+    let snapshot = Snapshot::take(&engine, &project).await?;
+    let (_, engine, project) = before.insert((snapshot, engine, project));
+    let m = &project.manifest;
+    stack::restart(engine, m, &args.services, &project.paths.dir, view).await?;
     ctx.printer
         .info("restarted; every restarted service is ready");
     Ok(ExitStatus::Success)

@@ -114,6 +114,8 @@ pub trait Events {
     fn info(&mut self, message: &str);
     /// Output of a hook, streamed.
     fn hook_output(&mut self, chunk: &[u8]);
+    /// A service was restarted and is ready again (`devenv restart`).
+    fn restarted(&mut self, _service: &str) {}
 }
 
 pub(crate) fn real(p: &Path) -> String {

@@ -848,6 +848,7 @@ pub async fn restart(
             }
             let _ = std::fs::remove_file(failure_file(state_dir, &name));
             health::forget(state_dir, &name);
+            events.restarted(&name);
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ mod env_file;
 mod exec;
 mod init;
 mod interop;
+mod json;
 mod manifest_errors;
 mod messages;
 mod ownership;
