@@ -85,7 +85,7 @@ pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
     };
     let mut cache = project.paths.stat_cache();
     let mut view = BuildView::new(ctx.printer);
-    let resolved = base::resolve(
+    let mut resolved = base::resolve(
         &engine,
         &project.manifest,
         &project.paths.lock,
@@ -95,6 +95,16 @@ pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
     )
     .await?;
     cache.save();
+    // The Ansible controller is pinned in the same file.
+    builder::ansible::resolve(
+        &engine,
+        &project.manifest,
+        &project.paths.lock,
+        mode,
+        &mut resolved,
+        &mut view,
+    )
+    .await?;
     // The services' images are pinned in the same file.
     crate::stack::pinned_images(&engine, &project.manifest, &project.paths, mode, &mut view)
         .await?;

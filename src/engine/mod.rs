@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod images;
 mod inspect;
+pub mod mediate;
 mod registry;
 mod stack;
 mod transport;

@@ -7,6 +7,7 @@
 //! A stat cache (`statcache.rs`) avoids re-reading unchanged files; it only decides whether
 //! to re-read, never what the hash is. sha2 and walkdir are used in this module only.
 
+pub mod ansible;
 mod inputs;
 mod statcache;
 
@@ -162,6 +163,8 @@ pub struct Plan {
 pub struct PlannedStep {
     pub key: String,
     pub inputs: Vec<InputFile>,
+    /// An `ansible` step: the controller identity its key covers.
+    pub controller: Option<String>,
 }
 
 impl Plan {
@@ -187,8 +190,10 @@ pub fn base_key(base_identity: &str, env: &BTreeMap<String, String>, workdir: &s
     h.finish()
 }
 
-/// Key of a step: the previous key, the step's image-affecting fields and its inputs.
-pub fn step_key(prev: &str, step: &Step, inputs: &[InputFile]) -> String {
+/// Key of a step: the previous key, the step's image-affecting fields and its inputs; for
+/// an `ansible` step also the playbook, its vars and tags and the controller identity
+/// (`inputs` then being the files the playbook can read, see [`ansible`]).
+pub fn step_key(prev: &str, step: &Step, inputs: &[InputFile], controller: Option<&str>) -> String {
     let mut h = Hasher::new(SCHEMA);
     h.field("prev", prev.as_bytes());
     h.field("run", step.run.as_bytes());
@@ -206,23 +211,49 @@ pub fn step_key(prev: &str, step: &Step, inputs: &[InputFile]) -> String {
         h.field("kind", f.kind.tag().as_bytes());
         h.field("sha256", f.digest.as_bytes());
     }
+    // Only ansible steps have these fields: the keys of `run` steps stay as they were.
+    if let Some(a) = &step.ansible {
+        h.field("ansible-playbook", a.playbook.as_bytes());
+        let vars = serde_json::to_string(&a.vars).unwrap_or_default();
+        h.field("ansible-vars", vars.as_bytes());
+        for t in &a.tags {
+            h.field("ansible-tag", t.as_bytes());
+        }
+        h.field("ansible-controller", controller.unwrap_or_default().as_bytes());
+    }
     h.finish()
 }
 
 /// Plan the whole chain: expand every step's inputs (through the stat cache) and key it.
+/// `controller` is the locked Ansible controller identity (for `ansible` steps).
 pub fn plan(
     manifest: &Manifest,
     base_identity: &str,
+    controller: Option<&str>,
     cache: &mut StatCache,
 ) -> Result<Plan, FingerprintError> {
     let base_key = base_key(base_identity, &manifest.env, &manifest.shell.workdir);
     let mut prev = base_key.clone();
     let mut steps = Vec::with_capacity(manifest.steps.len());
     for step in &manifest.steps {
-        let inputs = expand_inputs(&manifest.root, step, cache)?;
-        let key = step_key(&prev, step, &inputs);
+        let (inputs, controller) = match &step.ansible {
+            Some(a) => {
+                let widened = Step {
+                    inputs: ansible::patterns(&manifest.root, step, a),
+                    ..step.clone()
+                };
+                let inputs = expand_inputs(&manifest.root, &widened, cache)?;
+                (inputs, Some(controller.unwrap_or_default().to_owned()))
+            }
+            None => (expand_inputs(&manifest.root, step, cache)?, None),
+        };
+        let key = step_key(&prev, step, &inputs, controller.as_deref());
         prev.clone_from(&key);
-        steps.push(PlannedStep { key, inputs });
+        steps.push(PlannedStep {
+            key,
+            inputs,
+            controller,
+        });
     }
     Ok(Plan { base_key, steps })
 }

@@ -131,6 +131,8 @@ pub async fn resolve(
         base: entry.clone(),
         // The services' pins are resolved apart (by the stack) and kept here.
         services: old.as_ref().map(|l| l.services.clone()).unwrap_or_default(),
+        // So is the Ansible controller's (`image::ansible`).
+        ansible: old.as_ref().and_then(|l| l.ansible.clone()),
     };
     if old.as_ref() != Some(&lock) {
         lock.write(lock_path)?;

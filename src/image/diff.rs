@@ -279,10 +279,36 @@ fn layer_input_changes(p: &LayerInputs, q: &LayerInputs) -> Vec<String> {
         ));
     }
     map_changes(&mut c, "input", &p.inputs, &q.inputs);
+    ansible_changes(&mut c, p.ansible.as_ref(), q.ansible.as_ref());
     if p.inputs_omitted != q.inputs_omitted {
         c.push("inputs changed (too many to list)".into());
     }
     c
+}
+
+/// What differs between two `ansible` steps' records (or a step that became one).
+fn ansible_changes(
+    c: &mut Vec<String>,
+    p: Option<&super::verify::AnsibleInputs>,
+    q: Option<&super::verify::AnsibleInputs>,
+) {
+    match (p, q) {
+        (Some(p), Some(q)) => {
+            if p.playbook != q.playbook {
+                c.push(format!("playbook {} → {}", p.playbook, q.playbook));
+            }
+            map_changes(c, "ansible var", &p.vars, &q.vars);
+            if p.tags != q.tags {
+                c.push(format!("tags {:?} → {:?}", p.tags.join(","), q.tags.join(",")));
+            }
+            if p.controller != q.controller {
+                c.push(format!("Ansible controller {} → {}", p.controller, q.controller));
+            }
+        }
+        (None, Some(q)) => c.push(format!("now runs the playbook {}", q.playbook)),
+        (Some(p), None) => c.push(format!("no longer runs the playbook {}", p.playbook)),
+        (None, None) => {}
+    }
 }
 
 fn map_changes(

@@ -25,6 +25,16 @@ struct StepRecord {
     env: BTreeMap<String, String>,
     secrets: Vec<String>,
     inputs: BTreeMap<String, String>,
+    /// An `ansible` step: its playbook, vars, tags and controller identity (JSON).
+    #[serde(default)]
+    ansible: String,
+}
+
+/// An `ansible` step's fields besides its files, as one comparable text.
+fn ansible_record(step: &Step, controller: Option<&str>) -> String {
+    step.ansible.as_ref().map_or_else(String::new, |a| {
+        serde_json::json!([a.playbook, a.vars, a.tags, controller]).to_string()
+    })
 }
 
 impl BuildRecord {
@@ -39,6 +49,7 @@ impl BuildRecord {
                 user: s.user.clone(),
                 env: s.env.clone(),
                 secrets: s.secrets.clone(),
+                ansible: ansible_record(s, p.controller.as_deref()),
                 inputs: p
                     .inputs
                     .iter()
@@ -77,6 +88,9 @@ impl BuildRecord {
         }
         let step = &manifest.steps[index];
         let mut reasons = field_changes(old, step);
+        if old.ansible != ansible_record(step, planned.controller.as_deref()) {
+            reasons.push("`ansible` (playbook, vars, tags or controller) changed".to_owned());
+        }
         let now: BTreeMap<String, String> = planned
             .inputs
             .iter()

@@ -5,6 +5,7 @@
 //! final image is also tagged `devenv/<project>:<hash>`. A layer exists under its key only
 //! after its commit finished, so an interrupted build never leaves a half-done image.
 
+pub mod ansible;
 mod archive;
 pub mod base;
 mod cache;
@@ -103,6 +104,25 @@ pub enum BuildError {
     LockDir { dir: String, why: String },
     #[error("layer {key} is not built")]
     NotBuilt { key: String },
+    #[error("the Ansible controller {image} cannot run playbooks: {reason}")]
+    ControllerUnusable { image: String, reason: String },
+    #[error("the Ansible controller {image} reports `{found}`, but the lock pins `{locked}`")]
+    ControllerChanged {
+        image: String,
+        locked: String,
+        found: String,
+    },
+    #[error("step `{step}` runs a playbook, which needs an engine on this machine (a unix socket), not {endpoint}")]
+    AnsibleRemoteEngine { step: String, endpoint: String },
+    #[error("step `{step}` runs a playbook, but its container has no Python, which Ansible's modules need")]
+    AnsibleNoPython { step: String },
+    #[error("step `{step}` failed{}: {message}\n{tail}", task.as_ref().map(|t| format!(" at task `{t}`")).unwrap_or_default())]
+    AnsibleFailed {
+        step: String,
+        task: Option<String>,
+        message: String,
+        tail: String,
+    },
 }
 
 impl BuildError {
@@ -150,9 +170,30 @@ impl BuildError {
                  saved"
                     .into(),
             ),
-            BuildError::StepFailed { .. } => {
+            BuildError::StepFailed { .. } | BuildError::AnsibleFailed { .. } => {
                 Some("fix the step and run again: finished steps are reused".into())
             }
+            BuildError::ControllerChanged { .. } => Some(
+                "pin what this controller is on purpose with `devenv lock --update`, or use the \
+                 controller the lock was written with"
+                    .into(),
+            ),
+            BuildError::ControllerUnusable { .. } => Some(
+                "`[provision.ansible] image` needs ansible-playbook, the community.docker \
+                 collection and Python's requests (Debian: `ansible` and `python3-requests`); \
+                 without it devenv builds one from a Debian-family base"
+                    .into(),
+            ),
+            BuildError::AnsibleRemoteEngine { .. } => Some(
+                "run devenv on the engine's machine (DOCKER_HOST=unix://…), or install with a \
+                 `run` step instead"
+                    .into(),
+            ),
+            BuildError::AnsibleNoPython { .. } => Some(
+                "install Python in an earlier step, e.g. `run = \"apt-get update && apt-get \
+                 install -y --no-install-recommends python3\"`"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -236,7 +277,15 @@ pub fn current_plan(manifest: &Manifest, paths: &StatePaths) -> Result<Option<Pl
     let Some(entry) = base::current_entry(manifest, &paths.lock, &mut cache)? else {
         return Ok(None);
     };
-    let plan = fingerprint::plan(manifest, &entry.digest, &mut cache)?;
+    let lock = if ansible::needed(manifest) {
+        crate::manifest::LockFile::read(&paths.lock)?
+    } else {
+        None
+    };
+    let Some(controller) = ansible::current(manifest, lock.as_ref()) else {
+        return Ok(None);
+    };
+    let plan = fingerprint::plan(manifest, &entry.digest, controller.as_deref(), &mut cache)?;
     cache.save();
     Ok(Some(plan))
 }
@@ -250,8 +299,11 @@ pub async fn plan(
     reporter: &mut dyn Reporter,
 ) -> Result<(Plan, ResolvedBase), BuildError> {
     let mut cache = paths.stat_cache();
-    let base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
-    let plan = fingerprint::plan(manifest, &base.entry.digest, &mut cache)?;
+    let mut base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
+    let controller =
+        ansible::resolve(engine, manifest, &paths.lock, mode, &mut base, reporter).await?;
+    let identity = controller.as_ref().map(|c| c.identity.as_str());
+    let plan = fingerprint::plan(manifest, &base.entry.digest, identity, &mut cache)?;
     cache.save();
     Ok((plan, base))
 }
@@ -271,18 +323,21 @@ pub async fn ensure_image(
     let mut interrupt = interrupt::Interrupt::install()?;
     let mut cache = paths.stat_cache();
     let mut base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
+    let mut controller =
+        ansible::resolve(engine, manifest, &paths.lock, mode, &mut base, reporter).await?;
     let mut replans = 0;
     loop {
         if interrupt.pending() {
             return Err(BuildError::Interrupted);
         }
-        let plan = fingerprint::plan(manifest, &base.entry.digest, &mut cache)?;
+        let identity = controller.as_ref().map(|c| c.identity.clone());
+        let plan = fingerprint::plan(manifest, &base.entry.digest, identity.as_deref(), &mut cache)?;
         cache.save();
         let built = build_plan(
             engine,
             manifest,
             paths,
-            (&plan, &mut base),
+            (&plan, &mut base, &mut controller),
             &mut interrupt,
             reporter,
         )
@@ -305,7 +360,7 @@ async fn build_plan(
     engine: &Engine,
     manifest: &Manifest,
     paths: &StatePaths,
-    (plan, base): (&Plan, &mut ResolvedBase),
+    (plan, base, controller): (&Plan, &mut ResolvedBase, &mut Option<ansible::Controller>),
     interrupt: &mut interrupt::Interrupt,
     reporter: &mut dyn Reporter,
 ) -> Result<Built, BuildError> {
@@ -345,6 +400,7 @@ async fn build_plan(
     let previous = BuildRecord::load(&paths.dir);
     let owner = lock::scope()?;
     let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner);
+    builder.controller = controller.clone().map(|c| (c, base.clone()));
     let chain = async {
         let mut parent = builder
             .ensure_base_layer(base, &plan.base_key, interrupt)

@@ -33,6 +33,9 @@ pub(super) struct Builder<'a> {
     owner: String,
     /// Removals of committed build containers, overlapped with the next step's work.
     removals: Vec<tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>>,
+    /// The pinned Ansible controller (and the base it may be built from), for `ansible`
+    /// steps.
+    pub controller: Option<(super::ansible::Controller, ResolvedBase)>,
 }
 
 impl<'a> Builder<'a> {
@@ -50,6 +53,7 @@ impl<'a> Builder<'a> {
             cache,
             owner,
             removals: Vec::new(),
+            controller: None,
         }
     }
 
@@ -166,6 +170,7 @@ impl<'a> Builder<'a> {
         // idle container instead: an exec's command and env are recorded nowhere.
         let process = if secrets.is_empty()
             && step.env.is_empty()
+            && step.ansible.is_none()
             && runs_as_image_user(step, &parent_user)
         {
             Process::Main {
@@ -249,6 +254,9 @@ impl<'a> Builder<'a> {
         secrets: Vec<String>,
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
+        if let Some(a) = &step.ansible {
+            return self.run_playbook(id, index, a, planned, secrets).await;
+        }
         if !planned.inputs.is_empty() {
             let (body, verdict) = inputs_tar(
                 &self.manifest.root,
@@ -308,6 +316,51 @@ impl<'a> Builder<'a> {
             });
         }
         Ok(())
+    }
+
+    /// An `ansible` step: the playbook runs from the controller against the container, whose
+    /// main process idles. The step's inputs go to the controller, not into the image.
+    async fn run_playbook(
+        &mut self,
+        id: &str,
+        index: usize,
+        ansible: &crate::manifest::AnsibleStep,
+        planned: &PlannedStep,
+        secrets: Vec<String>,
+    ) -> Result<(), BuildError> {
+        let step = &self.manifest.steps[index];
+        let Some((controller, base)) = self.controller.as_mut() else {
+            return Err(BuildError::Io {
+                what: format!("step `{}`", step.name),
+                message: "no Ansible controller was resolved (a bug: please report it with -v)"
+                    .into(),
+            });
+        };
+        let image = controller
+            .image(self.engine, self.manifest, base, self.reporter)
+            .await?;
+        self.engine.start_container(id).await?;
+        let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(secrets);
+        let run = super::ansible::Run {
+            engine: self.engine,
+            manifest: self.manifest,
+            step,
+            ansible,
+            planned,
+            target: id,
+            controller_image: &image,
+            env,
+        };
+        let reporter = &mut *self.reporter;
+        let mut on_output = |chunk: ExecOutput| {
+            let (bytes, is_err) = match chunk {
+                ExecOutput::Stdout(b) => (b, false),
+                ExecOutput::Stderr(b) => (b, true),
+            };
+            reporter.step_output(index, &bytes, is_err);
+        };
+        super::ansible::run_playbook(run, &mut on_output).await
     }
 
     fn secret_env(&self, index: usize) -> Result<Vec<String>, BuildError> {

@@ -52,6 +52,21 @@ pub struct LayerInputs {
     /// Set when there were too many inputs to list: their number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_omitted: Option<usize>,
+    /// An `ansible` step: the playbook, its vars (digests), tags and controller identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ansible: Option<AnsibleInputs>,
+}
+
+/// What of an `ansible` step went into its key besides its input files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnsibleInputs {
+    pub playbook: String,
+    /// Name → first 16 hex of the value's sha256.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub controller: String,
 }
 
 fn env_digests(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -83,6 +98,16 @@ impl LayerInputs {
             user: Some(step.user.clone()),
             env: env_digests(&step.env),
             secrets,
+            ansible: step.ansible.as_ref().map(|a| AnsibleInputs {
+                playbook: a.playbook.clone(),
+                vars: a
+                    .vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), sha256_hex(v.to_string().as_bytes())[..16].to_owned()))
+                    .collect(),
+                tags: a.tags.clone(),
+                controller: planned.controller.clone().unwrap_or_default(),
+            }),
             ..LayerInputs::default()
         };
         if planned.inputs.len() > MAX_LISTED_INPUTS {

@@ -75,6 +75,15 @@ pub fn render(
 ) -> Result<Export, InteropError> {
     let workdir = &manifest.shell.workdir;
     check_word("shell.workdir", workdir)?;
+    if let Some(step) = manifest.steps.iter().find(|s| s.ansible.is_some()) {
+        return Err(InteropError::Inexpressible {
+            format: "a Dockerfile",
+            what: format!("step `{}`", step.name),
+            why: "it runs an Ansible playbook from a controller container, which a Dockerfile \
+                  `RUN` cannot do without Ansible in the image"
+                .into(),
+        });
+    }
     let mut out = Vec::new();
     let mut files = Vec::new();
     out.push(MARKER.to_owned());
@@ -442,6 +451,7 @@ mod tests {
                 .map(|(i, inputs)| PlannedStep {
                     key: format!("{i:064}"),
                     inputs,
+                    controller: None,
                 })
                 .collect(),
         }

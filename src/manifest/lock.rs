@@ -16,6 +16,25 @@ pub struct LockFile {
     /// environment's own image have no entry).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub services: std::collections::BTreeMap<String, LockEntry>,
+    /// The Ansible controller, when a step runs a playbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ansible: Option<ControllerLock>,
+}
+
+/// The pinned Ansible controller. Its `identity` (what it reports of itself: ansible-core,
+/// its collections and Python's `requests`) is what step keys use, so every machine with
+/// the same controller content computes the same hash whatever its local image id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerLock {
+    /// `[provision.ansible] image` as written, or `devenv:debian-ansible` for the
+    /// controller devenv builds from the base.
+    pub reference: String,
+    /// `ansible-core 2.14.18; community.docker 3.4.7; requests 2.28.1; collections sha256:…`.
+    pub identity: String,
+    /// The image used on the machine that wrote the lock (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// One resolved base.

@@ -7,6 +7,7 @@
 mod diag;
 pub mod lock;
 mod parse;
+mod provision;
 mod reference;
 mod runtime;
 mod sections;
@@ -51,6 +52,45 @@ pub struct Manifest {
     pub sync: SyncConfig,
     /// `[services.NAME]`, keyed by name.
     pub services: BTreeMap<String, Service>,
+    /// `[provision]`: the tools steps run with (the Ansible controller).
+    #[serde(skip_serializing_if = "Provision::is_empty")]
+    pub provision: Provision,
+}
+
+/// `[provision]`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Provision {
+    /// `[provision.ansible]`; devenv provides a controller when it is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ansible: Option<AnsibleController>,
+}
+
+impl Provision {
+    fn is_empty(&self) -> bool {
+        self.ansible.is_none()
+    }
+}
+
+/// `[provision.ansible]`: the image the playbooks run from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct AnsibleController {
+    /// An image with `ansible-playbook`, the `community.docker` collection and Python's
+    /// `requests`; `None`: devenv builds one from the base with Debian's packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// A step's `ansible`: a playbook run against the step's container from a controller.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AnsibleStep {
+    /// Relative to the project root.
+    pub playbook: String,
+    /// Extra variables (`-e`), scalars.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// `--tags`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -104,7 +144,12 @@ pub enum PullPolicy {
 pub struct Step {
     /// Display name; defaults to `step N`.
     pub name: String,
+    /// The shell command; empty for an `ansible` step.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub run: String,
+    /// A playbook instead of `run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ansible: Option<AnsibleStep>,
     /// Glob patterns relative to the project root, as written.
     pub inputs: Vec<String>,
     pub env: BTreeMap<String, String>,

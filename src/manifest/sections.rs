@@ -29,9 +29,10 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "watch",
     "sync",
     "services",
+    "provision",
 ];
 const BASE_KEYS: &[&str] = &["image", "rootfs", "pull"];
-const STEP_KEYS: &[&str] = &["name", "run", "inputs", "env", "secrets", "user"];
+const STEP_KEYS: &[&str] = &["name", "run", "ansible", "inputs", "env", "secrets", "user"];
 const SHELL_KEYS: &[&str] = &["command", "user", "workdir"];
 const HOOKS_KEYS: &[&str] = &["on_create", "on_start"];
 const CACHE_KEYS: &[&str] = &["registry"];
@@ -47,6 +48,7 @@ const HOMES: &[(&str, &[&str])] = &[
     ("[[watch]]", super::runtime::WATCH_KEYS),
     ("[sync]", super::runtime::SYNC_KEYS),
     ("[services.NAME]", super::services::SERVICE_KEYS),
+    ("[provision.ansible]", super::provision::CONTROLLER_KEYS),
 ];
 
 const BASE_EXAMPLE: &str = "a minimal manifest is:\n  [base]\n  image = \"debian:bookworm-slim\"";
@@ -77,6 +79,7 @@ pub(super) fn manifest(cx: &mut Cx<'_>, top: &Table<'_, '_>, path: &Path) -> Man
         watch: super::runtime::watch(cx, top),
         sync: super::runtime::sync(cx, top),
         services: super::services::services(cx, top),
+        provision: super::provision::provision(cx, top),
     }
 }
 
@@ -285,14 +288,32 @@ fn step_name(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> (Range<usize>, Str
 
 fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
     t.check_keys(cx, STEP_KEYS);
-    let run = t.require(
-        cx,
-        "run",
-        "add the command to run, e.g. `run = \"make deps\"`",
-    );
-    let run = run
-        .and_then(|v| as_str(cx, "run", v))
-        .and_then(|s| non_blank(cx, "run", s));
+    let ansible = t
+        .get("ansible")
+        .map(|v| (v, super::provision::step_ansible(cx, v, n)));
+    if let (Some((v, _)), Some(run)) = (&ansible, t.get("run")) {
+        let second = if run.span().start > v.span().start { run } else { v };
+        cx.push(
+            Diagnostic::new(second.span(), "[[step]] has both `run` and `ansible`")
+                .with_hint("a step runs a command or a playbook: split it into two steps"),
+        );
+        return None;
+    }
+    let (run, ansible) = match ansible {
+        Some((_, a)) => (String::new(), Some(a?)),
+        None => {
+            let run = t.require(
+                cx,
+                "run",
+                "add the command to run, e.g. `run = \"make deps\"`, or a playbook: \
+                 `ansible = \"provision/site.yml\"`",
+            );
+            let run = run
+                .and_then(|v| as_str(cx, "run", v))
+                .and_then(|s| non_blank(cx, "run", s));
+            (run?.value.to_owned(), None)
+        }
+    };
     let inputs = t.strings(cx, "inputs").unwrap_or_default();
     let inputs: Vec<String> = inputs.iter().filter_map(|s| glob_path(cx, s)).collect();
     let env_name = format!("the env of [[step]] #{n}");
@@ -307,7 +328,8 @@ fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
         .to_owned();
     Some(Step {
         name: String::new(),
-        run: run?.value.to_owned(),
+        run,
+        ansible,
         inputs,
         env,
         secrets,
