@@ -41,6 +41,7 @@ fn output_path(ctx: &Ctx, args: &ExportArgs, default: PathBuf) -> Result<PathBuf
 
 async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
+    dockerfile::check_steps(&project.manifest)?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);

@@ -65,6 +65,21 @@ pub enum StagedKind {
     Rootfs,
 }
 
+/// Steps a Dockerfile cannot express, refused before anything is planned: an `ansible`
+/// step runs its playbook from a controller container.
+pub fn check_steps(manifest: &Manifest) -> Result<(), InteropError> {
+    match manifest.steps.iter().find(|s| s.ansible.is_some()) {
+        Some(step) => Err(InteropError::Inexpressible {
+            format: "a Dockerfile",
+            what: format!("step `{}`", step.name),
+            why: "it runs an Ansible playbook from a controller container, which a Dockerfile \
+                  `RUN` cannot do without Ansible in the image"
+                .into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Render the Dockerfile for `manifest` with its locked base and planned inputs.
 /// `base_user` is the base image's configured `User` ("" for none).
 pub fn render(
@@ -75,15 +90,7 @@ pub fn render(
 ) -> Result<Export, InteropError> {
     let workdir = &manifest.shell.workdir;
     check_word("shell.workdir", workdir)?;
-    if let Some(step) = manifest.steps.iter().find(|s| s.ansible.is_some()) {
-        return Err(InteropError::Inexpressible {
-            format: "a Dockerfile",
-            what: format!("step `{}`", step.name),
-            why: "it runs an Ansible playbook from a controller container, which a Dockerfile \
-                  `RUN` cannot do without Ansible in the image"
-                .into(),
-        });
-    }
+    check_steps(manifest)?;
     let mut out = Vec::new();
     let mut files = Vec::new();
     out.push(MARKER.to_owned());

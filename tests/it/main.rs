@@ -1,6 +1,7 @@
 //! One integration-test binary: every test drives the real `devenv` binary, most against
 //! the real Docker engine.
 
+mod ansible;
 mod build;
 mod cache;
 mod cli;
