@@ -132,21 +132,24 @@ fn a_playbook_with_a_role_builds_a_cached_step_keyed_on_everything_it_reads() {
                    test -e $p && echo \"leftover $p\"; done; true";
     let out = t.run(&["run", "--", "sh", "-c", check]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let sha1 = "e0c4c0f3e62e1fdf88c7bad3b0aa1e7bc4f7f5cd";
-    let _ = sha1;
     let got = stdout(&out);
     let lines: Vec<&str> = got.lines().collect();
     assert_eq!(lines[0], "hello from platform team", "{got}");
     assert_eq!(lines[1], "yes", "{got}");
     assert_eq!(lines[2], "/usr/bin/jq", "{got}");
     assert_eq!(lines[3], "user", "{got}");
-    assert_eq!(lines[4].len(), 40, "{got}");
+    // sha1 of "s3cret-pw": the value reached the play, through its environment.
+    assert_eq!(lines[4], "5c714424cd3da1ffd8ddb2cc1deeb9b6137956a4", "{got}");
     assert!(!got.contains("leftover"), "{got}");
     // The secret is in no layer's history or config.
     let image = format!("devenv/{}:{}", t.name, hash(&t));
     let history = docker(&["history", "--no-trunc", &image]);
     let inspect = docker(&["inspect", &image]);
     assert!(!history.contains("s3cret-pw") && !inspect.contains("s3cret-pw"));
+
+    // verify knows the step: its key, layer and record hold.
+    let out = t.run(&["verify"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
 
     // Cached on the second build.
     let first = hash(&t);
@@ -274,4 +277,52 @@ fn export_dockerfile_refuses_an_ansible_step_by_name() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn the_controller_reaches_only_its_step_container() {
+    let t = TestContext::new();
+    debian(
+        &t,
+        &format!("{PYTHON_STEP}\n[[step]]\nname = \"probe\"\nansible = \"play/site.yml\"\n"),
+    );
+    // From the controller itself (delegate_to: localhost): the engine's own socket is not
+    // there, and the mediated one refuses listing containers and creating one.
+    t.write(
+        "play/site.yml",
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: the target answers
+      ansible.builtin.command: "true"
+    - name: no engine socket in the controller
+      ansible.builtin.stat:
+        path: /var/run/docker.sock
+      delegate_to: localhost
+      register: engine_socket
+    - name: listing containers is refused
+      ansible.builtin.uri:
+        url: http://engine/v1.41/containers/json
+        unix_socket: /run/devenv/engine.sock
+        status_code: 403
+      delegate_to: localhost
+    - name: creating a container is refused
+      ansible.builtin.uri:
+        url: http://engine/v1.41/containers/create
+        method: POST
+        body_format: json
+        body: {"Image": "busybox"}
+        unix_socket: /run/devenv/engine.sock
+        status_code: 403
+      delegate_to: localhost
+    - name: report
+      ansible.builtin.copy:
+        dest: /etc/probe
+        content: "engine socket in the controller: {{ engine_socket.stat.exists }}\n"
+"#,
+    );
+    let out = t.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let probe = t.ok(&["run", "--", "cat", "/etc/probe"]);
+    assert_eq!(probe, "engine socket in the controller: False\n");
 }
