@@ -58,10 +58,7 @@ struct Rules {
 
 /// Serve a socket in a new private directory under the system's temp directory that
 /// mediates `engine_socket` (a unix socket path) for `container` (its id and name).
-pub fn serve(
-    engine_socket: &Path,
-    container: &[String],
-) -> std::io::Result<MediatedSocket> {
+pub fn serve(engine_socket: &Path, container: &[String]) -> std::io::Result<MediatedSocket> {
     use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!(
         "devenv-mediate-{}-{}",
@@ -106,7 +103,11 @@ enum Verdict {
     Refuse,
 }
 
-async fn handle(mut client: UnixStream, engine_socket: &Path, rules: &Rules) -> std::io::Result<()> {
+async fn handle(
+    mut client: UnixStream,
+    engine_socket: &Path,
+    rules: &Rules,
+) -> std::io::Result<()> {
     let (head, rest) = read_head(&mut client).await?;
     let Some((method, path)) = request_line(&head) else {
         return refuse(&mut client, "a request devenv cannot read").await;
@@ -150,7 +151,11 @@ async fn exec_create(
         body.extend_from_slice(&buf[..n]);
     }
     let config: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    if config.get("Privileged").and_then(serde_json::Value::as_bool) == Some(true) {
+    if config
+        .get("Privileged")
+        .and_then(serde_json::Value::as_bool)
+        == Some(true)
+    {
         return refuse(&mut client, "a privileged exec").await;
     }
     engine.write_all(head.as_bytes()).await?;
@@ -158,7 +163,11 @@ async fn exec_create(
     let mut answer = Vec::new();
     engine.read_to_end(&mut answer).await?;
     if let Some(id) = exec_id(&answer) {
-        rules.execs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id);
+        rules
+            .execs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id);
     }
     client.write_all(&answer).await?;
     client.shutdown().await
@@ -188,7 +197,9 @@ async fn read_head(client: &mut (impl AsyncRead + Unpin)) -> std::io::Result<(St
         }
         let n = client.read(&mut chunk).await?;
         if n == 0 {
-            return Err(std::io::Error::other("connection closed before the request"));
+            return Err(std::io::Error::other(
+                "connection closed before the request",
+            ));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -231,7 +242,12 @@ fn with_close(head: &str) -> String {
 fn judge(method: &str, path: &str, rules: &Rules) -> Verdict {
     let path = strip_version(path);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let ours = |c: &str| rules.container.iter().any(|n| n == c || n.trim_start_matches('/') == c);
+    let ours = |c: &str| {
+        rules
+            .container
+            .iter()
+            .any(|n| n == c || n.trim_start_matches('/') == c)
+    };
     let exec_ours = |e: &str| {
         rules
             .execs
@@ -244,7 +260,9 @@ fn judge(method: &str, path: &str, rules: &Rules) -> Verdict {
         ("GET", ["containers", c, "json"]) if ours(c) => Verdict::Pass,
         ("GET" | "HEAD" | "PUT", ["containers", c, "archive"]) if ours(c) => Verdict::Pass,
         ("POST", ["containers", c, "exec"]) if ours(c) => Verdict::ExecCreate,
-        ("POST", ["exec", e, "start" | "resize"]) | ("GET", ["exec", e, "json"]) if exec_ours(e) => {
+        ("POST", ["exec", e, "start" | "resize"]) | ("GET", ["exec", e, "json"])
+            if exec_ours(e) =>
+        {
             Verdict::Pass
         }
         _ => Verdict::Refuse,
@@ -308,7 +326,10 @@ mod tests {
         for (m, p) in pass {
             assert_eq!(judge(m, p, &r), Verdict::Pass, "{m} {p}");
         }
-        assert_eq!(judge("POST", "/v1.41/containers/abc123/exec", &r), Verdict::ExecCreate);
+        assert_eq!(
+            judge("POST", "/v1.41/containers/abc123/exec", &r),
+            Verdict::ExecCreate
+        );
         let refused = [
             ("GET", "/containers/json"),
             ("POST", "/containers/create"),
@@ -335,9 +356,13 @@ mod tests {
         );
         assert_eq!(header(head, "Content-Length"), Some("2"));
         let closed = with_close(head);
-        assert!(closed.ends_with("Content-Length: 2\r\nConnection: close\r\n\r\n"), "{closed}");
+        assert!(
+            closed.ends_with("Content-Length: 2\r\nConnection: close\r\n\r\n"),
+            "{closed}"
+        );
         assert!(!closed.contains("keep-alive"));
-        let answer = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\r\n{\"Id\":\"ff00\"}\n";
+        let answer =
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\r\n{\"Id\":\"ff00\"}\n";
         assert_eq!(exec_id(answer), Some("ff00".into()));
     }
 }

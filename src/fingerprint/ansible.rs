@@ -84,7 +84,10 @@ fn cfg_paths(root: &Path, dir: &str) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for value in cfg_values(&text, &["roles_path", "collections_path", "collections_paths"]) {
+    for value in cfg_values(
+        &text,
+        &["roles_path", "collections_path", "collections_paths"],
+    ) {
         for entry in value.split(':').map(str::trim).filter(|e| !e.is_empty()) {
             if entry.starts_with('/') || entry.starts_with('~') || entry.contains('$') {
                 continue;
@@ -185,7 +188,11 @@ mod tests {
             "[defaults]\nroles_path = ../shared/roles:~/.ansible/roles:/etc/ansible/roles:../../outside\n",
         )
         .unwrap();
-        let got = patterns(root, &step(&["data/seed.sql"]), &ansible("provision/site.yml"));
+        let got = patterns(
+            root,
+            &step(&["data/seed.sql"]),
+            &ansible("provision/site.yml"),
+        );
         assert_eq!(got, ["provision", "shared/roles", "data/seed.sql"]);
     }
 

@@ -219,7 +219,10 @@ pub fn step_key(prev: &str, step: &Step, inputs: &[InputFile], controller: Optio
         for t in &a.tags {
             h.field("ansible-tag", t.as_bytes());
         }
-        h.field("ansible-controller", controller.unwrap_or_default().as_bytes());
+        h.field(
+            "ansible-controller",
+            controller.unwrap_or_default().as_bytes(),
+        );
     }
     h.finish()
 }

@@ -45,7 +45,7 @@ const REMOTE_TMP: &str = "/tmp/.devenv-ansible";
 const IDENTITY_SH: &str = r#"pb=$(command -v ansible-playbook) || { echo "no ansible-playbook on PATH" >&2; exit 90; }
 py=$(sed -n '1s/^#! *//p' "$pb")
 exec $py -c "$1""#;
-const IDENTITY_PY: &str = r#"
+const IDENTITY_PY: &str = r"
 import json, os
 import ansible.release
 cols = []
@@ -70,7 +70,7 @@ try:
 except ImportError:
     rq = None
 print(json.dumps({'core': ansible.release.__version__, 'collections': sorted(set(cols)), 'requests': rq}))
-"#;
+";
 
 /// Whether any step runs a playbook.
 pub fn needed(manifest: &Manifest) -> bool {
@@ -194,7 +194,12 @@ async fn controller_image(
     base: &mut ResolvedBase,
     reporter: &mut dyn Reporter,
 ) -> Result<String, BuildError> {
-    if let Some(named) = manifest.provision.ansible.as_ref().and_then(|a| a.image.clone()) {
+    if let Some(named) = manifest
+        .provision
+        .ansible
+        .as_ref()
+        .and_then(|a| a.image.clone())
+    {
         if engine.image(&named).await?.is_none() {
             reporter.note(&format!("pulling the Ansible controller {named}"));
             engine
@@ -243,7 +248,11 @@ async fn controller_image(
                 labels,
                 comment: "devenv: Ansible controller".into(),
             };
-            engine.commit(&id, &commit).await.map(|_| ()).map_err(Into::into)
+            engine
+                .commit(&id, &commit)
+                .await
+                .map(|_| ())
+                .map_err(Into::into)
         }
         Ok(code) => Err(BuildError::ControllerUnusable {
             image: format!("{BUILTIN} (from the base)"),
@@ -301,7 +310,9 @@ async fn identity(engine: &Engine, manifest: &Manifest, image: &str) -> Result<S
         .insert(labels::PROJECT.to_owned(), manifest.name.clone());
     let id = engine.create_container(&spec).await?;
     let mut out = Vec::new();
-    let status = engine.run_container(&id, |c| keep_tail(&mut out, &c, 1 << 20)).await;
+    let status = engine
+        .run_container(&id, |c| keep_tail(&mut out, &c, 1 << 20))
+        .await;
     engine.remove_container(&id).await?;
     let unusable = |reason: String| BuildError::ControllerUnusable {
         image: image.to_owned(),
@@ -309,9 +320,16 @@ async fn identity(engine: &Engine, manifest: &Manifest, image: &str) -> Result<S
     };
     let text = String::from_utf8_lossy(&out).into_owned();
     if status? != 0 {
-        return Err(unusable(format!("asking it for its versions failed: {}", text.trim())));
+        return Err(unusable(format!(
+            "asking it for its versions failed: {}",
+            text.trim()
+        )));
     }
-    let line = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(line)
         .map_err(|_| unusable(format!("it answered `{}`", text.trim())))?;
     describe(&v).map_err(unusable)
@@ -320,7 +338,9 @@ async fn identity(engine: &Engine, manifest: &Manifest, image: &str) -> Result<S
 /// `ansible-core 2.14.18; community.docker 3.4.7; requests 2.28.1; collections sha256:…`,
 /// or what the controller lacks.
 fn describe(v: &serde_json::Value) -> Result<String, String> {
-    let core = v["core"].as_str().ok_or("it reports no ansible-core version")?;
+    let core = v["core"]
+        .as_str()
+        .ok_or("it reports no ansible-core version")?;
     let collections: Vec<&str> = v["collections"]
         .as_array()
         .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
@@ -361,10 +381,11 @@ pub(super) async fn run_playbook(
     let engine = run.engine;
     let socket = local_socket(&run.step.name)?;
     has_python(engine, run.target, &run.step.name).await?;
-    let mediated = mediate::serve(&socket, &[run.target.to_owned()]).map_err(|e| BuildError::Io {
-        what: "serving the controller's engine socket".into(),
-        message: e.to_string(),
-    })?;
+    let mediated =
+        mediate::serve(&socket, &[run.target.to_owned()]).map_err(|e| BuildError::Io {
+            what: "serving the controller's engine socket".into(),
+            message: e.to_string(),
+        })?;
     let mut spec = container(run.controller_image, vec!["/bin/sh".into()]);
     spec.labels
         .insert(labels::PROJECT.to_owned(), run.manifest.name.clone());
@@ -532,7 +553,10 @@ fn devenv_files(run: &Run<'_>) -> Result<Vec<u8>, BuildError> {
         message: e.to_string(),
     };
     let mut tar = tar::Builder::new(Vec::new());
-    for (name, data) in [("inventory.ini", inventory.as_bytes()), ("vars.json", &vars[..])] {
+    for (name, data) in [
+        ("inventory.ini", inventory.as_bytes()),
+        ("vars.json", &vars[..]),
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(0o600);
@@ -547,7 +571,13 @@ fn devenv_files(run: &Run<'_>) -> Result<Vec<u8>, BuildError> {
 pub fn host_name(step: &str) -> String {
     let s: String = step
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() {
         "step".to_owned()
@@ -564,9 +594,9 @@ fn failure(step: &str, status: i64, output: &str) -> BuildError {
         t.render()
     };
     let lines: Vec<&str> = output.lines().collect();
-    let fatal = lines.iter().rposition(|l| {
-        l.starts_with("fatal: [") || l.starts_with("failed: [")
-    });
+    let fatal = lines
+        .iter()
+        .rposition(|l| l.starts_with("fatal: [") || l.starts_with("failed: ["));
     let Some(at) = fatal else {
         return BuildError::AnsibleFailed {
             step: step.to_owned(),
@@ -621,13 +651,21 @@ mod tests {
                    TASK [install redis] ***\n\
                    fatal: [web]: FAILED! => {\"changed\": false, \"msg\": \"No package matching 'redis-nope' is available\"}\n\
                    \nPLAY RECAP ***\nweb : ok=1 failed=1\n";
-        let BuildError::AnsibleFailed { step, task, message, tail } = failure("redis", 2, out)
+        let BuildError::AnsibleFailed {
+            step,
+            task,
+            message,
+            tail,
+        } = failure("redis", 2, out)
         else {
             panic!("not AnsibleFailed");
         };
         assert_eq!(step, "redis");
         assert_eq!(task.as_deref(), Some("install redis"));
-        assert_eq!(message, "on host web: No package matching 'redis-nope' is available");
+        assert_eq!(
+            message,
+            "on host web: No package matching 'redis-nope' is available"
+        );
         assert!(tail.contains("PLAY RECAP"), "{tail}");
     }
 

@@ -299,10 +299,17 @@ fn ansible_changes(
             }
             map_changes(c, "ansible var", &p.vars, &q.vars);
             if p.tags != q.tags {
-                c.push(format!("tags {:?} → {:?}", p.tags.join(","), q.tags.join(",")));
+                c.push(format!(
+                    "tags {:?} → {:?}",
+                    p.tags.join(","),
+                    q.tags.join(",")
+                ));
             }
             if p.controller != q.controller {
-                c.push(format!("Ansible controller {} → {}", p.controller, q.controller));
+                c.push(format!(
+                    "Ansible controller {} → {}",
+                    p.controller, q.controller
+                ));
             }
         }
         (None, Some(q)) => c.push(format!("now runs the playbook {}", q.playbook)),

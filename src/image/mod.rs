@@ -331,7 +331,12 @@ pub async fn ensure_image(
             return Err(BuildError::Interrupted);
         }
         let identity = controller.as_ref().map(|c| c.identity.clone());
-        let plan = fingerprint::plan(manifest, &base.entry.digest, identity.as_deref(), &mut cache)?;
+        let plan = fingerprint::plan(
+            manifest,
+            &base.entry.digest,
+            identity.as_deref(),
+            &mut cache,
+        )?;
         cache.save();
         let built = build_plan(
             engine,

@@ -103,7 +103,12 @@ impl LayerInputs {
                 vars: a
                     .vars
                     .iter()
-                    .map(|(k, v)| (k.clone(), sha256_hex(v.to_string().as_bytes())[..16].to_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            sha256_hex(v.to_string().as_bytes())[..16].to_owned(),
+                        )
+                    })
                     .collect(),
                 tags: a.tags.clone(),
                 controller: planned.controller.clone().unwrap_or_default(),

@@ -169,6 +169,11 @@ mod tests {
                     image: None,
                 },
             )]),
+            ansible: Some(ControllerLock {
+                reference: "devenv:debian-ansible".into(),
+                identity: "ansible-core 2.14.18; community.docker 3.4.7".into(),
+                image: None,
+            }),
         };
         let text = lock.to_text();
         let back: LockFile = toml::from_str(&text).unwrap();

@@ -51,7 +51,12 @@ pub(super) fn step_ansible(cx: &mut Cx<'_>, value: &Value<'_>, n: usize) -> Opti
         cx.push(d);
         return None;
     }
-    let t = as_table(cx, "ansible", value, &format!("the ansible of [[step]] #{n}"))?;
+    let t = as_table(
+        cx,
+        "ansible",
+        value,
+        &format!("the ansible of [[step]] #{n}"),
+    )?;
     t.check_keys(cx, ANSIBLE_KEYS);
     let p = t.require(
         cx,
@@ -112,10 +117,12 @@ fn vars(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> BTreeMap<String, serde_json::Valu
         let v = match value.get_ref() {
             DeValue::String(s) => serde_json::Value::from(s.as_ref()),
             DeValue::Boolean(b) => serde_json::Value::from(*b),
-            DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                Ok(i) => serde_json::Value::from(i),
-                Err(_) => serde_json::Value::from(i.as_str()),
-            },
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(i) => serde_json::Value::from(i),
+                    Err(_) => serde_json::Value::from(i.as_str()),
+                }
+            }
             DeValue::Float(f) => serde_json::Value::from(f.as_str()),
             _ => {
                 let d = wrong_type(cx.src, name, value, "a string, number or boolean")
@@ -129,4 +136,70 @@ fn vars(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> BTreeMap<String, serde_json::Valu
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{parse_str, ManifestError};
+
+    fn parse(root: &Path, body: &str) -> Result<super::super::Manifest, Vec<String>> {
+        let src = format!("[base]\nimage = \"debian:12\"\n{body}");
+        parse_str(&src, &root.join("devenv.toml"), root).map_err(|e| match e {
+            ManifestError::Invalid { diagnostics, .. } => {
+                diagnostics.into_iter().map(|d| d.message).collect()
+            }
+            other => vec![other.to_string()],
+        })
+    }
+
+    #[test]
+    fn ansible_steps_and_the_controller_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("provision")).unwrap();
+        std::fs::write(dir.path().join("provision/site.yml"), "- hosts: all\n").unwrap();
+        let m = parse(
+            dir.path(),
+            "[[step]]\nansible = \"provision/site.yml\"\n\
+             [[step]]\nansible = { playbook = \"provision/site.yml\", vars = { port = 6380, name = \"r\", on = true }, tags = [\"dev\"] }\n\
+             [provision.ansible]\nimage = \"registry.example.com/ansible:9\"\n",
+        )
+        .unwrap();
+        let a = m.steps[1].ansible.as_ref().unwrap();
+        assert_eq!(m.steps[0].ansible.as_ref().unwrap().playbook, "provision/site.yml");
+        assert_eq!(a.vars["port"], serde_json::json!(6380));
+        assert_eq!(a.vars["on"], serde_json::json!(true));
+        assert_eq!(a.tags, ["dev"]);
+        assert!(m.steps[1].run.is_empty());
+        let image = m.provision.ansible.and_then(|c| c.image);
+        assert_eq!(image.as_deref(), Some("registry.example.com/ansible:9"));
+    }
+
+    #[test]
+    fn ansible_step_problems_are_all_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("site.yml"), "").unwrap();
+        let errors = parse(
+            dir.path(),
+            "[[step]]\nrun = \"x\"\nansible = \"site.yml\"\n\
+             [[step]]\nansible = \"missing.yml\"\n\
+             [[step]]\nansible = { playbook = \"site.yml\", vars = { list = [1] }, tags = [\"a,b\"], extra = 1 }\n\
+             [[step]]\nansible = 3\n\
+             [[step]]\nansible = \"../outside.yml\"\n",
+        )
+        .unwrap_err();
+        let expected = [
+            "[[step]] has both `run` and `ansible`",
+            "playbook `missing.yml` does not exist",
+            "unknown key `extra`",
+            "expected a string, number or boolean",
+            "tag `a,b` contains a comma",
+            "expected a string or a table",
+            "outside.yml",
+        ];
+        for e in expected {
+            assert!(errors.iter().any(|m| m.contains(e)), "{e} not in {errors:#?}");
+        }
+    }
 }

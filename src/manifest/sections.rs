@@ -292,27 +292,30 @@ fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
         .get("ansible")
         .map(|v| (v, super::provision::step_ansible(cx, v, n)));
     if let (Some((v, _)), Some(run)) = (&ansible, t.get("run")) {
-        let second = if run.span().start > v.span().start { run } else { v };
+        let second = if run.span().start > v.span().start {
+            run
+        } else {
+            v
+        };
         cx.push(
             Diagnostic::new(second.span(), "[[step]] has both `run` and `ansible`")
                 .with_hint("a step runs a command or a playbook: split it into two steps"),
         );
         return None;
     }
-    let (run, ansible) = match ansible {
-        Some((_, a)) => (String::new(), Some(a?)),
-        None => {
-            let run = t.require(
-                cx,
-                "run",
-                "add the command to run, e.g. `run = \"make deps\"`, or a playbook: \
-                 `ansible = \"provision/site.yml\"`",
-            );
-            let run = run
-                .and_then(|v| as_str(cx, "run", v))
-                .and_then(|s| non_blank(cx, "run", s));
-            (run?.value.to_owned(), None)
-        }
+    // What the step runs; checked last so the other keys' problems are reported too.
+    let what = if let Some((_, a)) = ansible {
+        a.map(|a| (String::new(), Some(a)))
+    } else {
+        let run = t.require(
+            cx,
+            "run",
+            "add the command to run, e.g. `run = \"make deps\"`, or a playbook: \
+             `ansible = \"provision/site.yml\"`",
+        );
+        run.and_then(|v| as_str(cx, "run", v))
+            .and_then(|s| non_blank(cx, "run", s))
+            .map(|s| (s.value.to_owned(), None))
     };
     let inputs = t.strings(cx, "inputs").unwrap_or_default();
     let inputs: Vec<String> = inputs.iter().filter_map(|s| glob_path(cx, s)).collect();
@@ -326,6 +329,7 @@ fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
         .non_empty(cx, "user")
         .map_or("root", |s| s.value)
         .to_owned();
+    let (run, ansible) = what?;
     Some(Step {
         name: String::new(),
         run,

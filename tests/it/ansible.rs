@@ -85,11 +85,11 @@ fn site_project(t: &TestContext) {
         ),
     );
     t.write("provision/site.yml", SITE);
-    t.write("provision/ansible.cfg", "[defaults]\nroles_path = ../roles\n");
     t.write(
-        "provision/vars/main.yml",
-        "package: jq\napp_user: deploy\n",
+        "provision/ansible.cfg",
+        "[defaults]\nroles_path = ../roles\n",
     );
+    t.write("provision/vars/main.yml", "package: jq\napp_user: deploy\n");
     write_role(t, "roles");
     t.write("src/main.c", "int main(void) { return 0; }\n");
 }
@@ -120,7 +120,10 @@ fn a_playbook_with_a_role_builds_a_cached_step_keyed_on_everything_it_reads() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("TASK [motd : write the motd]"), "{err}");
-    assert!(err.contains("RUNNING HANDLER [motd : motd written]"), "{err}");
+    assert!(
+        err.contains("RUNNING HANDLER [motd : motd written]"),
+        "{err}"
+    );
     let lock = std::fs::read_to_string(t.root().join("devenv.lock")).unwrap();
     assert!(lock.contains("[ansible]"), "{lock}");
     assert!(lock.contains("identity = \"ansible-core "), "{lock}");
@@ -139,7 +142,10 @@ fn a_playbook_with_a_role_builds_a_cached_step_keyed_on_everything_it_reads() {
     assert_eq!(lines[2], "/usr/bin/jq", "{got}");
     assert_eq!(lines[3], "user", "{got}");
     // sha1 of "s3cret-pw": the value reached the play, through its environment.
-    assert_eq!(lines[4], "5c714424cd3da1ffd8ddb2cc1deeb9b6137956a4", "{got}");
+    assert_eq!(
+        lines[4], "5c714424cd3da1ffd8ddb2cc1deeb9b6137956a4",
+        "{got}"
+    );
     assert!(!got.contains("leftover"), "{got}");
     // The secret is in no layer's history or config.
     let image = format!("devenv/{}:{}", t.name, hash(&t));
@@ -155,19 +161,36 @@ fn a_playbook_with_a_role_builds_a_cached_step_keyed_on_everything_it_reads() {
     let first = hash(&t);
     let out = build(&t);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("step 2/2 site: cached"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("step 2/2 site: cached"),
+        "{}",
+        stderr(&out)
+    );
 
     // An edit elsewhere in the project does not change the key.
     edit(&t, "src/main.c", "return 0", "return 1");
-    assert_eq!(hash(&t), first, "an edit outside the playbook's files changed the key");
+    assert_eq!(
+        hash(&t),
+        first,
+        "an edit outside the playbook's files changed the key"
+    );
 
     // An edited template rebuilds the step, and the image has the new content.
-    edit(&t, "roles/motd/templates/motd.j2", "{{ greeting }}", "{{ greeting }}!");
+    edit(
+        &t,
+        "roles/motd/templates/motd.j2",
+        "{{ greeting }}",
+        "{{ greeting }}!",
+    );
     let after_template = hash(&t);
     assert_ne!(after_template, first, "a template edit left the key");
     let out = build(&t);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("step 2/2 site: running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("step 2/2 site: running"),
+        "{}",
+        stderr(&out)
+    );
     let motd = t.ok(&["run", "--", "cat", "/etc/motd-devenv"]);
     assert_eq!(motd, "hello! from platform team\n");
 
@@ -175,8 +198,16 @@ fn a_playbook_with_a_role_builds_a_cached_step_keyed_on_everything_it_reads() {
     let mut seen = vec![first, after_template];
     let edits = [
         ("roles/motd/defaults/main.yml", "platform team", "ops team"),
-        ("provision/vars/main.yml", "app_user: deploy", "app_user: deployer"),
-        ("provision/ansible.cfg", "[defaults]", "[defaults]\nforks = 2"),
+        (
+            "provision/vars/main.yml",
+            "app_user: deploy",
+            "app_user: deployer",
+        ),
+        (
+            "provision/ansible.cfg",
+            "[defaults]",
+            "[defaults]\nforks = 2",
+        ),
         ("devenv.toml", "greeting = \"hello\"", "greeting = \"hi\""),
     ];
     for (rel, from, to) in edits {
@@ -325,4 +356,52 @@ fn the_controller_reaches_only_its_step_container() {
     assert!(out.status.success(), "{}", stderr(&out));
     let probe = t.ok(&["run", "--", "cat", "/etc/probe"]);
     assert_eq!(probe, "engine socket in the controller: False\n");
+}
+
+/// The Puppet step of docs/provisioning.md, as written there: masterless `puppet apply`
+/// of a module of our own, Puppet installed and removed within the step.
+#[test]
+fn a_puppet_manifest_runs_as_an_ordinary_step_with_its_modules_as_inputs() {
+    let t = TestContext::new();
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/provisioning.md"))
+            .unwrap();
+    let start = docs
+        .find("[[step]]\nname = \"puppet\"")
+        .expect("the Puppet step in the docs");
+    let end = start + docs[start..].find("```").unwrap();
+    debian(&t, &docs[start..end]);
+    t.write(
+        "puppet/manifests/site.pp",
+        "include greeting\nuser { 'deploy': ensure => present, shell => '/bin/sh' }\n",
+    );
+    t.write(
+        "puppet/modules/greeting/manifests/init.pp",
+        "class greeting (String $who = 'platform team') {\n  file { '/etc/greeting':\n    content => epp('greeting/greeting.epp', { 'who' => $who }),\n  }\n}\n",
+    );
+    t.write(
+        "puppet/modules/greeting/templates/greeting.epp",
+        "<%- | String $who | -%>\nhello from <%= $who %>\n",
+    );
+    t.write("src/app.py", "print('app')\n");
+    let out = t.run(&["build"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = t.ok(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/greeting; id -u deploy >/dev/null && echo user; command -v puppet || echo no puppet",
+    ]);
+    assert_eq!(got, "hello from platform team\nuser\nno puppet\n");
+    let before = hash(&t);
+    edit(&t, "src/app.py", "app", "app2");
+    assert_eq!(hash(&t), before);
+    edit(
+        &t,
+        "puppet/modules/greeting/templates/greeting.epp",
+        "hello",
+        "hi",
+    );
+    assert_ne!(hash(&t), before);
 }
