@@ -47,7 +47,11 @@ impl Classifier {
         let steps = manifest
             .steps
             .iter()
-            .map(|s| globs(&s.inputs))
+            .map(|s| match &s.ansible {
+                // A playbook's key covers more than `inputs`: what it can read.
+                Some(a) => globs(&crate::fingerprint::ansible::patterns(&manifest.root, s, a)),
+                None => globs(&s.inputs),
+            })
             .collect::<Result<_, _>>()?;
         let rules = manifest
             .watch
@@ -206,6 +210,34 @@ mod tests {
             got.unmatched,
             ["scripts/sub/a.sh", "src/gen.rs", "README.md"]
         );
+    }
+
+    #[test]
+    fn a_playbook_step_watches_what_its_key_covers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::write(root.join("base.tar"), b"").unwrap();
+        std::fs::create_dir_all(root.join("provision/roles")).unwrap();
+        std::fs::write(root.join("provision/site.yml"), "").unwrap();
+        let src = "name = \"t\"\n[base]\nrootfs = \"base.tar\"\n\
+                   [[step]]\nansible = \"provision/site.yml\"\ninputs = [\"data/seed.yml\"]\n";
+        let m = parse_str(src, &root.join("devenv.toml"), root).unwrap();
+        let got = Classifier::new(&m).unwrap().classify(&[
+            change("provision/roles/r/templates/t.j2", false),
+            change("data/seed.yml", false),
+            change("src/main.c", false),
+        ]);
+        assert_eq!(
+            got.steps,
+            BTreeMap::from([(
+                0,
+                vec![
+                    "provision/roles/r/templates/t.j2".to_owned(),
+                    "data/seed.yml".to_owned()
+                ]
+            )])
+        );
+        assert_eq!(got.unmatched, ["src/main.c"]);
     }
 
     #[test]
