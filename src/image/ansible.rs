@@ -33,6 +33,9 @@ const INSTALL: &str = "set -e; export DEBIAN_FRONTEND=noninteractive; \
     apt-get update -qq; \
     apt-get install -y -qq --no-install-recommends ansible python3-requests >/dev/null; \
     rm -rf /var/lib/apt/lists/*";
+/// On a controller devenv built: its identity, asked when it was built (saves starting a
+/// container to ask again at every build).
+const IDENTITY_LABEL: &str = "dev.devenv.ansible-identity";
 /// Where the mediated socket's directory is mounted in the controller.
 const SOCKET_DIR: &str = "/run/devenv";
 /// Where the inventory and vars go in the controller.
@@ -212,7 +215,7 @@ async fn controller_image(
         }
         return Ok(named);
     }
-    let mut h = Hasher::new("devenv-ansible-controller-v1");
+    let mut h = Hasher::new("devenv-ansible-controller-v2");
     h.field("base", base.entry.digest.as_bytes());
     h.field("install", INSTALL.as_bytes());
     let tag = format!("{CONTROLLER_REPO}:{}", h.finish());
@@ -228,18 +231,31 @@ async fn controller_image(
         "building the Ansible controller (Debian's ansible and python3-requests on the base), \
          once per base: {tag}"
     ));
-    let mut spec = container(&from, vec!["/bin/sh".into(), "-c".into(), INSTALL.into()]);
+    // Installed, then asked for its identity, which the image keeps as a label.
+    let script = format!("{INSTALL}\n{IDENTITY_SH}");
+    let cmd = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        script,
+        "sh".into(),
+        IDENTITY_PY.into(),
+    ];
+    let mut spec = container(&from, cmd);
     spec.network = None;
     let id = engine.create_container(&spec).await?;
     let mut out = Vec::new();
     let status = engine
-        .run_container(&id, |c| keep_tail(&mut out, &c, 4096))
+        .run_container(&id, |c| keep_tail(&mut out, &c, 1 << 20))
         .await;
+    let text = String::from_utf8_lossy(&out).into_owned();
     let result = match status {
         Ok(0) => {
             let (repo, t) = tag.split_once(':').unwrap_or((&tag, "latest"));
             let mut labels = controller_labels();
             labels.insert(labels::KEY.to_owned(), t.to_owned());
+            if let Ok(identity) = parse_identity(&text) {
+                labels.insert(IDENTITY_LABEL.to_owned(), identity);
+            }
             let commit = crate::engine::CommitSpec {
                 repo: repo.to_owned(),
                 tag: t.to_owned(),
@@ -259,7 +275,7 @@ async fn controller_image(
             reason: format!(
                 "installing Debian's ansible and python3-requests on the base failed ({code}): \
                  {}",
-                String::from_utf8_lossy(&out).trim()
+                tail_of(&text, 2000)
             ),
         }),
         Err(e) => Err(e.into()),
@@ -296,8 +312,33 @@ fn keep_tail(out: &mut Vec<u8>, chunk: &ExecOutput, max: usize) {
     }
 }
 
-/// What the controller image reports of itself, as the lock and the keys carry it.
+fn tail_of(text: &str, chars: usize) -> &str {
+    let text = text.trim();
+    let start = text.char_indices().rev().nth(chars).map_or(0, |(i, _)| i);
+    &text[start..]
+}
+
+/// The identity from the output of [`IDENTITY_PY`] (its last JSON line).
+fn parse_identity(text: &str) -> Result<String, String> {
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default();
+    let v: serde_json::Value =
+        serde_json::from_str(line).map_err(|_| format!("it answered `{}`", tail_of(text, 2000)))?;
+    describe(&v)
+}
+
+/// What the controller image reports of itself, as the lock and the keys carry it; for a
+/// controller devenv built, what it reported then (its label).
 async fn identity(engine: &Engine, manifest: &Manifest, image: &str) -> Result<String, BuildError> {
+    if image.starts_with(CONTROLLER_REPO) {
+        let info = engine.image(image).await?;
+        if let Some(id) = info.and_then(|i| i.labels.get(IDENTITY_LABEL).cloned()) {
+            return Ok(id);
+        }
+    }
     let cmd = vec![
         "/bin/sh".into(),
         "-c".into(),
@@ -322,17 +363,10 @@ async fn identity(engine: &Engine, manifest: &Manifest, image: &str) -> Result<S
     if status? != 0 {
         return Err(unusable(format!(
             "asking it for its versions failed: {}",
-            text.trim()
+            tail_of(&text, 2000)
         )));
     }
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(line)
-        .map_err(|_| unusable(format!("it answered `{}`", text.trim())))?;
-    describe(&v).map_err(unusable)
+    parse_identity(&text).map_err(unusable)
 }
 
 /// `ansible-core 2.14.18; community.docker 3.4.7; requests 2.28.1; collections sha256:…`,
@@ -684,5 +718,12 @@ mod tests {
         let missing = serde_json::json!({"core": "2.14.18", "collections": [], "requests": null});
         assert!(describe(&missing).unwrap_err().contains("community.docker"));
         assert_eq!(host_name("my step/1"), "my_step_1");
+        let noisy = "debconf: delaying package configuration\n{\"core\": \"2.14.18\", \"collections\": [\"community.docker 3.4.7\"], \"requests\": \"2.28.1\"}\n";
+        assert!(parse_identity(noisy)
+            .unwrap()
+            .starts_with("ansible-core 2.14.18;"));
+        assert!(parse_identity("E: Unable to locate package")
+            .unwrap_err()
+            .contains("answered"));
     }
 }

@@ -167,7 +167,10 @@ mod tests {
         )
         .unwrap();
         let a = m.steps[1].ansible.as_ref().unwrap();
-        assert_eq!(m.steps[0].ansible.as_ref().unwrap().playbook, "provision/site.yml");
+        assert_eq!(
+            m.steps[0].ansible.as_ref().unwrap().playbook,
+            "provision/site.yml"
+        );
         assert_eq!(a.vars["port"], serde_json::json!(6380));
         assert_eq!(a.vars["on"], serde_json::json!(true));
         assert_eq!(a.tags, ["dev"]);
@@ -199,7 +202,10 @@ mod tests {
             "outside.yml",
         ];
         for e in expected {
-            assert!(errors.iter().any(|m| m.contains(e)), "{e} not in {errors:#?}");
+            assert!(
+                errors.iter().any(|m| m.contains(e)),
+                "{e} not in {errors:#?}"
+            );
         }
     }
 }
