@@ -256,6 +256,10 @@ async fn controller_image(
             if let Ok(identity) = parse_identity(&text) {
                 labels.insert(IDENTITY_LABEL.to_owned(), identity);
             }
+            // Shared by every project on this base: not the one whose base it came from.
+            for project in [labels::PROJECT, labels::PROJECT_ID] {
+                labels.insert(project.to_owned(), String::new());
+            }
             let commit = crate::engine::CommitSpec {
                 repo: repo.to_owned(),
                 tag: t.to_owned(),
