@@ -435,6 +435,12 @@ pub(super) async fn run_playbook(
         read_only: false,
     });
     let id = engine.create_container(&spec).await?;
+    // Removed below; when the build is interrupted while the play runs (this future is
+    // dropped), removed by the guard instead.
+    let mut guard = RemoveOnDrop {
+        engine: engine.clone(),
+        id: Some(id.clone()),
+    };
     let lease = engine.attach_stdin(&id).await;
     let result = match lease {
         Ok(_) => in_controller(&run, &id, on_output).await,
@@ -447,6 +453,7 @@ pub(super) async fn run_playbook(
         ..ExecSpec::default()
     };
     let _hold = crate::cancel::Hold::new();
+    guard.id = None;
     let removed = engine.remove_container(&id).await;
     drop(mediated);
     let cleaned = engine.exec_collect(run.target, &cleanup).await;
@@ -454,6 +461,26 @@ pub(super) async fn run_playbook(
     removed?;
     cleaned?;
     Ok(())
+}
+
+/// Removes a controller container whose run was abandoned (Ctrl-C) in the background,
+/// holding the backstop until it is gone.
+struct RemoveOnDrop {
+    engine: Engine,
+    id: Option<String>,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let engine = self.engine.clone();
+            let hold = crate::cancel::Hold::new();
+            tokio::spawn(async move {
+                let _ = engine.remove_container(&id).await;
+                drop(hold);
+            });
+        }
+    }
 }
 
 /// The engine's socket on this machine: the controller can be given a mediated one only
