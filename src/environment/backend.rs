@@ -142,6 +142,12 @@ impl Backend {
                     // after a crash.
                     stack::wait_listed(engine, manifest, &members).await?;
                 }
+                if counts == Counts::Manifest {
+                    // The manifest's counts run: a `devenv scale` count is spent.
+                    for name in manifest.services.keys() {
+                        stack::replicas::forget_scale(&paths.dir, name);
+                    }
+                }
                 Ok(Some(members.service_containers()))
             }
         }
