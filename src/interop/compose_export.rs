@@ -88,6 +88,7 @@ pub fn render(m: &Manifest, target: &Target) -> String {
             let _ = writeln!(out, "      start_period: {}s", s.ready_timeout);
         }
         let _ = writeln!(out, "    restart: {}", value(s.restart.as_str()));
+        limits(&mut out, s);
         depends(&mut out, m, &s.depends_on);
         let _ = writeln!(
             out,
@@ -109,6 +110,21 @@ pub fn render(m: &Manifest, target: &Target) -> String {
         }
     }
     out
+}
+
+/// `scale` (replicas; docker-compose 1.x names them `<project>_<service>_<n>`, all under
+/// the service's name), `mem_limit` and `cpus`, as Compose 2.4 writes them.
+fn limits(out: &mut String, s: &crate::manifest::Service) {
+    if s.replicas != 1 {
+        let _ = writeln!(out, "    scale: {}", s.replicas);
+    }
+    if let Some(b) = s.memory {
+        let text = crate::manifest::limits::memory_text(b).to_ascii_lowercase();
+        let _ = writeln!(out, "    mem_limit: {}", value(&text));
+    }
+    if let Some(n) = s.nano_cpus {
+        let _ = writeln!(out, "    cpus: {}", crate::manifest::limits::cpus_text(n));
+    }
 }
 
 /// The dev container: the image by hash, idling like devenv's, the project mounted.

@@ -123,3 +123,52 @@ fn exported_stack_file_has_deploy_sections_and_the_compose_schema_accepts_it() {
     assert!(!warnings.contains("deploy.resources"), "{warnings}");
     back.ok(&["validate"]);
 }
+
+/// `export compose` (2.4) carries replicas and limits as `scale`, `mem_limit` and `cpus`,
+/// and `import devcontainer` reads them back.
+#[test]
+fn exported_compose_file_keeps_replicas_and_limits_through_import() {
+    let t = TestContext::new();
+    t.manifest(SERVICES);
+    let tag = format!("devenv-it-svc:{}", t.name);
+    t.import_base(&tag);
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &text.replace("SVC_IMAGE", &tag));
+    t.ok(&["export", "compose"]);
+    let file = t.root().join("docker-compose.yml");
+    let compose = std::fs::read_to_string(&file).unwrap();
+    for line in [
+        "    scale: 3",
+        "    mem_limit: \"256m\"",
+        "    cpus: 0.5",
+        "    scale: 2",
+    ] {
+        assert!(compose.lines().any(|l| l == line), "{line}\n{compose}");
+    }
+    let config = Command::new("docker-compose")
+        .arg("-f")
+        .arg(&file)
+        .arg("config")
+        .output()
+        .expect("docker-compose must be installed");
+    assert!(config.status.success(), "{}\n{compose}", stderr(&config));
+    let back = TestContext::new();
+    std::fs::write(back.root().join("base.tar"), busybox_rootfs(&back.name)).unwrap();
+    std::fs::copy(&file, back.root().join("docker-compose.yml")).unwrap();
+    back.write(
+        ".devcontainer/devcontainer.json",
+        r#"{ "dockerComposeFile": "../docker-compose.yml", "service": "dev" }"#,
+    );
+    let out = back.run(&["import", "devcontainer"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = std::fs::read_to_string(back.root().join("devenv.toml")).unwrap();
+    for line in [
+        "replicas = 3",
+        "memory = \"256m\"",
+        "cpus = 0.5",
+        "replicas = 2",
+    ] {
+        assert!(manifest.contains(line), "{line}\n{manifest}");
+    }
+    back.ok(&["validate"]);
+}

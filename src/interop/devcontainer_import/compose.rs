@@ -481,6 +481,7 @@ fn service(
             "image" | "command" | "environment" | "env_file" | "ports" | "volumes"
             | "depends_on" | "healthcheck" | "restart" | "user" => {}
             "deploy" => deploy(&at(key), v, &mut out, d),
+            "scale" | "mem_limit" | "cpus" => compose_limit(key, &at(key), v, &mut out, d),
             "network_mode" => network_mode(&at(key), v, d),
             _ => other(&at(key), v, d),
         }
@@ -520,6 +521,26 @@ fn deploy(at: &str, v: &Y, out: &mut DraftService, d: &mut Draft) {
             "endpoint_mode" | "restart_policy" => {}
             _ => other(&here, item, d),
         }
+    }
+}
+
+/// Compose 2.x's `scale`, `mem_limit` and `cpus` → `replicas`, `memory`, `cpus`.
+fn compose_limit(key: &str, at: &str, v: &Y, out: &mut DraftService, d: &mut Draft) {
+    use crate::manifest::limits;
+    let text = scalar(v).unwrap_or_default();
+    match key {
+        "scale" => match limits::replica_count(&text) {
+            Ok(n) if n >= 1 => out.replicas = Some(n),
+            _ => d.warn(
+                at,
+                format!("{}: not a replica count from 1 to 1000", describe(v)),
+            ),
+        },
+        "mem_limit" if limits::memory_bytes(&text).is_ok() => {
+            out.memory = Some(text.to_ascii_lowercase());
+        }
+        "cpus" if limits::nano_cpus(&text).is_ok() => out.cpus = Some(text),
+        _ => d.warn(at, format!("{}: not imported", describe(v))),
     }
 }
 
