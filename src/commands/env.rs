@@ -122,9 +122,7 @@ async fn prepare(
     );
     let engine = ctx.engine().await?;
     let environment = Environment::new(&engine, &project);
-    if let Some((c, services)) = environment.warm(counts).await? {
-        let m = &project.manifest;
-        session::sync_if_remote(&engine, m, &c, &services, &project.paths.dir, prescan).await?;
+    if let Some(c) = environment.ready(counts, prescan).await? {
         return Ok((engine, project, c));
     }
     let m = &project.manifest;

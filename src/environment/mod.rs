@@ -117,13 +117,27 @@ impl<'a> Environment<'a> {
         Ok(running)
     }
 
-    /// The warm path: the running, current dev container and the service containers whose
-    /// bind volumes a remote engine syncs, when nothing needs doing (computed without
-    /// building; services only starting are waited for). `None`: `up` has work.
-    pub async fn warm(
+    /// The warm path: the running, current dev container when nothing needs doing
+    /// (computed without building; services only starting are waited for), its workspace
+    /// and the bind volumes of it and its services brought up to date on an engine that
+    /// cannot see this machine's files (`prescan`: a scan started earlier). `None`: `up`
+    /// has work.
+    pub async fn ready(
         &self,
         counts: Counts,
-    ) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
+        prescan: Option<session::Prescan>,
+    ) -> Result<Option<ContainerInfo>> {
+        let Some((c, services)) = self.warm(counts).await? else {
+            return Ok(None);
+        };
+        let (m, dir) = (&self.project.manifest, &self.project.paths.dir);
+        session::sync_if_remote(self.engine, m, &c, &services, dir, prescan).await?;
+        Ok(Some(c))
+    }
+
+    /// [`Environment::ready`]'s check: the dev container and the service containers whose
+    /// bind volumes a remote engine syncs.
+    async fn warm(&self, counts: Counts) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
         let (m, paths) = (&self.project.manifest, &self.project.paths);
         let Some(plan) = image::current_plan(m, paths)? else {
             return Ok(None);
