@@ -886,6 +886,10 @@ pub async fn remove_services(
         workspace::forget(state_dir, &c.id);
         removed.push(format!("container {}", c.name));
     }
+    // A `devenv scale` count was for what ran: the next environment starts from the manifest.
+    for name in members.services.keys().chain(manifest.services.keys()) {
+        replicas::forget_scale(state_dir, name);
+    }
     Ok(removed)
 }
 

@@ -150,6 +150,12 @@ fn replicas_answer_to_one_name_with_their_limits_and_scale_holds_until_up() {
     let out = t.run(&["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(replicas(&t, "web").len(), 1);
+    // `down` ends a `devenv scale` count too: the next environment has the manifest's.
+    t.ok(&["scale", "web=2"]);
+    t.ok(&["down"]);
+    assert!(t.containers().is_empty());
+    t.ok(&["run", "--", "true"]);
+    assert_eq!(replicas(&t, "web").len(), 1);
     t.ok(&["down"]);
     assert!(t.containers().is_empty());
 }
