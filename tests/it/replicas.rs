@@ -60,7 +60,7 @@ fn address(container: &str) -> String {
 const WEB: &str = r#"
 [services.web]
 image = "SVC_IMAGE"
-command = "hostname > /tmp/index.html; exec httpd -f -p 80 -h /tmp"
+command = "hostname; hostname > /tmp/index.html; exec httpd -f -p 80 -h /tmp"
 ready = "wget -q -O /dev/null http://127.0.0.1/"
 replicas = 3
 memory = "64m"
@@ -102,6 +102,17 @@ fn replicas_answer_to_one_name_with_their_limits_and_scale_holds_until_up() {
             "67108864 500000000"
         );
     }
+    // Logs name each replica.
+    let logs = t.ok(&["logs", "web"]);
+    for line in ["web   | web", "web.2 | web-2", "web.3 | web-3"] {
+        assert!(logs.lines().any(|l| l == line), "{line}\n{logs}");
+    }
+    assert!(
+        t.ok(&["status"])
+            .contains("service web: running, ready, 3 of 3 replicas running and ready"),
+        "{}",
+        t.ok(&["status"])
+    );
     let v = status(&t);
     assert_eq!(v["mode"], "containers");
     let web = &v["services"]["web"];
