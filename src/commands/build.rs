@@ -43,8 +43,9 @@ pub async fn build(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
 pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
-    // No engine needed when the lock is current.
-    let plan = if let Some(plan) = builder::current_plan(m, &project.paths)? {
+    // No build work when the lock is current; without an engine, the lock's platform.
+    let platform = ctx.platform(&project, None).await?;
+    let plan = if let Some(plan) = builder::current_plan(m, &project.paths, platform.as_ref())? {
         plan
     } else {
         let engine = ctx.engine().await?;
@@ -93,8 +94,9 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
+    let platform = ctx.platform(&project, Some(&engine)).await?;
     // Keep the current chain: without knowing it, pruning could remove it.
-    let Some(plan) = builder::current_plan(m, &project.paths)? else {
+    let Some(plan) = builder::current_plan(m, &project.paths, platform.as_ref())? else {
         return Err(Error::other(
             format!(
                 "{} is missing or stale, so the current image is unknown: nothing pruned",

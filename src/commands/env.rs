@@ -154,7 +154,7 @@ async fn prepare(
         &crate::engine::endpoint(),
     );
     let engine = ctx.engine().await?;
-    if let Some((c, services)) = warm(&engine, &project).await? {
+    if let Some((c, services)) = warm(ctx, &engine, &project).await? {
         let m = &project.manifest;
         session::sync_if_remote(&engine, m, &c, &services, &project.paths.dir, prescan).await?;
         return Ok((engine, project, c));
@@ -183,11 +183,13 @@ async fn prepare(
 /// The running, current container and its services when nothing needs doing, computed
 /// without building.
 async fn warm(
+    ctx: &Ctx,
     engine: &Engine,
     project: &Project,
 ) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
     let m = &project.manifest;
-    let Some(plan) = image::current_plan(m, &project.paths)? else {
+    let platform = ctx.platform(project, Some(engine)).await?;
+    let Some(plan) = image::current_plan(m, &project.paths, platform.as_ref())? else {
         return Ok(None);
     };
     let hash = plan.hash();

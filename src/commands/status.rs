@@ -38,7 +38,9 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    let hash = image::current_plan(m, &project.paths)?.map(|p| p.hash().to_owned());
+    let platform = ctx.platform(&project, Some(&engine)).await?;
+    let hash =
+        image::current_plan(m, &project.paths, platform.as_ref())?.map(|p| p.hash().to_owned());
     let image = hash.as_deref().map(|h| image::image_name(m, h));
     let image_present = match &hash {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),

@@ -54,7 +54,8 @@ pub async fn verify(ctx: &Ctx, args: &VerifyArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
     let lock_name = base::file_name(&project.paths.lock);
-    let plan = builder::current_plan(m, &project.paths)?;
+    let platform = ctx.platform(&project, None).await?;
+    let plan = builder::current_plan(m, &project.paths, platform.as_ref())?;
     let lock = LockFile::read(&project.paths.lock)?;
     let (Some(plan), Some(lock)) = (plan, lock) else {
         let verdict = format!(
@@ -327,7 +328,8 @@ pub async fn load(ctx: &Ctx, args: &LoadArgs) -> Result<ExitStatus> {
             ctx.printer
                 .info(&format!("wrote {lock_name} from the pack"));
         }
-        match builder::current_plan(&project.manifest, &project.paths) {
+        let platform = ctx.platform(&project, Some(&engine)).await?;
+        match builder::current_plan(&project.manifest, &project.paths, platform.as_ref()) {
             Ok(Some(plan)) if plan.hash() == meta.hash => ctx.printer.info(
                 "this is the environment of this project: `devenv up --locked` needs no build",
             ),

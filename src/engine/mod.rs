@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod images;
 mod inspect;
+mod platform;
 mod registry;
 mod stack;
 mod transport;
@@ -23,6 +24,7 @@ pub use containers::{
 pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
+pub use platform::{RawPlatform, RegistryManifest};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 pub use transport::{Endpoint, TlsFiles};
 

@@ -35,7 +35,7 @@ pub use prune::{prune, PruneScope, Pruned};
 use crate::engine::{labels, Engine, EngineError};
 use crate::fingerprint::{self, FingerprintError, Plan, StatCache};
 use crate::manifest::lock::LockError;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Platform};
 
 /// Repository of layer images.
 pub const LAYER_REPO: &str = "devenv/layer";
@@ -85,6 +85,21 @@ pub enum BuildError {
     },
     #[error("the pinned base {image} is not available: {reason}")]
     PinnedBaseMissing { image: String, reason: String },
+    /// `--locked`, and the lock pins the base for other platforms only.
+    #[error("{file} pins base `{reference}` for {have}, not for {platform}")]
+    LockLacksPlatform {
+        file: String,
+        reference: String,
+        platform: String,
+        have: String,
+    },
+    /// The platform cannot be told without the engine (the lock pins several).
+    #[error("{file} pins base `{reference}` for {have}: which platform is meant?")]
+    PlatformUnknown {
+        file: String,
+        reference: String,
+        have: String,
+    },
     #[error("base image `{reference}` is not available: {reason}")]
     BaseUnavailable { reference: String, reason: String },
     #[error("{source}; {file} still pins {digest}")]
@@ -122,6 +137,14 @@ impl BuildError {
             BuildError::LockOutdated { file, .. } => Some(format!(
                 "run `devenv lock` (or `devenv lock --update`) and commit {file}"
             )),
+            BuildError::LockLacksPlatform { platform, file, .. } => Some(format!(
+                "run `devenv lock --platform {platform}` (without --locked) to add the platform \
+                 and commit {file}, or pass --platform for one it pins"
+            )),
+            BuildError::PlatformUnknown { .. } => Some(
+                "pass --platform (or set DOCKER_DEFAULT_PLATFORM), or make the engine reachable"
+                    .into(),
+            ),
             BuildError::PinnedBaseMissing { .. } => Some(
                 "make the image available (`docker pull`, `docker load`), or move the lock on \
                  purpose with `devenv lock --update`"
@@ -229,14 +252,21 @@ pub fn layer_ref(key: &str) -> String {
     format!("{LAYER_REPO}:{key}")
 }
 
-/// The plan from a current lock, without the engine; `None` when the lock is missing or
-/// stale (resolving it needs the engine: see [`plan`]).
-pub fn current_plan(manifest: &Manifest, paths: &StatePaths) -> Result<Option<Plan>, BuildError> {
+/// The plan from a current lock, without the engine; `None` when the lock is missing, stale,
+/// lacks the platform, or pins several and none was named (resolving it needs the engine:
+/// see [`plan`]). `platform`: the engine's when known; else `[base] platform` / `--platform`,
+/// else the one the lock pins.
+pub fn current_plan(
+    manifest: &Manifest,
+    paths: &StatePaths,
+    platform: Option<&Platform>,
+) -> Result<Option<Plan>, BuildError> {
     let mut cache = paths.stat_cache();
-    let Some(entry) = base::current_entry(manifest, &paths.lock, &mut cache)? else {
+    let Some((entry, platform)) = base::current_entry(manifest, &paths.lock, &mut cache, platform)?
+    else {
         return Ok(None);
     };
-    let plan = fingerprint::plan(manifest, &entry.digest, &mut cache)?;
+    let plan = fingerprint::plan(manifest, &entry.digest, &platform, &mut cache)?;
     cache.save();
     Ok(Some(plan))
 }
@@ -251,7 +281,7 @@ pub async fn plan(
 ) -> Result<(Plan, ResolvedBase), BuildError> {
     let mut cache = paths.stat_cache();
     let base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
-    let plan = fingerprint::plan(manifest, &base.entry.digest, &mut cache)?;
+    let plan = fingerprint::plan(manifest, &base.entry.digest, &base.platform, &mut cache)?;
     cache.save();
     Ok((plan, base))
 }
@@ -276,7 +306,7 @@ pub async fn ensure_image(
         if interrupt.pending() {
             return Err(BuildError::Interrupted);
         }
-        let plan = fingerprint::plan(manifest, &base.entry.digest, &mut cache)?;
+        let plan = fingerprint::plan(manifest, &base.entry.digest, &base.platform, &mut cache)?;
         cache.save();
         let built = build_plan(
             engine,

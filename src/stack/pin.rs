@@ -149,6 +149,7 @@ async fn resolve(
     if let Some(rel) = &service.rootfs {
         let digest = format!("sha256:{}", file_digest(cache, &manifest.root, rel)?);
         return Ok(LockEntry {
+            platforms: std::collections::BTreeMap::new(),
             reference: rel.clone(),
             kind: LockKind::Rootfs,
             digest,
@@ -203,12 +204,14 @@ async fn resolve(
         .map(|(_, d)| d.to_owned());
     Ok(match (r.digest.clone(), repo_digest) {
         (Some(d), _) | (None, Some(d)) => LockEntry {
+            platforms: std::collections::BTreeMap::new(),
             reference: r.raw.clone(),
             kind: LockKind::Registry,
             image: Some(format!("{}@{d}", r.name)),
             digest: d.clone(),
         },
         (None, None) => LockEntry {
+            platforms: std::collections::BTreeMap::new(),
             reference: r.raw.clone(),
             kind: LockKind::Local,
             digest: img.id,
