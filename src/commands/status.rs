@@ -16,6 +16,8 @@ struct Status {
     hash: Option<String>,
     image: Option<String>,
     image_present: bool,
+    /// The platform the environment is built for (`linux/arm64`).
+    platform: Option<String>,
     container: Option<ContainerStatus>,
     /// Keyed by service name; empty without `[services]`.
     services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
@@ -85,6 +87,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         hash,
         image,
         image_present,
+        platform: platform.as_ref().map(ToString::to_string),
         container,
         services,
         workspace,
@@ -107,6 +110,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
             .as_deref()
             .unwrap_or("(base not locked: run `devenv lock`)")
     ));
+    if let Some(platform) = &s.platform {
+        p.data(&format!("platform:  {platform}"));
+    }
     p.data(&format!(
         "image:     {} ({})",
         s.image.as_deref().unwrap_or("-"),

@@ -62,6 +62,8 @@ pub mod labels {
     /// The image id of the layer (or base image) a layer was committed on: binds the chain,
     /// since a layer's labels are part of the config its own id is the digest of.
     pub const PARENT_ID: &str = "dev.devenv.parent-id";
+    /// The platform a layer's chain was built for (`linux/arm64`).
+    pub const PLATFORM: &str = "dev.devenv.platform";
     /// What went into a layer's key (JSON, no secret or env values), for `devenv diff`.
     pub const INPUTS: &str = "dev.devenv.inputs";
     /// How the project reaches an environment container: `bind` or `volume` (synced).

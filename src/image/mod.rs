@@ -15,6 +15,7 @@ mod leftovers;
 pub mod lock;
 pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
 pub mod pack;
+pub mod platform;
 mod pack_archive;
 mod pack_check;
 mod prune;
@@ -301,6 +302,9 @@ pub async fn ensure_image(
     let mut interrupt = interrupt::Interrupt::install()?;
     let mut cache = paths.stat_cache();
     let mut base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
+    platform::warn_if_emulated(engine, &base, reporter).await?;
+    // From here on the manifest names the platform the chain is built for (layer labels).
+    let manifest = &platform::for_build(manifest, &base.platform);
     let mut replans = 0;
     loop {
         if interrupt.pending() {
@@ -343,7 +347,10 @@ async fn build_plan(
     let image = image_name(manifest, &hash);
     let total = manifest.steps.len();
     // Fast path: the final image is there, or the registry cache has it.
-    let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
+    let mut cache = cache::RegistryCache::new(
+        manifest.cache.as_ref().map(|c| c.registry.as_str()),
+        &plan.platform,
+    );
     // A layer retagged by hand is restored from devenv's own, or rebuilt.
     let present = match engine.image_detail(&layer_ref(&hash)).await? {
         Some(top) => verify::ensure_genuine_top(engine, &hash, top, reporter)
@@ -470,6 +477,17 @@ fn layer_labels(manifest: &Manifest, key: &str, parent: &str) -> HashMap<String,
         (labels::PROJECT_ID.to_owned(), project_identity(manifest)),
         // Set on build containers; empty here, or the commit would copy the builder's.
         (labels::OWNER.to_owned(), String::new()),
+        // What the chain was built for: a registry copy is checked against it (an imported
+        // rootfs records the engine's architecture in the image config, whatever it holds).
+        (
+            labels::PLATFORM.to_owned(),
+            manifest
+                .base
+                .platform
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
         (
             labels::VERSION.to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),

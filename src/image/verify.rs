@@ -34,6 +34,9 @@ pub struct LayerInputs {
     /// The locked base digest (config layer only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// The platform the chain was built for (`linux/arm64`; config layer only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
     /// First 16 hex of the sha256 of `run`.
@@ -65,6 +68,7 @@ impl LayerInputs {
     pub fn config(manifest: &Manifest, base_digest: &str) -> LayerInputs {
         LayerInputs {
             base: Some(base_digest.to_owned()),
+            platform: manifest.base.platform.as_ref().map(ToString::to_string),
             workdir: Some(manifest.shell.workdir.clone()),
             env: env_digests(&manifest.env),
             ..LayerInputs::default()
@@ -99,7 +103,11 @@ impl LayerInputs {
 
     /// Every layer's inputs, config layer first.
     pub fn chain(manifest: &Manifest, plan: &Plan, base_digest: &str) -> Vec<LayerInputs> {
-        std::iter::once(LayerInputs::config(manifest, base_digest))
+        let config = LayerInputs {
+            platform: Some(plan.platform.to_string()),
+            ..LayerInputs::config(manifest, base_digest)
+        };
+        std::iter::once(config)
             .chain(
                 plan.steps
                     .iter()
