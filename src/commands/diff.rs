@@ -114,6 +114,12 @@ fn render(d: &Diff) -> String {
         s.push_str("same environment: same hash and image\n");
         return s;
     }
+    if let Some(p) = &d.platform {
+        let _ = writeln!(
+            s,
+            "platform: {p} (two architectures: everything below follows)"
+        );
+    }
     if d.a.hash == d.b.hash {
         s.push_str("same hash, different images (built separately)\n");
     }

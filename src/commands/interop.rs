@@ -153,6 +153,7 @@ async fn export_compose(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
             .await?;
     let target = crate::interop::compose_export::Target {
         image: built.image.clone(),
+        platform: built.platform.to_string(),
         service_images,
         project_dir: ProjectId::new(m).dir,
         health_interval_s: crate::stack::HEALTH_INTERVAL.as_secs(),

@@ -15,9 +15,9 @@ mod leftovers;
 pub mod lock;
 pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
 pub mod pack;
-pub mod platform;
 mod pack_archive;
 mod pack_check;
+pub mod platform;
 mod prune;
 mod step;
 mod tail;
@@ -186,6 +186,8 @@ impl BuildError {
 #[derive(Debug, Clone)]
 pub struct Built {
     pub hash: String,
+    /// The platform it was built for.
+    pub platform: Platform,
     /// `devenv/<project>:<hash>`.
     pub image: String,
     pub steps_run: usize,
@@ -371,6 +373,7 @@ async fn build_plan(
         }
         tag_final(engine, manifest, &hash, reporter).await?;
         return Ok(Built {
+            platform: plan.platform.clone(),
             hash,
             image,
             steps_run: 0,
@@ -412,6 +415,7 @@ async fn build_plan(
     tag_final(engine, manifest, &hash, reporter).await?;
     BuildRecord::new(manifest, plan).save(&paths.dir);
     Ok(Built {
+        platform: plan.platform.clone(),
         hash,
         image,
         steps_run: run,

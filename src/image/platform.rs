@@ -44,7 +44,10 @@ pub fn mismatch(reference: &str, platform: &Platform, native: &Platform) -> Stri
 }
 
 /// The platform an image was built for: devenv's label, else its config's.
-pub async fn image_platform(engine: &Engine, reference: &str) -> Result<Option<Platform>, BuildError> {
+pub async fn image_platform(
+    engine: &Engine,
+    reference: &str,
+) -> Result<Option<Platform>, BuildError> {
     if let Some(img) = engine.image(reference).await? {
         if let Some(p) = img.labels.get(labels::PLATFORM).filter(|p| !p.is_empty()) {
             return Ok(Platform::parse(p).ok());

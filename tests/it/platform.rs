@@ -35,7 +35,9 @@ struct Qemu {
 impl Qemu {
     fn enable() -> Qemu {
         static SERIAL: Mutex<()> = Mutex::new(());
-        let serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let serial = SERIAL
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         assert!(
             Path::new(CONF).exists(),
             "qemu-user-static must be installed for the platform tests (.ci/install-deps)"
@@ -123,7 +125,12 @@ fn rootfs(busybox: &[u8], tag: &str) -> Vec<u8> {
         h.set_mtime(0);
         h
     };
-    for (d, mode) in [("bin", 0o755), ("etc", 0o755), ("tmp", 0o1777), ("root", 0o700)] {
+    for (d, mode) in [
+        ("bin", 0o755),
+        ("etc", 0o755),
+        ("tmp", 0o1777),
+        ("root", 0o700),
+    ] {
         let mut h = header(tar::EntryType::Directory, mode, 0);
         tar.append_data(&mut h, d, std::io::empty()).unwrap();
     }
@@ -159,7 +166,11 @@ fn sha256(bytes: &[u8]) -> String {
 /// for the test's cleanup (an image archive whose config says the architecture: the engine
 /// keeps what the config says).
 fn load_image(t: &TestContext, layer: &[u8], arch: &str, reference: &str) {
-    let (key, value) = t.label().split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).unwrap();
+    let (key, value) = t
+        .label()
+        .split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .unwrap();
     let config = serde_json::json!({
         "architecture": arch,
         "os": "linux",
@@ -201,7 +212,13 @@ fn load_image(t: &TestContext, layer: &[u8], arch: &str, reference: &str) {
     child.stdin.take().unwrap().write_all(&archive).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "docker load: {}", stderr(&out));
-    let recorded = docker(&["image", "inspect", "--format", "{{.Architecture}}", reference]);
+    let recorded = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Architecture}}",
+        reference,
+    ]);
     assert_eq!(recorded.trim(), arch);
 }
 
@@ -224,10 +241,16 @@ fn two_platform_base(t: &TestContext, registry: &Registry) -> String {
             .env("HOME", t.home.path())
             .output()
             .unwrap();
-        assert!(out.status.success(), "docker manifest {args:?}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "docker manifest {args:?}: {}",
+            stderr(&out)
+        );
     };
     manifest(&["create", "--insecure", &index, &amd64, &arm64]);
-    manifest(&["annotate", &index, &arm64, "--os", "linux", "--arch", "arm64"]);
+    manifest(&[
+        "annotate", &index, &arm64, "--os", "linux", "--arch", "arm64",
+    ]);
     manifest(&["push", "--insecure", &index]);
     // As on a machine that never pulled anything of it.
     for r in [&amd64, &arm64] {
@@ -249,7 +272,10 @@ fn locked_platforms(t: &TestContext) -> Vec<(String, String)> {
         .take_while(|l| !l.starts_with('['))
         .filter_map(|l| {
             let (k, v) = l.split_once(" = ")?;
-            Some((k.trim_matches('"').to_owned(), v.trim_matches('"').to_owned()))
+            Some((
+                k.trim_matches('"').to_owned(),
+                v.trim_matches('"').to_owned(),
+            ))
         })
         .collect()
 }
@@ -265,7 +291,10 @@ fn one_index_gives_one_hash_per_platform_and_the_lock_pins_each() {
     let base = two_platform_base(&t, &registry);
     t.write(
         "devenv.toml",
-        &format!("name = \"{}\"\n[base]\nimage = \"{base}\"\n[[step]]\nrun = \"uname -m > /arch\"\n", t.name),
+        &format!(
+            "name = \"{}\"\n[base]\nimage = \"{base}\"\n[[step]]\nrun = \"uname -m > /arch\"\n",
+            t.name
+        ),
     );
     let amd64 = hash(&t, "linux/amd64");
     let pins = locked_platforms(&t);
@@ -292,12 +321,26 @@ fn one_index_gives_one_hash_per_platform_and_the_lock_pins_each() {
     let names: Vec<&str> = pins.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(names, ["linux/amd64", "linux/arm64"], "{}", lock_text(&t));
     assert_ne!(pins[0].1, pins[1].1);
-    let digest_line = |text: &str| text.lines().find(|l| l.starts_with("digest")).unwrap().to_owned();
+    let digest_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("digest"))
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(digest_line(&before), digest_line(&lock_text(&t)));
-    assert!(!pins.iter().any(|(_, d)| digest_line(&before).contains(d.as_str())));
-    let arm64 = t.ok(&["--platform", "linux/arm64", "hash", "--locked"]).trim().to_owned();
+    assert!(!pins
+        .iter()
+        .any(|(_, d)| digest_line(&before).contains(d.as_str())));
+    let arm64 = t
+        .ok(&["--platform", "linux/arm64", "hash", "--locked"])
+        .trim()
+        .to_owned();
     assert_ne!(amd64, arm64);
-    assert_eq!(hash(&t, "linux/amd64"), amd64, "adding a platform moved amd64's hash");
+    assert_eq!(
+        hash(&t, "linux/amd64"),
+        amd64,
+        "adding a platform moved amd64's hash"
+    );
     // The lock pins two platforms: offline, the hash of the one asked for.
     let offline = t
         .cmd(&["--platform", "linux/arm64", "hash"])
@@ -315,7 +358,10 @@ fn docker_default_platform_runs_the_other_architecture_under_emulation() {
     let base = two_platform_base(&t, &registry);
     t.write(
         "devenv.toml",
-        &format!("name = \"{}\"\n[base]\nimage = \"{base}\"\n[[step]]\nrun = \"uname -m > /arch\"\n", t.name),
+        &format!(
+            "name = \"{}\"\n[base]\nimage = \"{base}\"\n[[step]]\nrun = \"uname -m > /arch\"\n",
+            t.name
+        ),
     );
     // The issue's reproduction: this printed x86_64.
     let out = t
@@ -327,7 +373,9 @@ fn docker_default_platform_runs_the_other_architecture_under_emulation() {
     assert!(out.status.success(), "{err}");
     assert_eq!(stdout(&out), "aarch64\n", "{err}");
     assert!(
-        err.contains(&format!("base `{base}` is linux/arm64, the engine runs linux/amd64")),
+        err.contains(&format!(
+            "base `{base}` is linux/arm64, the engine runs linux/amd64"
+        )),
         "no emulation warning: {err}"
     );
     assert_eq!(
@@ -336,8 +384,7 @@ fn docker_default_platform_runs_the_other_architecture_under_emulation() {
     );
     // And the engine's own platform, from the same lock, is another environment.
     assert_eq!(t.ok(&["run", "--", "cat", "/arch"]), "x86_64\n");
-    let status: serde_json::Value =
-        serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
     assert_eq!(status["platform"], "linux/amd64", "{status}");
     let status: serde_json::Value =
         serde_json::from_str(&t.ok(&["--platform", "linux/arm64", "status", "--json"])).unwrap();
@@ -373,7 +420,10 @@ fn a_rootfs_base_is_the_platform_it_declares() {
     let out = t.run(&["build"]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("is linux/arm64, the engine runs linux/amd64"), "{err}");
+    assert!(
+        err.contains("is linux/arm64, the engine runs linux/amd64"),
+        "{err}"
+    );
     assert_eq!(t.ok(&["run", "--", "cat", "/arch"]), "aarch64\n");
     let label = docker(&[
         "image",
@@ -408,7 +458,9 @@ fn the_registry_cache_serves_each_platform_its_own() {
     let arm64 = hash(&t, "linux/arm64");
     // A fresh machine: nothing of the project's local.
     for h in [&amd64, &arm64] {
-        let _ = Command::new("docker").args(["rmi", &format!("devenv/layer:{h}")]).output();
+        let _ = Command::new("docker")
+            .args(["rmi", &format!("devenv/layer:{h}")])
+            .output();
     }
     remove_project_images(&t);
     for (p, arch) in [("linux/arm64", "aarch64"), ("linux/amd64", "x86_64")] {
@@ -417,11 +469,18 @@ fn the_registry_cache_serves_each_platform_its_own() {
         assert!(out.status.success(), "{err}");
         assert!(err.contains("from the registry cache"), "{p}: {err}");
         assert!(!err.contains(": running"), "{p}: a step ran: {err}");
-        assert_eq!(t.ok(&["--platform", p, "run", "--", "cat", "/arch"]), format!("{arch}\n"));
+        assert_eq!(
+            t.ok(&["--platform", p, "run", "--", "cat", "/arch"]),
+            format!("{arch}\n")
+        );
     }
     // A registry written by a wrong machine: amd64's image under arm64's hash is refused.
     t.ok(&["down"]);
-    docker(&["tag", &format!("devenv/layer:{amd64}"), &format!("{cache}:{arm64}")]);
+    docker(&[
+        "tag",
+        &format!("devenv/layer:{amd64}"),
+        &format!("{cache}:{arm64}"),
+    ]);
     docker(&["push", &format!("{cache}:{arm64}")]);
     docker(&["rmi", &format!("{cache}:{arm64}")]);
     remove_project_images(&t);
@@ -442,7 +501,15 @@ fn the_registry_cache_serves_each_platform_its_own() {
 fn remove_project_images(t: &TestContext) {
     let filter = format!("label=dev.devenv.project={}", t.name);
     for _ in 0..3 {
-        for row in docker_lines(&["images", "--filter", &filter, "--filter", "label=dev.devenv.role=layer", "--format", "{{.Repository}}:{{.Tag}}"]) {
+        for row in docker_lines(&[
+            "images",
+            "--filter",
+            &filter,
+            "--filter",
+            "label=dev.devenv.role=layer",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]) {
             if !row.ends_with(":<none>") {
                 let _ = Command::new("docker").args(["rmi", &row]).output();
             }
