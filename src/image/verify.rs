@@ -134,13 +134,24 @@ impl LayerInputs {
     }
 }
 
-/// The reference under which the locked base is found locally.
-pub fn base_reference(entry: &LockEntry) -> String {
+/// The reference under which the locked base is found locally for `platform`: a registry
+/// base by the platform's own manifest digest (the engine keeps one image per name, so the
+/// index digest names whichever platform was pulled last).
+pub fn base_reference(entry: &LockEntry, platform: &crate::manifest::Platform) -> String {
     match entry.kind {
-        LockKind::Registry => entry
-            .image
-            .clone()
-            .unwrap_or_else(|| format!("{}@{}", entry.reference, entry.digest)),
+        LockKind::Registry => {
+            let pinned = entry
+                .image
+                .clone()
+                .unwrap_or_else(|| format!("{}@{}", entry.reference, entry.digest));
+            match entry.platforms.get(&platform.to_string()) {
+                Some(d) if *d != entry.digest => {
+                    let name = pinned.split_once('@').map_or(pinned.as_str(), |(n, _)| n);
+                    format!("{name}@{d}")
+                }
+                _ => pinned,
+            }
+        }
         LockKind::Local => entry.digest.clone(),
         LockKind::Rootfs => format!(
             "{ROOTFS_REPO}:{}",
@@ -218,7 +229,7 @@ pub async fn verify_chain(
         broken: None,
         notes: Vec::new(),
     };
-    let base_ref = base_reference(lock);
+    let base_ref = base_reference(lock, &plan.platform);
     let mut parent: Option<Known> = None;
     if let Some(detail) = engine.image_detail(&base_ref).await? {
         let history_len = engine.image_history(&detail.id).await?.len();

@@ -516,3 +516,86 @@ fn remove_project_images(t: &TestContext) {
         }
     }
 }
+
+#[test]
+fn verify_diff_pack_and_load_name_the_platform_first() {
+    let _qemu = Qemu::enable();
+    let registry = Registry::start();
+    let t = TestContext::new();
+    let base = two_platform_base(&t, &registry);
+    let cache = format!("{}/devenv-cache-{}", registry.addr, t.name);
+    t.write(
+        "devenv.toml",
+        &format!(
+            "name = \"{}\"\n[base]\nimage = \"{base}\"\n[[step]]\nrun = \"uname -m > /arch\"\n\
+             [cache]\nregistry = \"{cache}\"\n",
+            t.name
+        ),
+    );
+    t.ok(&["build"]);
+    t.ok(&["--platform", "linux/arm64", "build"]);
+    let arm64 = hash(&t, "linux/arm64");
+
+    let text = t.ok(&["diff", ".", &format!("devenv/{}:{arm64}", t.name)]);
+    let platform_line = text
+        .find("platform: linux/amd64 vs linux/arm64")
+        .unwrap_or_else(|| panic!("no platform line: {text}"));
+    assert!(platform_line < text.find("inputs:").unwrap(), "{text}");
+    assert!(text.contains("platform linux/amd64 → linux/arm64"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&t.ok(&[
+        "diff",
+        "--json",
+        ".",
+        &format!("devenv/{}:{arm64}", t.name),
+    ]))
+    .unwrap();
+    assert_eq!(json["platform"], "linux/amd64 vs linux/arm64", "{json}");
+    assert_eq!(json["b"]["platform"], "linux/arm64", "{json}");
+
+    // A pack of the arm64 environment says so, and is not this (amd64) one.
+    let pack = t.root().join("arm64.devenv.tar");
+    t.ok(&["--platform", "linux/arm64", "pack", "-o", pack.to_str().unwrap()]);
+    let out = t.run(&["verify", "--against", pack.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "it is a linux/arm64 environment, this one is linux/amd64 (linux/arm64 vs linux/amd64)"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    t.ok(&["--platform", "linux/arm64", "verify", "--against", pack.to_str().unwrap()]);
+    let out = t.run(&["load", pack.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("the pack holds a linux/arm64 environment, this engine runs linux/amd64"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the pack is this project's environment for linux/arm64, not for linux/amd64"),
+        "{err}"
+    );
+
+    // A registry copy of the other platform, named as such.
+    t.ok(&["--platform", "linux/arm64", "push"]);
+    let out = t.run(&["verify", "--against", &format!("{cache}:{arm64}")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("(linux/arm64 vs linux/amd64)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn exports_write_the_platform() {
+    let t = TestContext::new();
+    t.manifest("platform = \"linux/arm64\"\n");
+    t.ok(&["export", "dockerfile"]);
+    let dockerfile = std::fs::read_to_string(t.root().join(".devenv/export/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("FROM --platform=linux/arm64 scratch\n"),
+        "{dockerfile}"
+    );
+}
