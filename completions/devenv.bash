@@ -233,7 +233,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,6 +255,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -267,7 +271,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__build)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +290,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -301,7 +309,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__completions)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version bash zsh fish"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +328,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -335,7 +347,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__config)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,6 +366,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -369,7 +385,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__diff)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +404,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -403,7 +423,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__doctor)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -422,6 +442,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -437,7 +461,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__down)
-            opts="-f -C -v -q -h -V --volumes --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --volumes --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -456,6 +480,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -471,7 +499,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer compose help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version dockerfile devcontainer compose help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +521,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -505,7 +537,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__compose)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,6 +564,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -547,7 +583,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__devcontainer)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +610,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -589,7 +629,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__dockerfile)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,6 +656,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -701,7 +745,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__fetch)
-            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -720,6 +764,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -735,7 +783,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__hash)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -754,6 +802,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1217,7 +1269,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__import)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version devcontainer help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version devcontainer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1239,6 +1291,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1251,7 +1307,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__import__subcmd__devcontainer)
-            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1270,6 +1326,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1327,7 +1387,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__init)
-            opts="-t -y -f -C -v -q -h -V --template --base --ports --name --yes --force --list --file --verbose --quiet --cache --color --help --version"
+            opts="-t -y -f -C -v -q -h -V --template --base --ports --name --yes --force --list --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1369,6 +1429,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1381,7 +1445,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__load)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1400,6 +1464,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1415,7 +1483,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__lock)
-            opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1437,6 +1505,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1449,7 +1521,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__logs)
-            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1475,6 +1547,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1487,7 +1563,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__man)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1509,6 +1585,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1521,7 +1601,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__pack)
-            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1551,6 +1631,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1563,7 +1647,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__prune)
-            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1582,6 +1666,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1597,7 +1685,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__push)
-            opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1616,6 +1704,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1631,7 +1723,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__restart)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1650,6 +1742,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1665,7 +1761,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__run)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1684,6 +1780,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1699,7 +1799,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__shell)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1718,6 +1818,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1733,7 +1837,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__status)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1755,6 +1859,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1767,7 +1875,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__up)
-            opts="-f -C -v -q -h -V --locked --watch --debounce --poll --on-busy --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --watch --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1797,6 +1905,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1809,7 +1921,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__validate)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1831,6 +1943,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1843,7 +1959,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__verify)
-            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1869,6 +1985,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1881,7 +2001,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__watch)
-            opts="-f -C -v -q -h -V --locked --debounce --poll --on-busy --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1908,6 +2028,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

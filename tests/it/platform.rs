@@ -541,7 +541,10 @@ fn verify_diff_pack_and_load_name_the_platform_first() {
         .find("platform: linux/amd64 vs linux/arm64")
         .unwrap_or_else(|| panic!("no platform line: {text}"));
     assert!(platform_line < text.find("inputs:").unwrap(), "{text}");
-    assert!(text.contains("platform linux/amd64 → linux/arm64"), "{text}");
+    assert!(
+        text.contains("platform linux/amd64 → linux/arm64"),
+        "{text}"
+    );
     let json: serde_json::Value = serde_json::from_str(&t.ok(&[
         "diff",
         "--json",
@@ -554,7 +557,13 @@ fn verify_diff_pack_and_load_name_the_platform_first() {
 
     // A pack of the arm64 environment says so, and is not this (amd64) one.
     let pack = t.root().join("arm64.devenv.tar");
-    t.ok(&["--platform", "linux/arm64", "pack", "-o", pack.to_str().unwrap()]);
+    t.ok(&[
+        "--platform",
+        "linux/arm64",
+        "pack",
+        "-o",
+        pack.to_str().unwrap(),
+    ]);
     let out = t.run(&["verify", "--against", pack.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
@@ -564,7 +573,13 @@ fn verify_diff_pack_and_load_name_the_platform_first() {
         "{}",
         stdout(&out)
     );
-    t.ok(&["--platform", "linux/arm64", "verify", "--against", pack.to_str().unwrap()]);
+    t.ok(&[
+        "--platform",
+        "linux/arm64",
+        "verify",
+        "--against",
+        pack.to_str().unwrap(),
+    ]);
     let out = t.run(&["load", pack.to_str().unwrap()]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
@@ -589,9 +604,18 @@ fn verify_diff_pack_and_load_name_the_platform_first() {
 }
 
 #[test]
-fn exports_write_the_platform() {
+fn exports_and_doctor_name_the_platform() {
     let t = TestContext::new();
     t.manifest("platform = \"linux/arm64\"\n");
+    let doctor = t.ok(&["doctor"]);
+    assert!(
+        doctor.contains("platform:        linux/amd64\n"),
+        "{doctor}"
+    );
+    assert!(
+        doctor.contains("env platform:    linux/arm64 (not the engine's: runs under emulation"),
+        "{doctor}"
+    );
     t.ok(&["export", "dockerfile"]);
     let dockerfile = std::fs::read_to_string(t.root().join(".devenv/export/Dockerfile")).unwrap();
     assert!(
