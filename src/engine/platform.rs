@@ -196,7 +196,7 @@ async fn authorize(
     let realm = param("realm").ok_or("the registry's challenge names no realm")?;
     let mut url = format!("{realm}?scope=repository:{repo}:pull");
     if let Some(service) = param("service") {
-        url.push_str(&format!("&service={service}"));
+        url = format!("{url}&service={service}");
     }
     let (status, _, body) = get(&url, "application/json", basic_value.as_deref()).await?;
     if !status.is_success() {

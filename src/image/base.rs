@@ -326,39 +326,45 @@ async fn resolve_fresh(
             Ok((entry, image))
         }
         BaseSource::Image(r) => {
-            let (mut entry, image) = match fresh.keep {
-                Some(keep) => (keep.clone(), None),
-                None => {
-                    let (entry, image) =
-                        resolve_image(engine, manifest, r, fresh.mode, platform, reporter).await?;
-                    (entry, Some(image))
-                }
+            let (mut entry, image) = if let Some(keep) = fresh.keep {
+                (keep.clone(), None)
+            } else {
+                let (entry, image) =
+                    resolve_image(engine, manifest, r, fresh.mode, platform, reporter).await?;
+                (entry, Some(image))
             };
-            let image = match entry.kind {
-                LockKind::Registry => {
-                    pin_platforms(engine, manifest, r, &mut entry, fresh, reporter).await?
-                }
-                _ => {
-                    let id = entry.digest.clone();
-                    let actual = engine.image_platform(&id).await?.map(|p| platform_of(&p));
-                    if actual.as_ref() != Some(platform) {
-                        return Err(BuildError::BaseUnavailable {
-                            reference: r.raw.clone(),
-                            reason: format!(
-                                "the local image {} is {}, not {platform} (a local image has one \
-                                 platform)",
-                                short(&id),
-                                actual.map_or_else(|| "gone".into(), |p| p.to_string())
-                            ),
-                        });
-                    }
-                    entry.platforms = [(platform.to_string(), id.clone())].into();
-                    image.unwrap_or(id)
-                }
+            let image = if entry.kind == LockKind::Registry {
+                pin_platforms(engine, manifest, r, &mut entry, fresh, reporter).await?
+            } else {
+                pin_local(engine, r, &mut entry, platform).await?;
+                image.unwrap_or_else(|| entry.digest.clone())
             };
             Ok((entry, image))
         }
     }
+}
+
+/// A local image has one platform: the one asked for, or it cannot be the base.
+async fn pin_local(
+    engine: &Engine,
+    r: &ImageRef,
+    entry: &mut LockEntry,
+    platform: &Platform,
+) -> Result<(), BuildError> {
+    let id = entry.digest.clone();
+    let actual = engine.image_platform(&id).await?.map(|p| platform_of(&p));
+    if actual.as_ref() != Some(platform) {
+        return Err(BuildError::BaseUnavailable {
+            reference: r.raw.clone(),
+            reason: format!(
+                "the local image {} is {}, not {platform} (a local image has one platform)",
+                short(&id),
+                actual.map_or_else(|| "gone".into(), |p| p.to_string())
+            ),
+        });
+    }
+    entry.platforms = [(platform.to_string(), id)].into();
+    Ok(())
 }
 
 /// Record the per-platform manifest digests of a registry base (read from the registry's
@@ -403,16 +409,13 @@ async fn pin_platforms(
         }
         crate::engine::RegistryManifest::Single => {
             let pinned = format!("{}@{}", r.name, entry.digest);
-            let actual = match engine.image_platform(&pinned).await? {
-                Some(p) => Some(platform_of(&p)),
-                None => {
-                    pull_for(&scoped, &pinned, platform).await?;
-                    engine
-                        .image_platform(&pinned)
-                        .await?
-                        .map(|p| platform_of(&p))
-                }
-            };
+            if engine.image_platform(&pinned).await?.is_none() {
+                pull_for(&scoped, &pinned, platform).await?;
+            }
+            let actual = engine
+                .image_platform(&pinned)
+                .await?
+                .map(|p| platform_of(&p));
             if actual.as_ref() != Some(platform) {
                 return Err(unavailable(format!(
                     "{pinned} is one image of {}, not a {platform} one",

@@ -488,7 +488,7 @@ fn the_registry_cache_serves_each_platform_its_own() {
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains(&format!("holds a linux/amd64 image, not a linux/arm64 one")),
+        err.contains("holds a linux/amd64 image, not a linux/arm64 one"),
         "{err}"
     );
     assert_eq!(
