@@ -225,14 +225,20 @@ fn load_image(t: &TestContext, layer: &[u8], arch: &str, reference: &str) {
 /// `<registry>/<test>:1` as a two-platform index (amd64 and arm64 busybox images); returns
 /// the reference.
 fn two_platform_base(t: &TestContext, registry: &Registry) -> String {
+    two_platform_version(t, registry, "1")
+}
+
+/// Version `tag` of the two-platform base (each version other content).
+fn two_platform_version(t: &TestContext, registry: &Registry, tag: &str) -> String {
     let repo = format!("{}/{}", registry.addr, t.name);
-    let amd64 = format!("{repo}:amd64");
-    let arm64 = format!("{repo}:arm64");
-    load_image(t, &rootfs(&host_busybox(), &t.name), "amd64", &amd64);
-    load_image(t, &rootfs(arm64_busybox(), &t.name), "arm64", &arm64);
+    let amd64 = format!("{repo}:amd64-{tag}");
+    let arm64 = format!("{repo}:arm64-{tag}");
+    let content = format!("{}-{tag}", t.name);
+    load_image(t, &rootfs(&host_busybox(), &content), "amd64", &amd64);
+    load_image(t, &rootfs(arm64_busybox(), &content), "arm64", &arm64);
     docker(&["push", &amd64]);
     docker(&["push", &arm64]);
-    let index = format!("{repo}:1");
+    let index = format!("{repo}:{tag}");
     // `docker manifest` keeps its lists under $HOME/.docker: the test's HOME, not the machine's.
     let manifest = |args: &[&str]| {
         let out = Command::new("docker")
@@ -251,7 +257,7 @@ fn two_platform_base(t: &TestContext, registry: &Registry) -> String {
     manifest(&[
         "annotate", &index, &arm64, "--os", "linux", "--arch", "arm64",
     ]);
-    manifest(&["push", "--insecure", &index]);
+    manifest(&["push", "--insecure", "--purge", &index]);
     // As on a machine that never pulled anything of it.
     for r in [&amd64, &arm64] {
         docker(&["rmi", r]);
@@ -348,6 +354,74 @@ fn one_index_gives_one_hash_per_platform_and_the_lock_pins_each() {
         .output()
         .unwrap();
     assert_eq!(stdout(&offline).trim(), arm64, "{}", stderr(&offline));
+}
+
+#[test]
+fn lock_update_moves_every_pinned_platform() {
+    let registry = Registry::start();
+    let t = TestContext::new();
+    let base = two_platform_base(&t, &registry);
+    t.write(
+        "devenv.toml",
+        &format!("name = \"{}\"\n[base]\nimage = \"{base}\"\n", t.name),
+    );
+    t.ok(&["--platform", "linux/amd64", "lock"]);
+    t.ok(&["--platform", "linux/arm64", "lock"]);
+    let before = locked_platforms(&t);
+    let arm64 = hash(&t, "linux/arm64");
+    // The registry's `:1` moves to other content (re-pushed under the same name).
+    let v2 = two_platform_version(&t, &registry, "2");
+    let repo = base.rsplit_once(':').unwrap().0;
+    let out = Command::new("docker")
+        .args(["manifest", "create", "--insecure", &base])
+        .args([format!("{repo}:amd64-2"), format!("{repo}:arm64-2")])
+        .env("HOME", t.home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = Command::new("docker")
+        .args(["manifest", "push", "--insecure", "--purge", &base])
+        .env("HOME", t.home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(v2, base);
+    // Without --update nothing moves; with it, both platforms move (amd64 being the engine's).
+    assert_eq!(hash(&t, "linux/arm64"), arm64);
+    t.ok(&["lock", "--update"]);
+    let after = locked_platforms(&t);
+    let names: Vec<&str> = after.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64"], "{}", lock_text(&t));
+    assert_ne!(before[0].1, after[0].1);
+    assert_ne!(before[1].1, after[1].1);
+    assert_ne!(hash(&t, "linux/arm64"), arm64);
+}
+
+#[test]
+fn a_lock_written_before_platforms_is_refused_by_locked_and_upgraded_otherwise() {
+    let t = TestContext::new();
+    t.manifest("");
+    t.ok(&["lock"]);
+    let v2 = lock_text(&t);
+    let v1 = v2
+        .replace("version = 2", "version = 1")
+        .split("[base.platforms]")
+        .next()
+        .unwrap()
+        .trim_end()
+        .to_owned()
+        + "\n";
+    std::fs::write(t.root().join("devenv.lock"), &v1).unwrap();
+    let out = t.run(&["hash", "--locked"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("for no platform (a lock written before devenv recorded platforms), not for linux/amd64"),
+        "{err}"
+    );
+    assert_eq!(lock_text(&t), v1);
+    t.ok(&["hash"]);
+    assert_eq!(lock_text(&t), v2);
 }
 
 #[test]
