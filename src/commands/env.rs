@@ -188,15 +188,20 @@ async fn warm(
     project: &Project,
 ) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
     let m = &project.manifest;
-    let platform = ctx.platform(project, Some(engine)).await?;
-    let Some(plan) = image::current_plan(m, &project.paths, platform.as_ref())? else {
+    // The engine's platform (part of the hash) is asked for while one list call finds the
+    // dev container and the services: the warm path waits for one round trip, not two.
+    let id = ProjectId::new(m);
+    let (platform, members) = tokio::join!(
+        ctx.platform(project, Some(engine)),
+        stack::Members::list(engine, &id)
+    );
+    let Some(plan) = image::current_plan(m, &project.paths, platform?.as_ref())? else {
         return Ok(None);
     };
     let hash = plan.hash();
     let image = image::image_name(m, hash);
     let settings = RuntimeSettings::new(m, &image, hash)?;
-    // One list call finds the dev container and the services.
-    let members = stack::Members::list(engine, &ProjectId::new(m)).await?;
+    let members = members?;
     let Some(c) = members.dev.clone() else {
         return Ok(None);
     };
