@@ -48,6 +48,20 @@ pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     let plan = if let Some(plan) = builder::current_plan(m, &project.paths, platform.as_ref())? {
         plan
     } else {
+        if platform.is_none() {
+            // No engine to ask, and the lock pins several: say so rather than "unreachable".
+            let mut cache = project.paths.stat_cache();
+            if let Some(entry) = base::matching_entry(m, &project.paths.lock, &mut cache)? {
+                if entry.platforms.len() > 1 {
+                    return Err(builder::BuildError::PlatformUnknown {
+                        file: base::file_name(&project.paths.lock),
+                        reference: entry.reference.clone(),
+                        have: base::pinned_platforms(&entry),
+                    }
+                    .into());
+                }
+            }
+        }
         let engine = ctx.engine().await?;
         let mut view = BuildView::new(ctx.printer);
         builder::plan(&engine, m, &project.paths, lock_mode(args), &mut view)

@@ -354,6 +354,20 @@ fn one_index_gives_one_hash_per_platform_and_the_lock_pins_each() {
         .output()
         .unwrap();
     assert_eq!(stdout(&offline).trim(), arm64, "{}", stderr(&offline));
+    // Offline without a platform, and two pinned: which one is meant is asked, not guessed.
+    let offline = t
+        .cmd(&["hash"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("DOCKER_DEFAULT_PLATFORM")
+        .output()
+        .unwrap();
+    let err = stderr(&offline);
+    assert_eq!(offline.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("for linux/amd64, linux/arm64: which platform is meant?"),
+        "{err}"
+    );
+    assert!(err.contains("pass --platform"), "{err}");
 }
 
 #[test]
