@@ -96,10 +96,11 @@ pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
     crate::stack::pinned_images(&engine, &project.manifest, &project.paths, mode, &mut view)
         .await?;
     ctx.printer.info(&format!(
-        "{}: base {} = {}",
+        "{}: base {} = {} ({})",
         base::file_name(&project.paths.lock),
         resolved.entry.reference,
-        short(&resolved.entry.digest)
+        short(&resolved.entry.digest),
+        base::pinned_platforms(&resolved.entry)
     ));
     Ok(ExitStatus::Success)
 }
