@@ -710,4 +710,23 @@ fn exports_and_doctor_name_the_platform() {
         dockerfile.contains("FROM --platform=linux/arm64 scratch\n"),
         "{dockerfile}"
     );
+    let out = t.run(&["export", "compose"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let compose = t.root().join("docker-compose.yml");
+    let text = std::fs::read_to_string(&compose).unwrap();
+    assert!(text.contains("  dev:\n"), "{text}");
+    assert!(text.contains("    platform: \"linux/arm64\"\n"), "{text}");
+    // Compose itself accepts it.
+    let out = Command::new("docker-compose")
+        .arg("-f")
+        .arg(&compose)
+        .arg("config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("platform: linux/arm64"),
+        "{}",
+        stdout(&out)
+    );
 }
