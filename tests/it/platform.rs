@@ -412,6 +412,65 @@ fn lock_update_moves_every_pinned_platform() {
 }
 
 #[test]
+fn a_service_image_is_pinned_per_platform_too() {
+    let registry = Registry::start();
+    let t = TestContext::new();
+    let image = two_platform_base(&t, &registry);
+    t.manifest(&format!(
+        "platform = \"linux/amd64\"\n[services.svc]\nimage = \"{image}\"\ncommand = \"sleep 1000\"\n"
+    ));
+    t.ok(&["lock"]);
+    let service_pins = |t: &TestContext| -> Vec<(String, String)> {
+        let text = lock_text(t);
+        let table = text
+            .split("[services.svc.platforms]")
+            .nth(1)
+            .unwrap_or_default();
+        table
+            .lines()
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| {
+                let (k, v) = l.split_once(" = ")?;
+                Some((
+                    k.trim_matches('"').to_owned(),
+                    v.trim_matches('"').to_owned(),
+                ))
+            })
+            .collect()
+    };
+    let pins = service_pins(&t);
+    assert_eq!(pins.len(), 1, "{}", lock_text(&t));
+    assert_eq!(pins[0].0, "linux/amd64");
+    // The environment for arm64 (a rootfs declared amd64 cannot be: use the manifest's
+    // `[base] platform`) pins the service's arm64 image next to it.
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write("devenv.toml", &text.replace("linux/amd64", "linux/arm64"));
+    t.ok(&["lock"]);
+    let pins = service_pins(&t);
+    let names: Vec<&str> = pins.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64"], "{}", lock_text(&t));
+    assert_ne!(pins[0].1, pins[1].1);
+    // The registry's answer is the arm64 manifest of the index the service is pinned to.
+    let digest_of = |platform: &str| {
+        let out = Command::new("docker")
+            .args(["manifest", "inspect", "--insecure", &image])
+            .env("HOME", t.home.path())
+            .output()
+            .unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == platform)
+            .map(|m| m["digest"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(pins[0].1, digest_of("amd64"));
+    assert_eq!(pins[1].1, digest_of("arm64"));
+}
+
+#[test]
 fn a_lock_written_before_platforms_is_refused_by_locked_and_upgraded_otherwise() {
     let t = TestContext::new();
     t.manifest("");
