@@ -90,8 +90,14 @@ impl Engine {
     }
 
     /// What the registry holds under `name@digest`: an index with each platform's manifest
-    /// digest, or a single manifest. The answer must be the bytes `digest` names.
-    pub async fn registry_manifest(&self, name: &str, digest: &str) -> Result<RegistryManifest> {
+    /// digest, or a single manifest. The answer must be the bytes `digest` names: `sha256_hex`
+    /// hashes them (the engine module hashes nothing itself).
+    pub async fn registry_manifest(
+        &self,
+        name: &str,
+        digest: &str,
+        sha256_hex: fn(&[u8]) -> String,
+    ) -> Result<RegistryManifest> {
         let failed = |message: String| EngineError::Api {
             action: format!("read the image index of {name}@{digest} from its registry"),
             message,
@@ -106,7 +112,7 @@ impl Engine {
         let credentials = self.credentials(name).await;
         let basic = credentials.and_then(|c| Some((c.username?, c.password.unwrap_or_default())));
         let body = fetch(&url, &repo, basic.as_ref()).await.map_err(failed)?;
-        let got = format!("sha256:{}", crate::fingerprint::sha256_hex(&body));
+        let got = format!("sha256:{}", sha256_hex(&body));
         if got != digest {
             return Err(failed(format!("the registry answered {got}, not {digest}")));
         }

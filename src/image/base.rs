@@ -385,7 +385,7 @@ async fn pin_platforms(
         reason,
     };
     let index = scoped
-        .registry_manifest(&r.name, &entry.digest)
+        .registry_manifest(&r.name, &entry.digest, crate::fingerprint::sha256_hex)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
     let mut platforms = std::collections::BTreeMap::new();

@@ -64,7 +64,10 @@ async fn pin_platform(
         .and_then(|i| i.split_once('@'))
         .map_or(entry.reference.as_str(), |(n, _)| n)
         .to_owned();
-    let digest = match engine.registry_manifest(&name, &entry.digest).await {
+    let digest = match engine
+        .registry_manifest(&name, &entry.digest, crate::fingerprint::sha256_hex)
+        .await
+    {
         Ok(crate::engine::RegistryManifest::Index(list)) => list
             .into_iter()
             .find(|(raw, _)| Platform::normalise(&raw.os, &raw.arch, &raw.variant) == *platform)
