@@ -248,7 +248,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status fetch down logs restart scale prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version up shell run build hash lock status fetch down logs restart scale prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,6 +270,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -282,7 +286,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__build)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +305,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -316,7 +324,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__completions)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version bash zsh fish"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +343,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -350,7 +362,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__config)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,6 +381,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -384,7 +400,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__diff)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,6 +419,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -418,7 +438,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__doctor)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -437,6 +457,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -452,7 +476,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__down)
-            opts="-f -C -v -q -h -V --volumes --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --volumes --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,6 +495,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -486,7 +514,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer compose stack help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version dockerfile devcontainer compose stack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +536,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -520,7 +552,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__compose)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -547,6 +579,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -562,7 +598,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__devcontainer)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -589,6 +625,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -604,7 +644,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__dockerfile)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,6 +671,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -730,7 +774,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__stack)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,6 +804,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -772,7 +820,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__fetch)
-            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -791,6 +839,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -806,7 +858,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__hash)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -825,6 +877,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1316,7 +1372,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__import)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version devcontainer help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version devcontainer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1338,6 +1394,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1350,7 +1410,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__import__subcmd__devcontainer)
-            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1369,6 +1429,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1426,7 +1490,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__init)
-            opts="-t -y -f -C -v -q -h -V --template --base --ports --name --yes --force --list --file --verbose --quiet --cache --color --help --version"
+            opts="-t -y -f -C -v -q -h -V --template --base --ports --name --yes --force --list --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1468,6 +1532,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1480,7 +1548,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__load)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1499,6 +1567,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1514,7 +1586,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__lock)
-            opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1536,6 +1608,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1548,7 +1624,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__logs)
-            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1574,6 +1650,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1586,7 +1666,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__man)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1608,6 +1688,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1620,7 +1704,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__pack)
-            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1650,6 +1734,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1662,7 +1750,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__prune)
-            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1681,6 +1769,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1696,7 +1788,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__push)
-            opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1715,6 +1807,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1730,7 +1826,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__restart)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1749,6 +1845,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1764,7 +1864,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__run)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1783,6 +1883,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1798,7 +1902,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__scale)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1817,6 +1921,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1832,7 +1940,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__shell)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1851,6 +1959,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1866,7 +1978,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__status)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1888,6 +2000,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1900,7 +2016,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__up)
-            opts="-f -C -v -q -h -V --locked --watch --debounce --poll --on-busy --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --watch --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1930,6 +2046,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1942,7 +2062,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__validate)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1964,6 +2084,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1976,7 +2100,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__verify)
-            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2002,6 +2126,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -2014,7 +2142,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__watch)
-            opts="-f -C -v -q -h -V --locked --debounce --poll --on-busy --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2041,6 +2169,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_devenv_global_optspecs
-    string join \n f/file= C= v/verbose q/quiet cache= color= h/help V/version
+    string join \n f/file= C= v/verbose q/quiet cache= platform= color= h/help V/version
 end
 
 function __fish_devenv_needs_command
@@ -27,6 +27,7 @@ end
 complete -c devenv -n "__fish_devenv_needs_command" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_needs_command" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_needs_command" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_needs_command" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_needs_command" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -68,6 +69,7 @@ restart\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -81,6 +83,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand up" -s V -l version -d 'Pr
 complete -c devenv -n "__fish_devenv_using_subcommand shell" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand shell" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand shell" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand shell" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand shell" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -92,6 +95,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand shell" -s V -l version -d 
 complete -c devenv -n "__fish_devenv_using_subcommand run" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand run" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand run" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand run" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand run" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -103,6 +107,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand run" -s V -l version -d 'P
 complete -c devenv -n "__fish_devenv_using_subcommand build" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand build" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand build" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand build" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand build" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -114,6 +119,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand build" -s V -l version -d 
 complete -c devenv -n "__fish_devenv_using_subcommand hash" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand hash" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand hash" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand hash" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand hash" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -125,6 +131,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand hash" -s V -l version -d '
 complete -c devenv -n "__fish_devenv_using_subcommand lock" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand lock" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand lock" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand lock" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand lock" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -137,6 +144,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand lock" -s V -l version -d '
 complete -c devenv -n "__fish_devenv_using_subcommand status" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand status" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand status" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand status" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand status" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -148,6 +156,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand status" -s V -l version -d
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand fetch" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand fetch" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -159,6 +168,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand fetch" -s V -l version -d 
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand down" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand down" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand down" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand down" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -171,6 +181,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand logs" -l tail -d 'Only the
 complete -c devenv -n "__fish_devenv_using_subcommand logs" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand logs" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand logs" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand logs" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand logs" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -182,6 +193,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand logs" -s V -l version -d '
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand restart" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand restart" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -192,6 +204,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand restart" -s V -l version -
 complete -c devenv -n "__fish_devenv_using_subcommand scale" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand scale" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand scale" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand scale" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand scale" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -202,6 +215,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand scale" -s V -l version -d 
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -213,6 +227,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand prune" -s V -l version -d 
 complete -c devenv -n "__fish_devenv_using_subcommand push" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand push" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand push" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand push" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand push" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -226,6 +241,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand verify" -l against -d 'Als
 complete -c devenv -n "__fish_devenv_using_subcommand verify" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand verify" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand verify" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand verify" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand verify" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -237,6 +253,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand verify" -s V -l version -d
 complete -c devenv -n "__fish_devenv_using_subcommand diff" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand diff" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand diff" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand diff" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand diff" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -249,6 +266,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand pack" -s o -l output -d 'T
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand pack" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand pack" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -260,6 +278,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand pack" -s V -l version -d '
 complete -c devenv -n "__fish_devenv_using_subcommand load" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand load" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand load" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand load" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand load" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -270,6 +289,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand load" -s V -l version -d '
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand validate" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand validate" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -280,6 +300,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand validate" -s V -l version 
 complete -c devenv -n "__fish_devenv_using_subcommand config" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand config" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand config" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand config" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand config" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -291,6 +312,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand config" -s V -l version -d
 complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose stack help" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose stack help" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose stack help" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose stack help" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand export; and not __fish_seen_subcommand_from dockerfile devcontainer compose stack help" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -307,6 +329,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -319,6 +342,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from devcontainer" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -331,6 +355,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from compose" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -343,6 +368,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from stack" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from stack" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from stack" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from stack" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from stack" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -359,6 +385,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_seen_subcommand_from devcontainer help" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -371,6 +398,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand import; and not __fish_see
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from devcontainer" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from devcontainer" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from devcontainer" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from devcontainer" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand import; and __fish_seen_subcommand_from devcontainer" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -387,6 +415,7 @@ restart\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand watch" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand watch" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand watch" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand watch" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand watch" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -399,6 +428,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand watch" -s V -l version -d 
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand doctor" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand doctor" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -413,6 +443,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand init" -l name -d 'Project 
 complete -c devenv -n "__fish_devenv_using_subcommand init" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand init" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand init" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand init" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand init" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -426,6 +457,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand init" -s V -l version -d '
 complete -c devenv -n "__fish_devenv_using_subcommand completions" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand completions" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand completions" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand completions" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand completions" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -436,6 +468,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand completions" -s V -l versi
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s f -l file -d 'Manifest to use instead of the nearest devenv.toml' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand man" -s C -d 'Run as if started in DIR' -r -F
 complete -c devenv -n "__fish_devenv_using_subcommand man" -l cache -d 'Registry cache (`host/repo`) to use instead of the manifest\'s `[cache] registry`' -r
+complete -c devenv -n "__fish_devenv_using_subcommand man" -l platform -d 'Platform to build and run the environment for (`linux/arm64`), instead of the engine\'s; another architecture runs under the engine\'s emulation' -r
 complete -c devenv -n "__fish_devenv_using_subcommand man" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"

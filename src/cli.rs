@@ -34,7 +34,7 @@ pub fn args() -> Vec<std::ffi::OsString> {
 }
 
 fn rewrite_logs_follow(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    const TAKES_VALUE: &[&str] = &["-f", "--file", "-C", "--cache", "--color"];
+    const TAKES_VALUE: &[&str] = &["-f", "--file", "-C", "--cache", "--color", "--platform"];
     let mut i = 1;
     while i < args.len() {
         let a = args[i].to_string_lossy();
@@ -96,6 +96,15 @@ pub struct GlobalArgs {
     /// Registry cache (`host/repo`) to use instead of the manifest's `[cache] registry`.
     #[arg(long, global = true, value_name = "REPO")]
     pub cache: Option<String>,
+    /// Platform to build and run the environment for (`linux/arm64`), instead of the
+    /// engine's; another architecture runs under the engine's emulation.
+    #[arg(
+        long,
+        global = true,
+        value_name = "OS/ARCH",
+        env = "DOCKER_DEFAULT_PLATFORM"
+    )]
+    pub platform: Option<String>,
     /// When to use colours.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,

@@ -16,7 +16,8 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         "API version:     {} (negotiated; engine minimum {})",
         info.api_version, info.min_api_version
     ));
-    p.data(&format!("platform:        {}/{}", info.os, info.arch));
+    let native = crate::manifest::Platform::normalise(&info.os, &info.arch, "");
+    p.data(&format!("platform:        {native}"));
     p.data(&format!("storage driver:  {}", info.storage_driver));
     p.data(&format!("root dir:        {}", info.root_dir));
     p.data(&format!(
@@ -28,6 +29,19 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
             p.data(&format!(
                 "manifest:        {} (valid)",
                 project.display_path.display()
+            ));
+            let target = project.manifest.base.platform.as_ref().unwrap_or(&native);
+            p.data(&format!(
+                "env platform:    {target}{}",
+                if target.native_on(&native) {
+                    String::new()
+                } else {
+                    format!(
+                        " (not the engine's: runs under emulation, which the engine must \
+                         provide for {}, e.g. qemu-user-static through binfmt_misc)",
+                        target.arch
+                    )
+                }
             ));
             let mode = crate::session::remembered_workspace(&project.paths.dir, engine.endpoint());
             p.data(&format!(

@@ -157,6 +157,7 @@ async fn compose_target(
             .await?;
     Ok(crate::interop::compose_export::Target {
         image: built.image.clone(),
+        platform: built.platform.to_string(),
         service_images,
         project_dir: ProjectId::new(m).dir,
         health_interval_s: crate::stack::HEALTH_INTERVAL.as_secs(),

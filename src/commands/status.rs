@@ -17,6 +17,8 @@ struct Status {
     hash: Option<String>,
     image: Option<String>,
     image_present: bool,
+    /// The platform the environment is built for (`linux/arm64`).
+    platform: Option<String>,
     container: Option<ContainerStatus>,
     /// Keyed by service name; empty without `[services]`.
     services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
@@ -41,7 +43,9 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    let hash = image::current_plan(m, &project.paths)?.map(|p| p.hash().to_owned());
+    let platform = ctx.platform(&project, Some(&engine)).await?;
+    let hash =
+        image::current_plan(m, &project.paths, platform.as_ref())?.map(|p| p.hash().to_owned());
     let image = hash.as_deref().map(|h| image::image_name(m, h));
     let image_present = match &hash {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),
@@ -88,6 +92,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         hash,
         image,
         image_present,
+        platform: platform.as_ref().map(ToString::to_string),
         container,
         services,
         workspace,
@@ -111,6 +116,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
             .as_deref()
             .unwrap_or("(base not locked: run `devenv lock`)")
     ));
+    if let Some(platform) = &s.platform {
+        p.data(&format!("platform:  {platform}"));
+    }
     p.data(&format!(
         "image:     {} ({})",
         s.image.as_deref().unwrap_or("-"),

@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod images;
 mod inspect;
+mod platform;
 mod registry;
 mod stack;
 mod transport;
@@ -23,6 +24,7 @@ pub use containers::{
 pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
+pub use platform::{RawPlatform, RegistryManifest};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 pub use transport::{Endpoint, TlsFiles};
 
@@ -62,6 +64,8 @@ pub mod labels {
     /// The image id of the layer (or base image) a layer was committed on: binds the chain,
     /// since a layer's labels are part of the config its own id is the digest of.
     pub const PARENT_ID: &str = "dev.devenv.parent-id";
+    /// The platform a layer's chain was built for (`linux/arm64`).
+    pub const PLATFORM: &str = "dev.devenv.platform";
     /// What went into a layer's key (JSON, no secret or env values), for `devenv diff`.
     pub const INPUTS: &str = "dev.devenv.inputs";
     /// How the project reaches an environment container: `bind` or `volume` (synced).

@@ -139,14 +139,19 @@ impl<'a> Environment<'a> {
     /// bind volumes a remote engine syncs.
     async fn warm(&self, counts: Counts) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
         let (m, paths) = (&self.project.manifest, &self.project.paths);
-        let Some(plan) = image::current_plan(m, paths)? else {
+        // The engine's platform (part of the hash) is asked for while one list call finds the
+        // dev container and the services: the warm path waits for one round trip, not two.
+        let (platform, members) = tokio::join!(
+            image::base::target_platform(self.engine, m),
+            self.members()
+        );
+        let Some(plan) = image::current_plan(m, paths, Some(&platform?))? else {
             return Ok(None);
         };
         let hash = plan.hash();
         let image = image::image_name(m, hash);
         let settings = RuntimeSettings::new(m, &image, hash)?;
-        // One list call finds the dev container and the services.
-        let members = self.members().await?;
+        let members = members?;
         let Some(c) = members.dev.clone() else {
             return Ok(None);
         };
@@ -236,7 +241,8 @@ impl<'a> Environment<'a> {
         events: &mut dyn Events,
     ) -> Result<()> {
         let (m, paths) = (&self.project.manifest, &self.project.paths);
-        let hash = image::current_plan(m, paths)?.map(|p| p.hash().to_owned());
+        let platform = image::base::target_platform(self.engine, m).await?;
+        let hash = image::current_plan(m, paths, Some(&platform))?.map(|p| p.hash().to_owned());
         let image = hash.as_deref().map(|h| image::image_name(m, h));
         let dev = session::find(self.engine, &self.id()).await?;
         let workspace = dev.map_or(Workspace::Bind, |c| Workspace::of(&c.labels));

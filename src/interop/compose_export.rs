@@ -24,6 +24,8 @@ const NETWORK: &str = "devenv";
 pub struct Target {
     /// `devenv/<project>:<hash>`.
     pub image: String,
+    /// The platform the image was built for (`linux/arm64`): Compose's `platform:`.
+    pub platform: String,
     /// What each service with its own image runs (the lock's pin).
     pub service_images: BTreeMap<String, String>,
     /// Absolute path of the project directory (bind-mounted at `shell.workdir`).
@@ -51,6 +53,9 @@ pub fn render(m: &Manifest, target: &Target) -> String {
             target.service_images.get(name).cloned().unwrap_or_default()
         };
         let _ = writeln!(out, "    image: {}", value(&image));
+        if s.uses_environment_image() {
+            let _ = writeln!(out, "    platform: {}", value(&target.platform));
+        }
         if let Some(c) = &s.command {
             let argv = match c {
                 ServiceCommand::Argv(a) => a.clone(),
@@ -131,6 +136,7 @@ fn limits(out: &mut String, s: &crate::manifest::Service) {
 fn dev(out: &mut String, m: &Manifest, target: &Target) {
     out.push_str("  dev:\n");
     let _ = writeln!(out, "    image: {}", value(&target.image));
+    let _ = writeln!(out, "    platform: {}", value(&target.platform));
     out.push_str("    command: [\"/bin/sh\"]\n    stdin_open: true\n    init: true\n");
     let _ = writeln!(out, "    working_dir: {}", value(&m.shell.workdir));
     if let Some(f) = &m.container.env_file {

@@ -89,7 +89,13 @@ pub fn render(
         plan.hash()
     )));
     out.push(String::new());
-    from_lines(manifest, lock, &mut out, &mut files);
+    from_lines(
+        manifest,
+        lock,
+        &plan.platform.to_string(),
+        &mut out,
+        &mut files,
+    );
     for (k, v) in &manifest.env {
         if v.contains(['\n', '\r']) {
             return Err(InteropError::Inexpressible {
@@ -199,9 +205,12 @@ pub fn render(
     })
 }
 
+/// The base's `FROM`, for the platform the hash was computed for (`FROM --platform=…`: an
+/// index digest names every platform's image, and the hash is one platform's).
 fn from_lines(
     manifest: &Manifest,
     lock: &LockEntry,
+    platform: &str,
     out: &mut Vec<String>,
     files: &mut Vec<Staged>,
 ) {
@@ -229,7 +238,7 @@ fn from_lines(
                 "# base: the root filesystem {rel} ({}); ADD unpacks it like `docker import`",
                 lock.digest
             ));
-            out.push("FROM scratch".to_owned());
+            out.push(format!("FROM --platform={platform} scratch"));
             out.push(format!("ADD [{}, \"/\"]", json_str(&dest)));
             files.push(Staged {
                 source: manifest.root.join(rel),
@@ -239,7 +248,10 @@ fn from_lines(
         }
         (BaseSource::Image(r), LockKind::Registry) => {
             out.push(format!("# base: {} pinned by devenv.lock", r.raw));
-            out.push(format!("FROM {}@{}", r.name, lock.digest));
+            out.push(format!(
+                "FROM --platform={platform} {}@{}",
+                r.name, lock.digest
+            ));
         }
         (BaseSource::Image(r), _) => {
             out.push(format!(
@@ -247,7 +259,7 @@ fn from_lines(
                  # this FROM works only on an engine that has that image.",
                 r.raw
             ));
-            out.push(format!("FROM {}", lock.digest));
+            out.push(format!("FROM --platform={platform} {}", lock.digest));
         }
     }
 }
@@ -430,12 +442,14 @@ mod tests {
             kind: LockKind::Registry,
             digest: format!("sha256:{}", "a".repeat(64)),
             image: None,
+            platforms: std::collections::BTreeMap::new(),
         }
     }
 
     fn plan(steps: Vec<Vec<InputFile>>) -> Plan {
         Plan {
             base_key: "b".repeat(64),
+            platform: crate::manifest::Platform::parse("linux/amd64").unwrap(),
             steps: steps
                 .into_iter()
                 .enumerate()
@@ -464,7 +478,10 @@ mod tests {
         let d = &e.dockerfile;
         assert!(d.starts_with(MARKER), "{d}");
         assert!(
-            d.contains(&format!("FROM debian@sha256:{}", "a".repeat(64))),
+            d.contains(&format!(
+                "FROM --platform=linux/amd64 debian@sha256:{}",
+                "a".repeat(64)
+            )),
             "{d}"
         );
         assert!(d.contains("ENV A=\"x \\$HOME \\\"q\\\"\""), "{d}");
@@ -514,9 +531,10 @@ mod tests {
         let mut l = lock();
         l.kind = LockKind::Local;
         let e = render(&m, &l, &plan(vec![vec![]]), "app").unwrap();
-        assert!(e
-            .dockerfile
-            .contains(&format!("\nFROM sha256:{}\n", "a".repeat(64))));
+        assert!(e.dockerfile.contains(&format!(
+            "\nFROM --platform=linux/amd64 sha256:{}\n",
+            "a".repeat(64)
+        )));
         assert!(e
             .dockerfile
             .contains("works only on an engine that has that image"));

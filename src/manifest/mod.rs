@@ -8,6 +8,7 @@ mod diag;
 pub mod limits;
 pub mod lock;
 mod parse;
+pub mod platform;
 mod reference;
 mod runtime;
 mod sections;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, ManifestError};
 pub use lock::{LockEntry, LockFile};
+pub use platform::Platform;
 pub use services::{start_levels, RestartPolicy, Service, ServiceCommand, DEFAULT_READY_TIMEOUT};
 
 /// The manifest's file name, looked up from the current directory upwards.
@@ -59,6 +61,10 @@ pub struct Base {
     #[serde(flatten)]
     pub source: BaseSource,
     pub pull: PullPolicy,
+    /// `[base] platform` (what a rootfs tarball holds), or the one `--platform` /
+    /// `DOCKER_DEFAULT_PLATFORM` asked for; `None`: the engine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

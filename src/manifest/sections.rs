@@ -30,7 +30,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "sync",
     "services",
 ];
-const BASE_KEYS: &[&str] = &["image", "rootfs", "pull"];
+const BASE_KEYS: &[&str] = &["image", "rootfs", "pull", "platform"];
 const STEP_KEYS: &[&str] = &["name", "run", "inputs", "env", "secrets", "user"];
 const SHELL_KEYS: &[&str] = &["command", "user", "workdir"];
 const HOOKS_KEYS: &[&str] = &["on_create", "on_start"];
@@ -145,6 +145,7 @@ fn base(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Base {
     let placeholder = Base {
         source: BaseSource::Rootfs(String::new()),
         pull: PullPolicy::Missing,
+        platform: None,
     };
     let Some(value) = top.get("base") else {
         cx.push(Diagnostic::new(0..0, "missing [base] table").with_hint(BASE_EXAMPLE));
@@ -161,7 +162,16 @@ fn base(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Base {
     ];
     let pull = choice(cx, &t, "pull", &pull).unwrap_or_default();
     let source = base_source(cx, &t).unwrap_or(placeholder.source);
-    Base { source, pull }
+    let platform = t.string(cx, "platform").and_then(|s| {
+        let parsed = super::Platform::parse(s.value)
+            .map_err(|e| Diagnostic::new(0..0, format!("invalid `platform`: {e}")));
+        report(cx, &s.span, parsed)
+    });
+    Base {
+        source,
+        pull,
+        platform,
+    }
 }
 
 fn base_source(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<BaseSource> {

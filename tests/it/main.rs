@@ -14,6 +14,7 @@ mod manifest_errors;
 mod messages;
 mod ownership;
 mod pack_trust;
+mod platform;
 mod registry_base;
 mod remote;
 mod replicas;
