@@ -195,6 +195,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand prune" -l color -d 'When t
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every devenv image and leftover on this engine, not only this project\'s'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l caches -d 'Also remove this client\'s package caches (steps\' `caches`), which prune keeps'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s h -l help -d 'Print help'

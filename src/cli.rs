@@ -373,6 +373,9 @@ pub struct PruneArgs {
     /// Every devenv image and leftover on this engine, not only this project's.
     #[arg(long)]
     pub all: bool,
+    /// Also remove this client's package caches (steps' `caches`), which prune keeps.
+    #[arg(long)]
+    pub caches: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,20 @@ struct Status {
     /// How the project reaches the container: `bind` (the engine sees this machine's
     /// files), `volume` (a remote engine: synced), or `null` when not known yet.
     workspace: Option<&'static str>,
+    /// The steps' package caches (volumes on the engine) and their sizes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    caches: Vec<CacheStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct CacheStatus {
+    id: String,
+    target: String,
+    volume: String,
+    /// Whether the volume exists (a step using it ran).
+    present: bool,
+    /// Bytes in the cache; `null` when absent or not measurable.
+    bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +92,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         _ => None,
     };
     let services = crate::stack::status(&engine, m, env, &project.paths).await?;
+    let caches = cache_status(&engine, m).await?;
     let status = Status {
         project: m.name.clone(),
         hash,
@@ -86,6 +101,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         container,
         services,
         workspace,
+        caches,
     };
     if args.json {
         ctx.printer
@@ -126,6 +142,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
         }
     }
     p.data(&format!("workspace: {}", workspace_line(s.workspace)));
+    for c in &s.caches {
+        p.data(&format!("cache {}", cache_line(c)));
+    }
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
         if let Some(e) = &svc.last_failure {
@@ -133,6 +152,54 @@ fn print_human(ctx: &Ctx, s: &Status) {
                 p.data(&format!("    {line}"));
             }
         }
+    }
+}
+
+async fn cache_status(
+    engine: &crate::engine::Engine,
+    m: &crate::manifest::Manifest,
+) -> Result<Vec<CacheStatus>> {
+    use crate::image::caches;
+    let client = crate::ownership::client::id();
+    let wanted = caches::manifest_volumes(m, &client);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+    let found = caches::list(engine, &client, &names, true)
+        .await
+        .map_err(|e| crate::error::Error::from(image::BuildError::from(e)))?;
+    Ok(wanted
+        .into_iter()
+        .map(|(volume, c)| {
+            let v = found.iter().find(|v| v.name == volume);
+            CacheStatus {
+                id: c.id,
+                target: c.target,
+                present: v.is_some(),
+                bytes: v.and_then(|v| v.bytes),
+                volume,
+            }
+        })
+        .collect())
+}
+
+pub(super) fn megabytes(bytes: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    b / 1_000_000.0
+}
+
+fn cache_line(c: &CacheStatus) -> String {
+    let size = match (c.present, c.bytes) {
+        (false, _) => "not made yet".to_owned(),
+        (true, Some(b)) => format!("{:.1} MB", megabytes(b)),
+        (true, None) => "size unknown".to_owned(),
+    };
+    if c.id == c.target {
+        format!("{}: {size} (volume {})", c.target, c.volume)
+    } else {
+        format!("{} (id {}): {size} (volume {})", c.target, c.id, c.volume)
     }
 }
 

@@ -11,6 +11,7 @@ mod inspect;
 mod registry;
 mod stack;
 mod transport;
+mod volumes;
 
 use std::collections::HashMap;
 use std::time::Duration;

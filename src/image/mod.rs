@@ -8,6 +8,7 @@
 mod archive;
 pub mod base;
 mod cache;
+pub mod caches;
 mod diff;
 mod history;
 mod interrupt;

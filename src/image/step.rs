@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use super::archive::inputs_tar;
 use super::base::ResolvedBase;
 use super::cache::RegistryCache;
+use super::caches;
 use super::interrupt::Interrupt;
 use super::leftovers::{self, Claim};
 use super::lock::NamedLock;
@@ -164,8 +165,10 @@ impl<'a> Builder<'a> {
         // history and its config (`ContainerConfig`), and neither secrets, the step's env
         // values nor its user may end up in the image. Those steps run as an exec in an
         // idle container instead: an exec's command and env are recorded nowhere.
+        // A step with caches runs as an exec too: their roots get their owner and mode first.
         let process = if secrets.is_empty()
             && step.env.is_empty()
+            && step.caches.is_empty()
             && runs_as_image_user(step, &parent_user)
         {
             Process::Main {
@@ -174,7 +177,21 @@ impl<'a> Builder<'a> {
         } else {
             Process::Idle
         };
-        let spec = self.container_spec(parent, &planned.key, &env, &process);
+        // Held (locked, per `sharing`) until the step's container is gone.
+        let caches = if step.caches.is_empty() {
+            None
+        } else {
+            let client = crate::ownership::client::id();
+            let held = tokio::select! {
+                h = caches::acquire(self.engine, self.manifest, step, &client, self.reporter) => h?,
+                () = interrupt.recv() => return Err(BuildError::Interrupted),
+            };
+            Some(held)
+        };
+        let mut spec = self.container_spec(parent, &planned.key, &env, &process);
+        if let Some(held) = &caches {
+            spec.mounts.clone_from(&held.mounts);
+        }
         let claim = tokio::select! {
             c = leftovers::claim(self.engine, &spec, &planned.key, self.reporter) => c?,
             () = interrupt.recv() => return Err(BuildError::Interrupted),
@@ -201,7 +218,8 @@ impl<'a> Builder<'a> {
         let comment = format!("devenv step: {}", step.name);
         let outcome = tokio::select! {
             r = async {
-                self.run_in(&id, index, planned, &process, secrets).await?;
+                let setup = caches.as_ref().map(|h| h.setup.clone());
+                self.run_in(&id, index, planned, &process, secrets, setup).await?;
                 let parent_key = parent.strip_prefix(LAYER_REPO).unwrap_or(parent);
                 let parent_key = parent_key.trim_start_matches(':');
                 self.commit(&id, (&planned.key, parent_key), (&record, &parent_id), env, &comment)
@@ -215,6 +233,7 @@ impl<'a> Builder<'a> {
             self.removals.push(tokio::spawn(async move {
                 let removed = engine.remove_container(&id).await;
                 drop(lease);
+                drop(caches);
                 removed
             }));
             outcome
@@ -247,6 +266,7 @@ impl<'a> Builder<'a> {
         planned: &PlannedStep,
         process: &Process,
         secrets: Vec<String>,
+        cache_setup: Option<Vec<String>>,
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
         if !planned.inputs.is_empty() {
@@ -284,6 +304,9 @@ impl<'a> Builder<'a> {
             engine.run_container(id, &mut on_output).await?
         } else {
             engine.start_container(id).await?;
+            if let Some(cmd) = cache_setup {
+                setup_caches(engine, id, &step.name, cmd).await?;
+            }
             let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             env.extend(secrets);
             let spec = ExecSpec {
@@ -379,6 +402,28 @@ impl<'a> Builder<'a> {
         self.engine.commit(id, &spec).await?;
         Ok(())
     }
+}
+
+/// Give the caches' roots their owner and mode (as root, before the step).
+async fn setup_caches(
+    engine: &Engine,
+    id: &str,
+    step: &str,
+    cmd: Vec<String>,
+) -> Result<(), BuildError> {
+    let spec = ExecSpec {
+        cmd,
+        user: Some("0:0".into()),
+        ..ExecSpec::default()
+    };
+    let (status, output) = engine.exec_collect(id, &spec).await?;
+    if status != 0 {
+        return Err(BuildError::Io {
+            what: format!("the caches of step `{step}`"),
+            message: format!("setting their owner and mode failed: {}", output.trim()),
+        });
+    }
+    Ok(())
 }
 
 /// What a build container's main process is.

@@ -97,7 +97,10 @@ fn entry(
                 ("private", CacheSharing::Private),
             ];
             cache.sharing = choice(cx, &t, "sharing", &sharing).unwrap_or_default();
-            let scope = [("client", CacheScope::Client), ("engine", CacheScope::Engine)];
+            let scope = [
+                ("client", CacheScope::Client),
+                ("engine", CacheScope::Engine),
+            ];
             cache.scope = choice(cx, &t, "scope", &scope).unwrap_or_default();
             cache.uid = id_number(cx, &t, "uid").unwrap_or(0);
             cache.gid = id_number(cx, &t, "gid").unwrap_or(0);
@@ -106,9 +109,11 @@ fn entry(
         }
         _ => {
             let what = "each element of `caches`";
-            cx.push(wrong_type(cx.src, "caches", item, "a string or a table").with_hint(
-                format!("{what} is a path (\"/root/.cache/pip\") or a table with `target`"),
-            ));
+            cx.push(
+                wrong_type(cx.src, "caches", item, "a string or a table").with_hint(format!(
+                    "{what} is a path (\"/root/.cache/pip\") or a table with `target`"
+                )),
+            );
             None
         }
     }
@@ -125,7 +130,10 @@ fn target(cx: &mut Cx<'_>, s: &Str<'_>, workdir: &str) -> Option<()> {
         cx.push(
             Diagnostic::new(
                 s.span.clone(),
-                format!("cache target `{}` would hide the workdir `{workdir}`", s.value),
+                format!(
+                    "cache target `{}` would hide the workdir `{workdir}`",
+                    s.value
+                ),
             )
             .with_label("the step's inputs are copied into the workdir")
             .with_hint("cache a directory outside the workdir, such as `/root/.cache/pip`"),
@@ -145,7 +153,12 @@ fn cache_id(s: &str) -> Result<String, Diagnostic> {
     Ok(s.to_owned())
 }
 
-fn integer(cx: &mut Cx<'_>, t: &Table<'_, '_>, key: &str, hint: &str) -> Option<(i64, u32, Range<usize>)> {
+fn integer(
+    cx: &mut Cx<'_>,
+    t: &Table<'_, '_>,
+    key: &str,
+    hint: &str,
+) -> Option<(i64, u32, Range<usize>)> {
     let value = t.get(key)?;
     let DeValue::Integer(i) = value.get_ref() else {
         cx.push(wrong_type(cx.src, key, value, "an integer").with_hint(hint.to_owned()));
@@ -153,7 +166,10 @@ fn integer(cx: &mut Cx<'_>, t: &Table<'_, '_>, key: &str, hint: &str) -> Option<
     };
     let parsed = i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok();
     let Some(n) = parsed else {
-        cx.push(Diagnostic::new(value.span(), format!("`{key}` is out of range")).with_hint(hint.to_owned()));
+        cx.push(
+            Diagnostic::new(value.span(), format!("`{key}` is out of range"))
+                .with_hint(hint.to_owned()),
+        );
         return None;
     };
     Some((n, i.radix(), value.span()))
@@ -180,29 +196,36 @@ fn mode(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<u32> {
     let value = t.get("mode")?;
     let (n, span) = if let DeValue::String(s) = value.get_ref() {
         let digits = s.as_ref();
-        let octal = !digits.is_empty() && digits.len() <= 5 && digits.chars().all(|c| ('0'..='7').contains(&c));
-        (octal.then(|| u32::from_str_radix(digits, 8).ok()).flatten(), value.span())
+        let octal = !digits.is_empty()
+            && digits.len() <= 5
+            && digits.chars().all(|c| ('0'..='7').contains(&c));
+        (
+            octal.then(|| u32::from_str_radix(digits, 8).ok()).flatten(),
+            value.span(),
+        )
     } else {
         let (n, radix, span) = integer(cx, t, "mode", HINT)?;
         if radix != 8 {
             let message = format!("`mode` {n} is not octal");
-            cx.push(Diagnostic::new(span, message).with_label("a decimal number").with_hint(HINT));
+            cx.push(
+                Diagnostic::new(span, message)
+                    .with_label("a decimal number")
+                    .with_hint(HINT),
+            );
             return None;
         }
         (u32::try_from(n).ok(), span)
     };
-    match n {
-        Some(m @ 0..=0o7777) => Some(m),
-        _ => {
-            let raw = cx.src.get(span.clone()).unwrap_or_default().to_owned();
-            cx.push(
-                Diagnostic::new(span, format!("invalid `mode` {raw}"))
-                    .with_label("expected octal permission bits from 0 to 7777")
-                    .with_hint(HINT),
-            );
-            None
-        }
+    if let Some(m @ 0..=0o7777) = n {
+        return Some(m);
     }
+    let raw = cx.src.get(span.clone()).unwrap_or_default().to_owned();
+    cx.push(
+        Diagnostic::new(span, format!("invalid `mode` {raw}"))
+            .with_label("expected octal permission bits from 0 to 7777")
+            .with_hint(HINT),
+    );
+    None
 }
 
 #[cfg(test)]
@@ -212,7 +235,8 @@ mod tests {
     use super::super::{parse_str, CacheMount, CacheScope, CacheSharing, ManifestError};
 
     fn parse(caches: &str) -> Result<Vec<CacheMount>, ManifestError> {
-        let src = format!("[base]\nimage = \"debian:12\"\n[[step]]\nrun = \"x\"\ncaches = {caches}\n");
+        let src =
+            format!("[base]\nimage = \"debian:12\"\n[[step]]\nrun = \"x\"\ncaches = {caches}\n");
         let m = parse_str(&src, Path::new("devenv.toml"), Path::new("/nonexistent"))?;
         Ok(m.steps[0].caches.clone())
     }

@@ -4,12 +4,12 @@
 //! carries a byte span; `diag.rs` turns those into `file:line:col` reports with a caret.
 //! toml is used in this module only.
 
+mod caches;
 mod diag;
 pub mod lock;
 mod parse;
 mod reference;
 mod runtime;
-mod caches;
 mod sections;
 mod services;
 mod values;

@@ -3,6 +3,7 @@
 
 mod build;
 mod cache;
+mod caches;
 mod cli;
 mod common;
 mod env;
