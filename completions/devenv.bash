@@ -589,7 +589,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__dockerfile)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --no-caches --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

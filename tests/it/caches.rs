@@ -7,18 +7,19 @@ use std::process::Command;
 
 use crate::common::{docker, docker_lines, stderr, stdout, TestContext};
 
-/// A "package manager": downloads (here: writes) into the cache what is missing there,
-/// installs from the cache, and records what it found in the cache before.
+/// A "package manager": installs each package from the cache, downloading (here: writing)
+/// into the cache what is missing there, and logs hits and downloads in the cache.
 const STEP: &str = r#"
 [[step]]
 name = "deps"
 inputs = ["requirements.txt"]
 caches = CACHES
 run = """
-ls /var/cache/pkg > /found.txt
+mkdir -p /var/cache/pkg /opt/site
 for p in $(cat requirements.txt); do
-  [ -f /var/cache/pkg/$p ] || echo "package $p" > /var/cache/pkg/$p
-  mkdir -p /opt/site && cp /var/cache/pkg/$p /opt/site/$p
+  if [ -f /var/cache/pkg/$p ]; then echo "hit $p" >> /var/cache/pkg/log
+  else echo "download $p" >> /var/cache/pkg/log; echo "package $p" > /var/cache/pkg/$p; fi
+  cp /var/cache/pkg/$p /opt/site/$p
 done
 """
 "#;
@@ -98,25 +99,42 @@ fn client(t: &TestContext, tag: &str) -> (String, Volumes) {
     (c.clone(), Volumes(c))
 }
 
+/// The cache's log, read through the volume.
+fn cache_log(t: &TestContext, client: &str, image: &str) -> String {
+    let vols = cache_volumes(client);
+    assert_eq!(vols.len(), 1, "{vols:?}");
+    docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &t.label(),
+        "-v",
+        &format!("{}:/c", vols[0]),
+        image,
+        "cat",
+        "/c/log",
+    ])
+}
+
 #[test]
 fn a_rebuilt_step_finds_its_cache_and_the_layer_holds_none_of_it() {
     let t = project(r#"["/var/cache/pkg"]"#);
     let (c, _v) = client(&t, "a");
     ok(&t, &c, &["build"]);
     let first = image(&t, &c);
-    assert_eq!(in_image(&t, &first, "cat /found.txt"), "");
     // The layer holds the (empty) mount point only; the cache holds the downloads.
     assert_eq!(in_image(&t, &first, "ls -A /var/cache/pkg"), "");
-    let vols = cache_volumes(&c);
-    assert_eq!(vols.len(), 1, "{vols:?}");
+    assert_eq!(cache_log(&t, &c, &first), "download alpha\ndownload beta\n");
 
     // An input edit rebuilds the step: the previous run's downloads are there.
     t.write("requirements.txt", "alpha\nbeta\ngamma\n");
-    let out = devenv(&t, &c, &["build"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ok(&t, &c, &["build"]);
     let second = image(&t, &c);
     assert_ne!(first, second);
-    assert_eq!(in_image(&t, &second, "cat /found.txt"), "alpha\nbeta");
+    assert_eq!(
+        cache_log(&t, &c, &second),
+        "download alpha\ndownload beta\nhit alpha\nhit beta\ndownload gamma\n"
+    );
     assert_eq!(in_image(&t, &second, "ls -A /var/cache/pkg"), "");
     assert_eq!(in_image(&t, &second, "ls /opt/site"), "alpha\nbeta\ngamma");
     // Neither the history nor the config nor the key mention the cache.
@@ -139,38 +157,71 @@ fn a_rebuilt_step_finds_its_cache_and_the_layer_holds_none_of_it() {
     );
 }
 
+/// Every file of the image with type, mode, owner and md5, but for the cache's target
+/// (which a build without the cache fills) and the fixture's per-test tag.
+fn files_of(t: &TestContext, image: &str) -> Vec<String> {
+    let script = r#"find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path '/var/cache/pkg/*' \) -prune -o -print |
+while read -r p; do
+  if [ -L "$p" ]; then echo "$p link $(readlink "$p")"
+  elif [ -d "$p" ]; then echo "$p dir $(stat -c '%a %u:%g' "$p")"
+  else echo "$p file $(stat -c '%a %u:%g %s' "$p") $(md5sum < "$p" | cut -d' ' -f1)"
+  fi
+done"#;
+    let skip = [
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/.dockerenv",
+        "/etc/devenv-fixture",
+        "/var/cache/pkg",
+    ];
+    let mut files: Vec<String> = in_image(t, image, script)
+        .lines()
+        .filter(|l| {
+            let path = l.split(' ').next().unwrap_or_default();
+            !skip.contains(&path) && !path.starts_with("/var/cache/pkg/")
+        })
+        .map(str::to_owned)
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn a_build_with_caches_gives_the_same_files_as_one_without() {
-    let files = "cd /opt/site && for f in *; do echo \"$f $(cat $f)\"; done";
     let with = project(r#"[{ target = "/var/cache/pkg", id = "pkgs", mode = "0700" }]"#);
     let (c, _v) = client(&with, "w");
     ok(&with, &c, &["build"]);
-    // Warm the cache with an extra package, then build again from it.
+    // Warm the cache with an extra package, then build from it.
     with.write("requirements.txt", "alpha\nbeta\nzeta\n");
     ok(&with, &c, &["build"]);
     with.write("requirements.txt", "beta\nalpha\n");
     ok(&with, &c, &["build"]);
     let with_image = image(&with, &c);
-    assert_eq!(
-        in_image(&with, &with_image, "cat /found.txt"),
-        "alpha\nbeta\nzeta"
+    assert!(
+        cache_log(&with, &c, &with_image).ends_with("hit beta\nhit alpha\n"),
+        "the last build used the cache"
     );
-    // No step may have written the cache into the image, with or without it.
     let without = TestContext::new();
     without.manifest(&STEP.replace("caches = CACHES\n", ""));
     without.write("requirements.txt", "beta\nalpha\n");
     let (c2, _v2) = client(&without, "wo");
-    // Without a cache mount the "package manager" needs the directory to exist.
-    without.manifest(&STEP.replace("caches = CACHES\n", "").replace(
-        "ls /var/cache/pkg",
-        "mkdir -p /var/cache/pkg; ls /var/cache/pkg",
-    ));
     ok(&without, &c2, &["build"]);
     let without_image = image(&without, &c2);
-    assert_eq!(
-        in_image(&with, &with_image, files),
-        in_image(&without, &without_image, files)
+    let files = files_of(&with, &with_image);
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("/opt/site/alpha file 644 0:0")),
+        "{files:#?}"
     );
+    assert_eq!(files, files_of(&without, &without_image));
+    // Without a cache mount the downloads stay in that image, as in a plain Dockerfile.
+    assert_eq!(
+        in_image(&without, &without_image, "ls /var/cache/pkg"),
+        "alpha\nbeta\nlog"
+    );
+
     // The cache root has the mode the manifest gave it.
     let vol = &cache_volumes(&c)[0];
     let mode = docker(&[
@@ -187,6 +238,42 @@ fn a_build_with_caches_gives_the_same_files_as_one_without() {
         "/c",
     ]);
     assert_eq!(mode.trim(), "700");
+
+    // The export writes the cache as a BuildKit cache mount, or (--no-caches) leaves it out
+    // for the classic builder, whose image has the same files.
+    let out = devenv(&with, &c, &["export", "dockerfile", "-o", "bk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dockerfile = std::fs::read_to_string(with.root().join("bk/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("RUN --mount=type=cache,target=/var/cache/pkg,id=pkgs,mode=0700 ["),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("# syntax=docker/dockerfile:1"),
+        "{dockerfile}"
+    );
+    let out = devenv(
+        &with,
+        &c,
+        &["export", "dockerfile", "--no-caches", "-o", "classic"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let classic_image = format!("devenv-it-export/{}:classic", with.name);
+    let build = Command::new("docker")
+        .args([
+            "build",
+            "-q",
+            "--label",
+            &with.label(),
+            "-t",
+            &classic_image,
+        ])
+        .arg(with.root().join("classic"))
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "docker build: {}", stderr(&build));
+    assert_eq!(files_of(&with, &classic_image), files);
 }
 
 #[test]
