@@ -101,5 +101,8 @@ fn check(code: i64, what: &str, out: &[u8], err: &[u8]) -> ScriptResult {
         String::from_utf8_lossy(out),
         String::from_utf8_lossy(err)
     );
-    Err(format!("{what} failed (exit status {code}): {}", text.trim()))
+    Err(format!(
+        "{what} failed (exit status {code}): {}",
+        text.trim()
+    ))
 }

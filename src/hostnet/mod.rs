@@ -20,9 +20,6 @@ use std::path::{Path, PathBuf};
 /// path of a PEM bundle, or `0`.
 pub const TRUST_VAR: &str = "DEVENV_TRUST_HOST_CA";
 
-/// The environment container's label for what it was given ([`HostNetwork::labels`]).
-pub const LABEL: &str = "dev.devenv.host-network";
-
 /// Where the host's bundle is inside a container: a directory of devenv's own, outside
 /// anything an image ships.
 pub const CA_DIR: &str = "/run/devenv-ca";
@@ -72,12 +69,12 @@ impl HostNetError {
                 "export {var}=1 to give containers this machine's CA bundle, or \
                  {var}=/path/to/bundle.pem for another one"
             ),
-            HostNetError::NoHostBundle { var, .. } => format!(
-                "point {var} at your PEM bundle: export {var}=/path/to/bundle.pem"
-            ),
-            HostNetError::Unreadable { var, .. } | HostNetError::NotPem { var, .. } => format!(
-                "point {var} at a readable PEM file of CA certificates, or unset it"
-            ),
+            HostNetError::NoHostBundle { var, .. } => {
+                format!("point {var} at your PEM bundle: export {var}=/path/to/bundle.pem")
+            }
+            HostNetError::Unreadable { var, .. } | HostNetError::NotPem { var, .. } => {
+                format!("point {var} at a readable PEM file of CA certificates, or unset it")
+            }
             HostNetError::DockerConfig { .. } => {
                 "fix the JSON (the docker CLI refuses it too), or set DOCKER_CONFIG to another \
                  directory"
@@ -132,7 +129,11 @@ impl HostNetwork {
     /// user's own setting wins, as with the docker CLI).
     pub fn env_for(&self, set: &[String]) -> Vec<String> {
         let has = |k: &str| set.iter().any(|kv| kv.split('=').next() == Some(k));
-        let ca = self.ca.iter().flat_map(|_| CA_VARS.iter()).map(|k| format!("{k}={CA_PATH}"));
+        let ca = self
+            .ca
+            .iter()
+            .flat_map(|_| CA_VARS.iter())
+            .map(|k| format!("{k}={CA_PATH}"));
         self.proxy_env
             .iter()
             .cloned()
@@ -141,8 +142,8 @@ impl HostNetwork {
             .collect()
     }
 
-    /// A short digest of what the environment container was given (a label), so a changed
-    /// proxy or bundle recreates it. Empty when nothing is in use.
+    /// A digest of what the environment container was given (in its settings label), so a
+    /// changed proxy or bundle recreates it. Empty when nothing is in use.
     pub fn fingerprint(&self) -> String {
         if self.is_empty() {
             return String::new();
@@ -154,27 +155,7 @@ impl HostNetwork {
         if let Some(ca) = &self.ca {
             h.field("ca", &ca.bytes);
         }
-        h.finish()[..16].to_owned()
-    }
-
-    /// The label recording [`HostNetwork::fingerprint`] on the environment container.
-    pub fn labels(&self) -> Vec<(String, String)> {
-        let print = self.fingerprint();
-        if print.is_empty() {
-            return Vec::new();
-        }
-        vec![(LABEL.to_owned(), print)]
-    }
-
-    /// What changed since the container with `labels` was made, in the words of
-    /// `recreating …: <changes>`.
-    pub fn diff(&self, labels: &std::collections::HashMap<String, String>) -> Option<String> {
-        let had = labels.get(LABEL).map_or("", String::as_str);
-        (had != self.fingerprint()).then(|| {
-            format!(
-                "the proxies (docker config.json) or the host CA bundle ({TRUST_VAR}) changed"
-            )
-        })
+        h.finish()
     }
 
     /// Lines saying what is in use, for `doctor`.
@@ -188,9 +169,14 @@ impl HostNetwork {
                     .filter_map(|kv| kv.split('=').next())
                     .filter(|k| k.chars().all(|c| !c.is_ascii_lowercase()))
                     .collect();
-                out.push(format!("proxies:         {} from {source}", names.join(", ")));
+                out.push(format!(
+                    "proxies:         {} from {source}",
+                    names.join(", ")
+                ));
             }
-            None => out.push("proxies:         none (no `proxies` in the docker CLI's config.json)".into()),
+            None => out.push(
+                "proxies:         none (no `proxies` in the docker CLI's config.json)".into(),
+            ),
         }
         match &self.ca {
             Some(ca) => out.push(format!(
@@ -199,7 +185,9 @@ impl HostNetwork {
                 ca.path.display(),
                 ca.source
             )),
-            None => out.push(format!("host CA bundle:  not used (export {TRUST_VAR}=1 to use it)")),
+            None => out.push(format!(
+                "host CA bundle:  not used (export {TRUST_VAR}=1 to use it)"
+            )),
         }
         out
     }
@@ -305,14 +293,11 @@ fn host_ca(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<HostCa>, HostN
 /// The bundle the host's own tools use: `SSL_CERT_FILE` when it names a file, else the
 /// first system bundle found.
 fn host_bundle(env: &dyn Fn(&str) -> Option<String>) -> Result<PathBuf, HostNetError> {
-    let from_env = env("SSL_CERT_FILE").map(PathBuf::from).filter(|p| p.is_file());
+    let from_env = env("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
     from_env
-        .or_else(|| {
-            HOST_BUNDLES
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_file())
-        })
+        .or_else(|| HOST_BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()))
         .ok_or_else(|| HostNetError::NoHostBundle {
             var: TRUST_VAR.into(),
             looked: format!("SSL_CERT_FILE, {}", HOST_BUNDLES.join(", ")),

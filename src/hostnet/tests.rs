@@ -38,11 +38,17 @@ fn proxies_take_the_entry_named_like_the_endpoint_else_default() {
 fn no_proxies_section_or_only_empty_values_give_nothing() {
     assert_eq!(proxies(&config(r#"{"auths": {}}"#), "x"), None);
     assert_eq!(
-        proxies(&config(r#"{"proxies": {"default": {"httpProxy": ""}}}"#), "x"),
+        proxies(
+            &config(r#"{"proxies": {"default": {"httpProxy": ""}}}"#),
+            "x"
+        ),
         None
     );
     assert_eq!(
-        proxies(&config(r#"{"proxies": {"tcp://a:1": {"httpProxy": "p"}}}"#), "x"),
+        proxies(
+            &config(r#"{"proxies": {"tcp://a:1": {"httpProxy": "p"}}}"#),
+            "x"
+        ),
         None
     );
 }
@@ -71,27 +77,20 @@ fn a_variable_the_container_sets_itself_wins() {
 }
 
 #[test]
-fn nothing_in_use_leaves_no_label_and_no_change() {
-    let net = HostNetwork::default();
-    assert!(net.labels().is_empty());
-    assert_eq!(net.diff(&std::collections::HashMap::new()), None);
-    assert!(net.env_for(&[]).is_empty());
-}
-
-#[test]
-fn a_changed_proxy_is_a_change_of_the_container() {
-    let old = HostNetwork {
+fn nothing_in_use_has_no_fingerprint_and_a_changed_proxy_another_one() {
+    let none = HostNetwork::default();
+    assert_eq!(none.fingerprint(), "");
+    assert!(none.env_for(&[]).is_empty());
+    let a = HostNetwork {
         proxy_env: vec!["HTTP_PROXY=http://a".into()],
         ..HostNetwork::default()
     };
-    let new = HostNetwork {
+    let b = HostNetwork {
         proxy_env: vec!["HTTP_PROXY=http://b".into()],
         ..HostNetwork::default()
     };
-    let labels: std::collections::HashMap<String, String> = old.labels().into_iter().collect();
-    assert_eq!(old.diff(&labels), None);
-    assert!(new.diff(&labels).unwrap().contains("proxies"));
-    assert!(HostNetwork::default().diff(&labels).is_some());
+    assert_ne!(a.fingerprint(), b.fingerprint());
+    assert_eq!(a.fingerprint().len(), 64);
 }
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -106,7 +105,11 @@ fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 fn the_trust_setting_takes_1_0_or_a_path() {
     let dir = tempfile::tempdir().unwrap();
     let pem = dir.path().join("b.pem");
-    std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let pem_s = pem.display().to_string();
     assert_eq!(host_ca(&env_of(&[])).unwrap(), None);
     assert_eq!(host_ca(&env_of(&[(TRUST_VAR, "0")])).unwrap(), None);
@@ -149,5 +152,8 @@ fn a_broken_config_json_is_an_error_naming_the_file() {
     std::fs::write(&path, "{\"proxies\": ").unwrap();
     let err = proxies_from_file(&path, "x").unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
-    assert_eq!(proxies_from_file(&dir.path().join("none.json"), "x").unwrap(), None);
+    assert_eq!(
+        proxies_from_file(&dir.path().join("none.json"), "x").unwrap(),
+        None
+    );
 }

@@ -10,7 +10,7 @@ use crate::manifest::{Manifest, VolumeSpec};
 
 pub(super) async fn create(
     engine: &Engine,
-    (manifest, hostnet): (&Manifest, &crate::hostnet::HostNetwork),
+    manifest: &Manifest,
     settings: &RuntimeSettings,
     id: &ProjectId,
     mode: Workspace,
@@ -82,7 +82,6 @@ pub(super) async fn create(
     let mut container_labels = id.labels("env", None);
     container_labels.extend(settings.labels());
     container_labels.insert(labels::WORKSPACE.to_owned(), mode.label().to_owned());
-    container_labels.extend(hostnet.labels());
     if let Some(nonce) = nonce {
         container_labels.insert(labels::NONCE.to_owned(), nonce);
     }
@@ -101,7 +100,7 @@ pub(super) async fn create(
         name: Some(id.container_name.clone()),
         image: settings.image.clone(),
         cmd: vec!["/bin/sh".into()],
-        env: with_host_network(settings.env_list(), hostnet),
+        env: settings.env_list(),
         workdir: Some(manifest.shell.workdir.clone()),
         labels: container_labels,
         mounts,
@@ -137,13 +136,6 @@ pub(super) async fn create(
         image_id: settings.image.clone(),
         status: String::new(),
     })
-}
-
-/// The container's env plus the user's proxies and CA variables it does not set itself.
-fn with_host_network(mut env: Vec<String>, hostnet: &crate::hostnet::HostNetwork) -> Vec<String> {
-    let extra = hostnet.env_for(&env);
-    env.extend(extra);
-    env
 }
 
 /// Mount targets inside the mounted project (`target-cache:/workspace/target`) would be

@@ -184,10 +184,8 @@ pub async fn ensure_started(
     let id = ProjectId::new(manifest);
     let _lock = project_lock(&id).await?;
     let existing = find(engine, &id).await?;
-    let hostnet = crate::hostnet::HostNetwork::load(engine.endpoint()).map_err(BuildError::from)?;
     if let Some(c) = existing {
-        let mut changes = settings.diff(&c.labels);
-        changes.extend(hostnet.diff(&c.labels));
+        let changes = settings.diff(&c.labels);
         if changes.is_empty() {
             let must_start = !c.running();
             let found = if must_start {
@@ -195,7 +193,7 @@ pub async fn ensure_started(
             } else {
                 Found::Running
             };
-            prepare(engine, (manifest, &hostnet), settings, &c, found, state_dir, events).await?;
+            prepare(engine, manifest, settings, &c, found, state_dir, events).await?;
             return Ok(Running {
                 container: c,
                 created: false,
@@ -217,11 +215,11 @@ pub async fn ensure_started(
         workspace::forget(state_dir, &c.id);
     }
     let mode = workspace::decide(engine, manifest, &settings.image, state_dir).await?;
-    let container = create(engine, (manifest, &hostnet), settings, &id, mode).await?;
+    let container = create(engine, manifest, settings, &id, mode).await?;
     events.info(&format!("created {}", container.name));
     prepare(
         engine,
-        (manifest, &hostnet),
+        manifest,
         settings,
         &container,
         Found::New,
@@ -248,7 +246,7 @@ enum Found {
 /// Start (unless running) and set up the user; bring a synced workspace up to date.
 async fn prepare(
     engine: &Engine,
-    (manifest, hostnet): (&Manifest, &crate::hostnet::HostNetwork),
+    manifest: &Manifest,
     settings: &RuntimeSettings,
     c: &ContainerInfo,
     found: Found,
@@ -265,7 +263,7 @@ async fn prepare(
         }
         user::setup(engine, &c.id, &settings.user, &volumes).await?;
     }
-    if let (Found::New, Some(ca)) = (found, &hostnet.ca) {
+    if let (Found::New, Some(ca)) = (found, &settings.host_network.ca) {
         crate::hostnet::ca::install(engine, &c.id, ca)
             .await?
             .map_err(|message| SessionError::Io {
