@@ -294,3 +294,64 @@ run = "wget -q -O /stats.html http://tinyproxy.stats/ && grep -qi tinyproxy /sta
         "{doctor}"
     );
 }
+
+/// A project on the cached Debian base (debootstrap, see `root_helpers`) whose second step
+/// installs a package from the Python index with pip; `tag` makes that step's key the
+/// project's own.
+fn pip_project(tag: &str) -> TestContext {
+    let t = TestContext::new();
+    let src = crate::root_helpers::debian_rootfs();
+    let dst = t.root().join("debian.tar.gz");
+    if std::fs::hard_link(&src, &dst).is_err() {
+        std::fs::copy(&src, &dst).unwrap();
+    }
+    t.write(
+        "devenv.toml",
+        &format!(
+            r#"name = "{}"
+[base]
+rootfs = "debian.tar.gz"
+
+[[step]]
+name = "pip"
+run = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null"
+
+[[step]]
+name = "from the index"
+run = "python3 -m pip install -q --break-system-packages --no-deps --no-cache-dir six && python3 -c 'import six' # {tag}"
+"#,
+            t.name
+        ),
+    );
+    t
+}
+
+/// Containers here reach the Python index only through a TLS-inspecting proxy: with the
+/// host's CA a pip step passes. Without it, it fails for that reason where the network
+/// intercepts (and passes where it does not; then there is nothing to show).
+#[test]
+fn a_pip_step_reaches_the_index_through_an_inspecting_proxy_with_the_host_ca() {
+    let with = pip_project("with the host CA");
+    let out = with
+        .cmd(&["build"])
+        .env("DEVENV_TRUST_HOST_CA", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip with the host's CA bundle failed:\n{}",
+        stderr(&out)
+    );
+    let without = pip_project("without");
+    let out = without.run(&["build"]);
+    if out.status.success() {
+        eprintln!("this network does not intercept TLS: pip passed without the host's CA");
+    } else {
+        let err = stderr(&out);
+        assert!(
+            err.contains("CERTIFICATE_VERIFY_FAILED") && err.contains("from the index"),
+            "without the host's CA the pip step failed for another reason:\n{err}"
+        );
+        eprintln!("this network intercepts TLS: pip failed without the host's CA, as it should");
+    }
+}
