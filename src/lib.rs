@@ -9,6 +9,7 @@ mod commands;
 pub mod engine;
 pub mod error;
 pub mod fingerprint;
+pub mod hostnet;
 pub mod image;
 pub mod init;
 pub mod interop;

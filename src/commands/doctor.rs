@@ -23,6 +23,15 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         "objects:         {} containers, {} images",
         info.containers, info.images
     ));
+    // Proxies and a CA bundle change what containers see: say when they are in use.
+    match crate::hostnet::HostNetwork::load(engine.endpoint()) {
+        Ok(net) => {
+            for line in net.describe() {
+                p.data(&line);
+            }
+        }
+        Err(e) => p.data(&format!("host network:    {e}")),
+    }
     match ctx.project() {
         Ok(project) => {
             p.data(&format!(

@@ -23,6 +23,7 @@ use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
 use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
 use crate::fingerprint::PlannedStep;
+use crate::hostnet::{ca, HostNetwork};
 use crate::manifest::{Manifest, Step};
 
 pub(super) struct Builder<'a> {
@@ -34,6 +35,8 @@ pub(super) struct Builder<'a> {
     owner: String,
     /// Removals of committed build containers, overlapped with the next step's work.
     removals: Vec<tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>>,
+    /// The user's proxies and CA bundle, given to each step's exec only.
+    hostnet: HostNetwork,
 }
 
 impl<'a> Builder<'a> {
@@ -43,6 +46,7 @@ impl<'a> Builder<'a> {
         reporter: &'a mut dyn Reporter,
         cache: Option<RegistryCache>,
         owner: String,
+        hostnet: HostNetwork,
     ) -> Self {
         Builder {
             engine,
@@ -51,6 +55,7 @@ impl<'a> Builder<'a> {
             cache,
             owner,
             removals: Vec::new(),
+            hostnet,
         }
     }
 
@@ -164,10 +169,13 @@ impl<'a> Builder<'a> {
         // or a user of its own: a commit records the container's command in the image
         // history and its config (`ContainerConfig`), and neither secrets, the step's env
         // values nor its user may end up in the image. Those steps run as an exec in an
-        // idle container instead: an exec's command and env are recorded nowhere.
-        // A step with caches runs as an exec too: their roots get their owner and mode first.
+        // idle container instead: an exec's command and env are recorded nowhere. So do
+        // all steps when proxies or the host's CA are in use (a commit would merge the
+        // container's env into the image's). A step with caches runs as an exec too: their
+        // roots get their owner and mode first.
         let process = if secrets.is_empty()
             && step.env.is_empty()
+            && self.hostnet.is_empty()
             && step.caches.is_empty()
             && runs_as_image_user(step, &parent_user)
         {
@@ -219,7 +227,7 @@ impl<'a> Builder<'a> {
         let outcome = tokio::select! {
             r = async {
                 let setup = caches.as_ref().map(|h| h.setup.clone());
-                self.run_in(&id, index, planned, &process, secrets, setup).await?;
+                self.run_in(&id, index, planned, (&process, &env), secrets, setup).await?;
                 let parent_key = parent.strip_prefix(LAYER_REPO).unwrap_or(parent);
                 let parent_key = parent_key.trim_start_matches(':');
                 self.commit(&id, (&planned.key, parent_key), (&record, &parent_id), env, &comment)
@@ -264,7 +272,7 @@ impl<'a> Builder<'a> {
         id: &str,
         index: usize,
         planned: &PlannedStep,
-        process: &Process,
+        (process, image_env): (&Process, &[String]),
         secrets: Vec<String>,
         cache_setup: Option<Vec<String>>,
     ) -> Result<(), BuildError> {
@@ -309,6 +317,14 @@ impl<'a> Builder<'a> {
             }
             let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             env.extend(secrets);
+            if let Some(ca) = &self.hostnet.ca {
+                ca::install(engine, id, ca)
+                    .await?
+                    .map_err(|message| ca_failed(step, message))?;
+            }
+            let mut set = env.clone();
+            set.extend(image_env.iter().cloned());
+            env.extend(self.hostnet.env_for(&set));
             let spec = ExecSpec {
                 cmd: vec!["/bin/sh".into(), "-c".into(), step.run.clone()],
                 env,
@@ -329,6 +345,12 @@ impl<'a> Builder<'a> {
                 status,
                 tail: tail.render(),
             });
+        }
+        if self.hostnet.ca.is_some() {
+            // Out of the layer again before the commit.
+            ca::remove(engine, id)
+                .await?
+                .map_err(|message| ca_failed(step, message))?;
         }
         Ok(())
     }
@@ -432,6 +454,14 @@ enum Process {
     Idle,
     /// Runs the step itself, as the image's user.
     Main { script: String },
+}
+
+/// A failure of devenv's own script that adds or removes the host's CA bundle.
+fn ca_failed(step: &Step, message: String) -> BuildError {
+    BuildError::Io {
+        what: format!("step `{}`", step.name),
+        message,
+    }
 }
 
 /// Whether the step's user is the one the image runs as anyway.

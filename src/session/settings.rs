@@ -33,6 +33,13 @@ pub struct RuntimeSettings {
     /// containers stay current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// The user's proxies and CA bundle (not the environment's: never in the image), and
+    /// their digest in the label, so a change of network recreates the container. Absent
+    /// when none is in use, so existing containers stay current.
+    #[serde(skip)]
+    pub host_network: crate::hostnet::HostNetwork,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host_network_sha256: String,
 }
 
 impl RuntimeSettings {
@@ -51,6 +58,8 @@ impl RuntimeSettings {
             })?;
         }
         env.extend(manifest.container.env.clone());
+        let host_network = crate::hostnet::HostNetwork::load(&crate::engine::endpoint())
+            .map_err(crate::image::BuildError::from)?;
         let mut h = crate::fingerprint::Hasher::new("container-env");
         for (k, v) in &env {
             h.field(k, v.as_bytes());
@@ -76,6 +85,8 @@ impl RuntimeSettings {
             user: ExecUser::resolve(&manifest.shell.user),
             on_create: manifest.hooks.on_create.clone(),
             hostname: other_hostname(manifest),
+            host_network_sha256: host_network.fingerprint(),
+            host_network,
         })
     }
 
@@ -117,7 +128,7 @@ impl RuntimeSettings {
                 self.hash.chars().take(12).collect::<String>()
             ));
         }
-        let fields: [(&str, bool); 8] = [
+        let fields: [(&str, bool); 9] = [
             ("container.env", old.env_sha256 != self.env_sha256),
             ("container.ports", old.ports != self.ports),
             ("container.volumes", old.volumes != self.volumes),
@@ -126,6 +137,10 @@ impl RuntimeSettings {
             ("shell.user", old.user != self.user),
             ("hooks.on_create", old.on_create != self.on_create),
             ("host name", old.hostname != self.hostname),
+            (
+                "the proxies (docker config.json) or host CA bundle (DEVENV_TRUST_HOST_CA)",
+                old.host_network_sha256 != self.host_network_sha256,
+            ),
         ];
         changes.extend(changed_fields(&fields));
         if old.image != self.image && old.hash == self.hash {
@@ -134,8 +149,12 @@ impl RuntimeSettings {
         changes
     }
 
+    /// The container's env: its own, then the proxies and CA variables it does not set.
     pub fn env_list(&self) -> Vec<String> {
-        self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+        let mut env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let extra = self.host_network.env_for(&env);
+        env.extend(extra);
+        env
     }
 
     pub fn port_bindings(&self) -> Vec<PortBinding> {

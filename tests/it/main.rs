@@ -9,6 +9,7 @@ mod common;
 mod env;
 mod env_file;
 mod exec;
+mod hostnet;
 mod init;
 mod interop;
 mod manifest_errors;
