@@ -146,6 +146,9 @@ async fn prepare(
     locked: &LockedArgs,
     policy: StalePolicy,
 ) -> Result<(Engine, Project, ContainerInfo)> {
+    // The engine connects (and negotiates its API version) while the project loads: the
+    // warm path pays for the longer of the two, not both.
+    let connecting = tokio::spawn(Engine::connect());
     let project = ctx.project()?;
     // A remote workspace is scanned while the engine connects and lists.
     let prescan = session::prescan(
@@ -153,7 +156,10 @@ async fn prepare(
         &project.paths.dir,
         &crate::engine::endpoint(),
     );
-    let engine = ctx.engine().await?;
+    let engine = match connecting.await {
+        Ok(connected) => connected?,
+        Err(_) => ctx.engine().await?,
+    };
     if let Some((c, services)) = warm(&engine, &project).await? {
         let m = &project.manifest;
         session::sync_if_remote(&engine, m, &c, &services, &project.paths.dir, prescan).await?;
@@ -187,14 +193,25 @@ async fn warm(
     project: &Project,
 ) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
     let m = &project.manifest;
+    // One list call finds the dev container and the services. It needs nothing from the
+    // plan, so the engine answers it while the plan is computed here (one `stat` per
+    // input: milliseconds on a large project) instead of after.
+    let listing = {
+        let (engine, id) = (engine.clone(), ProjectId::new(m));
+        tokio::spawn(async move { stack::Members::list(&engine, &id).await })
+    };
     let Some(plan) = image::current_plan(m, &project.paths)? else {
+        listing.abort();
         return Ok(None);
     };
     let hash = plan.hash();
     let image = image::image_name(m, hash);
     let settings = RuntimeSettings::new(m, &image, hash)?;
-    // One list call finds the dev container and the services.
-    let members = stack::Members::list(engine, &ProjectId::new(m)).await?;
+    let members = match listing.await {
+        Ok(listed) => listed?,
+        // A panic in the listing task is a bug: the slow path still works.
+        Err(_) => return Ok(None),
+    };
     let Some(c) = members.dev.clone() else {
         return Ok(None);
     };
