@@ -321,6 +321,39 @@ run = "echo start >> /c/log; sleep 2; echo end >> /c/log"
 }
 
 #[test]
+fn private_caches_give_concurrent_builds_a_volume_each() {
+    let step = r#"
+[[step]]
+name = "slow"
+caches = [{ target = "/c", id = "own", sharing = "private" }]
+run = "ls /c > /seen; echo mine > /c/mark; sleep 5"
+"#;
+    let a = TestContext::new();
+    a.manifest(step);
+    let b = TestContext::new();
+    b.manifest(step);
+    let (c, _v) = client(&a, "private");
+    let spawn = |t: &TestContext| {
+        t.cmd(&["build"])
+            .env("DEVENV_CLIENT", &c)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (pa, pb) = (spawn(&a), spawn(&b));
+    for p in [pa, pb] {
+        let out = p.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let vols = cache_volumes(&c);
+    assert_eq!(vols.len(), 2, "a volume each: {vols:?}");
+    // Neither build saw the other's file.
+    assert_eq!(in_image(&a, &image(&a, &c), "cat /seen"), "");
+    assert_eq!(in_image(&b, &image(&b, &c), "cat /seen"), "");
+}
+
+#[test]
 fn prune_keeps_caches_and_prune_caches_removes_them() {
     let t = project(r#"["/var/cache/pkg"]"#);
     let (c, _v) = client(&t, "p");
