@@ -644,7 +644,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__dockerfile)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --no-caches --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1750,7 +1750,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__prune)
-            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --all --caches --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -220,6 +220,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand prune" -l color -d 'When t
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every devenv image and leftover on this engine, not only this project\'s'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l caches -d 'Also remove this client\'s package caches (steps\' `caches`), which prune keeps'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s h -l help -d 'Print help'
@@ -334,6 +335,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_su
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -l force -d 'Overwrite files that devenv did not generate'
+complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -l no-caches -d 'Leave the steps\' caches out (no `RUN --mount=type=cache`), for the classic builder; the image is the same'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand export; and __fish_seen_subcommand_from dockerfile" -s h -l help -d 'Print help'

@@ -405,6 +405,9 @@ pub struct PruneArgs {
     /// Every devenv image and leftover on this engine, not only this project's.
     #[arg(long)]
     pub all: bool,
+    /// Also remove this client's package caches (steps' `caches`), which prune keeps.
+    #[arg(long)]
+    pub caches: bool,
 }
 
 #[derive(Debug, Args)]
@@ -504,9 +507,9 @@ pub enum CompletionShell {
 pub enum ExportCommand {
     /// A Dockerfile and build context from which plain `docker build` makes the same image.
     #[command(
-        after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image"
+        after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image\n  devenv export dockerfile --no-caches    # for the classic builder"
     )]
-    Dockerfile(ExportArgs),
+    Dockerfile(DockerfileArgs),
     /// A devcontainer.json that opens the built environment in editors.
     #[command(
         after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -"
@@ -536,6 +539,16 @@ pub struct ExportArgs {
     /// Overwrite files that devenv did not generate.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    #[command(flatten)]
+    pub export: ExportArgs,
+    /// Leave the steps' caches out (no `RUN --mount=type=cache`), for the classic builder;
+    /// the image is the same.
+    #[arg(long)]
+    pub no_caches: bool,
 }
 
 #[derive(Debug, Subcommand)]

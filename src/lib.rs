@@ -10,6 +10,7 @@ pub mod engine;
 pub mod environment;
 pub mod error;
 pub mod fingerprint;
+pub mod hostnet;
 pub mod image;
 pub mod init;
 pub mod interop;

@@ -144,7 +144,34 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
         if pruned.containers == 1 { "" } else { "s" },
         bytes_mb(pruned.bytes)
     ));
+    if args.caches {
+        prune_caches(ctx, &engine, m).await?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// `prune --caches`: the client's cache volumes, and the engine-scoped ones this manifest
+/// names.
+async fn prune_caches(
+    ctx: &Ctx,
+    engine: &crate::engine::Engine,
+    m: &crate::manifest::Manifest,
+) -> Result<()> {
+    use crate::image::caches;
+    let client = crate::ownership::client::id();
+    let named: Vec<String> = caches::manifest_volumes(m, &client)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let (count, bytes) = caches::remove(engine, &client, &named)
+        .await
+        .map_err(|e| Error::from(crate::image::BuildError::from(e)))?;
+    ctx.printer.info(&format!(
+        "removed {count} cache{}, freed {:.1} MB",
+        if count == 1 { "" } else { "s" },
+        bytes_mb(i64::try_from(bytes).unwrap_or(i64::MAX))
+    ));
+    Ok(())
 }
 
 fn bytes_mb(bytes: i64) -> f64 {

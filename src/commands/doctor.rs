@@ -24,6 +24,15 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         "objects:         {} containers, {} images",
         info.containers, info.images
     ));
+    // Proxies and a CA bundle change what containers see: say when they are in use.
+    match crate::hostnet::HostNetwork::load(engine.endpoint()) {
+        Ok(net) => {
+            for line in net.describe() {
+                p.data(&line);
+            }
+        }
+        Err(e) => p.data(&format!("host network:    {e}")),
+    }
     match ctx.project() {
         Ok(project) => {
             p.data(&format!(
@@ -57,7 +66,30 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         }
         Err(e) => p.data(&format!("manifest:        {e}")),
     }
+    p.data(&format!("package caches:  {}", caches_line(&engine).await));
     Ok(ExitStatus::Success)
+}
+
+/// This client's cache volumes on the engine and what they hold.
+async fn caches_line(engine: &Engine) -> String {
+    let client = crate::ownership::client::id();
+    match crate::image::caches::list(engine, &client, &[], true).await {
+        Ok(list) if list.is_empty() => format!("none (client {client})"),
+        Ok(list) => {
+            let measured: Vec<u64> = list.iter().filter_map(|v| v.bytes).collect();
+            let size = if measured.len() == list.len() {
+                format!("{:.1} MB", super::status::megabytes(measured.iter().sum()))
+            } else {
+                "size unknown".to_owned()
+            };
+            format!(
+                "{} volume{}, {size} (client {client}; `devenv prune --caches` removes them)",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
+            )
+        }
+        Err(e) => format!("cannot list: {e}"),
+    }
 }
 
 /// Whether this user may use a unix socket endpoint.

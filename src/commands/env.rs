@@ -113,6 +113,9 @@ async fn prepare(
     policy: StalePolicy,
     counts: Counts,
 ) -> Result<(Engine, Project, ContainerInfo)> {
+    // The engine connects (and negotiates its API version) while the project loads: the
+    // warm path pays for the longer of the two, not both.
+    let connecting = tokio::spawn(Engine::connect());
     let project = ctx.project()?;
     // A remote workspace is scanned while the engine connects and lists.
     let prescan = session::prescan(
@@ -120,7 +123,10 @@ async fn prepare(
         &project.paths.dir,
         &crate::engine::endpoint(),
     );
-    let engine = ctx.engine().await?;
+    let engine = match connecting.await {
+        Ok(connected) => connected?,
+        Err(_) => ctx.engine().await?,
+    };
     let environment = Environment::new(&engine, &project);
     if let Some(c) = environment.ready(counts, prescan).await? {
         return Ok((engine, project, c));

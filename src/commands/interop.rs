@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Ctx;
-use crate::cli::{ExportArgs, ExportCommand, ImportArgs, ImportCommand};
+use crate::cli::{DockerfileArgs, ExportArgs, ExportCommand, ImportArgs, ImportCommand};
 use crate::error::{Error, ExitStatus, Result};
 use crate::image::{self, LockMode};
 use crate::interop::{devcontainer_export, devcontainer_import, dockerfile, InteropError};
@@ -40,7 +40,8 @@ fn output_path(ctx: &Ctx, args: &ExportArgs, default: PathBuf) -> Result<PathBuf
     })
 }
 
-async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
+async fn export_dockerfile(ctx: &Ctx, dargs: &DockerfileArgs) -> Result<ExitStatus> {
+    let args = &dargs.export;
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
@@ -54,7 +55,7 @@ async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
         .await?
         .map(|i| i.user)
         .unwrap_or_default();
-    let export = dockerfile::render(m, &base.entry, &plan, &base_user)?;
+    let export = dockerfile::render_with(m, &base.entry, &plan, &base_user, !dargs.no_caches)?;
     let default = project.paths.dir.join("export");
     if args.output.is_none() {
         project.paths.ensure_dir();
@@ -70,8 +71,8 @@ async fn export_dockerfile(ctx: &Ctx, args: &ExportArgs) -> Result<ExitStatus> {
     ));
     if export.needs_buildkit {
         ctx.printer.warn(
-            "steps with secrets use `RUN --mount=type=secret`, which needs BuildKit; see the \
-             comments in the Dockerfile",
+            "steps with secrets or caches use `RUN --mount`, which needs BuildKit; see the \
+             comments in the Dockerfile (`--no-caches` leaves caches out)",
         );
     }
     Ok(ExitStatus::Success)

@@ -27,6 +27,20 @@ struct Status {
     workspace: Option<&'static str>,
     /// How the services run: `containers` (one engine) or `swarm`.
     mode: crate::environment::Mode,
+    /// The steps' package caches (volumes on the engine) and their sizes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    caches: Vec<CacheStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct CacheStatus {
+    id: String,
+    target: String,
+    volume: String,
+    /// Whether the volume exists (a step using it ran).
+    present: bool,
+    /// Bytes in the cache; `null` when absent or not measurable.
+    bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +101,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let environment = Environment::new(&engine, &project);
     let services = environment.services_status(env).await?;
     let mode = environment.backend().mode();
+    let caches = cache_status(&engine, m).await?;
     let status = Status {
         project: m.name.clone(),
         hash,
@@ -97,6 +112,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         services,
         workspace,
         mode,
+        caches,
     };
     if args.json {
         ctx.printer
@@ -140,6 +156,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
         }
     }
     p.data(&format!("workspace: {}", workspace_line(s.workspace)));
+    for c in &s.caches {
+        p.data(&format!("cache {}", cache_line(c)));
+    }
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
         if let Some(e) = &svc.last_failure {
@@ -147,6 +166,54 @@ fn print_human(ctx: &Ctx, s: &Status) {
                 p.data(&format!("    {line}"));
             }
         }
+    }
+}
+
+async fn cache_status(
+    engine: &crate::engine::Engine,
+    m: &crate::manifest::Manifest,
+) -> Result<Vec<CacheStatus>> {
+    use crate::image::caches;
+    let client = crate::ownership::client::id();
+    let wanted = caches::manifest_volumes(m, &client);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+    let found = caches::list(engine, &client, &names, true)
+        .await
+        .map_err(|e| crate::error::Error::from(image::BuildError::from(e)))?;
+    Ok(wanted
+        .into_iter()
+        .map(|(volume, c)| {
+            let v = found.iter().find(|v| v.name == volume);
+            CacheStatus {
+                id: c.id,
+                target: c.target,
+                present: v.is_some(),
+                bytes: v.and_then(|v| v.bytes),
+                volume,
+            }
+        })
+        .collect())
+}
+
+pub(super) fn megabytes(bytes: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    b / 1_000_000.0
+}
+
+fn cache_line(c: &CacheStatus) -> String {
+    let size = match (c.present, c.bytes) {
+        (false, _) => "not made yet".to_owned(),
+        (true, Some(b)) => format!("{:.1} MB", megabytes(b)),
+        (true, None) => "size unknown".to_owned(),
+    };
+    if c.id == c.target {
+        format!("{}: {size} (volume {})", c.target, c.volume)
+    } else {
+        format!("{} (id {}): {size} (volume {})", c.target, c.id, c.volume)
     }
 }
 

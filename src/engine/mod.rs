@@ -8,10 +8,12 @@ mod exec;
 mod files;
 mod images;
 mod inspect;
+mod ping;
 mod platform;
 mod registry;
 mod stack;
 mod transport;
+mod volumes;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -370,6 +372,23 @@ impl Engine {
             endpoint: endpoint.clone(),
             reason,
         };
+        // A local socket: one quick `/_ping` gives both the answer and the API version.
+        match ping::unix(&endpoint, CONNECT_TIMEOUT).await {
+            ping::Pinged::Client(docker) => {
+                return Ok(Engine {
+                    docker: without_deadline(docker),
+                    endpoint,
+                    cache_host: None,
+                })
+            }
+            ping::Pinged::Silent => {
+                return Err(unreachable(format!(
+                    "no answer within {} ms",
+                    CONNECT_TIMEOUT.as_millis()
+                )))
+            }
+            ping::Pinged::Unknown => {}
+        }
         let conn = transport::connect(&resolved).map_err(unreachable)?;
         // An ssh endpoint first logs in; give it longer than a socket.
         let limit = if conn.ssh_stderr.is_some() {

@@ -83,7 +83,8 @@ impl<'a> Environment<'a> {
     ) -> Result<session::Running> {
         let (engine, m) = (self.engine, &self.project.manifest);
         let state_dir = &self.project.paths.dir;
-        let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
+        let settings =
+            RuntimeSettings::new(m, &built.image, &built.hash)?.built_for(m, &built.platform);
         let workspace = if m.services.is_empty() {
             Workspace::Bind // decided, if need be, when the container is made
         } else {
@@ -139,22 +140,23 @@ impl<'a> Environment<'a> {
     /// bind volumes a remote engine syncs.
     async fn warm(&self, counts: Counts) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
         let (m, paths) = (&self.project.manifest, &self.project.paths);
-        // The engine's platform (part of the hash) is asked for while one list call finds the
-        // dev container and the services: the warm path waits for one round trip, not two.
-        let (platform, members) = tokio::join!(
-            image::base::target_platform(self.engine, m),
-            self.members()
-        );
-        let Some(plan) = image::current_plan(m, paths, Some(&platform?))? else {
+        // One list call finds the dev container and the services.
+        let members = self.members().await?;
+        let Some(c) = members.dev.clone() else {
+            return Ok(None);
+        };
+        // The platform is part of the hash: the requested one, else the engine's as the dev
+        // container records it (asking the engine only when it does not).
+        let platform = match RuntimeSettings::recorded_engine_platform(&c.labels) {
+            Some(p) if m.base.platform.is_none() => p,
+            _ => image::base::target_platform(self.engine, m).await?,
+        };
+        let Some(plan) = image::current_plan(m, paths, Some(&platform))? else {
             return Ok(None);
         };
         let hash = plan.hash();
         let image = image::image_name(m, hash);
-        let settings = RuntimeSettings::new(m, &image, hash)?;
-        let members = members?;
-        let Some(c) = members.dev.clone() else {
-            return Ok(None);
-        };
+        let settings = RuntimeSettings::new(m, &image, hash)?.built_for(m, &platform);
         let ready = c.running()
             && settings.diff(&c.labels).is_empty()
             && session::hooks_done(m, &paths.dir, &c.id);

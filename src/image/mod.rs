@@ -8,6 +8,7 @@
 mod archive;
 pub mod base;
 mod cache;
+pub mod caches;
 mod diff;
 mod history;
 mod interrupt;
@@ -119,6 +120,8 @@ pub enum BuildError {
     LockDir { dir: String, why: String },
     #[error("layer {key} is not built")]
     NotBuilt { key: String },
+    #[error(transparent)]
+    HostNetwork(#[from] crate::hostnet::HostNetError),
 }
 
 impl BuildError {
@@ -165,6 +168,7 @@ impl BuildError {
                 Some("finished steps are kept: run again to continue from there".into())
             }
             BuildError::NotBuilt { .. } => Some("run `devenv build` first".into()),
+            BuildError::HostNetwork(e) => e.hint(),
             BuildError::LockDir { dir, .. } => Some(format!(
                 "another user may have planted it: check and remove {dir}, or set \
                  XDG_RUNTIME_DIR to a directory of yours"
@@ -384,7 +388,9 @@ async fn build_plan(
     leftovers::remove_dead(engine, Some((&manifest.name, &identity))).await?;
     let previous = BuildRecord::load(&paths.dir);
     let owner = lock::scope()?;
-    let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner);
+    // The user's proxies and CA bundle: given to the steps, kept out of key and layers.
+    let hostnet = crate::hostnet::HostNetwork::load(engine.endpoint())?;
+    let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner, hostnet);
     let chain = async {
         let mut parent = builder
             .ensure_base_layer(base, &plan.base_key, interrupt)

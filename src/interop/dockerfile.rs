@@ -19,7 +19,9 @@
 //! - `ENTRYPOINT []` and `CMD ["/bin/sh"]`, as devenv's commits set.
 //!
 //! A step with secrets becomes `RUN --mount=type=secret,id=NAME …`, which needs BuildKit; the
-//! value is read from the secret file inside the RUN, never written anywhere.
+//! value is read from the secret file inside the RUN, never written anywhere. A step's caches
+//! become `RUN --mount=type=cache,…` (BuildKit too), or are left out for the classic builder
+//! ([`render_with`]): they never change the image.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,7 +42,7 @@ pub struct Export {
     pub dockerfile: String,
     pub dockerignore: String,
     pub files: Vec<Staged>,
-    /// Whether the Dockerfile needs BuildKit (a step has secrets).
+    /// Whether the Dockerfile needs BuildKit (a step has secrets, or caches written).
     pub needs_buildkit: bool,
 }
 
@@ -73,6 +75,18 @@ pub fn render(
     plan: &Plan,
     base_user: &str,
 ) -> Result<Export, InteropError> {
+    render_with(manifest, lock, plan, base_user, true)
+}
+
+/// [`render`], writing the steps' caches as `RUN --mount=type=cache` (BuildKit) when
+/// `caches`, else leaving them out (the classic builder; the image is the same).
+pub fn render_with(
+    manifest: &Manifest,
+    lock: &LockEntry,
+    plan: &Plan,
+    base_user: &str,
+    caches: bool,
+) -> Result<Export, InteropError> {
     let workdir = &manifest.shell.workdir;
     check_word("shell.workdir", workdir)?;
     let mut out = Vec::new();
@@ -88,6 +102,20 @@ pub fn render(
         ),
         plan.hash()
     )));
+    let any_caches = manifest.steps.iter().any(|st| !st.caches.is_empty());
+    if caches && any_caches {
+        out.push(comment_lines(
+            "The steps' caches are BuildKit cache mounts (`RUN --mount=type=cache`): build with\n\
+             DOCKER_BUILDKIT=1 (Docker 20.10's built-in Dockerfile frontend reads them; an older\n\
+             BuildKit needs `# syntax=docker/dockerfile:1` added as the very first line). For\n\
+             the classic builder export with `--no-caches`: the image is the same either way.",
+        ));
+    } else if any_caches {
+        out.push(comment_lines(
+            "The steps' caches are left out (`--no-caches`): a cache makes a step faster,\n\
+             never different.",
+        ));
+    }
     out.push(String::new());
     from_lines(
         manifest,
@@ -172,6 +200,12 @@ pub fn render(
             for s in &step.secrets {
                 let _ = write!(flags, "--mount=type=secret,id={s} ");
                 let _ = writeln!(script, "{s}=\"$(cat /run/secrets/{s})\"; export {s}");
+            }
+        }
+        if caches && !step.caches.is_empty() {
+            needs_buildkit = true;
+            for c in &step.caches {
+                let _ = write!(flags, "{} ", cache_mount(c)?);
             }
         }
         script.push_str(&step.run);
@@ -290,6 +324,42 @@ fn check_word(what: &str, v: &str) -> Result<(), InteropError> {
         });
     }
     Ok(())
+}
+
+/// `--mount=type=cache,…` for one cache, with BuildKit's defaults left out.
+fn cache_mount(c: &crate::manifest::CacheMount) -> Result<String, InteropError> {
+    use crate::manifest::CacheSharing;
+    for (what, v) in [("cache target", &c.target), ("cache id", &c.id)] {
+        if v.chars()
+            .any(|ch| ch.is_whitespace() || matches!(ch, ',' | '"' | '\'' | '$' | '\\'))
+        {
+            return Err(InteropError::Inexpressible {
+                format: "a Dockerfile",
+                what: format!("{what} `{v}`"),
+                why: "a cache mount's values cannot hold whitespace, `,`, quotes, `$` or `\\`"
+                    .into(),
+            });
+        }
+    }
+    let mut m = format!("--mount=type=cache,target={}", c.target);
+    if c.id != c.target {
+        let _ = write!(m, ",id={}", c.id);
+    }
+    match c.sharing {
+        CacheSharing::Shared => {}
+        CacheSharing::Locked => m.push_str(",sharing=locked"),
+        CacheSharing::Private => m.push_str(",sharing=private"),
+    }
+    if c.uid != 0 {
+        let _ = write!(m, ",uid={}", c.uid);
+    }
+    if c.gid != 0 {
+        let _ = write!(m, ",gid={}", c.gid);
+    }
+    if c.mode != 0o755 {
+        let _ = write!(m, ",mode={:04o}", c.mode);
+    }
+    Ok(m)
 }
 
 fn one_line(s: &str) -> String {
@@ -459,6 +529,38 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn caches_are_buildkit_cache_mounts_or_left_out() {
+        let m = manifest(
+            "[[step]]\nrun = \"pip install x\"\ncaches = [\"/root/.cache/pip\", \
+             { target = \"/var/cache/apt/archives\", id = \"apt\", sharing = \"locked\", \
+             uid = 1000, mode = \"0700\" }]\n",
+        );
+        let e = render(&m, &lock(), &plan(vec![vec![]]), "").unwrap();
+        let d = &e.dockerfile;
+        assert!(d.starts_with(MARKER), "{d}");
+        assert!(e.needs_buildkit);
+        assert!(d.contains("# syntax=docker/dockerfile:1"), "{d}");
+        assert!(
+            d.contains(
+                "RUN --mount=type=cache,target=/root/.cache/pip \
+                 --mount=type=cache,target=/var/cache/apt/archives,id=apt,sharing=locked,\
+                 uid=1000,mode=0700 [\"/bin/sh\", \"-c\", \"pip install x\"]"
+            ),
+            "{d}"
+        );
+        let classic = render_with(&m, &lock(), &plan(vec![vec![]]), "", false).unwrap();
+        assert!(!classic.needs_buildkit);
+        assert!(
+            !classic.dockerfile.contains("--mount"),
+            "{}",
+            classic.dockerfile
+        );
+        assert!(classic
+            .dockerfile
+            .contains("RUN [\"/bin/sh\", \"-c\", \"pip install x\"]"));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! are two environments unless they ask to share.
 
 pub mod checkout;
+pub mod client;
 
 use std::collections::HashMap;
 use std::path::Path;

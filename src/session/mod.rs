@@ -259,6 +259,14 @@ async fn prepare(
         }
         user::setup(engine, &c.id, &settings.user, &volumes).await?;
     }
+    if let (Found::New, Some(ca)) = (found, &settings.host_network.ca) {
+        crate::hostnet::ca::install(engine, &c.id, ca)
+            .await?
+            .map_err(|message| SessionError::Io {
+                what: format!("container {}", c.name),
+                message,
+            })?;
+    }
     if volume_mode {
         sync_workspace(engine, manifest, c, found == Found::New, state_dir, events).await?;
     }

@@ -3,11 +3,13 @@
 
 mod build;
 mod cache;
+mod caches;
 mod cli;
 mod common;
 mod env;
 mod env_file;
 mod exec;
+mod hostnet;
 mod init;
 mod interop;
 mod manifest_errors;
