@@ -572,7 +572,17 @@ pub(crate) async fn import_rootfs(
     let tag = digest.trim_start_matches("sha256:");
     let reference = format!("{ROOTFS_REPO}:{tag}");
     if let Some(img) = engine.image(&reference).await? {
-        return Ok(img.id);
+        // Imported before as another platform (the same tarball, declared otherwise): again.
+        let other = match (
+            &manifest.base.platform,
+            engine.image_platform(&reference).await?,
+        ) {
+            (Some(wanted), Some(raw)) => !platform_of(&raw).native_on(wanted),
+            _ => false,
+        };
+        if !other {
+            return Ok(img.id);
+        }
     }
     let path = manifest.root.join(rel);
     std::fs::metadata(&path).map_err(|e| BuildError::Io {
@@ -590,10 +600,46 @@ pub(crate) async fn import_rootfs(
     // proved to be the hashed one: the engine may finish the import before it sees the
     // stream fail.
     let incoming = format!("incoming-{tag}-{}", std::process::id());
-    let (body, verdict) = super::archive::verified_file(&path, digest);
-    let imported = engine
-        .import_rootfs(body, ROOTFS_REPO, &incoming, &labels)
-        .await;
+    let foreign = match &manifest.base.platform {
+        Some(p) if !p.native_on(&target_platform_of_engine(engine).await?) => Some(p.clone()),
+        _ => None,
+    };
+    let imported = if let Some(platform) = foreign {
+        // `docker import` records the engine's architecture whatever the tarball holds (and
+        // ignores `--platform` on Docker 20.10): load an image whose config says it.
+        let diff_id = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || uncompressed_digest(&path))
+                .await
+                .map_err(|e| BuildError::Io {
+                    what: "reading the rootfs".into(),
+                    message: e.to_string(),
+                })??
+        };
+        let (body, verdict) =
+            foreign_archive(&path, digest, &diff_id, &platform, &labels, &incoming);
+        let loaded = engine.load_images(body).await;
+        (loaded, verdict)
+    } else {
+        let (body, verdict) = super::archive::verified_file(&path, digest);
+        let imported = engine
+            .import_rootfs(body, ROOTFS_REPO, &incoming, &labels)
+            .await;
+        (imported.map(|id| vec![id]), verdict)
+    };
+    let (imported, verdict) = imported;
+    let imported = match imported {
+        Ok(_) => engine
+            .image(&format!("{ROOTFS_REPO}:{incoming}"))
+            .await
+            .and_then(|i| {
+                i.map(|i| i.id).ok_or(crate::engine::EngineError::NotFound {
+                    what: "imported image",
+                    name: format!("{ROOTFS_REPO}:{incoming}"),
+                })
+            }),
+        Err(e) => Err(e),
+    };
     let verdict = verdict.await.map_err(|e| BuildError::Io {
         what: path.display().to_string(),
         message: e.to_string(),
@@ -609,6 +655,85 @@ pub(crate) async fn import_rootfs(
     };
     engine.remove_image(&incoming).await?;
     Ok(outcome?)
+}
+
+async fn target_platform_of_engine(engine: &Engine) -> Result<Platform, BuildError> {
+    let raw = engine.platform().await?;
+    Ok(platform_of(&raw))
+}
+
+/// sha256 of a rootfs tarball's uncompressed bytes (its diff id): a gzip tarball is
+/// decompressed; other compressions are refused (only `docker import` reads those).
+fn uncompressed_digest(path: &Path) -> Result<String, BuildError> {
+    let io = |e: std::io::Error| BuildError::Io {
+        what: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let head = std::io::BufRead::fill_buf(&mut file).map_err(io)?.to_vec();
+    let mut reader: Box<dyn std::io::Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if head.len() > 262 && &head[257..262] == b"ustar" || head.is_empty() {
+        Box::new(file)
+    } else {
+        return Err(BuildError::Io {
+            what: path.display().to_string(),
+            message: "a rootfs of another platform than the engine's must be a tar or tar.gz \
+                      (other compressions are read by `docker import` only, which records the \
+                      engine's platform)"
+                .into(),
+        });
+    };
+    let mut diff = crate::fingerprint::StreamDigest::default();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut reader, &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        diff.update(&buf[..n]);
+    }
+    Ok(diff.finish())
+}
+
+/// The image archive of a rootfs tarball of another platform than the engine's: its config
+/// names the platform, its layer is the tarball (diff id: `diff_id`, its uncompressed
+/// sha256).
+fn foreign_archive(
+    path: &Path,
+    digest: &str,
+    diff_id: &str,
+    platform: &Platform,
+    labels: &[(&str, &str)],
+    incoming: &str,
+) -> (crate::stream::Body, super::archive::Verdict) {
+    let label_map: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
+    let mut config = serde_json::json!({
+        "architecture": platform.arch,
+        "os": platform.os,
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Labels": label_map,
+        },
+        "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{diff_id}")] },
+        "history": [{ "created_by": "imported by devenv" }],
+    });
+    if let Some(v) = &platform.variant {
+        config["variant"] = serde_json::Value::from(v.as_str());
+    }
+    let config = config.to_string().into_bytes();
+    let config_name = format!("{}.json", crate::fingerprint::sha256_hex(&config));
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": [format!("{ROOTFS_REPO}:{incoming}")],
+        "Layers": ["layer/layer.tar"],
+    }])
+    .to_string()
+    .into_bytes();
+    super::archive::verified_image_archive(path, digest, (config_name, config), manifest)
 }
 
 /// Pull `platform` of `reference`, ended by Ctrl-C.

@@ -580,6 +580,16 @@ fn a_rootfs_base_is_the_platform_it_declares() {
         &format!("devenv/layer:{as_arm64}"),
     ]);
     assert_eq!(label.trim(), "linux/arm64");
+    // The image configs say so too (the rootfs is loaded, not `docker import`ed, which would
+    // record the engine's architecture).
+    let arch = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Os}}/{{.Architecture}}",
+        &format!("devenv/layer:{as_arm64}"),
+    ]);
+    assert_eq!(arch.trim(), "linux/arm64");
 }
 
 #[test]
