@@ -79,6 +79,9 @@ _devenv() {
             devenv,run)
                 cmd="devenv__subcmd__run"
                 ;;
+            devenv,scale)
+                cmd="devenv__subcmd__scale"
+                ;;
             devenv,shell)
                 cmd="devenv__subcmd__shell"
                 ;;
@@ -109,6 +112,9 @@ _devenv() {
             devenv__subcmd__export,help)
                 cmd="devenv__subcmd__export__subcmd__help"
                 ;;
+            devenv__subcmd__export,stack)
+                cmd="devenv__subcmd__export__subcmd__stack"
+                ;;
             devenv__subcmd__export__subcmd__help,compose)
                 cmd="devenv__subcmd__export__subcmd__help__subcmd__compose"
                 ;;
@@ -120,6 +126,9 @@ _devenv() {
                 ;;
             devenv__subcmd__export__subcmd__help,help)
                 cmd="devenv__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            devenv__subcmd__export__subcmd__help,stack)
+                cmd="devenv__subcmd__export__subcmd__help__subcmd__stack"
                 ;;
             devenv__subcmd__help,build)
                 cmd="devenv__subcmd__help__subcmd__build"
@@ -184,6 +193,9 @@ _devenv() {
             devenv__subcmd__help,run)
                 cmd="devenv__subcmd__help__subcmd__run"
                 ;;
+            devenv__subcmd__help,scale)
+                cmd="devenv__subcmd__help__subcmd__scale"
+                ;;
             devenv__subcmd__help,shell)
                 cmd="devenv__subcmd__help__subcmd__shell"
                 ;;
@@ -211,6 +223,9 @@ _devenv() {
             devenv__subcmd__help__subcmd__export,dockerfile)
                 cmd="devenv__subcmd__help__subcmd__export__subcmd__dockerfile"
                 ;;
+            devenv__subcmd__help__subcmd__export,stack)
+                cmd="devenv__subcmd__help__subcmd__export__subcmd__stack"
+                ;;
             devenv__subcmd__help__subcmd__import,devcontainer)
                 cmd="devenv__subcmd__help__subcmd__import__subcmd__devcontainer"
                 ;;
@@ -233,7 +248,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version up shell run build hash lock status fetch down logs restart scale prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -255,6 +270,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -267,7 +286,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__build)
-            opts="-f -C -v -q -h -V --locked --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +305,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -301,7 +324,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__completions)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version bash zsh fish"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +343,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -335,7 +362,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__config)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,6 +381,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -369,7 +400,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__diff)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +419,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -403,7 +438,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__doctor)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -422,6 +457,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -437,7 +476,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__down)
-            opts="-f -C -v -q -h -V --volumes --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --volumes --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -456,6 +495,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -471,7 +514,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer compose help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version dockerfile devcontainer compose stack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +536,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -505,7 +552,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__compose)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -532,6 +579,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -547,7 +598,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__devcontainer)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +625,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -589,7 +644,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__dockerfile)
-            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --output --force --no-caches --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +674,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -631,7 +690,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__help)
-            opts="dockerfile devcontainer compose help"
+            opts="dockerfile devcontainer compose stack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -700,8 +759,68 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__export__subcmd__help__subcmd__stack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__export__subcmd__stack)
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --platform --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__fetch)
-            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -720,6 +839,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -735,7 +858,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__hash)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -757,6 +880,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -769,7 +896,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help)
-            opts="up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="up shell run build hash lock status fetch down logs restart scale prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,7 +994,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__export)
-            opts="dockerfile devcontainer compose"
+            opts="dockerfile devcontainer compose stack"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -909,6 +1036,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__export__subcmd__dockerfile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__export__subcmd__stack)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1132,6 +1273,20 @@ _devenv() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        devenv__subcmd__help__subcmd__scale)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         devenv__subcmd__help__subcmd__shell)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1217,7 +1372,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__import)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version devcontainer help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version devcontainer help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1239,6 +1394,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1251,7 +1410,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__import__subcmd__devcontainer)
-            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --force --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1270,6 +1429,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1327,7 +1490,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__init)
-            opts="-t -y -f -C -v -q -h -V --template --base --ports --name --yes --force --list --file --verbose --quiet --cache --color --help --version"
+            opts="-t -y -f -C -v -q -h -V --template --base --ports --name --yes --force --list --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1369,6 +1532,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1381,7 +1548,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__load)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1400,6 +1567,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1415,7 +1586,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__lock)
-            opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --update --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1437,6 +1608,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1449,7 +1624,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__logs)
-            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --follow --tail --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1475,6 +1650,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1487,7 +1666,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__man)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1509,6 +1688,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1521,7 +1704,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__pack)
-            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --color --help --version"
+            opts="-o -f -C -v -q -h -V --locked --output --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1551,6 +1734,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1563,7 +1750,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__prune)
-            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --all --caches --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1582,6 +1769,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1597,7 +1788,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__push)
-            opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --steps --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1616,6 +1807,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1631,7 +1826,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__restart)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1650,6 +1845,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1665,7 +1864,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__run)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1684,6 +1883,48 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__scale)
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1699,7 +1940,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__shell)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1718,6 +1959,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1733,7 +1978,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__status)
-            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1755,6 +2000,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1767,7 +2016,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__up)
-            opts="-f -C -v -q -h -V --locked --watch --json --debounce --poll --on-busy --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --watch --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1797,6 +2046,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1809,7 +2062,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__validate)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1831,6 +2084,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1843,7 +2100,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__verify)
-            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --against --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1869,6 +2126,10 @@ _devenv() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1881,7 +2142,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__watch)
-            opts="-f -C -v -q -h -V --locked --debounce --poll --on-busy --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --locked --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1908,6 +2169,10 @@ _devenv() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

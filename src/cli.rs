@@ -34,7 +34,7 @@ pub fn args() -> Vec<std::ffi::OsString> {
 }
 
 fn rewrite_logs_follow(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    const TAKES_VALUE: &[&str] = &["-f", "--file", "-C", "--cache", "--color"];
+    const TAKES_VALUE: &[&str] = &["-f", "--file", "-C", "--cache", "--color", "--platform"];
     let mut i = 1;
     while i < args.len() {
         let a = args[i].to_string_lossy();
@@ -96,6 +96,15 @@ pub struct GlobalArgs {
     /// Registry cache (`host/repo`) to use instead of the manifest's `[cache] registry`.
     #[arg(long, global = true, value_name = "REPO")]
     pub cache: Option<String>,
+    /// Platform to build and run the environment for (`linux/arm64`), instead of the
+    /// engine's; another architecture runs under the engine's emulation.
+    #[arg(
+        long,
+        global = true,
+        value_name = "OS/ARCH",
+        env = "DOCKER_DEFAULT_PLATFORM"
+    )]
+    pub platform: Option<String>,
     /// When to use colours.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
@@ -160,6 +169,10 @@ run`.\n\nExamples:\n  devenv fetch target/report.xml\n  devenv fetch coverage"
     /// Restart services (all without arguments) and wait until they are ready.
     #[command(after_help = "Examples:\n  devenv restart\n  devenv restart db worker")]
     Restart(RestartArgs),
+    /// Change how many replicas of services run, at once; the next `devenv up` goes back
+    /// to the manifest's counts.
+    #[command(after_help = "Examples:\n  devenv scale web=5\n  devenv scale web=1 worker=3")]
+    Scale(ScaleArgs),
     /// Remove images and build leftovers of this project that nothing uses.
     #[command(after_help = "Examples:\n  devenv prune\n  devenv prune --all")]
     Prune(PruneArgs),
@@ -356,6 +369,25 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// `SERVICE=N`: run N replicas of the service (0 stops it).
+    #[arg(required = true, value_name = "SERVICE=N", value_parser = scale_count)]
+    pub counts: Vec<(String, u32)>,
+}
+
+/// `web=5` → (`web`, 5).
+fn scale_count(s: &str) -> Result<(String, u32), String> {
+    let (name, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected SERVICE=N, e.g. web=3, not `{s}`"))?;
+    if name.is_empty() {
+        return Err(format!("expected SERVICE=N, e.g. web=3, not `{s}`"));
+    }
+    let n = crate::manifest::limits::replica_count(n)?;
+    Ok((name.to_owned(), n))
+}
+
+#[derive(Debug, Args)]
 pub struct RestartArgs {
     /// Services to restart; all without arguments.
     #[arg(value_name = "SERVICE")]
@@ -391,6 +423,9 @@ pub struct PruneArgs {
     /// Every devenv image and leftover on this engine, not only this project's.
     #[arg(long)]
     pub all: bool,
+    /// Also remove this client's package caches (steps' `caches`), which prune keeps.
+    #[arg(long)]
+    pub caches: bool,
 }
 
 #[derive(Debug, Args)]
@@ -490,9 +525,9 @@ pub enum CompletionShell {
 pub enum ExportCommand {
     /// A Dockerfile and build context from which plain `docker build` makes the same image.
     #[command(
-        after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image"
+        after_help = "Examples:\n  devenv export dockerfile\n  devenv export dockerfile -o ci/image && docker build ci/image\n  devenv export dockerfile --no-caches    # for the classic builder"
     )]
-    Dockerfile(ExportArgs),
+    Dockerfile(DockerfileArgs),
     /// A devcontainer.json that opens the built environment in editors.
     #[command(
         after_help = "Examples:\n  devenv export devcontainer\n  devenv export devcontainer -o -"
@@ -504,18 +539,34 @@ pub enum ExportCommand {
         after_help = "Examples:\n  devenv export compose\n  devenv export compose -o - | docker-compose -f - config"
     )]
     Compose(ExportArgs),
+    /// A Compose 3.8 stack file for `docker stack deploy`: the services with `deploy:`
+    /// (replicas, placement, limits, restart policy, dnsrr) on an attachable overlay network.
+    #[command(
+        after_help = "Examples:\n  devenv export stack\n  devenv export stack -o stack.yml && docker stack deploy -c stack.yml shop"
+    )]
+    Stack(ExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Where to write: a directory for `dockerfile` (default .devenv/export), a file for
-    /// `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default
-    /// docker-compose.yml); `-` for stdout.
+    /// `devcontainer` (default .devcontainer/devcontainer.json), `compose` (default
+    /// docker-compose.yml) and `stack` (default docker-stack.yml); `-` for stdout.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Overwrite files that devenv did not generate.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DockerfileArgs {
+    #[command(flatten)]
+    pub export: ExportArgs,
+    /// Leave the steps' caches out (no `RUN --mount=type=cache`), for the classic builder;
+    /// the image is the same.
+    #[arg(long)]
+    pub no_caches: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -61,10 +61,25 @@ async fn build_image(
 pub async fn hash(ctx: &Ctx, args: &LockedArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
-    // No engine needed when the lock is current.
-    let plan = if let Some(plan) = builder::current_plan(m, &project.paths)? {
+    // No build work when the lock is current; without an engine, the lock's platform.
+    let platform = ctx.platform(&project, None).await?;
+    let plan = if let Some(plan) = builder::current_plan(m, &project.paths, platform.as_ref())? {
         plan
     } else {
+        if platform.is_none() {
+            // No engine to ask, and the lock pins several: say so rather than "unreachable".
+            let mut cache = project.paths.stat_cache();
+            if let Some(entry) = base::matching_entry(m, &project.paths.lock, &mut cache)? {
+                if entry.platforms.len() > 1 {
+                    return Err(builder::BuildError::PlatformUnknown {
+                        file: base::file_name(&project.paths.lock),
+                        reference: entry.reference.clone(),
+                        have: base::pinned_platforms(&entry),
+                    }
+                    .into());
+                }
+            }
+        }
         let engine = ctx.engine().await?;
         let mut view = BuildView::new(ctx.printer);
         builder::plan(&engine, m, &project.paths, lock_mode(args), &mut view)
@@ -109,10 +124,11 @@ pub async fn lock(ctx: &Ctx, args: &LockArgs) -> Result<ExitStatus> {
     crate::stack::pinned_images(&engine, &project.manifest, &project.paths, mode, &mut view)
         .await?;
     ctx.printer.info(&format!(
-        "{}: base {} = {}",
+        "{}: base {} = {} ({})",
         base::file_name(&project.paths.lock),
         resolved.entry.reference,
-        short(&resolved.entry.digest)
+        short(&resolved.entry.digest),
+        base::pinned_platforms(&resolved.entry)
     ));
     Ok(ExitStatus::Success)
 }
@@ -121,8 +137,9 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
+    let platform = ctx.platform(&project, Some(&engine)).await?;
     // Keep the current chain: without knowing it, pruning could remove it.
-    let Some(plan) = builder::current_plan(m, &project.paths)? else {
+    let Some(plan) = builder::current_plan(m, &project.paths, platform.as_ref())? else {
         return Err(Error::other(
             format!(
                 "{} is missing or stale, so the current image is unknown: nothing pruned",
@@ -155,7 +172,34 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
         if pruned.containers == 1 { "" } else { "s" },
         bytes_mb(pruned.bytes)
     ));
+    if args.caches {
+        prune_caches(ctx, &engine, m).await?;
+    }
     Ok(ExitStatus::Success)
+}
+
+/// `prune --caches`: the client's cache volumes, and the engine-scoped ones this manifest
+/// names.
+async fn prune_caches(
+    ctx: &Ctx,
+    engine: &crate::engine::Engine,
+    m: &crate::manifest::Manifest,
+) -> Result<()> {
+    use crate::image::caches;
+    let client = crate::ownership::client::id();
+    let named: Vec<String> = caches::manifest_volumes(m, &client)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let (count, bytes) = caches::remove(engine, &client, &named)
+        .await
+        .map_err(|e| Error::from(crate::image::BuildError::from(e)))?;
+    ctx.printer.info(&format!(
+        "removed {count} cache{}, freed {:.1} MB",
+        if count == 1 { "" } else { "s" },
+        bytes_mb(i64::try_from(bytes).unwrap_or(i64::MAX))
+    ));
+    Ok(())
 }
 
 fn bytes_mb(bytes: i64) -> f64 {

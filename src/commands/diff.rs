@@ -65,7 +65,8 @@ async fn project_side(ctx: &Ctx, engine: &Engine) -> Result<Side> {
             Some("run `devenv lock` first".into()),
         )
     };
-    let plan = builder::current_plan(m, &project.paths)?.ok_or_else(stale)?;
+    let platform = ctx.platform(&project, Some(engine)).await?;
+    let plan = builder::current_plan(m, &project.paths, platform.as_ref())?.ok_or_else(stale)?;
     let lock = LockFile::read(&project.paths.lock)?.ok_or_else(stale)?;
     let inputs = LayerInputs::chain(m, &plan, &lock.base.digest);
     let names = std::iter::once("config".to_owned())
@@ -112,6 +113,12 @@ fn render(d: &Diff) -> String {
     if d.same {
         s.push_str("same environment: same hash and image\n");
         return s;
+    }
+    if let Some(p) = &d.platform {
+        let _ = writeln!(
+            s,
+            "platform: {p} (two architectures: everything below follows)"
+        );
     }
     if d.a.hash == d.b.hash {
         s.push_str("same hash, different images (built separately)\n");

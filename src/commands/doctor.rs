@@ -16,18 +16,41 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         "API version:     {} (negotiated; engine minimum {})",
         info.api_version, info.min_api_version
     ));
-    p.data(&format!("platform:        {}/{}", info.os, info.arch));
+    let native = crate::manifest::Platform::normalise(&info.os, &info.arch, "");
+    p.data(&format!("platform:        {native}"));
     p.data(&format!("storage driver:  {}", info.storage_driver));
     p.data(&format!("root dir:        {}", info.root_dir));
     p.data(&format!(
         "objects:         {} containers, {} images",
         info.containers, info.images
     ));
+    // Proxies and a CA bundle change what containers see: say when they are in use.
+    match crate::hostnet::HostNetwork::load(engine.endpoint()) {
+        Ok(net) => {
+            for line in net.describe() {
+                p.data(&line);
+            }
+        }
+        Err(e) => p.data(&format!("host network:    {e}")),
+    }
     match ctx.project() {
         Ok(project) => {
             p.data(&format!(
                 "manifest:        {} (valid)",
                 project.display_path.display()
+            ));
+            let target = project.manifest.base.platform.as_ref().unwrap_or(&native);
+            p.data(&format!(
+                "env platform:    {target}{}",
+                if target.native_on(&native) {
+                    String::new()
+                } else {
+                    format!(
+                        " (not the engine's: runs under emulation, which the engine must \
+                         provide for {}, e.g. qemu-user-static through binfmt_misc)",
+                        target.arch
+                    )
+                }
             ));
             let mode = crate::session::remembered_workspace(&project.paths.dir, engine.endpoint());
             p.data(&format!(
@@ -43,7 +66,30 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         }
         Err(e) => p.data(&format!("manifest:        {e}")),
     }
+    p.data(&format!("package caches:  {}", caches_line(&engine).await));
     Ok(ExitStatus::Success)
+}
+
+/// This client's cache volumes on the engine and what they hold.
+async fn caches_line(engine: &Engine) -> String {
+    let client = crate::ownership::client::id();
+    match crate::image::caches::list(engine, &client, &[], true).await {
+        Ok(list) if list.is_empty() => format!("none (client {client})"),
+        Ok(list) => {
+            let measured: Vec<u64> = list.iter().filter_map(|v| v.bytes).collect();
+            let size = if measured.len() == list.len() {
+                format!("{:.1} MB", super::status::megabytes(measured.iter().sum()))
+            } else {
+                "size unknown".to_owned()
+            };
+            format!(
+                "{} volume{}, {size} (client {client}; `devenv prune --caches` removes them)",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
+            )
+        }
+        Err(e) => format!("cannot list: {e}"),
+    }
 }
 
 /// Whether this user may use a unix socket endpoint.

@@ -13,6 +13,7 @@ mod interop;
 mod logs;
 mod outcome;
 mod restart;
+mod scale;
 mod status;
 mod validate;
 mod verify;
@@ -33,6 +34,8 @@ pub struct Ctx {
     pub directory: Option<PathBuf>,
     /// `--cache`: overrides the manifest's `[cache] registry`.
     pub cache: Option<String>,
+    /// `--platform` / `DOCKER_DEFAULT_PLATFORM`: overrides the engine's platform.
+    pub platform: Option<String>,
 }
 
 impl Ctx {
@@ -46,11 +49,69 @@ impl Ctx {
                 registry: registry.clone(),
             });
         }
+        apply_platform(&mut project.manifest, self.platform.as_deref())?;
         Ok(project)
+    }
+
+    /// The platform the project is built for here: `--platform` / `[base] platform`, else the
+    /// engine's (connecting to `engine`, or trying to); `None` when no engine answers (then
+    /// the lock's own platform applies, see `image::current_plan`).
+    pub async fn platform(
+        &self,
+        project: &Project,
+        engine: Option<&Engine>,
+    ) -> Result<Option<crate::manifest::Platform>> {
+        if let Some(p) = &project.manifest.base.platform {
+            return Ok(Some(p.clone()));
+        }
+        let connected;
+        let engine = match engine {
+            Some(e) => e,
+            None => match Engine::connect().await {
+                Ok(e) => {
+                    connected = e;
+                    &connected
+                }
+                Err(_) => return Ok(None),
+            },
+        };
+        let p = crate::image::base::target_platform(engine, &project.manifest).await?;
+        Ok(Some(p))
     }
 
     pub async fn engine(&self) -> Result<Engine> {
         Ok(Engine::connect().await?)
+    }
+}
+
+/// `--platform` / `DOCKER_DEFAULT_PLATFORM` into the manifest's `base.platform`: it overrides
+/// the engine's platform, but a rootfs tarball is the platform it is declared as.
+fn apply_platform(manifest: &mut crate::manifest::Manifest, requested: Option<&str>) -> Result<()> {
+    use crate::manifest::{BaseSource, Platform};
+    let Some(text) = requested.filter(|t| !t.trim().is_empty()) else {
+        return Ok(());
+    };
+    let requested = Platform::parse(text).map_err(|e| {
+        Error::other(
+            format!("invalid --platform (or DOCKER_DEFAULT_PLATFORM): {e}"),
+            None,
+        )
+    })?;
+    match (&manifest.base.source, &manifest.base.platform) {
+        (BaseSource::Rootfs(rel), Some(declared)) if *declared != requested => Err(Error::other(
+            format!(
+                "the rootfs base {rel} is {declared} (`[base] platform`), and {requested} was \
+                 asked for"
+            ),
+            Some(format!(
+                "build it for {declared} (drop --platform / DOCKER_DEFAULT_PLATFORM), or point \
+                 `[base] rootfs` at a {requested} tarball"
+            )),
+        )),
+        _ => {
+            manifest.base.platform = Some(requested);
+            Ok(())
+        }
     }
 }
 
@@ -62,6 +123,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
         file: cli.global.file,
         directory: cli.global.directory,
         cache: cli.global.cache,
+        platform: cli.global.platform,
     };
     let own_failure_code = matches!(cli.command, Command::Run(_) | Command::Shell(_));
     // Every wait listens to `cancel`; the backstop ends a command whose waits did not.
@@ -83,6 +145,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
             Command::Status(args) => status::run(&ctx, &args).await,
             Command::Logs(args) => logs::run(&ctx, &args).await,
             Command::Restart(args) => restart::run(&ctx, &args).await,
+            Command::Scale(args) => scale::run(&ctx, &args).await,
             Command::Init(args) => init::run(&ctx, &args),
             Command::Completions(args) => completions::completions(&args),
             Command::Man => completions::man(),

@@ -20,11 +20,12 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::engine::{ContainerInfo, Engine};
+use crate::environment::Events;
 use crate::error::{Error, ExitStatus, Result};
 use crate::image::Reporter;
 use crate::ownership::ProjectId;
 use crate::project::Project;
-use crate::session::Events;
+use crate::stack::replicas::member_name;
 use crate::stack::Members;
 use crate::ui::BuildView;
 
@@ -65,10 +66,17 @@ struct Object<'a> {
     hint: Option<String>,
 }
 
-/// The project's containers as the engine lists them, by service (`dev` for the
-/// environment container).
+/// The project's containers as the engine lists them: each with its member name (`dev` for
+/// the environment container, `web` or `web.2` for a service's replicas) and its service.
 #[derive(Debug, Clone, Default)]
-pub struct Snapshot(Vec<(String, ContainerInfo)>);
+pub struct Snapshot(Vec<Member>);
+
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    service: String,
+    container: ContainerInfo,
+}
 
 impl Snapshot {
     pub async fn take(engine: &Engine, project: &Project) -> Result<Snapshot> {
@@ -77,12 +85,24 @@ impl Snapshot {
     }
 
     fn of(members: Members) -> Snapshot {
-        let mut all: Vec<(String, ContainerInfo)> = members
+        let mut all: Vec<Member> = members
             .dev
             .into_iter()
-            .map(|c| ("dev".to_owned(), c))
+            .map(|c| Member {
+                name: "dev".to_owned(),
+                service: "dev".to_owned(),
+                container: c,
+            })
             .collect();
-        all.extend(members.services);
+        for (service, replicas) in members.services {
+            for r in replicas {
+                all.push(Member {
+                    name: member_name(&service, r.number),
+                    service: service.clone(),
+                    container: r.container,
+                });
+            }
+        }
         Snapshot(all)
     }
 
@@ -92,30 +112,31 @@ impl Snapshot {
         dev.labels.get(crate::engine::labels::HASH).cloned()
     }
 
-    fn get(&self, service: &str) -> Option<&ContainerInfo> {
-        self.0.iter().find(|(s, _)| s == service).map(|(_, c)| c)
+    fn get(&self, name: &str) -> Option<&ContainerInfo> {
+        self.0.iter().find(|m| m.name == name).map(|m| &m.container)
     }
 }
 
 /// The container actions between two snapshots; `restarted` services count as `started`.
 pub fn container_actions(before: &Snapshot, after: &Snapshot, restarted: &[String]) -> Vec<Action> {
     let mut out = Vec::new();
-    for (service, c) in &after.0 {
-        let action = match before.get(service) {
+    for m in &after.0 {
+        let c = &m.container;
+        let action = match before.get(&m.name) {
             None => "created",
             Some(old) if old.id != c.id => "recreated",
             Some(old) if !old.running() && c.running() => "started",
-            Some(_) if restarted.contains(service) => "started",
+            Some(_) if restarted.contains(&m.service) => "started",
             Some(_) => "kept",
         };
         let mut a = Action::new(action, "container", &c.name);
-        a.service = Some(service.clone());
+        a.service = Some(m.service.clone());
         out.push(a);
     }
-    for (service, c) in &before.0 {
-        if after.get(service).is_none() {
-            let mut a = Action::new("removed", "container", &c.name);
-            a.service = Some(service.clone());
+    for m in &before.0 {
+        if after.get(&m.name).is_none() {
+            let mut a = Action::new("removed", "container", &m.container.name);
+            a.service = Some(m.service.clone());
             out.push(a);
         }
     }
@@ -137,7 +158,7 @@ pub fn removed(what: &str) -> Action {
 /// lock is current); for the object of a command that failed before it knew the hash.
 pub fn planned_hash(ctx: &Ctx) -> Option<String> {
     let project = ctx.project().ok()?;
-    let plan = crate::image::current_plan(&project.manifest, &project.paths).ok()??;
+    let plan = crate::image::current_plan(&project.manifest, &project.paths, None).ok()??;
     Some(plan.hash().to_owned())
 }
 
@@ -265,7 +286,11 @@ mod tests {
         Snapshot(
             items
                 .iter()
-                .map(|(s, c)| ((*s).to_owned(), c.clone()))
+                .map(|(s, c)| Member {
+                    name: (*s).to_owned(),
+                    service: s.split('.').next().unwrap_or(s).to_owned(),
+                    container: c.clone(),
+                })
                 .collect(),
         )
     }
@@ -298,6 +323,39 @@ mod tests {
             "started cache",
             "created new",
             "removed old",
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn replicas_are_compared_one_by_one_and_restarted_by_service() {
+        let before = snap(&[
+            ("web", c("1", "running")),
+            ("web.2", c("2", "running")),
+            ("web.3", c("3", "running")),
+        ]);
+        let after = snap(&[
+            ("web", c("1", "running")),
+            ("web.2", c("2", "running")),
+            ("web.4", c("4", "running")),
+        ]);
+        let actions = container_actions(&before, &after, &["web".into()]);
+        let got: Vec<String> = actions
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {} {}",
+                    a.action,
+                    a.name,
+                    a.service.as_deref().unwrap_or("?")
+                )
+            })
+            .collect();
+        let want = [
+            "started c-1 web",
+            "started c-2 web",
+            "created c-4 web",
+            "removed c-3 web",
         ];
         assert_eq!(got, want);
     }

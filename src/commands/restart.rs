@@ -3,8 +3,8 @@
 use super::outcome::{self, Snapshot, Tally};
 use super::Ctx;
 use crate::cli::RestartArgs;
+use crate::environment::Environment;
 use crate::error::{Error, ExitStatus, Result};
-use crate::stack;
 use crate::ui::BuildView;
 
 pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<ExitStatus> {
@@ -43,8 +43,9 @@ async fn restart(
     let engine = ctx.engine().await?;
     let snapshot = Snapshot::take(&engine, &project).await?;
     let (_, engine, project) = before.insert((snapshot, engine, project));
-    let m = &project.manifest;
-    stack::restart(engine, m, &args.services, &project.paths.dir, view).await?;
+    Environment::new(engine, project)
+        .restart(&args.services, view)
+        .await?;
     ctx.printer
         .info("restarted; every restarted service is ready");
     Ok(ExitStatus::Success)

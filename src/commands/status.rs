@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::StatusArgs;
+use crate::environment::Environment;
 use crate::error::{ExitStatus, Result};
 use crate::image::{self, base, layer_ref};
 use crate::ownership::ProjectId;
@@ -16,12 +17,30 @@ struct Status {
     hash: Option<String>,
     image: Option<String>,
     image_present: bool,
+    /// The platform the environment is built for (`linux/arm64`).
+    platform: Option<String>,
     container: Option<ContainerStatus>,
     /// Keyed by service name; empty without `[services]`.
     services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
     /// How the project reaches the container: `bind` (the engine sees this machine's
     /// files), `volume` (a remote engine: synced), or `null` when not known yet.
     workspace: Option<&'static str>,
+    /// How the services run: `containers` (one engine) or `swarm`.
+    mode: crate::environment::Mode,
+    /// The steps' package caches (volumes on the engine) and their sizes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    caches: Vec<CacheStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct CacheStatus {
+    id: String,
+    target: String,
+    volume: String,
+    /// Whether the volume exists (a step using it ran).
+    present: bool,
+    /// Bytes in the cache; `null` when absent or not measurable.
+    bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,7 +57,9 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    let hash = image::current_plan(m, &project.paths)?.map(|p| p.hash().to_owned());
+    let platform = ctx.platform(&project, Some(&engine)).await?;
+    let hash =
+        image::current_plan(m, &project.paths, platform.as_ref())?.map(|p| p.hash().to_owned());
     let image = hash.as_deref().map(|h| image::image_name(m, h));
     let image_present = match &hash {
         Some(h) => engine.image(&layer_ref(h)).await?.is_some(),
@@ -70,22 +91,28 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None => None,
     };
     let env = match (&hash, &image) {
-        (Some(h), Some(i)) => Some(crate::stack::EnvImage {
+        (Some(h), Some(i)) => Some(crate::environment::EnvImage {
             image: i,
             hash: h,
             workspace: mode.unwrap_or(session::Workspace::Bind),
         }),
         _ => None,
     };
-    let services = crate::stack::status(&engine, m, env, &project.paths).await?;
+    let environment = Environment::new(&engine, &project);
+    let services = environment.services_status(env).await?;
+    let mode = environment.backend().mode();
+    let caches = cache_status(&engine, m).await?;
     let status = Status {
         project: m.name.clone(),
         hash,
         image,
         image_present,
+        platform: platform.as_ref().map(ToString::to_string),
         container,
         services,
         workspace,
+        mode,
+        caches,
     };
     if args.json {
         ctx.printer
@@ -105,6 +132,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
             .as_deref()
             .unwrap_or("(base not locked: run `devenv lock`)")
     ));
+    if let Some(platform) = &s.platform {
+        p.data(&format!("platform:  {platform}"));
+    }
     p.data(&format!(
         "image:     {} ({})",
         s.image.as_deref().unwrap_or("-"),
@@ -126,6 +156,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
         }
     }
     p.data(&format!("workspace: {}", workspace_line(s.workspace)));
+    for c in &s.caches {
+        p.data(&format!("cache {}", cache_line(c)));
+    }
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
         if let Some(e) = &svc.last_failure {
@@ -133,6 +166,54 @@ fn print_human(ctx: &Ctx, s: &Status) {
                 p.data(&format!("    {line}"));
             }
         }
+    }
+}
+
+async fn cache_status(
+    engine: &crate::engine::Engine,
+    m: &crate::manifest::Manifest,
+) -> Result<Vec<CacheStatus>> {
+    use crate::image::caches;
+    let client = crate::ownership::client::id();
+    let wanted = caches::manifest_volumes(m, &client);
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+    let found = caches::list(engine, &client, &names, true)
+        .await
+        .map_err(|e| crate::error::Error::from(image::BuildError::from(e)))?;
+    Ok(wanted
+        .into_iter()
+        .map(|(volume, c)| {
+            let v = found.iter().find(|v| v.name == volume);
+            CacheStatus {
+                id: c.id,
+                target: c.target,
+                present: v.is_some(),
+                bytes: v.and_then(|v| v.bytes),
+                volume,
+            }
+        })
+        .collect())
+}
+
+pub(super) fn megabytes(bytes: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    b / 1_000_000.0
+}
+
+fn cache_line(c: &CacheStatus) -> String {
+    let size = match (c.present, c.bytes) {
+        (false, _) => "not made yet".to_owned(),
+        (true, Some(b)) => format!("{:.1} MB", megabytes(b)),
+        (true, None) => "size unknown".to_owned(),
+    };
+    if c.id == c.target {
+        format!("{}: {size} (volume {})", c.target, c.volume)
+    } else {
+        format!("{} (id {}): {size} (volume {})", c.target, c.id, c.volume)
     }
 }
 
@@ -158,6 +239,14 @@ fn service_line(s: &crate::stack::ServiceStatus) -> String {
         parts.push(text);
     } else if s.health.as_deref() == Some("unhealthy") {
         parts.push("unhealthy".into());
+    }
+    if s.replicas != 1 || s.tasks.len() > 1 {
+        parts.push(format!(
+            "{} of {} replica{} running and ready",
+            s.running,
+            s.replicas,
+            if s.replicas == 1 { "" } else { "s" }
+        ));
     }
     if s.restarts > 0 {
         parts.push(format!(

@@ -54,7 +54,8 @@ pub async fn verify(ctx: &Ctx, args: &VerifyArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
     let lock_name = base::file_name(&project.paths.lock);
-    let plan = builder::current_plan(m, &project.paths)?;
+    let platform = ctx.platform(&project, None).await?;
+    let plan = builder::current_plan(m, &project.paths, platform.as_ref())?;
     let lock = LockFile::read(&project.paths.lock)?;
     let (Some(plan), Some(lock)) = (plan, lock) else {
         let verdict = format!(
@@ -78,7 +79,9 @@ pub async fn verify(ctx: &Ctx, args: &VerifyArgs) -> Result<ExitStatus> {
     let engine = ctx.engine().await?;
     let report = verify::verify_chain(&engine, m, &plan, &lock.base).await?;
     let against = match (&args.against, &report.id) {
-        (Some(source), Some(id)) => Some(check_against(&engine, source, &report, id).await?),
+        (Some(source), Some(id)) => {
+            Some(check_against(&engine, source, &report, id, &plan.platform).await?)
+        }
         _ => None,
     };
     let (verdict, hint) = if let Some(b) = &report.broken {
@@ -160,11 +163,18 @@ async fn check_against(
     source: &str,
     report: &ChainReport,
     local_id: &str,
+    platform: &crate::manifest::Platform,
 ) -> Result<Against> {
     let path = Path::new(source);
     if path.is_file() {
         let meta = pack::read_checked(path).map_err(pack_error)?;
-        return Ok(compare_pack(source, &meta, report, local_id));
+        let mut against = compare_pack(source, &meta, report, local_id);
+        // Two architectures: said first, everything else follows from it.
+        if meta.platform != platform.to_string() {
+            against.ok = false;
+            against.reason = Some(platform_differs(&meta.platform, platform));
+        }
+        return Ok(against);
     }
     let reference = with_tag(source, &report.hash);
     let existed = engine.image_detail(&reference).await?.is_some();
@@ -184,7 +194,13 @@ async fn check_against(
         .get(crate::engine::labels::KEY)
         .cloned()
         .unwrap_or_default();
-    let reason = if key != report.hash {
+    let theirs = remote
+        .labels
+        .get(crate::engine::labels::PLATFORM)
+        .filter(|p| !p.is_empty());
+    let reason = if let Some(theirs) = theirs.filter(|p| **p != platform.to_string()) {
+        Some(platform_differs(theirs, platform))
+    } else if key != report.hash {
         Some(format!(
             "it is the image of hash {}, not {}",
             short(&key),
@@ -206,6 +222,11 @@ async fn check_against(
         id: Some(remote.id),
         reason,
     })
+}
+
+/// A copy of another platform, named as such.
+fn platform_differs(theirs: &str, ours: &crate::manifest::Platform) -> String {
+    format!("it is a {theirs} environment, this one is {ours} ({theirs} vs {ours})")
 }
 
 fn compare_pack(source: &str, meta: &PackMeta, report: &ChainReport, local_id: &str) -> Against {
@@ -314,6 +335,15 @@ pub async fn load(ctx: &Ctx, args: &LoadArgs) -> Result<ExitStatus> {
         short_id(&meta.id),
         started.elapsed().as_secs_f64()
     ));
+    let raw = engine.platform().await?;
+    let native = crate::manifest::Platform::normalise(&raw.os, &raw.arch, &raw.variant);
+    if native.to_string() != meta.platform {
+        ctx.printer.warn(&format!(
+            "the pack holds a {} environment, this engine runs {native}: it runs under \
+             emulation (slowly), or not at all; `devenv up --platform {}` uses it",
+            meta.platform, meta.platform
+        ));
+    }
     // In a project: write a missing lock, and say whether this is the project's environment.
     if let Ok(project) = ctx.project() {
         let lock_name = base::file_name(&project.paths.lock);
@@ -327,10 +357,18 @@ pub async fn load(ctx: &Ctx, args: &LoadArgs) -> Result<ExitStatus> {
             ctx.printer
                 .info(&format!("wrote {lock_name} from the pack"));
         }
-        match builder::current_plan(&project.manifest, &project.paths) {
+        let platform = ctx.platform(&project, Some(&engine)).await?;
+        match builder::current_plan(&project.manifest, &project.paths, platform.as_ref()) {
             Ok(Some(plan)) if plan.hash() == meta.hash => ctx.printer.info(
                 "this is the environment of this project: `devenv up --locked` needs no build",
             ),
+            Ok(Some(plan)) if plan.platform.to_string() != meta.platform => {
+                ctx.printer.warn(&format!(
+                    "the pack is this project's environment for {}, not for {} ({} vs {}): \
+                     pass --platform {} to use it",
+                    meta.platform, plan.platform, meta.platform, plan.platform, meta.platform
+                ));
+            }
             Ok(Some(plan)) => ctx.printer.warn(&format!(
                 "this project's environment is {}, the pack holds {}",
                 short(plan.hash()),

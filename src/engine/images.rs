@@ -192,7 +192,7 @@ impl Engine {
 }
 
 /// A failed pull, with why when the engine's answer says it.
-fn pull_failed(reference: &str, err: bollard::errors::Error) -> EngineError {
+pub(super) fn pull_failed(reference: &str, err: bollard::errors::Error) -> EngineError {
     use bollard::errors::Error as E;
     match err {
         E::DockerResponseServerError { message, .. } | E::DockerStreamError { error: message } => {
@@ -208,7 +208,7 @@ fn pull_failed(reference: &str, err: bollard::errors::Error) -> EngineError {
 
 /// Split `name[:tag][@digest]` into the pull API's `fromImage` and `tag` (a digest goes in
 /// `tag`, as the docker CLI does).
-fn split_for_pull(reference: &str) -> (String, String) {
+pub(super) fn split_for_pull(reference: &str) -> (String, String) {
     if let Some((name, digest)) = reference.split_once('@') {
         let name = strip_tag(name);
         return (name.to_owned(), digest.to_owned());

@@ -9,9 +9,12 @@ mod files;
 mod images;
 mod inspect;
 pub mod mediate;
+mod ping;
+mod platform;
 mod registry;
 mod stack;
 mod transport;
+mod volumes;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,6 +27,7 @@ pub use containers::{
 pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
+pub use platform::{RawPlatform, RegistryManifest};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
 pub use transport::{Endpoint, TlsFiles};
 
@@ -58,9 +62,13 @@ pub mod labels {
     pub const OWNER: &str = "dev.devenv.owner";
     /// The service a service container (role `service`) runs.
     pub const SERVICE: &str = "dev.devenv.service";
+    /// Which replica of its service a service container is, from 2 (the first has none).
+    pub const REPLICA: &str = "dev.devenv.replica";
     /// The image id of the layer (or base image) a layer was committed on: binds the chain,
     /// since a layer's labels are part of the config its own id is the digest of.
     pub const PARENT_ID: &str = "dev.devenv.parent-id";
+    /// The platform a layer's chain was built for (`linux/arm64`).
+    pub const PLATFORM: &str = "dev.devenv.platform";
     /// What went into a layer's key (JSON, no secret or env values), for `devenv diff`.
     pub const INPUTS: &str = "dev.devenv.inputs";
     /// How the project reaches an environment container: `bind` or `volume` (synced).
@@ -330,6 +338,8 @@ pub struct Engine {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// The engine's host name (`docker info` Name): the node of everything it runs.
+    pub name: String,
     pub server_version: String,
     pub api_version: String,
     pub min_api_version: String,
@@ -363,6 +373,23 @@ impl Engine {
             endpoint: endpoint.clone(),
             reason,
         };
+        // A local socket: one quick `/_ping` gives both the answer and the API version.
+        match ping::unix(&endpoint, CONNECT_TIMEOUT).await {
+            ping::Pinged::Client(docker) => {
+                return Ok(Engine {
+                    docker: without_deadline(docker),
+                    endpoint,
+                    cache_host: None,
+                })
+            }
+            ping::Pinged::Silent => {
+                return Err(unreachable(format!(
+                    "no answer within {} ms",
+                    CONNECT_TIMEOUT.as_millis()
+                )))
+            }
+            ping::Pinged::Unknown => {}
+        }
         let conn = transport::connect(&resolved).map_err(unreachable)?;
         // An ssh endpoint first logs in; give it longer than a socket.
         let limit = if conn.ssh_stderr.is_some() {
@@ -411,6 +438,7 @@ impl Engine {
             .map_err(|e| EngineError::api("read engine info", e))?;
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
+            name: info.name.unwrap_or_default(),
             server_version: version.version.unwrap_or_default(),
             api_version: self.docker.client_version().to_string(),
             min_api_version: version.min_api_version.unwrap_or_default(),

@@ -166,6 +166,7 @@ mod tests {
             env: std::collections::BTreeMap::new(),
             secrets: Vec::new(),
             user: "root".into(),
+            caches: Vec::new(),
         }
     }
 

@@ -15,13 +15,14 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{Manifest, Step};
+use crate::manifest::{Manifest, Platform, Step};
 
 pub use inputs::{expand_inputs, InputFile, InputKind};
 pub use statcache::{file_digest, StatCache};
 
 /// Bumped whenever the encoding below changes, so old and new hashes never collide.
-pub const SCHEMA: &str = "devenv-image-v2";
+/// v3: the platform is part of the base key.
+pub const SCHEMA: &str = "devenv-image-v3";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FingerprintError {
@@ -154,8 +155,10 @@ impl StreamDigest {
 /// The planned chain of layers for a manifest: a base key, then one key per step.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Key of the config layer: base identity + `[env]` + workdir.
+    /// Key of the config layer: base identity + platform + `[env]` + workdir.
     pub base_key: String,
+    /// The platform the chain is built for.
+    pub platform: Platform,
     pub steps: Vec<PlannedStep>,
 }
 
@@ -179,10 +182,17 @@ impl Plan {
     }
 }
 
-/// Key of the config layer on top of the base.
-pub fn base_key(base_identity: &str, env: &BTreeMap<String, String>, workdir: &str) -> String {
+/// Key of the config layer on top of the base. The platform (normal form, `linux/arm64`) is
+/// part of it: one base digest (an image index) names another image on each platform.
+pub fn base_key(
+    base_identity: &str,
+    platform: &Platform,
+    env: &BTreeMap<String, String>,
+    workdir: &str,
+) -> String {
     let mut h = Hasher::new(SCHEMA);
     h.field("base", base_identity.as_bytes());
+    h.field("platform", platform.to_string().as_bytes());
     for (k, v) in env {
         h.field("env", format!("{k}={v}").as_bytes());
     }
@@ -232,10 +242,16 @@ pub fn step_key(prev: &str, step: &Step, inputs: &[InputFile], controller: Optio
 pub fn plan(
     manifest: &Manifest,
     base_identity: &str,
+    platform: &Platform,
     controller: Option<&str>,
     cache: &mut StatCache,
 ) -> Result<Plan, FingerprintError> {
-    let base_key = base_key(base_identity, &manifest.env, &manifest.shell.workdir);
+    let base_key = base_key(
+        base_identity,
+        platform,
+        &manifest.env,
+        &manifest.shell.workdir,
+    );
     let mut prev = base_key.clone();
     let mut steps = Vec::with_capacity(manifest.steps.len());
     for step in &manifest.steps {
@@ -258,7 +274,11 @@ pub fn plan(
             controller,
         });
     }
-    Ok(Plan { base_key, steps })
+    Ok(Plan {
+        base_key,
+        platform: platform.clone(),
+        steps,
+    })
 }
 
 #[cfg(test)]
@@ -298,13 +318,25 @@ mod tests {
 
     #[test]
     fn base_key_depends_on_env_and_workdir() {
+        let amd64 = Platform::parse("linux/amd64").unwrap();
         let mut env = BTreeMap::new();
-        let k1 = base_key("sha256:1", &env, "/workspace");
+        let k1 = base_key("sha256:1", &amd64, &env, "/workspace");
         env.insert("A".into(), "1".into());
-        let k2 = base_key("sha256:1", &env, "/workspace");
-        let k3 = base_key("sha256:1", &env, "/work");
+        let k2 = base_key("sha256:1", &amd64, &env, "/workspace");
+        let k3 = base_key("sha256:1", &amd64, &env, "/work");
         assert_ne!(k1, k2);
         assert_ne!(k2, k3);
         assert_eq!(k1.len(), 64);
+    }
+
+    #[test]
+    fn one_base_digest_gives_one_key_per_platform() {
+        let env = BTreeMap::new();
+        let key = |p: &str| base_key("sha256:1", &Platform::parse(p).unwrap(), &env, "/w");
+        assert_ne!(key("linux/amd64"), key("linux/arm64"));
+        assert_ne!(key("linux/arm/v7"), key("linux/arm/v6"));
+        // Spellings of one platform are one key.
+        assert_eq!(key("linux/arm64"), key("linux/aarch64"));
+        assert_eq!(key("linux/arm64"), key("linux/arm64/v8"));
     }
 }

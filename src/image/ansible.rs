@@ -217,6 +217,8 @@ async fn controller_image(
     }
     let mut h = Hasher::new("devenv-ansible-controller-v2");
     h.field("base", base.entry.digest.as_bytes());
+    // An index digest names one image per platform: the controller is built from this one.
+    h.field("platform", base.platform.to_string().as_bytes());
     h.field("install", INSTALL.as_bytes());
     let tag = format!("{CONTROLLER_REPO}:{}", h.finish());
     if engine.image(&tag).await?.is_some() {

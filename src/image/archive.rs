@@ -107,6 +107,45 @@ pub(super) fn verified_file(path: &Path, digest: &str) -> (Body, Verdict) {
     })
 }
 
+/// A `docker save`-format archive of one image whose only layer is the root filesystem
+/// tarball at `path` (streamed as it is, verified against `digest`), with `config` (its
+/// name, its bytes) and `manifest` (`manifest.json`). `docker load` keeps the config's
+/// architecture, which `docker import` does not.
+pub(super) fn verified_image_archive(
+    path: &Path,
+    digest: &str,
+    config: (String, Vec<u8>),
+    manifest: Vec<u8>,
+) -> (Body, Verdict) {
+    let path = path.to_path_buf();
+    let expected = digest.trim_start_matches("sha256:").to_owned();
+    produce(move |out| {
+        let what = path.display().to_string();
+        let io = |e: std::io::Error| BuildError::Io {
+            what: what.clone(),
+            message: if is_content_changed(&e) {
+                "changed while it was being read; run again".into()
+            } else {
+                e.to_string()
+            },
+        };
+        let file = File::open(&path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut tar = tar::Builder::new(out);
+        for (name, bytes) in [(config.0.as_str(), &config.1), ("manifest.json", &manifest)] {
+            let mut h = header(tar::EntryType::Regular, 0o644, bytes.len() as u64);
+            tar.append_data(&mut h, name, bytes.as_slice())
+                .map_err(io)?;
+        }
+        let mut h = header(tar::EntryType::Regular, 0o644, size);
+        let layer = Verified::new(file, &expected, Some(size));
+        tar.append_data(&mut h, "layer/layer.tar", layer)
+            .map_err(io)?;
+        tar.finish().map_err(io)?;
+        Ok(())
+    })
+}
+
 fn input_error(step: &str, rel: &str, e: &std::io::Error) -> BuildError {
     // A file deleted (or replaced by a rename) since it was hashed changed too.
     if is_content_changed(e) || e.kind() == std::io::ErrorKind::NotFound {

@@ -4,6 +4,7 @@
 
 use super::{layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::{Engine, EngineError};
+use crate::manifest::Platform;
 
 /// A registry cache for one build; after the first failure that is not "not found" it is
 /// switched off (with one warning) so a registry that is down costs one attempt, not one
@@ -11,13 +12,16 @@ use crate::engine::{Engine, EngineError};
 pub struct RegistryCache {
     registry: String,
     enabled: bool,
+    /// The platform the keys were computed for: a pulled image of another is refused.
+    platform: Platform,
 }
 
 impl RegistryCache {
-    pub fn new(registry: Option<&str>) -> Option<RegistryCache> {
+    pub fn new(registry: Option<&str>, platform: &Platform) -> Option<RegistryCache> {
         registry.map(|r| RegistryCache {
             registry: r.trim_end_matches('/').to_owned(),
             enabled: true,
+            platform: platform.clone(),
         })
     }
 
@@ -39,6 +43,19 @@ impl RegistryCache {
         .await;
         match pulled {
             Ok(()) => {
+                // The platform is in the key, so `<registry>:<key>` is one platform's; but a
+                // registry is written by many machines: never take another platform's image.
+                let found = super::platform::image_platform(engine, &remote).await?;
+                if found.as_ref() != Some(&self.platform) {
+                    engine.remove_image(&remote).await?;
+                    reporter.warn(&format!(
+                        "registry cache {remote} holds a {} image, not a {} one: building \
+                         locally",
+                        found.map_or_else(|| "unknown platform's".into(), |p| p.to_string()),
+                        self.platform
+                    ));
+                    return Ok(false);
+                }
                 engine.tag(&remote, LAYER_REPO, key).await?;
                 // Keep one local name per layer; the registry name was only for the pull.
                 engine.remove_image(&remote).await?;

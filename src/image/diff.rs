@@ -163,6 +163,15 @@ pub struct SideSummary {
     pub source: String,
     pub hash: String,
     pub id: Option<String>,
+    /// The platform the side was built for, when its record says (`linux/arm64`).
+    pub platform: Option<String>,
+}
+
+impl Side {
+    /// The platform the side was built for, from its config layer's record.
+    pub fn platform(&self) -> Option<&str> {
+        self.layers.first()?.inputs.as_ref()?.platform.as_deref()
+    }
 }
 
 /// Everything `devenv diff` reports.
@@ -171,6 +180,9 @@ pub struct Diff {
     pub a: SideSummary,
     pub b: SideSummary,
     pub same: bool,
+    /// `linux/arm64 vs linux/amd64` when the sides are of two platforms: said first, since
+    /// every other difference follows from it.
+    pub platform: Option<String>,
     pub inputs: Vec<InputChange>,
     /// `None` when a side's filesystem is not available.
     pub files: Option<Vec<FileChanges>>,
@@ -184,11 +196,17 @@ pub async fn diff(engine: &Engine, a: &Side, b: &Side) -> Result<Diff, BuildErro
         source: s.source.clone(),
         hash: s.hash.clone(),
         id: s.id.clone(),
+        platform: s.platform().map(str::to_owned),
+    };
+    let platform = match (a.platform(), b.platform()) {
+        (Some(p), Some(q)) if p != q => Some(format!("{p} vs {q}")),
+        _ => None,
     };
     let mut out = Diff {
         a: summary(a),
         b: summary(b),
         same: a.hash == b.hash && a.id == b.id,
+        platform,
         inputs: input_changes(a, b),
         files: None,
         packages: None,
@@ -264,6 +282,7 @@ fn layer_input_changes(p: &LayerInputs, q: &LayerInputs) -> Vec<String> {
             ));
         }
     };
+    field(&mut c, "platform", &p.platform, &q.platform);
     field(&mut c, "base digest", &p.base, &q.base);
     field(&mut c, "workdir", &p.workdir, &q.workdir);
     if p.run != q.run {

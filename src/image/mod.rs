@@ -9,6 +9,7 @@ pub mod ansible;
 mod archive;
 pub mod base;
 mod cache;
+pub mod caches;
 mod diff;
 mod history;
 mod interrupt;
@@ -18,6 +19,7 @@ pub use diff::{diff as diff_sides, Diff, Filesystem, Side, SideLayer};
 pub mod pack;
 mod pack_archive;
 mod pack_check;
+pub mod platform;
 mod prune;
 mod step;
 mod tail;
@@ -36,7 +38,7 @@ pub use prune::{prune, PruneScope, Pruned};
 use crate::engine::{labels, Engine, EngineError};
 use crate::fingerprint::{self, FingerprintError, Plan, StatCache};
 use crate::manifest::lock::LockError;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Platform};
 
 /// Repository of layer images.
 pub const LAYER_REPO: &str = "devenv/layer";
@@ -86,6 +88,21 @@ pub enum BuildError {
     },
     #[error("the pinned base {image} is not available: {reason}")]
     PinnedBaseMissing { image: String, reason: String },
+    /// `--locked`, and the lock pins the base for other platforms only.
+    #[error("{file} pins base `{reference}` for {have}, not for {platform}")]
+    LockLacksPlatform {
+        file: String,
+        reference: String,
+        platform: String,
+        have: String,
+    },
+    /// The platform cannot be told without the engine (the lock pins several).
+    #[error("{file} pins base `{reference}` for {have}: which platform is meant?")]
+    PlatformUnknown {
+        file: String,
+        reference: String,
+        have: String,
+    },
     #[error("base image `{reference}` is not available: {reason}")]
     BaseUnavailable { reference: String, reason: String },
     #[error("{source}; {file} still pins {digest}")]
@@ -123,6 +140,8 @@ pub enum BuildError {
         message: String,
         tail: String,
     },
+    #[error(transparent)]
+    HostNetwork(#[from] crate::hostnet::HostNetError),
 }
 
 impl BuildError {
@@ -142,6 +161,14 @@ impl BuildError {
             BuildError::LockOutdated { file, .. } => Some(format!(
                 "run `devenv lock` (or `devenv lock --update`) and commit {file}"
             )),
+            BuildError::LockLacksPlatform { platform, file, .. } => Some(format!(
+                "run `devenv lock --platform {platform}` (without --locked) to add the platform \
+                 and commit {file}, or pass --platform for one it pins"
+            )),
+            BuildError::PlatformUnknown { .. } => Some(
+                "pass --platform (or set DOCKER_DEFAULT_PLATFORM), or make the engine reachable"
+                    .into(),
+            ),
             BuildError::PinnedBaseMissing { .. } => Some(
                 "make the image available (`docker pull`, `docker load`), or move the lock on \
                  purpose with `devenv lock --update`"
@@ -161,6 +188,7 @@ impl BuildError {
                 Some("finished steps are kept: run again to continue from there".into())
             }
             BuildError::NotBuilt { .. } => Some("run `devenv build` first".into()),
+            BuildError::HostNetwork(e) => e.hint(),
             BuildError::LockDir { dir, .. } => Some(format!(
                 "another user may have planted it: check and remove {dir}, or set \
                  XDG_RUNTIME_DIR to a directory of yours"
@@ -203,6 +231,8 @@ impl BuildError {
 #[derive(Debug, Clone)]
 pub struct Built {
     pub hash: String,
+    /// The platform it was built for.
+    pub platform: Platform,
     /// `devenv/<project>:<hash>`.
     pub image: String,
     pub steps_run: usize,
@@ -270,11 +300,18 @@ pub fn layer_ref(key: &str) -> String {
     format!("{LAYER_REPO}:{key}")
 }
 
-/// The plan from a current lock, without the engine; `None` when the lock is missing or
-/// stale (resolving it needs the engine: see [`plan`]).
-pub fn current_plan(manifest: &Manifest, paths: &StatePaths) -> Result<Option<Plan>, BuildError> {
+/// The plan from a current lock, without the engine; `None` when the lock is missing, stale,
+/// lacks the platform, or pins several and none was named (resolving it needs the engine:
+/// see [`plan`]). `platform`: the engine's when known; else `[base] platform` / `--platform`,
+/// else the one the lock pins.
+pub fn current_plan(
+    manifest: &Manifest,
+    paths: &StatePaths,
+    platform: Option<&Platform>,
+) -> Result<Option<Plan>, BuildError> {
     let mut cache = paths.stat_cache();
-    let Some(entry) = base::current_entry(manifest, &paths.lock, &mut cache)? else {
+    let Some((entry, platform)) = base::current_entry(manifest, &paths.lock, &mut cache, platform)?
+    else {
         return Ok(None);
     };
     let lock = if ansible::needed(manifest) {
@@ -285,7 +322,13 @@ pub fn current_plan(manifest: &Manifest, paths: &StatePaths) -> Result<Option<Pl
     let Some(controller) = ansible::current(manifest, lock.as_ref()) else {
         return Ok(None);
     };
-    let plan = fingerprint::plan(manifest, &entry.digest, controller.as_deref(), &mut cache)?;
+    let plan = fingerprint::plan(
+        manifest,
+        &entry.digest,
+        &platform,
+        controller.as_deref(),
+        &mut cache,
+    )?;
     cache.save();
     Ok(Some(plan))
 }
@@ -303,7 +346,13 @@ pub async fn plan(
     let controller =
         ansible::resolve(engine, manifest, &paths.lock, mode, &mut base, reporter).await?;
     let identity = controller.as_ref().map(|c| c.identity.as_str());
-    let plan = fingerprint::plan(manifest, &base.entry.digest, identity, &mut cache)?;
+    let plan = fingerprint::plan(
+        manifest,
+        &base.entry.digest,
+        &base.platform,
+        identity,
+        &mut cache,
+    )?;
     cache.save();
     Ok((plan, base))
 }
@@ -323,6 +372,9 @@ pub async fn ensure_image(
     let mut interrupt = interrupt::Interrupt::install()?;
     let mut cache = paths.stat_cache();
     let mut base = base::resolve(engine, manifest, &paths.lock, mode, &mut cache, reporter).await?;
+    platform::warn_if_emulated(engine, &base, reporter).await?;
+    // From here on the manifest names the platform the chain is built for (layer labels).
+    let manifest = &platform::for_build(manifest, &base.platform);
     let mut controller =
         ansible::resolve(engine, manifest, &paths.lock, mode, &mut base, reporter).await?;
     let mut replans = 0;
@@ -334,6 +386,7 @@ pub async fn ensure_image(
         let plan = fingerprint::plan(
             manifest,
             &base.entry.digest,
+            &base.platform,
             identity.as_deref(),
             &mut cache,
         )?;
@@ -373,7 +426,10 @@ async fn build_plan(
     let image = image_name(manifest, &hash);
     let total = manifest.steps.len();
     // Fast path: the final image is there, or the registry cache has it.
-    let mut cache = cache::RegistryCache::new(manifest.cache.as_ref().map(|c| c.registry.as_str()));
+    let mut cache = cache::RegistryCache::new(
+        manifest.cache.as_ref().map(|c| c.registry.as_str()),
+        &plan.platform,
+    );
     // A layer retagged by hand is restored from devenv's own, or rebuilt.
     let present = match engine.image_detail(&layer_ref(&hash)).await? {
         Some(top) => verify::ensure_genuine_top(engine, &hash, top, reporter)
@@ -394,6 +450,7 @@ async fn build_plan(
         }
         tag_final(engine, manifest, &hash, reporter).await?;
         return Ok(Built {
+            platform: plan.platform.clone(),
             hash,
             image,
             steps_run: 0,
@@ -404,7 +461,9 @@ async fn build_plan(
     leftovers::remove_dead(engine, Some((&manifest.name, &identity))).await?;
     let previous = BuildRecord::load(&paths.dir);
     let owner = lock::scope()?;
-    let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner);
+    // The user's proxies and CA bundle: given to the steps, kept out of key and layers.
+    let hostnet = crate::hostnet::HostNetwork::load(engine.endpoint())?;
+    let mut builder = step::Builder::new(engine, manifest, reporter, cache, owner, hostnet);
     builder.controller = controller.clone().map(|c| (c, base.clone()));
     let chain = async {
         let mut parent = builder
@@ -436,6 +495,7 @@ async fn build_plan(
     tag_final(engine, manifest, &hash, reporter).await?;
     BuildRecord::new(manifest, plan).save(&paths.dir);
     Ok(Built {
+        platform: plan.platform.clone(),
         hash,
         image,
         steps_run: run,
@@ -501,6 +561,17 @@ fn layer_labels(manifest: &Manifest, key: &str, parent: &str) -> HashMap<String,
         (labels::PROJECT_ID.to_owned(), project_identity(manifest)),
         // Set on build containers; empty here, or the commit would copy the builder's.
         (labels::OWNER.to_owned(), String::new()),
+        // What the chain was built for: a registry copy is checked against it (an imported
+        // rootfs records the engine's architecture in the image config, whatever it holds).
+        (
+            labels::PLATFORM.to_owned(),
+            manifest
+                .base
+                .platform
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
         (
             labels::VERSION.to_owned(),
             env!("CARGO_PKG_VERSION").to_owned(),

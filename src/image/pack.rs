@@ -25,8 +25,9 @@ use crate::manifest::Manifest;
 /// Format tag of the metadata entry (version 1 wrote `devenv-pack-v1` here, no `version`).
 pub const FORMAT: &str = "devenv-pack";
 /// The pack format this devenv writes and reads. 2: the metadata is covered by a checksum
-/// and checked against the content.
-pub const VERSION: u32 = 2;
+/// and checked against the content. 3: the platform is part of every hash, and the
+/// metadata names it (`platform`).
+pub const VERSION: u32 = 3;
 /// Name of the metadata entry, always the first.
 pub const META_ENTRY: &str = "devenv-pack.json";
 
@@ -99,6 +100,8 @@ pub struct PackMeta {
     pub devenv_version: String,
     pub project: String,
     pub hash: String,
+    /// The platform the environment was built for (`linux/arm64`).
+    pub platform: String,
     /// `devenv/<project>:<hash>`.
     pub image: String,
     /// The final image's id.
@@ -182,6 +185,7 @@ pub async fn pack(
         devenv_version: env!("CARGO_PKG_VERSION").into(),
         project: manifest.name.clone(),
         hash: report.hash.clone(),
+        platform: plan.platform.to_string(),
         image: report.image.clone(),
         id: report.id.clone().unwrap_or_default(),
         lock: lock_text.to_owned(),

@@ -262,6 +262,14 @@ fn check_claims(meta: &PackMeta, content: &Content) -> Result<(), String> {
     if meta.layers[0].inputs.base.as_deref() != Some(lock.base.digest.as_str()) {
         return Err("its lock names another base than its config layer".into());
     }
+    if meta.layers[0].inputs.platform.as_deref() != Some(meta.platform.as_str())
+        || !lock.base.platforms.contains_key(&meta.platform)
+    {
+        return Err(format!(
+            "its metadata says {}, which its config layer or its lock does not",
+            meta.platform
+        ));
+    }
     let valid_project =
         meta.project.len() <= 63 && crate::manifest::is_repo_component(&meta.project);
     if !valid_project || meta.image != format!("devenv/{}:{}", meta.project, meta.hash) {
@@ -290,6 +298,11 @@ fn check_layer(
     let label = |k: &str| image.labels.get(k).map_or("", String::as_str);
     if label(labels::KEY) != layer.key {
         return Err("the image's labels name another key".into());
+    }
+    if layer.inputs.platform.is_some()
+        && label(labels::PLATFORM) != layer.inputs.platform.as_deref().unwrap_or_default()
+    {
+        return Err("the image's labels name another platform".into());
     }
     let (parent_key, parent_id) = parent.map_or(("", None), |(k, i, _)| (k, Some(i)));
     if label(labels::PARENT) != parent_key {

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use super::archive::inputs_tar;
 use super::base::ResolvedBase;
 use super::cache::RegistryCache;
+use super::caches;
 use super::interrupt::Interrupt;
 use super::leftovers::{self, Claim};
 use super::lock::NamedLock;
@@ -22,6 +23,7 @@ use super::{layer_labels, layer_ref, BuildError, Reporter, LAYER_REPO};
 use crate::engine::ExecOutput;
 use crate::engine::{labels, CommitSpec, ContainerSpec, Engine, ExecSpec};
 use crate::fingerprint::PlannedStep;
+use crate::hostnet::{ca, HostNetwork};
 use crate::manifest::{Manifest, Step};
 
 pub(super) struct Builder<'a> {
@@ -33,6 +35,8 @@ pub(super) struct Builder<'a> {
     owner: String,
     /// Removals of committed build containers, overlapped with the next step's work.
     removals: Vec<tokio::task::JoinHandle<Result<(), crate::engine::EngineError>>>,
+    /// The user's proxies and CA bundle, given to each step's exec only.
+    hostnet: HostNetwork,
     /// The pinned Ansible controller (and the base it may be built from), for `ansible`
     /// steps.
     pub controller: Option<(super::ansible::Controller, ResolvedBase)>,
@@ -45,6 +49,7 @@ impl<'a> Builder<'a> {
         reporter: &'a mut dyn Reporter,
         cache: Option<RegistryCache>,
         owner: String,
+        hostnet: HostNetwork,
     ) -> Self {
         Builder {
             engine,
@@ -53,6 +58,7 @@ impl<'a> Builder<'a> {
             cache,
             owner,
             removals: Vec::new(),
+            hostnet,
             controller: None,
         }
     }
@@ -167,10 +173,15 @@ impl<'a> Builder<'a> {
         // or a user of its own: a commit records the container's command in the image
         // history and its config (`ContainerConfig`), and neither secrets, the step's env
         // values nor its user may end up in the image. Those steps run as an exec in an
-        // idle container instead: an exec's command and env are recorded nowhere.
+        // idle container instead: an exec's command and env are recorded nowhere. So do
+        // all steps when proxies or the host's CA are in use (a commit would merge the
+        // container's env into the image's). A step with caches runs as an exec too: their
+        // roots get their owner and mode first.
         let process = if secrets.is_empty()
             && step.env.is_empty()
             && step.ansible.is_none()
+            && self.hostnet.is_empty()
+            && step.caches.is_empty()
             && runs_as_image_user(step, &parent_user)
         {
             Process::Main {
@@ -179,7 +190,21 @@ impl<'a> Builder<'a> {
         } else {
             Process::Idle
         };
-        let spec = self.container_spec(parent, &planned.key, &env, &process);
+        // Held (locked, per `sharing`) until the step's container is gone.
+        let caches = if step.caches.is_empty() {
+            None
+        } else {
+            let client = crate::ownership::client::id();
+            let held = tokio::select! {
+                h = caches::acquire(self.engine, self.manifest, step, &client, self.reporter) => h?,
+                () = interrupt.recv() => return Err(BuildError::Interrupted),
+            };
+            Some(held)
+        };
+        let mut spec = self.container_spec(parent, &planned.key, &env, &process);
+        if let Some(held) = &caches {
+            spec.mounts.clone_from(&held.mounts);
+        }
         let claim = tokio::select! {
             c = leftovers::claim(self.engine, &spec, &planned.key, self.reporter) => c?,
             () = interrupt.recv() => return Err(BuildError::Interrupted),
@@ -206,7 +231,8 @@ impl<'a> Builder<'a> {
         let comment = format!("devenv step: {}", step.name);
         let outcome = tokio::select! {
             r = async {
-                self.run_in(&id, index, planned, &process, secrets).await?;
+                let setup = caches.as_ref().map(|h| h.setup.clone());
+                self.run_in(&id, index, planned, (&process, &env), secrets, setup).await?;
                 let parent_key = parent.strip_prefix(LAYER_REPO).unwrap_or(parent);
                 let parent_key = parent_key.trim_start_matches(':');
                 self.commit(&id, (&planned.key, parent_key), (&record, &parent_id), env, &comment)
@@ -220,6 +246,7 @@ impl<'a> Builder<'a> {
             self.removals.push(tokio::spawn(async move {
                 let removed = engine.remove_container(&id).await;
                 drop(lease);
+                drop(caches);
                 removed
             }));
             outcome
@@ -250,12 +277,15 @@ impl<'a> Builder<'a> {
         id: &str,
         index: usize,
         planned: &PlannedStep,
-        process: &Process,
+        (process, image_env): (&Process, &[String]),
         secrets: Vec<String>,
+        cache_setup: Option<Vec<String>>,
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
         if let Some(a) = &step.ansible {
-            return self.run_playbook(id, index, a, planned, secrets).await;
+            return self
+                .run_playbook(id, index, a, planned, secrets, cache_setup)
+                .await;
         }
         if !planned.inputs.is_empty() {
             let (body, verdict) = inputs_tar(
@@ -292,8 +322,19 @@ impl<'a> Builder<'a> {
             engine.run_container(id, &mut on_output).await?
         } else {
             engine.start_container(id).await?;
+            if let Some(cmd) = cache_setup {
+                setup_caches(engine, id, &step.name, cmd).await?;
+            }
             let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             env.extend(secrets);
+            if let Some(ca) = &self.hostnet.ca {
+                ca::install(engine, id, ca)
+                    .await?
+                    .map_err(|message| ca_failed(step, message))?;
+            }
+            let mut set = env.clone();
+            set.extend(image_env.iter().cloned());
+            env.extend(self.hostnet.env_for(&set));
             let spec = ExecSpec {
                 cmd: vec!["/bin/sh".into(), "-c".into(), step.run.clone()],
                 env,
@@ -315,6 +356,12 @@ impl<'a> Builder<'a> {
                 tail: tail.render(),
             });
         }
+        if self.hostnet.ca.is_some() {
+            // Out of the layer again before the commit.
+            ca::remove(engine, id)
+                .await?
+                .map_err(|message| ca_failed(step, message))?;
+        }
         Ok(())
     }
 
@@ -327,6 +374,7 @@ impl<'a> Builder<'a> {
         ansible: &crate::manifest::AnsibleStep,
         planned: &PlannedStep,
         secrets: Vec<String>,
+        cache_setup: Option<Vec<String>>,
     ) -> Result<(), BuildError> {
         let step = &self.manifest.steps[index];
         let Some((controller, base)) = self.controller.as_mut() else {
@@ -340,6 +388,16 @@ impl<'a> Builder<'a> {
             .image(self.engine, self.manifest, base, self.reporter)
             .await?;
         self.engine.start_container(id).await?;
+        if let Some(cmd) = cache_setup {
+            setup_caches(self.engine, id, &step.name, cmd).await?;
+        }
+        // The host's CA bundle is in the container while the play runs (its tasks reach the
+        // network through it), and out again before the commit.
+        if let Some(ca) = &self.hostnet.ca {
+            ca::install(self.engine, id, ca)
+                .await?
+                .map_err(|message| ca_failed(step, message))?;
+        }
         let mut env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.extend(secrets);
         let run = super::ansible::Run {
@@ -360,7 +418,13 @@ impl<'a> Builder<'a> {
             };
             reporter.step_output(index, &bytes, is_err);
         };
-        super::ansible::run_playbook(run, &mut on_output).await
+        super::ansible::run_playbook(run, &mut on_output).await?;
+        if self.hostnet.ca.is_some() {
+            ca::remove(self.engine, id)
+                .await?
+                .map_err(|message| ca_failed(step, message))?;
+        }
+        Ok(())
     }
 
     fn secret_env(&self, index: usize) -> Result<Vec<String>, BuildError> {
@@ -434,12 +498,42 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Give the caches' roots their owner and mode (as root, before the step).
+async fn setup_caches(
+    engine: &Engine,
+    id: &str,
+    step: &str,
+    cmd: Vec<String>,
+) -> Result<(), BuildError> {
+    let spec = ExecSpec {
+        cmd,
+        user: Some("0:0".into()),
+        ..ExecSpec::default()
+    };
+    let (status, output) = engine.exec_collect(id, &spec).await?;
+    if status != 0 {
+        return Err(BuildError::Io {
+            what: format!("the caches of step `{step}`"),
+            message: format!("setting their owner and mode failed: {}", output.trim()),
+        });
+    }
+    Ok(())
+}
+
 /// What a build container's main process is.
 enum Process {
     /// Idles, so the step can run as an exec.
     Idle,
     /// Runs the step itself, as the image's user.
     Main { script: String },
+}
+
+/// A failure of devenv's own script that adds or removes the host's CA bundle.
+fn ca_failed(step: &Step, message: String) -> BuildError {
+    BuildError::Io {
+        what: format!("step `{}`", step.name),
+        message,
+    }
 }
 
 /// Whether the step's user is the one the image runs as anyway.

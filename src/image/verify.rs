@@ -34,6 +34,9 @@ pub struct LayerInputs {
     /// The locked base digest (config layer only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// The platform the chain was built for (`linux/arm64`; config layer only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
     /// First 16 hex of the sha256 of `run`.
@@ -80,6 +83,7 @@ impl LayerInputs {
     pub fn config(manifest: &Manifest, base_digest: &str) -> LayerInputs {
         LayerInputs {
             base: Some(base_digest.to_owned()),
+            platform: manifest.base.platform.as_ref().map(ToString::to_string),
             workdir: Some(manifest.shell.workdir.clone()),
             env: env_digests(&manifest.env),
             ..LayerInputs::default()
@@ -129,7 +133,11 @@ impl LayerInputs {
 
     /// Every layer's inputs, config layer first.
     pub fn chain(manifest: &Manifest, plan: &Plan, base_digest: &str) -> Vec<LayerInputs> {
-        std::iter::once(LayerInputs::config(manifest, base_digest))
+        let config = LayerInputs {
+            platform: Some(plan.platform.to_string()),
+            ..LayerInputs::config(manifest, base_digest)
+        };
+        std::iter::once(config)
             .chain(
                 plan.steps
                     .iter()
@@ -156,13 +164,24 @@ impl LayerInputs {
     }
 }
 
-/// The reference under which the locked base is found locally.
-pub fn base_reference(entry: &LockEntry) -> String {
+/// The reference under which the locked base is found locally for `platform`: a registry
+/// base by the platform's own manifest digest (the engine keeps one image per name, so the
+/// index digest names whichever platform was pulled last).
+pub fn base_reference(entry: &LockEntry, platform: &crate::manifest::Platform) -> String {
     match entry.kind {
-        LockKind::Registry => entry
-            .image
-            .clone()
-            .unwrap_or_else(|| format!("{}@{}", entry.reference, entry.digest)),
+        LockKind::Registry => {
+            let pinned = entry
+                .image
+                .clone()
+                .unwrap_or_else(|| format!("{}@{}", entry.reference, entry.digest));
+            match entry.platforms.get(&platform.to_string()) {
+                Some(d) if *d != entry.digest => {
+                    let name = pinned.split_once('@').map_or(pinned.as_str(), |(n, _)| n);
+                    format!("{name}@{d}")
+                }
+                _ => pinned,
+            }
+        }
         LockKind::Local => entry.digest.clone(),
         LockKind::Rootfs => format!(
             "{ROOTFS_REPO}:{}",
@@ -240,7 +259,7 @@ pub async fn verify_chain(
         broken: None,
         notes: Vec::new(),
     };
-    let base_ref = base_reference(lock);
+    let base_ref = base_reference(lock, &plan.platform);
     let mut parent: Option<Known> = None;
     if let Some(detail) = engine.image_detail(&base_ref).await? {
         let history_len = engine.image_history(&detail.id).await?.len();

@@ -24,6 +24,8 @@ const NETWORK: &str = "devenv";
 pub struct Target {
     /// `devenv/<project>:<hash>`.
     pub image: String,
+    /// The platform the image was built for (`linux/arm64`): Compose's `platform:`.
+    pub platform: String,
     /// What each service with its own image runs (the lock's pin).
     pub service_images: BTreeMap<String, String>,
     /// Absolute path of the project directory (bind-mounted at `shell.workdir`).
@@ -51,6 +53,9 @@ pub fn render(m: &Manifest, target: &Target) -> String {
             target.service_images.get(name).cloned().unwrap_or_default()
         };
         let _ = writeln!(out, "    image: {}", value(&image));
+        if s.uses_environment_image() {
+            let _ = writeln!(out, "    platform: {}", value(&target.platform));
+        }
         if let Some(c) = &s.command {
             let argv = match c {
                 ServiceCommand::Argv(a) => a.clone(),
@@ -88,6 +93,7 @@ pub fn render(m: &Manifest, target: &Target) -> String {
             let _ = writeln!(out, "      start_period: {}s", s.ready_timeout);
         }
         let _ = writeln!(out, "    restart: {}", value(s.restart.as_str()));
+        limits(&mut out, s);
         depends(&mut out, m, &s.depends_on);
         let _ = writeln!(
             out,
@@ -111,10 +117,26 @@ pub fn render(m: &Manifest, target: &Target) -> String {
     out
 }
 
+/// `scale` (replicas; docker-compose 1.x names them `<project>_<service>_<n>`, all under
+/// the service's name), `mem_limit` and `cpus`, as Compose 2.4 writes them.
+fn limits(out: &mut String, s: &crate::manifest::Service) {
+    if s.replicas != 1 {
+        let _ = writeln!(out, "    scale: {}", s.replicas);
+    }
+    if let Some(b) = s.memory {
+        let text = crate::manifest::limits::memory_text(b).to_ascii_lowercase();
+        let _ = writeln!(out, "    mem_limit: {}", value(&text));
+    }
+    if let Some(n) = s.nano_cpus {
+        let _ = writeln!(out, "    cpus: {}", crate::manifest::limits::cpus_text(n));
+    }
+}
+
 /// The dev container: the image by hash, idling like devenv's, the project mounted.
 fn dev(out: &mut String, m: &Manifest, target: &Target) {
     out.push_str("  dev:\n");
     let _ = writeln!(out, "    image: {}", value(&target.image));
+    let _ = writeln!(out, "    platform: {}", value(&target.platform));
     out.push_str("    command: [\"/bin/sh\"]\n    stdin_open: true\n    init: true\n");
     let _ = writeln!(out, "    working_dir: {}", value(&m.shell.workdir));
     if let Some(f) = &m.container.env_file {
@@ -141,21 +163,21 @@ fn dev(out: &mut String, m: &Manifest, target: &Target) {
 }
 
 /// A mapping key: Compose does not interpolate keys.
-fn key(s: &str) -> String {
+pub(super) fn key(s: &str) -> String {
     json_str(s)
 }
 
 /// A Compose string value: `$` doubled so Compose's interpolation gives it back literally.
-fn value(s: &str) -> String {
+pub(super) fn value(s: &str) -> String {
     json_str(&s.replace('$', "$$"))
 }
 
-fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| value(i)).collect();
     format!("[{}]", quoted.join(", "))
 }
 
-fn env(out: &mut String, env: &BTreeMap<String, String>) {
+pub(super) fn env(out: &mut String, env: &BTreeMap<String, String>) {
     if env.is_empty() {
         return;
     }
@@ -173,7 +195,7 @@ fn ports(out: &mut String, ports: &[PortSpec]) {
     let _ = writeln!(out, "    ports: {}", list(&raw));
 }
 
-fn volumes(out: &mut String, project: Option<String>, vols: &[VolumeSpec], dir: &str) {
+pub(super) fn volumes(out: &mut String, project: Option<String>, vols: &[VolumeSpec], dir: &str) {
     let mut items: Vec<String> = project.into_iter().collect();
     for v in vols {
         items.push(match v {
@@ -212,7 +234,7 @@ fn depends(out: &mut String, m: &Manifest, names: &[String]) {
     }
 }
 
-fn named_volumes(m: &Manifest) -> Vec<String> {
+pub(super) fn named_volumes(m: &Manifest) -> Vec<String> {
     let mut names: Vec<String> = m
         .container
         .volumes

@@ -19,7 +19,9 @@
 //! - `ENTRYPOINT []` and `CMD ["/bin/sh"]`, as devenv's commits set.
 //!
 //! A step with secrets becomes `RUN --mount=type=secret,id=NAME …`, which needs BuildKit; the
-//! value is read from the secret file inside the RUN, never written anywhere.
+//! value is read from the secret file inside the RUN, never written anywhere. A step's caches
+//! become `RUN --mount=type=cache,…` (BuildKit too), or are left out for the classic builder
+//! ([`render_with`]): they never change the image.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,7 +42,7 @@ pub struct Export {
     pub dockerfile: String,
     pub dockerignore: String,
     pub files: Vec<Staged>,
-    /// Whether the Dockerfile needs BuildKit (a step has secrets).
+    /// Whether the Dockerfile needs BuildKit (a step has secrets, or caches written).
     pub needs_buildkit: bool,
 }
 
@@ -88,6 +90,18 @@ pub fn render(
     plan: &Plan,
     base_user: &str,
 ) -> Result<Export, InteropError> {
+    render_with(manifest, lock, plan, base_user, true)
+}
+
+/// [`render`], writing the steps' caches as `RUN --mount=type=cache` (BuildKit) when
+/// `caches`, else leaving them out (the classic builder; the image is the same).
+pub fn render_with(
+    manifest: &Manifest,
+    lock: &LockEntry,
+    plan: &Plan,
+    base_user: &str,
+    caches: bool,
+) -> Result<Export, InteropError> {
     let workdir = &manifest.shell.workdir;
     check_word("shell.workdir", workdir)?;
     check_steps(manifest)?;
@@ -104,8 +118,28 @@ pub fn render(
         ),
         plan.hash()
     )));
+    let any_caches = manifest.steps.iter().any(|st| !st.caches.is_empty());
+    if caches && any_caches {
+        out.push(comment_lines(
+            "The steps' caches are BuildKit cache mounts (`RUN --mount=type=cache`): build with\n\
+             DOCKER_BUILDKIT=1 (Docker 20.10's built-in Dockerfile frontend reads them; an older\n\
+             BuildKit needs `# syntax=docker/dockerfile:1` added as the very first line). For\n\
+             the classic builder export with `--no-caches`: the image is the same either way.",
+        ));
+    } else if any_caches {
+        out.push(comment_lines(
+            "The steps' caches are left out (`--no-caches`): a cache makes a step faster,\n\
+             never different.",
+        ));
+    }
     out.push(String::new());
-    from_lines(manifest, lock, &mut out, &mut files);
+    from_lines(
+        manifest,
+        lock,
+        &plan.platform.to_string(),
+        &mut out,
+        &mut files,
+    );
     for (k, v) in &manifest.env {
         if v.contains(['\n', '\r']) {
             return Err(InteropError::Inexpressible {
@@ -184,6 +218,12 @@ pub fn render(
                 let _ = writeln!(script, "{s}=\"$(cat /run/secrets/{s})\"; export {s}");
             }
         }
+        if caches && !step.caches.is_empty() {
+            needs_buildkit = true;
+            for c in &step.caches {
+                let _ = write!(flags, "{} ", cache_mount(c)?);
+            }
+        }
         script.push_str(&step.run);
         out.push(format!(
             "RUN {flags}[\"/bin/sh\", \"-c\", {}]",
@@ -215,9 +255,12 @@ pub fn render(
     })
 }
 
+/// The base's `FROM`, for the platform the hash was computed for (`FROM --platform=…`: an
+/// index digest names every platform's image, and the hash is one platform's).
 fn from_lines(
     manifest: &Manifest,
     lock: &LockEntry,
+    platform: &str,
     out: &mut Vec<String>,
     files: &mut Vec<Staged>,
 ) {
@@ -245,7 +288,7 @@ fn from_lines(
                 "# base: the root filesystem {rel} ({}); ADD unpacks it like `docker import`",
                 lock.digest
             ));
-            out.push("FROM scratch".to_owned());
+            out.push(format!("FROM --platform={platform} scratch"));
             out.push(format!("ADD [{}, \"/\"]", json_str(&dest)));
             files.push(Staged {
                 source: manifest.root.join(rel),
@@ -255,7 +298,10 @@ fn from_lines(
         }
         (BaseSource::Image(r), LockKind::Registry) => {
             out.push(format!("# base: {} pinned by devenv.lock", r.raw));
-            out.push(format!("FROM {}@{}", r.name, lock.digest));
+            out.push(format!(
+                "FROM --platform={platform} {}@{}",
+                r.name, lock.digest
+            ));
         }
         (BaseSource::Image(r), _) => {
             out.push(format!(
@@ -263,7 +309,7 @@ fn from_lines(
                  # this FROM works only on an engine that has that image.",
                 r.raw
             ));
-            out.push(format!("FROM {}", lock.digest));
+            out.push(format!("FROM --platform={platform} {}", lock.digest));
         }
     }
 }
@@ -294,6 +340,42 @@ fn check_word(what: &str, v: &str) -> Result<(), InteropError> {
         });
     }
     Ok(())
+}
+
+/// `--mount=type=cache,…` for one cache, with BuildKit's defaults left out.
+fn cache_mount(c: &crate::manifest::CacheMount) -> Result<String, InteropError> {
+    use crate::manifest::CacheSharing;
+    for (what, v) in [("cache target", &c.target), ("cache id", &c.id)] {
+        if v.chars()
+            .any(|ch| ch.is_whitespace() || matches!(ch, ',' | '"' | '\'' | '$' | '\\'))
+        {
+            return Err(InteropError::Inexpressible {
+                format: "a Dockerfile",
+                what: format!("{what} `{v}`"),
+                why: "a cache mount's values cannot hold whitespace, `,`, quotes, `$` or `\\`"
+                    .into(),
+            });
+        }
+    }
+    let mut m = format!("--mount=type=cache,target={}", c.target);
+    if c.id != c.target {
+        let _ = write!(m, ",id={}", c.id);
+    }
+    match c.sharing {
+        CacheSharing::Shared => {}
+        CacheSharing::Locked => m.push_str(",sharing=locked"),
+        CacheSharing::Private => m.push_str(",sharing=private"),
+    }
+    if c.uid != 0 {
+        let _ = write!(m, ",uid={}", c.uid);
+    }
+    if c.gid != 0 {
+        let _ = write!(m, ",gid={}", c.gid);
+    }
+    if c.mode != 0o755 {
+        let _ = write!(m, ",mode={:04o}", c.mode);
+    }
+    Ok(m)
 }
 
 fn one_line(s: &str) -> String {
@@ -446,12 +528,14 @@ mod tests {
             kind: LockKind::Registry,
             digest: format!("sha256:{}", "a".repeat(64)),
             image: None,
+            platforms: std::collections::BTreeMap::new(),
         }
     }
 
     fn plan(steps: Vec<Vec<InputFile>>) -> Plan {
         Plan {
             base_key: "b".repeat(64),
+            platform: crate::manifest::Platform::parse("linux/amd64").unwrap(),
             steps: steps
                 .into_iter()
                 .enumerate()
@@ -462,6 +546,38 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn caches_are_buildkit_cache_mounts_or_left_out() {
+        let m = manifest(
+            "[[step]]\nrun = \"pip install x\"\ncaches = [\"/root/.cache/pip\", \
+             { target = \"/var/cache/apt/archives\", id = \"apt\", sharing = \"locked\", \
+             uid = 1000, mode = \"0700\" }]\n",
+        );
+        let e = render(&m, &lock(), &plan(vec![vec![]]), "").unwrap();
+        let d = &e.dockerfile;
+        assert!(d.starts_with(MARKER), "{d}");
+        assert!(e.needs_buildkit);
+        assert!(d.contains("# syntax=docker/dockerfile:1"), "{d}");
+        assert!(
+            d.contains(
+                "RUN --mount=type=cache,target=/root/.cache/pip \
+                 --mount=type=cache,target=/var/cache/apt/archives,id=apt,sharing=locked,\
+                 uid=1000,mode=0700 [\"/bin/sh\", \"-c\", \"pip install x\"]"
+            ),
+            "{d}"
+        );
+        let classic = render_with(&m, &lock(), &plan(vec![vec![]]), "", false).unwrap();
+        assert!(!classic.needs_buildkit);
+        assert!(
+            !classic.dockerfile.contains("--mount"),
+            "{}",
+            classic.dockerfile
+        );
+        assert!(classic
+            .dockerfile
+            .contains("RUN [\"/bin/sh\", \"-c\", \"pip install x\"]"));
     }
 
     #[test]
@@ -481,7 +597,10 @@ mod tests {
         let d = &e.dockerfile;
         assert!(d.starts_with(MARKER), "{d}");
         assert!(
-            d.contains(&format!("FROM debian@sha256:{}", "a".repeat(64))),
+            d.contains(&format!(
+                "FROM --platform=linux/amd64 debian@sha256:{}",
+                "a".repeat(64)
+            )),
             "{d}"
         );
         assert!(d.contains("ENV A=\"x \\$HOME \\\"q\\\"\""), "{d}");
@@ -531,9 +650,10 @@ mod tests {
         let mut l = lock();
         l.kind = LockKind::Local;
         let e = render(&m, &l, &plan(vec![vec![]]), "app").unwrap();
-        assert!(e
-            .dockerfile
-            .contains(&format!("\nFROM sha256:{}\n", "a".repeat(64))));
+        assert!(e.dockerfile.contains(&format!(
+            "\nFROM --platform=linux/amd64 sha256:{}\n",
+            "a".repeat(64)
+        )));
         assert!(e
             .dockerfile
             .contains("works only on an engine that has that image"));

@@ -4,8 +4,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the lock file format written by this devenv.
-pub const LOCK_VERSION: u32 = 1;
+/// Version of the lock file format written by this devenv. Version 2 records the platforms
+/// (`platforms`); a version 1 lock is still read, as a lock that pins no platform yet.
+pub const LOCK_VERSION: u32 = 2;
+/// The oldest version still read.
+const OLDEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +55,13 @@ pub struct LockEntry {
     /// image id it was imported as on the machine that wrote the lock (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Each platform this entry was resolved for (`linux/arm64`) → the digest of that
+    /// platform's content: for a registry base the platform's manifest digest in the index
+    /// `digest` names (the same digest when that is a single-platform manifest), for a local
+    /// image its id, for a rootfs the tarball's sha256. A platform missing here has not been
+    /// resolved: `--locked` refuses it, `devenv lock` adds it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub platforms: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -102,21 +112,29 @@ impl LockFile {
                 .iter()
                 .map(|(name, e)| (format!("service {name}"), e)),
         );
+        let invalid = |message: String| LockError::Invalid {
+            path: shown.to_owned(),
+            message,
+        };
         for (what, entry) in entries {
-            let d = &entry.digest;
-            let valid = d.strip_prefix("sha256:").is_some_and(|h| {
-                h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            });
-            if !valid {
-                return Err(LockError::Invalid {
-                    path: shown.to_owned(),
-                    message: format!(
+            for d in std::iter::once(&entry.digest).chain(entry.platforms.values()) {
+                if !is_digest(d) {
+                    return Err(invalid(format!(
                         "{what} digest `{d}` is not `sha256:` and 64 lowercase hex digits"
-                    ),
-                });
+                    )));
+                }
+            }
+            for p in entry.platforms.keys() {
+                match super::Platform::parse(p) {
+                    Ok(n) if n.to_string() == *p => {}
+                    Ok(n) => {
+                        return Err(invalid(format!("{what} platform `{p}` is written `{n}`")))
+                    }
+                    Err(e) => return Err(invalid(format!("{what} platform: {e}"))),
+                }
             }
         }
-        if lock.version != LOCK_VERSION {
+        if !(OLDEST_VERSION..=LOCK_VERSION).contains(&lock.version) {
             return Err(LockError::Invalid {
                 path: shown.to_owned(),
                 message: format!(
@@ -126,6 +144,11 @@ impl LockFile {
             });
         }
         Ok(lock)
+    }
+
+    /// The digest of `platform`'s content, when the base was resolved for it.
+    pub fn platform_digest(&self, platform: &str) -> Option<&str> {
+        self.base.platforms.get(platform).map(String::as_str)
     }
 
     /// Render the lock file text (stable, so unchanged locks produce identical bytes).
@@ -146,6 +169,11 @@ impl LockFile {
     }
 }
 
+fn is_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +187,10 @@ mod tests {
                 kind: LockKind::Registry,
                 digest: format!("sha256:{}", "a".repeat(64)),
                 image: Some("debian@sha256:aa".into()),
+                platforms: std::collections::BTreeMap::from([(
+                    "linux/arm64".to_owned(),
+                    format!("sha256:{}", "c".repeat(64)),
+                )]),
             },
             services: std::collections::BTreeMap::from([(
                 "db".to_owned(),
@@ -167,6 +199,7 @@ mod tests {
                     kind: LockKind::Local,
                     digest: format!("sha256:{}", "b".repeat(64)),
                     image: None,
+                    platforms: std::collections::BTreeMap::new(),
                 },
             )]),
             ansible: Some(ControllerLock {
@@ -178,5 +211,31 @@ mod tests {
         let text = lock.to_text();
         let back: LockFile = toml::from_str(&text).unwrap();
         assert_eq!(back, lock);
+        assert_eq!(LockFile::parse(&text, "devenv.lock").unwrap(), lock);
+    }
+
+    #[test]
+    fn a_version_1_lock_reads_as_pinning_no_platform() {
+        let text = format!(
+            "version = 1\n[base]\nreference = \"x:1\"\nkind = \"local\"\ndigest = \"sha256:{}\"\n",
+            "a".repeat(64)
+        );
+        let lock = LockFile::parse(&text, "devenv.lock").unwrap();
+        assert!(lock.base.platforms.is_empty());
+        let bad = text.replace("version = 1", "version = 3");
+        assert!(LockFile::parse(&bad, "devenv.lock").is_err());
+    }
+
+    #[test]
+    fn platforms_must_be_in_normal_form() {
+        let text = format!(
+            "version = 2\n[base]\nreference = \"x:1\"\nkind = \"local\"\ndigest = \"sha256:{0}\"\n\
+             [base.platforms]\n\"linux/aarch64\" = \"sha256:{0}\"\n",
+            "a".repeat(64)
+        );
+        let err = LockFile::parse(&text, "devenv.lock")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("written `linux/arm64`"), "{err}");
     }
 }

@@ -4,9 +4,12 @@
 //! carries a byte span; `diag.rs` turns those into `file:line:col` reports with a caret.
 //! toml is used in this module only.
 
+mod caches;
 mod diag;
+pub mod limits;
 pub mod lock;
 mod parse;
+pub mod platform;
 mod provision;
 mod reference;
 mod runtime;
@@ -21,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use diag::{Diagnostic, ManifestError};
 pub use lock::{LockEntry, LockFile};
+pub use platform::Platform;
 pub use services::{start_levels, RestartPolicy, Service, ServiceCommand, DEFAULT_READY_TIMEOUT};
 
 /// The manifest's file name, looked up from the current directory upwards.
@@ -98,6 +102,10 @@ pub struct Base {
     #[serde(flatten)]
     pub source: BaseSource,
     pub pull: PullPolicy,
+    /// `[base] platform` (what a rootfs tarball holds), or the one `--platform` /
+    /// `DOCKER_DEFAULT_PLATFORM` asked for; `None`: the engine's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -157,6 +165,49 @@ pub struct Step {
     pub secrets: Vec<String>,
     /// User the step runs as; default `root`.
     pub user: String,
+    /// Cache directories mounted while the step runs: in no layer, history or key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<CacheMount>,
+}
+
+/// One of a step's `caches`: a directory that persists across rebuilds of the step, kept
+/// in an engine volume keyed by `id` and the client (see `image::caches`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CacheMount {
+    /// Absolute path in the step's container.
+    pub target: String,
+    /// The cache's name; defaults to `target`. Steps naming the same id share it.
+    pub id: String,
+    pub sharing: CacheSharing,
+    pub scope: CacheScope,
+    /// Owner and mode of the cache's root (BuildKit's defaults: 0, 0, 0o755).
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// What concurrent builds using one cache do (BuildKit's `sharing`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheSharing {
+    /// All use it at once.
+    #[default]
+    Shared,
+    /// One at a time; the others wait.
+    Locked,
+    /// Each gets a volume nobody else is using at the moment.
+    Private,
+}
+
+/// Who shares a cache on an engine.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheScope {
+    /// The projects of this client (user and machine) only.
+    #[default]
+    Client,
+    /// Every client of the engine naming the same id (a shared engine, on purpose).
+    Engine,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -257,13 +257,28 @@ fn render_matches_rustc_style() {
  --> devenv.toml:3:1
   |
 3 | imge = \"debian\"
-  | ^^^^ expected one of `image`, `rootfs`, `pull`
+  | ^^^^ expected one of `image`, `rootfs`, `pull`, `platform`
   |
   = hint: did you mean `image`?
 ";
     assert!(text.starts_with(expected), "{text}");
     assert!(!text.contains('\u{1b}'));
     assert!(err.render(true).contains('\u{1b}'));
+}
+
+#[test]
+fn base_platform_is_read_in_normal_form_and_nonsense_points_at_it() {
+    let m =
+        parse("name = \"x\"\n[base]\nrootfs = \"r.tar\"\nplatform = \"linux/aarch64\"\n").unwrap();
+    assert_eq!(m.base.platform.unwrap().to_string(), "linux/arm64");
+    let err =
+        parse("name = \"x\"\n[base]\nrootfs = \"r.tar\"\nplatform = \"arm 64\"\n").unwrap_err();
+    let text = err.render(false);
+    assert!(
+        text.contains("invalid `platform`: `arm 64` is not a platform"),
+        "{text}"
+    );
+    assert!(text.contains("devenv.toml:4:12"), "{text}");
 }
 
 #[cfg(unix)]

@@ -31,8 +31,10 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "services",
     "provision",
 ];
-const BASE_KEYS: &[&str] = &["image", "rootfs", "pull"];
-const STEP_KEYS: &[&str] = &["name", "run", "ansible", "inputs", "env", "secrets", "user"];
+const BASE_KEYS: &[&str] = &["image", "rootfs", "pull", "platform"];
+const STEP_KEYS: &[&str] = &[
+    "name", "run", "ansible", "inputs", "env", "secrets", "user", "caches",
+];
 const SHELL_KEYS: &[&str] = &["command", "user", "workdir"];
 const HOOKS_KEYS: &[&str] = &["on_create", "on_start"];
 const CACHE_KEYS: &[&str] = &["registry"];
@@ -62,6 +64,8 @@ pub(super) fn manifest(cx: &mut Cx<'_>, top: &Table<'_, '_>, path: &Path) -> Man
             report(cx, &s.span, values::project_name(s.value)).map(|()| s.value.to_owned())
         })
         .unwrap_or_else(|| default_name(cx));
+    // Read first: a step's caches are checked against the workdir.
+    let shell = shell(cx, top);
     Manifest {
         path: path.to_path_buf(),
         root: cx.root.to_path_buf(),
@@ -71,8 +75,8 @@ pub(super) fn manifest(cx: &mut Cx<'_>, top: &Table<'_, '_>, path: &Path) -> Man
             .table(cx, "env", "[env]")
             .map(|t| env_table(cx, &t))
             .unwrap_or_default(),
-        steps: steps(cx, top),
-        shell: shell(cx, top),
+        steps: steps(cx, top, &shell.workdir),
+        shell,
         container: super::runtime::container(cx, top),
         hooks: hooks(cx, top),
         cache: cache(cx, top),
@@ -148,6 +152,7 @@ fn base(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Base {
     let placeholder = Base {
         source: BaseSource::Rootfs(String::new()),
         pull: PullPolicy::Missing,
+        platform: None,
     };
     let Some(value) = top.get("base") else {
         cx.push(Diagnostic::new(0..0, "missing [base] table").with_hint(BASE_EXAMPLE));
@@ -164,7 +169,16 @@ fn base(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Base {
     ];
     let pull = choice(cx, &t, "pull", &pull).unwrap_or_default();
     let source = base_source(cx, &t).unwrap_or(placeholder.source);
-    Base { source, pull }
+    let platform = t.string(cx, "platform").and_then(|s| {
+        let parsed = super::Platform::parse(s.value)
+            .map_err(|e| Diagnostic::new(0..0, format!("invalid `platform`: {e}")));
+        report(cx, &s.span, parsed)
+    });
+    Base {
+        source,
+        pull,
+        platform,
+    }
 }
 
 fn base_source(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> Option<BaseSource> {
@@ -254,7 +268,7 @@ pub(super) fn entry_table<'t, 'i>(
     as_table(cx, key, item, name)
 }
 
-fn steps(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Vec<Step> {
+fn steps(cx: &mut Cx<'_>, top: &Table<'_, '_>, workdir: &str) -> Vec<Step> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut steps = Vec::new();
     for (i, item) in array_of_tables(cx, top, "step").into_iter().enumerate() {
@@ -262,7 +276,7 @@ fn steps(cx: &mut Cx<'_>, top: &Table<'_, '_>) -> Vec<Step> {
         let Some(t) = entry_table(cx, "step", item, &name) else {
             continue;
         };
-        let step = step(cx, &t, i + 1);
+        let step = step(cx, &t, i + 1, workdir);
         let (name_span, name) = step_name(cx, &t, i + 1);
         if let Some(first) = seen.get(&name) {
             let line = cx.line_of(*first);
@@ -286,7 +300,7 @@ fn step_name(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> (Range<usize>, Str
     }
 }
 
-fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
+fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize, workdir: &str) -> Option<Step> {
     t.check_keys(cx, STEP_KEYS);
     let ansible = t
         .get("ansible")
@@ -329,6 +343,7 @@ fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
         .non_empty(cx, "user")
         .map_or("root", |s| s.value)
         .to_owned();
+    let caches = super::caches::caches(cx, t, n, workdir);
     let (run, ansible) = what?;
     Some(Step {
         name: String::new(),
@@ -338,6 +353,7 @@ fn step(cx: &mut Cx<'_>, t: &Table<'_, '_>, n: usize) -> Option<Step> {
         env,
         secrets,
         user,
+        caches,
     })
 }
 

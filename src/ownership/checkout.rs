@@ -169,7 +169,7 @@ fn write_once(state_dir: &Path, file: &Path, id: &str) -> std::io::Result<()> {
 }
 
 /// 24 hex of randomness from the system.
-fn fresh() -> String {
+pub(super) fn fresh() -> String {
     let mut bytes = [0u8; 12];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if read.is_err() {

@@ -109,14 +109,8 @@ impl SessionError {
     }
 }
 
-/// Progress lines from up/down (the CLI renders them).
-pub trait Events {
-    fn info(&mut self, message: &str);
-    /// Output of a hook, streamed.
-    fn hook_output(&mut self, chunk: &[u8]);
-    /// A service was restarted and is ready again (`devenv restart`).
-    fn restarted(&mut self, _service: &str) {}
-}
+// Progress lines are the environment's (the set's) reporter trait.
+pub use crate::environment::Events;
 
 pub(crate) fn real(p: &Path) -> String {
     p.canonicalize()
@@ -264,6 +258,14 @@ async fn prepare(
             volumes.extend(binds::writable_dir_targets(&binds::of(&c.labels).binds));
         }
         user::setup(engine, &c.id, &settings.user, &volumes).await?;
+    }
+    if let (Found::New, Some(ca)) = (found, &settings.host_network.ca) {
+        crate::hostnet::ca::install(engine, &c.id, ca)
+            .await?
+            .map_err(|message| SessionError::Io {
+                what: format!("container {}", c.name),
+                message,
+            })?;
     }
     if volume_mode {
         sync_workspace(engine, manifest, c, found == Found::New, state_dir, events).await?;

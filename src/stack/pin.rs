@@ -10,7 +10,7 @@ use crate::fingerprint::{file_digest, StatCache};
 use crate::image::base::ROOTFS_REPO;
 use crate::image::LockMode;
 use crate::manifest::lock::{LockEntry, LockFile, LockKind, LOCK_VERSION};
-use crate::manifest::{Manifest, Service};
+use crate::manifest::{Manifest, Platform, Service};
 
 /// What a locked entry runs: `name@digest`, a local image id, or the imported rootfs.
 pub fn run_ref(service: &Service, entry: &LockEntry) -> String {
@@ -21,6 +21,62 @@ pub fn run_ref(service: &Service, entry: &LockEntry) -> String {
             entry.digest.trim_start_matches("sha256:")
         ),
         _ => entry.digest.clone(),
+    }
+}
+
+/// The platform the services' images are pinned and pulled for: the environment's
+/// (`--platform` / `[base] platform`), else the engine's.
+async fn services_platform(engine: &Engine, manifest: &Manifest) -> Result<Platform, StackError> {
+    if let Some(p) = &manifest.base.platform {
+        return Ok(p.clone());
+    }
+    let raw = engine.platform().await?;
+    Ok(Platform::normalise(&raw.os, &raw.arch, &raw.variant))
+}
+
+/// Whether a registry entry pins `platform`: one that pins other platforms only does not (a
+/// local image or rootfs has one platform; an entry whose registry could not be read, or
+/// written before platforms, names none and pins its digest for all).
+fn pins_platform(entry: &LockEntry, platform: &Platform) -> bool {
+    entry.kind != LockKind::Registry
+        || entry.platforms.is_empty()
+        || entry.platforms.contains_key(&platform.to_string())
+}
+
+/// Record `platform`'s manifest digest of a registry entry, read from the registry's index
+/// (the platforms pinned before for the same digest are kept). A registry that cannot be
+/// read leaves the entry without it (the image itself is pinned by its digest all the same).
+async fn pin_platform(
+    engine: &Engine,
+    entry: &mut LockEntry,
+    old: Option<&LockEntry>,
+    platform: &Platform,
+) {
+    if entry.kind != LockKind::Registry {
+        return;
+    }
+    if let Some(old) = old.filter(|o| o.digest == entry.digest) {
+        entry.platforms.clone_from(&old.platforms);
+    }
+    let name = entry
+        .image
+        .as_deref()
+        .and_then(|i| i.split_once('@'))
+        .map_or(entry.reference.as_str(), |(n, _)| n)
+        .to_owned();
+    let digest = match engine
+        .registry_manifest(&name, &entry.digest, crate::fingerprint::sha256_hex)
+        .await
+    {
+        Ok(crate::engine::RegistryManifest::Index(list)) => list
+            .into_iter()
+            .find(|(raw, _)| Platform::normalise(&raw.os, &raw.arch, &raw.variant) == *platform)
+            .map(|(_, d)| d),
+        Ok(crate::engine::RegistryManifest::Single) => Some(entry.digest.clone()),
+        Err(_) => None,
+    };
+    if let Some(d) = digest {
+        entry.platforms.insert(platform.to_string(), d);
     }
 }
 
@@ -82,6 +138,7 @@ pub async fn ensure(
         .await
         .map_err(|e| StackError::Locking(e.to_string()))?;
     let lock = LockFile::read(lock_path)?;
+    let platform = services_platform(engine, manifest).await?;
     let mut entries: BTreeMap<String, LockEntry> = BTreeMap::new();
     let mut changed = false;
     for (name, service) in &manifest.services {
@@ -90,7 +147,9 @@ pub async fn ensure(
         }
         let old = lock.as_ref().and_then(|l| l.services.get(name));
         let current = match old {
-            Some(e) if mode != LockMode::Update => is_current(manifest, service, e, cache)?,
+            Some(e) if mode != LockMode::Update => {
+                is_current(manifest, service, e, cache)? && pins_platform(e, &platform)
+            }
             _ => false,
         };
         if current {
@@ -98,13 +157,18 @@ pub async fn ensure(
             continue;
         }
         if mode == LockMode::Locked {
+            let mut reference = service.reference().unwrap_or_default().to_owned();
+            if old.is_some_and(|e| !pins_platform(e, &platform)) {
+                reference = format!("{reference} for {platform}");
+            }
             return Err(StackError::LockOutdated {
                 file: crate::image::base::file_name(lock_path),
                 service: name.clone(),
-                reference: service.reference().unwrap_or_default().to_owned(),
+                reference,
             });
         }
-        let entry = resolve(engine, manifest, name, service, cache).await?;
+        let mut entry = resolve(engine, manifest, name, service, &platform, cache).await?;
+        pin_platform(engine, &mut entry, old, &platform).await;
         if old != Some(&entry) {
             changed = true;
             notes.push(format!(
@@ -132,7 +196,7 @@ pub async fn ensure(
         let service = &manifest.services[name];
         out.insert(
             name.clone(),
-            available(engine, manifest, name, service, entry).await?,
+            available(engine, manifest, name, service, entry, &platform).await?,
         );
     }
     Ok(out)
@@ -144,11 +208,13 @@ async fn resolve(
     manifest: &Manifest,
     name: &str,
     service: &Service,
+    platform: &Platform,
     cache: &mut StatCache,
 ) -> Result<LockEntry, StackError> {
     if let Some(rel) = &service.rootfs {
         let digest = format!("sha256:{}", file_digest(cache, &manifest.root, rel)?);
         return Ok(LockEntry {
+            platforms: std::collections::BTreeMap::new(),
             reference: rel.clone(),
             kind: LockKind::Rootfs,
             digest,
@@ -171,7 +237,7 @@ async fn resolve(
         } else {
             format!("{}:latest", r.name)
         };
-        match engine.pull(&pull, |_| {}).await {
+        match engine.pull_platform(&pull, &platform.to_string()).await {
             Ok(()) => found = engine.image(&pull).await?,
             // The engine itself went away: that, not the image, is the error (exit 3).
             Err(e @ EngineError::Unreachable { .. }) => return Err(e.into()),
@@ -203,12 +269,14 @@ async fn resolve(
         .map(|(_, d)| d.to_owned());
     Ok(match (r.digest.clone(), repo_digest) {
         (Some(d), _) | (None, Some(d)) => LockEntry {
+            platforms: std::collections::BTreeMap::new(),
             reference: r.raw.clone(),
             kind: LockKind::Registry,
             image: Some(format!("{}@{d}", r.name)),
             digest: d.clone(),
         },
         (None, None) => LockEntry {
+            platforms: std::collections::BTreeMap::new(),
             reference: r.raw.clone(),
             kind: LockKind::Local,
             digest: img.id,
@@ -225,8 +293,11 @@ async fn available(
     name: &str,
     service: &Service,
     entry: &LockEntry,
+    platform: &Platform,
 ) -> Result<String, StackError> {
     let reference = run_ref(service, entry);
+    // A copy present for another platform is used as it is: Docker 20.10 keeps one image per
+    // digest reference and refuses to pull another platform's over it.
     if engine.image(&reference).await?.is_some() {
         return Ok(reference);
     }
@@ -246,7 +317,7 @@ async fn available(
         }
         (None, LockKind::Registry) => {
             engine
-                .pull(&reference, |_| {})
+                .pull_platform(&reference, &platform.to_string())
                 .await
                 .map_err(|e| missing(e.to_string(), e.hint()))?;
             Ok(reference)

@@ -117,7 +117,7 @@ fn exported_dockerfile_builds_the_same_image_with_plain_docker_build() {
     let dir = t.root().join(".devenv/export");
     let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
     assert!(
-        dockerfile.contains("FROM scratch\nADD [\"base/base.tar\", \"/\"]"),
+        dockerfile.contains("FROM --platform=linux/amd64 scratch\nADD [\"base/base.tar\", \"/\"]"),
         "{dockerfile}"
     );
     assert!(
