@@ -286,7 +286,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__build)
-            opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --locked --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -476,7 +476,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__down)
-            opts="-f -C -v -q -h -V --volumes --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --volumes --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1826,7 +1826,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__restart)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --json --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2016,7 +2016,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__up)
-            opts="-f -C -v -q -h -V --locked --watch --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --locked --watch --json --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
