@@ -108,7 +108,26 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     if crate::cancel::is_cancelled() {
         return Ok(ExitStatus::Code(crate::error::EXIT_INTERRUPTED));
     }
-    Ok(ExitStatus::Success)
+    // A service whose last start failed says so here too (its container may have printed
+    // nothing at all: a command that does not exist), until it starts again.
+    let mut failed = false;
+    for (name, _) in sources
+        .iter()
+        .filter(|(n, _)| n != DEV || m.services.contains_key(DEV))
+    {
+        if let Some(failure) = crate::stack::last_failure(&project.paths.dir, name) {
+            ctx.printer.info(&format!(
+                "service {name} failed to start: {}",
+                failure.trim_end()
+            ));
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn emit(prefix: &str, line: &[u8], stderr: bool) -> std::io::Result<()> {

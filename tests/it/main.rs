@@ -22,5 +22,6 @@ mod scripts;
 mod secrets;
 mod service_waits;
 mod services;
+mod start_failures;
 mod verify;
 mod watch;
