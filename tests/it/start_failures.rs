@@ -112,3 +112,80 @@ command = "nosuchprogram"
     let out = t.run(&["logs", "web"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `recreating …` names the step and the input that made the new image, not two hashes.
+#[test]
+fn recreating_says_which_step_and_input_changed_the_image() {
+    let t = TestContext::new();
+    t.write("requirements.txt", "one\n");
+    t.manifest(
+        r#"
+[[step]]
+name = "deps"
+inputs = ["requirements.txt"]
+run = "cat requirements.txt > /deps"
+"#,
+    );
+    t.ok(&["up"]);
+    t.write("requirements.txt", "two\n");
+    let out = t.run(&["up"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("(step `deps`: input requirements.txt changed)"),
+        "{err}"
+    );
+}
+
+/// Settings are named as the manifest writes them.
+#[test]
+fn a_changed_setting_is_named_as_in_the_manifest() {
+    let t = TestContext::new();
+    t.manifest("");
+    t.ok(&["up"]);
+    let text = std::fs::read_to_string(t.root().join("devenv.toml")).unwrap();
+    t.write(
+        "devenv.toml",
+        &format!("{text}\n[container]\nnetwork = \"none\"\n"),
+    );
+    let status = t.ok(&["status"]);
+    assert!(
+        status.contains("stale: `network` in [container] (or the services) changed"),
+        "{status}"
+    );
+}
+
+/// With the image's tags removed under a running container, `status` says so once.
+#[test]
+fn status_is_coherent_when_the_images_tags_were_removed() {
+    let t = TestContext::new();
+    t.manifest("[[step]]\nname = \"s\"\nrun = \"echo hi > /hi\"\n");
+    t.ok(&["up"]);
+    let hash = t.ok(&["hash"]);
+    let hash = hash.trim();
+    let id = crate::common::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &format!("devenv/{}:{hash}", t.name),
+    ]);
+    let tags = crate::common::docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{join .RepoTags \"\\n\"}}",
+        id.trim(),
+    ]);
+    for tag in tags.lines().filter(|l| !l.is_empty()) {
+        // The last one needs -f (a container uses the image), which only untags it.
+        crate::common::docker(&["rmi", "-f", tag]);
+    }
+    let status = t.ok(&["status"]);
+    assert!(!status.contains("(not built)"), "{status}");
+    assert!(status.contains("its tags were removed"), "{status}");
+    assert!(
+        status.contains("up to date, from the untagged image"),
+        "{status}"
+    );
+}
