@@ -1563,7 +1563,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__prune)
-            opts="-f -C -v -q -h -V --all --file --verbose --quiet --cache --color --help --version"
+            opts="-f -C -v -q -h -V --all --current --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

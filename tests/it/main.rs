@@ -3,6 +3,7 @@
 
 mod build;
 mod cache;
+mod cleanup;
 mod cli;
 mod common;
 mod env;
@@ -23,5 +24,6 @@ mod secrets;
 mod service_waits;
 mod services;
 mod start_failures;
+mod templates_debian;
 mod verify;
 mod watch;
