@@ -224,6 +224,13 @@ impl EngineError {
             EngineError::PullFailed {
                 reference, cause, ..
             } => Some(cause.fix(reference)),
+            // Podman runs an init process (as devenv asks) only with catatonit installed.
+            EngineError::Api { message, .. } if message.contains("container-init binary") => Some(
+                "install catatonit on the engine's machine (`apt-get install catatonit`, \
+                     `dnf install catatonit`): Podman needs it to start containers with an \
+                     init process, as devenv does; `devenv doctor` checks for it"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -331,6 +338,9 @@ pub struct Engine {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// Podman's Docker-compatible API rather than Docker's engine (its `/version` lists a
+    /// `Podman Engine` component).
+    pub podman: bool,
     /// The engine's host name (`docker info` Name): the node of everything it runs.
     pub name: String,
     pub server_version: String,
@@ -412,8 +422,14 @@ impl Engine {
             .info()
             .await
             .map_err(|e| EngineError::api("read engine info", e))?;
+        let podman = version
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name.contains("Podman"));
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
+            podman,
             name: info.name.unwrap_or_default(),
             server_version: version.version.unwrap_or_default(),
             api_version: self.docker.client_version().to_string(),

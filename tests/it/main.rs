@@ -16,6 +16,7 @@ mod manifest_errors;
 mod messages;
 mod ownership;
 mod pack_trust;
+mod podman;
 mod registry_base;
 mod remote;
 mod root_helpers;
