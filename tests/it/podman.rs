@@ -15,6 +15,11 @@ struct Podman {
 
 impl Podman {
     fn start() -> Podman {
+        Podman::start_with("")
+    }
+
+    /// With `extra` added to the `[containers]` table of its containers.conf.
+    fn start_with(extra: &str) -> Podman {
         let dir = tempfile::Builder::new()
             .prefix("devenv-podman-")
             .tempdir()
@@ -22,7 +27,9 @@ impl Podman {
         let conf = dir.path().join("containers.conf");
         std::fs::write(
             &conf,
-            "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n",
+            format!(
+                "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n{extra}\n"
+            ),
         )
         .unwrap();
         let child = Command::new("podman")
@@ -38,8 +45,9 @@ impl Podman {
             .spawn()
             .expect("podman must be installed (apt-get install podman, see .ci/install-deps)");
         let podman = Podman { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !podman.socket().exists() {
+        // Ready when the API answers (it makes its storage first).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !podman.answers() {
             assert!(
                 Instant::now() < deadline,
                 "podman system service did not start"
@@ -47,6 +55,19 @@ impl Podman {
             std::thread::sleep(Duration::from_millis(100));
         }
         podman
+    }
+
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(self.socket()) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut answer = String::new();
+        s.write_all(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+            .is_ok()
+            && s.read_to_string(&mut answer).is_ok()
+            && answer.contains(" 200 ")
     }
 
     fn socket(&self) -> PathBuf {
@@ -113,4 +134,33 @@ fn doctor_names_podman_and_whether_its_init_binary_is_there() {
         docker.contains("engine:          Docker Engine"),
         "{docker}"
     );
+}
+
+/// The environment on Podman: built through its API (import, commit, exec), up, and `run`
+/// with the exact exit code.
+#[test]
+fn an_environment_builds_and_runs_on_podman() {
+    if !needs_root("an_environment_builds_and_runs_on_podman") {
+        return;
+    }
+    assert!(
+        CATATONIT.iter().any(|p| std::path::Path::new(p).exists()),
+        "catatonit must be installed for this test (apt-get install catatonit)"
+    );
+    let podman = Podman::start();
+    let t = TestContext::new();
+    t.manifest("[[step]]\nname = \"s\"\nrun = \"echo built > /built\"\n");
+    let on_podman = |args: &[&str]| {
+        t.cmd(args)
+            .env("DOCKER_HOST", podman.host())
+            .output()
+            .unwrap()
+    };
+    let out = on_podman(&["up"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = on_podman(&["run", "--", "sh", "-c", "cat /built; exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "built\n");
+    let out = on_podman(&["down", "--volumes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }
