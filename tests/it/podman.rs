@@ -149,7 +149,19 @@ fn an_environment_builds_and_runs_on_podman() {
     );
     let podman = Podman::start();
     let t = TestContext::new();
-    t.manifest("[[step]]\nname = \"s\"\nrun = \"echo built > /built\"\n");
+    // A service from the environment image, ready by devenv's own probe (Podman runs no
+    // healthchecks without systemd).
+    t.manifest(
+        r#"
+[[step]]
+name = "s"
+run = "echo built > /built"
+
+[services.web]
+command = "sleep 0.5; touch /tmp/ok; exec sleep 1000"
+ready = "test -f /tmp/ok"
+"#,
+    );
     let on_podman = |args: &[&str]| {
         t.cmd(args)
             .env("DOCKER_HOST", podman.host())
@@ -161,6 +173,14 @@ fn an_environment_builds_and_runs_on_podman() {
     let out = on_podman(&["run", "--", "sh", "-c", "cat /built; exit 7"]);
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(stdout(&out), "built\n");
+    // Podman reports pid 0 for every finished exec: a failure is still the command's.
+    let out = on_podman(&["run", "--", "sh", "-c", "exit 1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "",
+        "a failing command is not a runtime failure"
+    );
     let out = on_podman(&["down", "--volumes"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
