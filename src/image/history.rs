@@ -207,3 +207,88 @@ fn field_changes(old: &StepRecord, step: &Step) -> Vec<String> {
     }
     reasons
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, key: &str, run: &str, inputs: &[(&str, &str)]) -> StepRecord {
+        StepRecord {
+            name: name.into(),
+            key: key.into(),
+            run: run.into(),
+            user: String::new(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+            inputs: inputs
+                .iter()
+                .map(|(p, d)| ((*p).to_owned(), (*d).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn record(steps: Vec<StepRecord>) -> BuildRecord {
+        BuildRecord {
+            base_key: "b".into(),
+            steps,
+        }
+    }
+
+    #[test]
+    fn the_first_changed_step_says_why_and_its_children_stay_quiet() {
+        let old = record(vec![
+            step(
+                "deps",
+                "k1",
+                "pip install",
+                &[("requirements.txt", "file:a")],
+            ),
+            step("tools", "k2", "make", &[]),
+        ]);
+        let new = record(vec![
+            step(
+                "deps",
+                "k1b",
+                "pip install",
+                &[("requirements.txt", "file:b")],
+            ),
+            step("tools", "k2b", "make", &[]),
+            step("more", "k3", "true", &[]),
+        ]);
+        assert_eq!(
+            old.changes_to(&new),
+            "step `deps`: input requirements.txt changed; step `more` added"
+        );
+        let edited = record(vec![
+            step(
+                "deps",
+                "k1",
+                "pip install",
+                &[("requirements.txt", "file:a")],
+            ),
+            step("tools", "k2c", "make all", &[]),
+        ]);
+        assert_eq!(old.changes_to(&edited), "step `tools`: `run` changed");
+        let fewer = record(vec![old.steps[0].clone()]);
+        assert_eq!(old.changes_to(&fewer), "step `tools` removed");
+        let rebased = BuildRecord {
+            base_key: "other".into(),
+            ..old.clone()
+        };
+        assert!(old.changes_to(&rebased).contains("the base"));
+    }
+
+    #[test]
+    fn records_are_kept_by_hash_and_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = record(vec![step("deps", "k1", "a", &[])]);
+        let new = record(vec![step("deps", "k2", "b", &[])]);
+        old.save_for(dir.path(), "h1");
+        new.save_for(dir.path(), "h2");
+        assert_eq!(
+            BuildRecord::what_changed(dir.path(), "h1", "h2").as_deref(),
+            Some("step `deps`: `run` changed")
+        );
+        assert_eq!(BuildRecord::what_changed(dir.path(), "h1", "h3"), None);
+    }
+}
