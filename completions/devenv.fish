@@ -219,8 +219,9 @@ complete -c devenv -n "__fish_devenv_using_subcommand prune" -l platform -d 'Pla
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every devenv image and leftover on this engine, not only this project\'s'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every project\'s devenv images and leftovers on this engine that nothing uses, not only this project\'s (still keeping this project\'s current chain)'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l caches -d 'Also remove this client\'s package caches (steps\' `caches`), which prune keeps'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l current -d 'Also this project\'s current image chain (needs `devenv down` first); layers other projects build on stay'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s h -l help -d 'Print help'

@@ -19,6 +19,10 @@ struct Status {
     image_present: bool,
     /// The platform the environment is built for (`linux/arm64`).
     platform: Option<String>,
+    /// The image's tags were removed (`docker rmi`), but the container still runs the
+    /// image of the current hash: it exists, untagged, for as long as the container does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    image_untagged: bool,
     container: Option<ContainerStatus>,
     /// Keyed by service name; empty without `[services]`.
     services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
@@ -66,6 +70,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None => false,
     };
     let found = session::find(&engine, &ProjectId::new(m)).await?;
+    let mut image_untagged = false;
     let mode = match &found {
         Some(c) => Some(session::Workspace::of(&c.labels)),
         None => session::remembered_workspace(&project.paths.dir, engine.endpoint()),
@@ -74,7 +79,14 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let container = match found {
         Some(c) => {
             let changes = match (&hash, &image) {
-                (Some(h), Some(i)) => RuntimeSettings::new(m, i, h)?.diff(&c.labels),
+                (Some(h), Some(i)) => {
+                    let settings = RuntimeSettings::new(m, i, h)?;
+                    let changes = settings.diff(&c.labels);
+                    let runs_hash = c.labels.get(crate::engine::labels::HASH) == Some(h);
+                    image_untagged =
+                        !image_present && runs_hash && engine.image(&c.image_id).await?.is_some();
+                    session::explain_image(&project.paths.dir, &c.labels, &settings, changes)
+                }
                 _ => vec![format!(
                     "{} is missing or stale",
                     base::file_name(&project.paths.lock)
@@ -108,6 +120,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         image,
         image_present,
         platform: platform.as_ref().map(ToString::to_string),
+        image_untagged,
         container,
         services,
         workspace,
@@ -140,6 +153,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
         s.image.as_deref().unwrap_or("-"),
         if s.image_present {
             "built"
+        } else if s.image_untagged {
+            "its tags were removed; the container below still runs it — `devenv build` makes \
+             it again"
         } else {
             "not built"
         }
@@ -147,7 +163,12 @@ fn print_human(ctx: &Ctx, s: &Status) {
     match &s.container {
         None => p.data("container: none (run `devenv up`)"),
         Some(c) => {
-            let fresh = if c.up_to_date {
+            let fresh = if c.up_to_date && s.image_untagged {
+                "up to date, from the untagged image".to_owned()
+            } else if c.up_to_date && !s.image_present {
+                "runs the current hash, but its image is gone: `devenv up` builds it again"
+                    .to_owned()
+            } else if c.up_to_date {
                 "up to date".to_owned()
             } else {
                 format!("stale: {}", c.changes.join(", "))
