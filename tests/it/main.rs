@@ -21,5 +21,6 @@ mod scripts;
 mod secrets;
 mod service_waits;
 mod services;
+mod swarm;
 mod verify;
 mod watch;
