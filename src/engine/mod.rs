@@ -10,6 +10,7 @@ mod images;
 mod inspect;
 mod registry;
 mod stack;
+mod swarm;
 mod transport;
 
 use std::collections::HashMap;
@@ -24,6 +25,10 @@ pub use exec::{next_poll_delay, ExecIo, ExecOutput, ExecSpec, ExecState};
 pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
+pub use swarm::{
+    task_problem, Deploy, EndpointMode, NodeInfo, Replicas, ServiceInfo, SwarmService, SwarmStatus,
+    TaskInfo,
+};
 pub use transport::{Endpoint, TlsFiles};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
