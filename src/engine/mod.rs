@@ -75,6 +75,10 @@ pub mod labels {
     /// own), and on the environment container the workspace volume it mounts: tells a
     /// workspace volume apart from one removed and made again under the same name.
     pub const NONCE: &str = "dev.devenv.nonce";
+    /// A swarm service: how it is deployed (limits, constraints, endpoint mode; JSON).
+    pub const DEPLOY: &str = "dev.devenv.deploy";
+    /// A swarm service: the node it is pinned to and why (JSON).
+    pub const PIN: &str = "dev.devenv.pin";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

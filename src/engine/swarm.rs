@@ -120,6 +120,8 @@ pub struct SwarmService {
     pub container: ContainerSpec,
     pub options: ServiceOptions,
     pub deploy: Deploy,
+    /// Labels of the named volumes a node creates for a replica (it makes them itself).
+    pub volume_labels: HashMap<String, String>,
 }
 
 /// A service devenv finds on the swarm.
@@ -197,7 +199,19 @@ pub(super) fn service_spec(s: &SwarmService) -> ServiceSpec {
     } else {
         (Some(c.cmd.clone()), None)
     };
-    let mounts: Vec<_> = c.mounts.iter().map(mount).collect();
+    let mounts: Vec<_> = c
+        .mounts
+        .iter()
+        .map(|m| {
+            let mut out = mount(m);
+            if matches!(m, super::Mount::Volume { .. }) && !s.volume_labels.is_empty() {
+                out.volume_options
+                    .get_or_insert_with(Default::default)
+                    .labels = Some(s.volume_labels.clone());
+            }
+            out
+        })
+        .collect();
     let container = TaskSpecContainerSpec {
         image: Some(c.image.clone()),
         labels: Some(c.labels.clone()),

@@ -129,7 +129,7 @@ impl ServiceSettings {
     }
 
     /// The container spec and the service options it is created with.
-    pub(super) fn container(
+    pub(crate) fn container(
         &self,
         manifest: &Manifest,
         id: &ProjectId,

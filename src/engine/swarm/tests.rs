@@ -59,6 +59,7 @@ fn web(image_entrypoint: bool) -> SwarmService {
             constraints: vec!["node.labels.tier==web".into()],
             endpoint: EndpointMode::default(),
         },
+        volume_labels: HashMap::from([("dev.devenv.role".into(), "volume".into())]),
     }
 }
 
@@ -98,6 +99,9 @@ fn a_service_spec_carries_the_container_and_how_it_is_deployed() {
     let m = &c.mounts.unwrap()[0];
     assert_eq!(m.typ, Some(MountType::VOLUME));
     assert_eq!(m.source.as_deref(), Some("devenv-app-1234abcd-data"));
+    // The node makes the volume itself: with devenv's labels, so `down` and tests find it.
+    let volume_labels = m.volume_options.as_ref().unwrap().labels.as_ref().unwrap();
+    assert_eq!(volume_labels["dev.devenv.role"], "volume");
     let h = c.health_check.unwrap();
     assert_eq!(
         h.test.unwrap(),
