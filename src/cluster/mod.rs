@@ -10,6 +10,7 @@
 //! engine (docs/cluster.md) would be a sibling of `swarm.rs` offering the same operations.
 
 pub mod images;
+pub mod manage;
 pub mod spec;
 pub mod swarm;
 
@@ -55,6 +56,8 @@ pub enum ClusterError {
     BindVolumes { service: String, paths: String },
     #[error("no service named `{name}`")]
     UnknownService { name: String, known: Vec<String> },
+    #[error("service `{name}` is not on the swarm yet")]
+    NotCreated { name: String },
     #[error("interrupted while waiting for the swarm services")]
     Interrupted,
 }
@@ -113,6 +116,9 @@ impl ClusterError {
             } else {
                 format!("the services are: {}", known.join(", "))
             }),
+            ClusterError::NotCreated { .. } => {
+                Some("`devenv up --swarm` creates the services first".into())
+            }
             ClusterError::Interrupted => None,
         }
     }

@@ -61,7 +61,7 @@ pub async fn detect(engine: &Engine, manifest: &Manifest) -> Result<bool, Cluste
 }
 
 /// The project's swarm services by manifest service name.
-async fn owned(
+pub(super) async fn owned(
     engine: &Engine,
     id: &ProjectId,
 ) -> Result<BTreeMap<String, ServiceInfo>, ClusterError> {
@@ -312,7 +312,7 @@ fn refuse_bind_volumes(manifest: &Manifest, work: &[Work]) -> Result<(), Cluster
 
 /// Wait until every replica of `service` runs and is ready; fail early on a crash loop or
 /// on a task the scheduler cannot place, naming swarm's reason and the last log lines.
-async fn wait_ready(
+pub(super) async fn wait_ready(
     engine: &Engine,
     name: &str,
     service: &str,

@@ -472,6 +472,21 @@ impl Engine {
         .await
     }
 
+    /// Replace every replica of service `name` (`docker service update --force`).
+    pub async fn force_update_service(&self, name: &str) -> Result<()> {
+        self.update_with(
+            name,
+            |mut spec| {
+                if let Some(t) = spec.task_template.as_mut() {
+                    t.force_update = Some(t.force_update.unwrap_or(0).wrapping_add(1));
+                }
+                spec
+            },
+            None,
+        )
+        .await
+    }
+
     /// Update service `name` from its current spec (read with its version, so that a
     /// concurrent update makes this one retry rather than undo the other).
     async fn update_with(
