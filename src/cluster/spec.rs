@@ -143,7 +143,7 @@ pub fn deploy(service: &Service) -> Deploy {
     }
 }
 
-#[allow(clippy::implicit_hasher)]
+#[allow(clippy::implicit_hasher, clippy::too_many_arguments)]
 /// The swarm service for one manifest service: `container`/`options` as `stack` makes them
 /// for a container, `image` what every node pulls, `deploy` with its constraints final.
 pub fn swarm_service(
@@ -152,6 +152,7 @@ pub fn swarm_service(
     options: ServiceOptions,
     image: &str,
     deploy: Deploy,
+    record: &DeployRecord,
     pin: Option<&Pin>,
     volume_labels: HashMap<String, String>,
 ) -> SwarmService {
@@ -161,7 +162,7 @@ pub fn swarm_service(
     let mut labels = container.labels.clone();
     labels.insert(
         labels::DEPLOY.to_owned(),
-        serde_json::to_string(&DeployRecord::of(&deploy)).expect("deploy serialises"),
+        serde_json::to_string(record).expect("deploy serialises"),
     );
     if let Some(p) = pin {
         labels.insert(
@@ -179,8 +180,8 @@ pub fn swarm_service(
     }
 }
 
-/// What of [`Deploy`] is compared with the service's label to tell whether it needs an
-/// update (the replica count is `scale`'s, and compared by itself).
+/// What of the manifest's [`Deploy`] (before pins) is compared with the service's label to
+/// tell whether it needs an update (the replica count is `scale`'s, compared by itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployRecord {
     pub memory: Option<i64>,
@@ -320,6 +321,7 @@ mod tests {
             ServiceOptions::default(),
             "10.0.0.1:5000/app@sha256:aa",
             d.clone(),
+            &DeployRecord::of(&d),
             Some(&pin),
             HashMap::new(),
         );

@@ -50,6 +50,18 @@ pub async fn require_manager(engine: &Engine) -> Result<SwarmStatus, ClusterErro
     })
 }
 
+/// Whether `up` runs the services on the swarm: asked (`DEVENV_SWARM=1`), or they run
+/// there already.
+pub async fn wanted(engine: &Engine, manifest: &Manifest) -> Result<bool, ClusterError> {
+    if std::env::var("DEVENV_SWARM").is_ok_and(|v| v == "1") {
+        return Ok(true);
+    }
+    if manifest.services.is_empty() {
+        return Ok(false);
+    }
+    detect(engine, manifest).await
+}
+
 /// Whether the project's services run on the swarm of `engine`: it manages a swarm that
 /// has services of this project. One `info` call on an engine that is no manager.
 pub async fn detect(engine: &Engine, manifest: &Manifest) -> Result<bool, ClusterError> {
@@ -233,6 +245,7 @@ async fn apply(
 ) -> Result<String, ClusterError> {
     let service = &ctx.manifest.services[&w.name];
     let deploy = spec::deploy(service);
+    let record = spec::DeployRecord::of(&deploy);
     let Some(changes) = &w.changes else {
         let s = w.existing.as_ref().expect("a current service exists");
         if s.replicas != Some(deploy.replicas) {
@@ -269,6 +282,7 @@ async fn apply(
         options,
         &image,
         deploy,
+        &record,
         pin.as_ref(),
         ctx.id.labels("volume", None),
     );

@@ -126,6 +126,15 @@ pub(super) async fn up_all(
         && m.services
             .values()
             .any(crate::manifest::Service::uses_environment_image);
+    if crate::cluster::swarm::wanted(engine, m).await? {
+        crate::cluster::swarm::require_manager(engine).await?;
+        crate::cluster::swarm::ensure_network(engine, m).await?;
+        let running =
+            session::ensure_started(engine, m, &settings, policy, state_dir, events).await?;
+        crate::cluster::swarm::up(engine, m, env, &project.paths, mode, events).await?;
+        session::run_hooks(engine, m, &settings, &running, state_dir, events).await?;
+        return Ok(running);
+    }
     let running = if shares_workspace {
         stack::ensure_network(engine, m).await?;
         let running =
@@ -214,6 +223,15 @@ async fn warm(
             hash,
             workspace: session::Workspace::of(&c.labels),
         };
+        if members.services.is_empty()
+            && !m.services.is_empty()
+            && crate::cluster::swarm::detect(engine, m).await?
+        {
+            if !crate::cluster::manage::warm(engine, m, &project.paths, env).await? {
+                return Ok(None);
+            }
+            return Ok(Some((c, Vec::new())));
+        }
         if !stack::all_current(m, &members, lock.as_ref(), &mut cache, env)? {
             return Ok(None);
         }

@@ -158,6 +158,9 @@ pub struct TaskInfo {
     pub container_id: String,
     /// When it last changed state (RFC 3339).
     pub since: String,
+    /// It runs an earlier spec of its service (an update is rolling over it).
+    #[serde(skip)]
+    pub outdated: bool,
 }
 
 impl TaskInfo {
@@ -540,6 +543,19 @@ impl Engine {
         let mut filters = HashMap::new();
         filters.insert("service".to_owned(), vec![name.to_owned()]);
         let opts = ListTasksOptionsBuilder::new().filters(&filters).build();
+        // What a task runs is compared with what the service says now: during an update
+        // the old replicas still run, and are not what `up` waits for.
+        let template = match self.docker.inspect_service(name, None).await {
+            Ok(s) => s
+                .spec
+                .and_then(|s| s.task_template)
+                .and_then(|t| serde_json::to_value(t).ok())
+                .map(comparable),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => None,
+            Err(e) => return Err(EngineError::api(format!("inspect service {name}"), e)),
+        };
         let list = self
             .docker
             .list_tasks(Some(opts))
@@ -557,7 +573,14 @@ impl Engine {
                 let status = t.status.unwrap_or_default();
                 let node_id = t.node_id.unwrap_or_default();
                 let container = status.container_status.unwrap_or_default();
+                let outdated = match (&template, t.spec) {
+                    (Some(want), Some(has)) => {
+                        serde_json::to_value(has).ok().as_ref() != Some(want)
+                    }
+                    _ => false,
+                };
                 TaskInfo {
+                    outdated,
                     id: t.id.unwrap_or_default(),
                     slot: t.slot.unwrap_or_default(),
                     node: if node_id.is_empty() {
@@ -651,6 +674,32 @@ impl Engine {
     }
 }
 
+/// A task spec as far as it says what a task runs: the engine fills in empty sections
+/// and the runtime on one side and not the other, so those are left out.
+fn comparable(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    fn prune(v: Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Object(m) => {
+                let m: serde_json::Map<String, Value> = m
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, prune(v)?)))
+                    .collect();
+                (!m.is_empty()).then_some(Value::Object(m))
+            }
+            Value::Array(a) if a.is_empty() => None,
+            other => Some(other),
+        }
+    }
+    let mut v = prune(v).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("Runtime");
+        m.remove("runtime");
+    }
+    v
+}
+
 fn service_info(s: bollard::models::Service) -> ServiceInfo {
     let spec = s.spec.unwrap_or_default();
     let task = spec.task_template.unwrap_or_default();
@@ -688,7 +737,7 @@ fn sort_tasks(tasks: &mut [TaskInfo]) {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Replicas {
     pub desired: u64,
-    /// Running, and healthy where there is a healthcheck.
+    /// Running the service's current spec, and healthy where there is a healthcheck.
     pub running: u64,
     /// The current task of each slot, by slot.
     pub current: Vec<TaskInfo>,
@@ -713,7 +762,7 @@ impl Replicas {
             let Some(cur) = ts.first().filter(|t| t.current()) else {
                 continue;
             };
-            if cur.running() {
+            if cur.running() && !cur.outdated {
                 r.running += 1;
             }
             r.current.push((*cur).clone());
@@ -766,3 +815,18 @@ pub fn task_problem(tasks: &[TaskInfo]) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod compare_tests {
+    #[test]
+    fn task_specs_compare_without_what_the_engine_fills_in() {
+        let service = serde_json::json!({"ContainerSpec": {"Image": "a", "DNSConfig": {}},
+            "Resources": {}, "ForceUpdate": 0, "Runtime": "container"});
+        let task = serde_json::json!({"ContainerSpec": {"Image": "a"}, "ForceUpdate": 0});
+        assert_eq!(super::comparable(service.clone()), super::comparable(task));
+        let other = serde_json::json!({"ContainerSpec": {"Image": "b"}, "ForceUpdate": 0});
+        assert_ne!(super::comparable(service.clone()), super::comparable(other));
+        let forced = serde_json::json!({"ContainerSpec": {"Image": "a"}, "ForceUpdate": 1});
+        assert_ne!(super::comparable(service), super::comparable(forced));
+    }
+}

@@ -204,6 +204,10 @@ fn replicas_count_running_tasks_and_remember_restarts_and_moves() {
 
     let all = Replicas::of(2, &tasks[..3]);
     assert!(all.complete());
+    // During an update the old replicas still run, but are not what was asked for.
+    let mut updating = tasks[..3].to_vec();
+    updating[0].outdated = true;
+    assert_eq!(Replicas::of(2, &updating).running, 1);
 }
 
 #[test]
