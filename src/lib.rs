@@ -1,13 +1,14 @@
 //! devenv: reproducible, content-hashed development environments on Docker.
 //!
 //! `main.rs` parses the command line and calls [`run`]; `commands` wires the domain modules
-//! (`manifest`, `fingerprint`, `engine`, `image`, `session`, `stack`) together; `ui` prints.
+//! (`manifest`, `fingerprint`, `engine`, `image`, `environment`) together; `ui` prints.
 
 pub mod cancel;
 pub mod cli;
 pub mod cluster;
 mod commands;
 pub mod engine;
+pub mod environment;
 pub mod error;
 pub mod fingerprint;
 pub mod image;

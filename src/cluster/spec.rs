@@ -131,14 +131,13 @@ pub fn choose_node(nodes: &[NodeInfo], pinned: &BTreeMap<String, usize>) -> Opti
         .cloned()
 }
 
-/// How the manifest deploys `service` on a swarm.
+/// How the manifest deploys `service` on a swarm (its constraints before any pin).
 pub fn deploy(service: &Service) -> Deploy {
-    let _ = service;
     Deploy {
-        replicas: 1,
-        memory: None,
-        nano_cpus: None,
-        constraints: Vec::new(),
+        replicas: u64::from(service.replicas),
+        memory: service.memory.and_then(|m| i64::try_from(m).ok()),
+        nano_cpus: service.nano_cpus.and_then(|c| i64::try_from(c).ok()),
+        constraints: service.placement.clone(),
         endpoint: EndpointMode::Dnsrr,
     }
 }

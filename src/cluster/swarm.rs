@@ -259,7 +259,7 @@ async fn apply(
         }
         return Ok(s.name.clone());
     };
-    let (container, options, _) = w.settings.container(ctx.manifest, ctx.id, &w.name);
+    let (container, options, _) = w.settings.container(ctx.manifest, ctx.id, &w.name, 1);
     let kept = w
         .existing
         .as_ref()

@@ -4,15 +4,12 @@
 
 use super::Ctx;
 use crate::cli::DownArgs;
-use crate::engine::EngineError;
+use crate::environment::Environment;
 use crate::error::{ExitStatus, Result};
-use crate::session::SessionError;
-use crate::{session, stack};
 
 pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
-    let m = &project.manifest;
     let say = |removed: Vec<String>| {
         let any = !removed.is_empty();
         for r in removed {
@@ -20,30 +17,10 @@ pub async fn run(ctx: &Ctx, args: &DownArgs) -> Result<ExitStatus> {
         }
         any
     };
-    // Services first (their volumes can only go once no container uses them), then the
-    // dev container, the network nothing is attached to any more, and last the volumes.
-    let mut any = say(stack::remove_services(&engine, m, &project.paths.dir).await?);
-    any |= say(session::down(&engine, m, false, &project.paths.dir).await?);
-    // A network another container is attached to stays; the volumes still go, then its
-    // error is the command's.
-    let network = stack::remove_network(&engine, m).await;
-    if let Ok(removed) = &network {
-        any |= say(removed.iter().cloned().collect());
-    }
-    if args.volumes {
-        match session::down(&engine, m, true, &project.paths.dir).await {
-            Ok(removed) => any |= say(removed),
-            Err(SessionError::Engine(EngineError::VolumesLeft { removed, left })) => {
-                say(removed.iter().map(|v| format!("volume {v}")).collect());
-                if let Err(e) = &network {
-                    ctx.printer.warn(&e.to_string());
-                }
-                return Err(EngineError::VolumesLeft { removed, left }.into());
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    network?;
+    let warn = |e: &str| ctx.printer.warn(e);
+    let any = Environment::new(&engine, &project)
+        .down(args.volumes, &mut { say }, &mut { warn })
+        .await?;
     if !any {
         ctx.printer
             .info("nothing to remove: no environment container for this project");

@@ -10,21 +10,14 @@ use futures_util::stream::{select_all, StreamExt};
 use super::Ctx;
 use crate::cli::LogsArgs;
 use crate::engine::ExecOutput;
+use crate::environment::{Environment, DEV};
 use crate::error::{Error, ExitStatus, Result};
-use crate::ownership::ProjectId;
-use crate::stack::Members;
-
-/// The dev container's name as a log source.
-const DEV: &str = "dev";
 const COLOURS: &[&str] = &["36", "33", "32", "35", "34", "31"];
 
 pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let m = &project.manifest;
     let engine = ctx.engine().await?;
-    let members = Members::list(&engine, &ProjectId::new(m)).await?;
-    let mut sources: Vec<(String, String)> = Vec::new();
-    let all = args.services.is_empty();
     for name in &args.services {
         let known = m.services.contains_key(name) || name == DEV;
         if !known {
@@ -37,33 +30,21 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
             ));
         }
     }
-    if let Some(dev) = &members.dev {
-        if all
-            || args
-                .services
-                .iter()
-                .any(|s| s == DEV && !m.services.contains_key(DEV))
-        {
-            sources.push((DEV.to_owned(), dev.id.clone()));
-        }
-    }
-    for (name, c) in &members.services {
-        if all || args.services.contains(name) {
-            sources.push((name.clone(), c.id.clone()));
-        }
-    }
+    let sources = Environment::new(&engine, &project)
+        .log_sources(&args.services)
+        .await?;
     if sources.is_empty() {
         ctx.printer
             .info("no containers to show: run `devenv up` first");
         return Ok(ExitStatus::Success);
     }
     let colour = ctx.printer.color && std::io::stdout().is_terminal();
-    let width = sources.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let width = sources.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let prefixes: Vec<String> = sources
         .iter()
         .enumerate()
-        .map(|(i, (name, _))| {
-            let text = format!("{name:<width$} |");
+        .map(|(i, source)| {
+            let text = format!("{:<width$} |", source.name);
             if colour {
                 format!("\x1b[{}m{text}\x1b[0m", COLOURS[i % COLOURS.len()])
             } else {
@@ -71,9 +52,9 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
             }
         })
         .collect();
-    let streams = sources.iter().enumerate().map(|(i, (_, id))| {
-        engine
-            .container_logs(id, args.follow, args.tail)
+    let streams = sources.iter().enumerate().map(|(i, source)| {
+        source
+            .stream(&engine, args.follow, args.tail)
             .map(move |item| (i, item))
     });
     let mut merged = select_all(streams);

@@ -2,8 +2,8 @@
 
 use super::Ctx;
 use crate::cli::RestartArgs;
+use crate::environment::Environment;
 use crate::error::{Error, ExitStatus, Result};
-use crate::stack;
 use crate::ui::BuildView;
 
 pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<ExitStatus> {
@@ -17,7 +17,9 @@ pub async fn run(ctx: &Ctx, args: &RestartArgs) -> Result<ExitStatus> {
     }
     let engine = ctx.engine().await?;
     let mut view = BuildView::new(ctx.printer);
-    stack::restart(&engine, m, &args.services, &project.paths.dir, &mut view).await?;
+    Environment::new(&engine, &project)
+        .restart(&args.services, &mut view)
+        .await?;
     ctx.printer
         .info("restarted; every restarted service is ready");
     Ok(ExitStatus::Success)

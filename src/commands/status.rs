@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::cli::StatusArgs;
+use crate::environment::Environment;
 use crate::error::{ExitStatus, Result};
 use crate::image::{self, base, layer_ref};
 use crate::ownership::ProjectId;
@@ -70,14 +71,16 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None => None,
     };
     let env = match (&hash, &image) {
-        (Some(h), Some(i)) => Some(crate::stack::EnvImage {
+        (Some(h), Some(i)) => Some(crate::environment::EnvImage {
             image: i,
             hash: h,
             workspace: mode.unwrap_or(session::Workspace::Bind),
         }),
         _ => None,
     };
-    let services = crate::stack::status(&engine, m, env, &project.paths).await?;
+    let services = Environment::new(&engine, &project)
+        .services_status(env)
+        .await?;
     let status = Status {
         project: m.name.clone(),
         hash,

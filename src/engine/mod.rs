@@ -62,6 +62,8 @@ pub mod labels {
     pub const OWNER: &str = "dev.devenv.owner";
     /// The service a service container (role `service`) runs.
     pub const SERVICE: &str = "dev.devenv.service";
+    /// Which replica of its service a service container is, from 2 (the first has none).
+    pub const REPLICA: &str = "dev.devenv.replica";
     /// The image id of the layer (or base image) a layer was committed on: binds the chain,
     /// since a layer's labels are part of the config its own id is the digest of.
     pub const PARENT_ID: &str = "dev.devenv.parent-id";
@@ -338,6 +340,8 @@ pub struct Engine {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// The engine's host name (`docker info` Name): the node of everything it runs.
+    pub name: String,
     pub server_version: String,
     pub api_version: String,
     pub min_api_version: String,
@@ -419,6 +423,7 @@ impl Engine {
             .map_err(|e| EngineError::api("read engine info", e))?;
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
+            name: info.name.unwrap_or_default(),
             server_version: version.version.unwrap_or_default(),
             api_version: self.docker.client_version().to_string(),
             min_api_version: version.min_api_version.unwrap_or_default(),

@@ -30,6 +30,10 @@ pub struct ServiceOptions {
     pub user: Option<String>,
     /// Keep the image's entrypoint (and its command when `spec.cmd` is empty).
     pub image_entrypoint: bool,
+    /// Memory limit in bytes (`docker run --memory`).
+    pub memory: Option<u64>,
+    /// CPU limit in billionths of a CPU (`docker run --cpus`).
+    pub nano_cpus: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +157,8 @@ impl Engine {
                 name: Some(name),
                 maximum_retry_count: None,
             });
+            host.memory = opts.memory.and_then(|b| i64::try_from(b).ok());
+            host.nano_cpus = opts.nano_cpus.and_then(|n| i64::try_from(n).ok());
         }
         body.networking_config = Some(NetworkingConfig {
             endpoints_config: Some(HashMap::from([(

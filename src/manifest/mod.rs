@@ -5,6 +5,7 @@
 //! toml is used in this module only.
 
 mod diag;
+pub mod limits;
 pub mod lock;
 mod parse;
 mod reference;

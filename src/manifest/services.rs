@@ -26,6 +26,10 @@ pub(super) const SERVICE_KEYS: &[&str] = &[
     "restart",
     "depends_on",
     "user",
+    "replicas",
+    "memory",
+    "cpus",
+    "placement",
 ];
 
 /// Default seconds `up` waits for a service's `ready` probe.
@@ -53,6 +57,15 @@ pub struct Service {
     pub depends_on: Vec<String>,
     /// `None`: the image's user (for a service from the environment image: `shell.user`).
     pub user: Option<String>,
+    /// How many containers (on a swarm: tasks) run the service behind its one name.
+    pub replicas: u32,
+    /// Memory limit in bytes (`memory = "256m"`).
+    pub memory: Option<u64>,
+    /// CPU limit in billionths of a CPU, the engine's `NanoCpus` (`cpus = 0.5`).
+    pub nano_cpus: Option<u64>,
+    /// Placement constraints on a swarm (`node.labels.tier==web`), as Compose's
+    /// `deploy.placement.constraints`; one engine has nowhere else to place a service.
+    pub placement: Vec<String>,
 }
 
 impl Service {
@@ -237,6 +250,10 @@ fn service(cx: &mut Cx<'_>, t: &Table<'_, '_>) -> (Service, Vec<(String, Range<u
         restart: choice(cx, t, "restart", &restarts).unwrap_or_default(),
         depends_on,
         user: t.non_empty(cx, "user").map(|s| s.value.to_owned()),
+        replicas: super::limits::replicas(cx, t).unwrap_or(1),
+        memory: super::limits::memory(cx, t),
+        nano_cpus: super::limits::cpus(cx, t),
+        placement: super::limits::placement(cx, t),
     };
     (service, spans)
 }

@@ -81,6 +81,26 @@ impl ProjectId {
         format!("{}-{service}", self.container_name)
     }
 
+    /// Engine name of a service's replica `replica` (from 1): the first is the service's
+    /// container, the others `<it>.<n>` (a `.` no service name has, so no two collide).
+    pub fn replica_container(&self, service: &str, replica: u32) -> String {
+        if replica <= 1 {
+            self.service_container(service)
+        } else {
+            format!("{}.{replica}", self.service_container(service))
+        }
+    }
+
+    /// Which replica of `service` a container named `name` is, if it is one.
+    pub fn replica_of(&self, service: &str, name: &str) -> Option<u32> {
+        let rest = name.strip_prefix(&self.service_container(service))?;
+        if rest.is_empty() {
+            return Some(1);
+        }
+        let n: u32 = rest.strip_prefix('.')?.parse().ok()?;
+        (n >= 2 && rest == format!(".{n}")).then_some(n)
+    }
+
     /// The project network (same name as the dev container; networks and containers
     /// have separate names).
     pub fn network(&self) -> String {
@@ -140,7 +160,7 @@ impl ProjectId {
             "env" => (c.name == self.container_name).then_some(Owned::Env),
             "service" => {
                 let service = c.labels.get(labels::SERVICE)?;
-                (!service.is_empty() && c.name == self.service_container(service))
+                (!service.is_empty() && self.replica_of(service, &c.name).is_some())
                     .then(|| Owned::Service(service.clone()))
             }
             "sync" => c
@@ -232,6 +252,27 @@ mod tests {
         assert_eq!(id.member(&env), Some(Owned::Env));
         let db = container("devenv-p-0123abcd-db", "service", Some("db"));
         assert_eq!(id.member(&db), Some(Owned::Service("db".into())));
+        // Replicas: `.N` from 2, nothing else after the service's name.
+        let db3 = container("devenv-p-0123abcd-db.3", "service", Some("db"));
+        assert_eq!(id.member(&db3), Some(Owned::Service("db".into())));
+        assert_eq!(id.replica_of("db", "devenv-p-0123abcd-db.3"), Some(3));
+        assert_eq!(id.replica_container("db", 3), "devenv-p-0123abcd-db.3");
+        assert_eq!(id.replica_container("db", 1), "devenv-p-0123abcd-db");
+        for not in [
+            "devenv-p-0123abcd-db.1",
+            "devenv-p-0123abcd-db.03",
+            "devenv-p-0123abcd-db.x",
+        ] {
+            assert_eq!(
+                id.member(&container(not, "service", Some("db"))),
+                None,
+                "{not}"
+            );
+        }
+        assert_eq!(
+            id.member(&container("devenv-p-0123abcd-db-2", "service", Some("db"))),
+            None
+        );
         let helper = container("devenv-p-0123abcd-workspace.sync", "sync", None);
         assert_eq!(id.member(&helper), Some(Owned::Sync));
         // Run from a commit: every label, another name.

@@ -109,12 +109,8 @@ impl SessionError {
     }
 }
 
-/// Progress lines from up/down (the CLI renders them).
-pub trait Events {
-    fn info(&mut self, message: &str);
-    /// Output of a hook, streamed.
-    fn hook_output(&mut self, chunk: &[u8]);
-}
+// Progress lines are the environment's (the set's) reporter trait.
+pub use crate::environment::Events;
 
 pub(crate) fn real(p: &Path) -> String {
     p.canonicalize()

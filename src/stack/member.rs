@@ -11,8 +11,8 @@ use super::StackError;
 use crate::engine::{labels, ContainerSpec, HealthCheck, Mount, PortBinding, ServiceOptions};
 use crate::manifest::{Manifest, PortSpec, Service, VolumeSpec};
 use crate::ownership::ProjectId;
-use crate::session::binds::{self, Bind};
 use crate::session::settings::{changed_fields, recorded, OTHER_VERSION};
+use crate::sync::binds::{self, Bind};
 
 /// How often the engine's healthcheck runs the probe once the service is up.
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
@@ -52,6 +52,12 @@ pub struct ServiceSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binds: Vec<Bind>,
     pub network: String,
+    /// Memory limit in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+    /// CPU limit in billionths of a CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nano_cpus: Option<u64>,
 }
 
 impl ServiceSettings {
@@ -100,6 +106,8 @@ impl ServiceSettings {
                 Vec::new()
             },
             network: network.to_owned(),
+            memory: service.memory,
+            nano_cpus: service.nano_cpus,
         })
     }
 
@@ -108,7 +116,7 @@ impl ServiceSettings {
         let Some(old) = recorded::<ServiceSettings>(container_labels) else {
             return vec![OTHER_VERSION.into()];
         };
-        let fields: [(&str, bool); 12] = [
+        let fields: [(&str, bool); 14] = [
             ("image", old.image != self.image || old.hash != self.hash),
             ("command", old.command != self.command),
             ("env", old.env_sha256 != self.env_sha256),
@@ -124,16 +132,20 @@ impl ServiceSettings {
             ("shell.workdir", old.workdir != self.workdir),
             ("workspace", old.workspace != self.workspace),
             ("network", old.network != self.network),
+            ("memory", old.memory != self.memory),
+            ("cpus", old.nano_cpus != self.nano_cpus),
         ];
         changed_fields(&fields).collect()
     }
 
-    /// The container spec and the service options it is created with.
+    /// The container spec and the service options replica `replica` (from 1) is created
+    /// with. Every replica answers to the service's name on the network (DNS round robin).
     pub(crate) fn container(
         &self,
         manifest: &Manifest,
         id: &ProjectId,
         name: &str,
+        replica: u32,
     ) -> (ContainerSpec, ServiceOptions, Vec<NamedVolume>) {
         let mut mounts = Vec::new();
         let mut volumes = Vec::new();
@@ -193,6 +205,9 @@ impl ServiceSettings {
             mounts.push(m);
         }
         let mut container_labels = id.labels("service", Some(name));
+        if replica > 1 {
+            container_labels.insert(labels::REPLICA.to_owned(), replica.to_string());
+        }
         container_labels.insert(
             labels::HASH.to_owned(),
             self.hash.clone().unwrap_or_default(),
@@ -202,7 +217,7 @@ impl ServiceSettings {
             serde_json::to_string(self).expect("settings serialise"),
         );
         let spec = ContainerSpec {
-            name: Some(id.service_container(name)),
+            name: Some(id.replica_container(name, replica)),
             image: self.image.clone(),
             cmd: self.command.clone().unwrap_or_default(),
             env: self.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
@@ -223,7 +238,11 @@ impl ServiceSettings {
             init: self.workdir.is_some(),
             open_stdin: false,
             stdin_once: false,
-            hostname: Some(name.to_owned()),
+            hostname: Some(if replica > 1 {
+                format!("{name}-{replica}")
+            } else {
+                name.to_owned()
+            }),
             user: None,
         };
         let opts = ServiceOptions {
@@ -239,6 +258,8 @@ impl ServiceSettings {
             restart: self.restart.clone(),
             user: self.user.clone(),
             image_entrypoint: self.workdir.is_none(),
+            memory: self.memory,
+            nano_cpus: self.nano_cpus,
         };
         (spec, opts, volumes)
     }

@@ -6,15 +6,18 @@
 //! the start order (`depends_on` levels, each level started at once), readiness (`ready.rs`)
 //! and supervision (restarting a member that stayed unhealthy past its grace, `health.rs`).
 //! The dev container itself stays with `session`, which joins it to the network this
-//! module makes.
+//! module makes; `environment` owns the set and calls both (this module is its
+//! `Backend::Containers`, and calls neither `environment` nor `session` back: it uses
+//! `session`'s pure helpers only, the settings diff, the env_file parser, exec markers).
 //!
 //! Everything here goes through [`Engine`] operations that any Docker-API endpoint offers,
-//! so another endpoint (a remote engine, later a cluster) only has to provide those.
+//! local or remote; a cluster engine is another backend beside this one.
 
 mod health;
 mod member;
 mod pin;
 mod ready;
+pub mod replicas;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,14 +28,17 @@ use serde::Serialize;
 pub use member::{ServiceSettings, HEALTH_INTERVAL, HEALTH_RETRIES};
 pub use pin::locked_images;
 pub use ready::{probe, PROBE_LIMIT};
+pub use replicas::Counts;
 
 use crate::engine::{labels, ContainerInfo, Engine, EngineError};
+use crate::environment::Events;
 use crate::fingerprint::{FingerprintError, StatCache};
 use crate::image::LockMode;
 use crate::manifest::lock::LockError;
 use crate::manifest::Manifest;
 use crate::ownership::{Owned, ProjectId};
-use crate::session::{binds, Events, Workspace};
+use crate::sync::binds;
+use crate::sync::workspace::{self, Workspace};
 
 /// Log lines shown with a service that failed to start.
 const FAILURE_LOG_LINES: u64 = 20;
@@ -90,6 +96,24 @@ pub enum StackError {
     NameTaken { name: String },
     #[error("no service named `{name}`")]
     UnknownService { name: String, known: Vec<String> },
+    #[error(
+        "service `{service}` cannot run {count} replicas on one engine: it publishes host port \
+         {port}, which only one container can bind"
+    )]
+    ReplicasWithPort {
+        service: String,
+        count: u32,
+        port: String,
+    },
+    #[error(
+        "service `{service}` cannot run {count} replicas on one engine: they would all write \
+         the named volume `{volume}`"
+    )]
+    ReplicasShareVolume {
+        service: String,
+        count: u32,
+        volume: String,
+    },
     #[error("service `{service}`: {source}")]
     BindSync {
         service: String,
@@ -144,6 +168,16 @@ impl StackError {
             } else {
                 format!("the services are: {}", known.join(", "))
             }),
+            StackError::ReplicasWithPort { service, .. } => Some(format!(
+                "remove `ports` from [services.{service}] (the dev container and the other \
+                 services reach it by its name), or keep `replicas = 1`"
+            )),
+            StackError::ReplicasShareVolume {
+                service, volume, ..
+            } => Some(format!(
+                "mount `{volume}` read-only (`:ro`) in [services.{service}], or keep \
+                 `replicas = 1`"
+            )),
             StackError::Engine(e) => e.hint(),
             StackError::BindSync { source, .. } => source.hint(),
             _ => None,
@@ -178,7 +212,23 @@ pub async fn ensure_network(engine: &Engine, manifest: &Manifest) -> Result<(), 
 #[derive(Debug, Default)]
 pub struct Members {
     pub dev: Option<ContainerInfo>,
-    pub services: BTreeMap<String, ContainerInfo>,
+    /// Each service's containers, one per replica, by replica number.
+    pub services: BTreeMap<String, Vec<Replica>>,
+}
+
+/// One container of a service.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    /// From 1.
+    pub number: u32,
+    pub container: ContainerInfo,
+}
+
+impl std::ops::Deref for Replica {
+    type Target = ContainerInfo;
+    fn deref(&self) -> &ContainerInfo {
+        &self.container
+    }
 }
 
 impl Members {
@@ -194,12 +244,34 @@ impl Members {
             match id.member(&c) {
                 Some(Owned::Env) => m.dev = Some(c),
                 Some(Owned::Service(name)) => {
-                    m.services.insert(name, c);
+                    let number = id.replica_of(&name, &c.name).unwrap_or(1);
+                    m.services.entry(name).or_default().push(Replica {
+                        number,
+                        container: c,
+                    });
                 }
                 Some(Owned::Sync) | None => {}
             }
         }
+        for list in m.services.values_mut() {
+            list.sort_by_key(|r| r.number);
+        }
         m
+    }
+
+    /// Every service container.
+    pub fn service_containers(self) -> Vec<ContainerInfo> {
+        self.services
+            .into_values()
+            .flatten()
+            .map(|r| r.container)
+            .collect()
+    }
+
+    /// Whether the service runs exactly replicas 1 to `count`.
+    fn has_replicas(&self, service: &str, count: u32) -> bool {
+        let list = self.services.get(service).map_or(&[][..], Vec::as_slice);
+        list.len() == count as usize && list.iter().zip(1..).all(|(r, n)| r.number == n)
     }
 }
 
@@ -212,8 +284,7 @@ pub fn desired(
 ) -> Result<BTreeMap<String, ServiceSettings>, StackError> {
     let id = ProjectId::new(manifest);
     let network = id.network();
-    let workspace =
-        (env.workspace == Workspace::Volume).then(|| crate::session::workspace_volume(&id));
+    let workspace = (env.workspace == Workspace::Volume).then(|| workspace::volume_name(&id));
     let mut out = BTreeMap::new();
     for (name, service) in &manifest.services {
         let (image, hash) = if service.uses_environment_image() {
@@ -243,6 +314,7 @@ pub fn desired(
 pub fn all_current(
     manifest: &Manifest,
     members: &Members,
+    counts: &BTreeMap<String, u32>,
     lock: Option<&crate::manifest::LockFile>,
     cache: &mut StatCache,
     env: EnvImage<'_>,
@@ -263,11 +335,12 @@ pub fn all_current(
         return Ok(false);
     }
     Ok(want.iter().all(|(name, settings)| {
-        members.services.get(name).is_some_and(|c| {
-            (c.running() || c.state == "restarting")
-                && !c.unhealthy()
-                && settings.diff(&c.labels).is_empty()
-        })
+        members.has_replicas(name, counts.get(name).copied().unwrap_or(1))
+            && members.services[name].iter().all(|c| {
+                (c.running() || c.state == "restarting")
+                    && !c.unhealthy()
+                    && settings.diff(&c.labels).is_empty()
+            })
     }))
 }
 
@@ -295,8 +368,11 @@ pub async fn wait_listed(
     manifest: &Manifest,
     members: &Members,
 ) -> Result<(), StackError> {
-    let waits = manifest.services.iter().filter_map(|(name, service)| {
-        let c = members.services.get(name)?;
+    let replicas = manifest.services.iter().flat_map(|(name, service)| {
+        let list = members.services.get(name).map_or(&[][..], Vec::as_slice);
+        list.iter().map(move |c| (name, service, c))
+    });
+    let waits = replicas.filter_map(|(name, service, c)| {
         (listed_ready(c, service.ready.is_some()) != Some(true)).then_some(async move {
             let target = ready::Target {
                 service: name,
@@ -350,30 +426,33 @@ pub async fn pinned_images(
 /// Bring the services up to date: remove dropped ones, pin images, make the network, then
 /// per dependency level create, recreate, start or restart (when unhealthy) what needs it
 /// and wait until each is ready. A failing service is stopped and reported with its probe
-/// output and logs; the others stay as they are. Serialised per project.
+/// output and logs; the others stay as they are. Each service runs as many replicas as
+/// `counts` says (surplus ones go). Serialised per project.
 pub async fn up(
     engine: &Engine,
     manifest: &Manifest,
     env: EnvImage<'_>,
     paths: &crate::image::StatePaths,
     mode: LockMode,
+    counts: Counts,
     events: &mut dyn Events,
 ) -> Result<(), StackError> {
     let id = ProjectId::new(manifest);
-    let _lock = crate::image::NamedLock::acquire(&format!("{}-services", id.container_name))
-        .await
-        .map_err(|e| match e {
-            crate::image::BuildError::Interrupted => StackError::Interrupted,
-            e => StackError::Locking(e.to_string()),
-        })?;
+    let want_counts = replicas::counts(manifest, &paths.dir, counts);
+    for (name, service) in &manifest.services {
+        replicas::refuse(name, service, want_counts[name])?;
+    }
+    let _lock = services_lock(&id).await?;
     let members = Members::list(engine, &id).await?;
     let dropped = members
         .services
         .iter()
         .filter(|(n, _)| !manifest.services.contains_key(*n));
-    for (name, c) in dropped {
-        engine.remove_container(&c.id).await?;
-        crate::session::forget_synced(&paths.dir, &c.id);
+    for (name, list) in dropped {
+        for c in list {
+            engine.remove_container(&c.id).await?;
+            workspace::forget(&paths.dir, &c.id);
+        }
         events.info(&format!(
             "removed service {name} (no longer in the manifest)"
         ));
@@ -384,15 +463,30 @@ pub async fn up(
     let images = pinned_images(engine, manifest, paths, mode, events).await?;
     let want = desired(manifest, &images, env)?;
     ensure_network(engine, manifest).await?;
+    for (name, list) in &members.services {
+        if let Some(&count) = want_counts.get(name) {
+            let scaled = (counts == Counts::Manifest)
+                .then(|| replicas::scaled(&paths.dir, name))
+                .flatten();
+            remove_surplus(engine, name, list, count, &paths.dir, scaled, events).await?;
+        }
+    }
     for level in crate::manifest::start_levels(&manifest.services) {
-        let work = level.iter().map(|name| {
-            let existing = members.services.get(name);
+        let work = level.iter().flat_map(|name| {
+            let list = members.services.get(name).map_or(&[][..], Vec::as_slice);
+            (1..=want_counts[name]).map(move |replica| {
+                let existing = list.iter().find(|r| r.number == replica);
+                (name, replica, existing.map(|r| &r.container))
+            })
+        });
+        let work = work.map(|(name, replica, existing)| {
             ensure_member(
                 engine,
                 manifest,
                 &id,
                 Member {
                     name,
+                    replica,
                     settings: &want[name],
                     existing,
                 },
@@ -414,12 +508,61 @@ pub async fn up(
             return Err(e);
         }
     }
+    if counts == Counts::Manifest {
+        for name in manifest.services.keys() {
+            replicas::forget_scale(&paths.dir, name);
+        }
+    }
     Ok(())
 }
 
-/// One service to make current: its name, the settings it should run with, its container.
+/// Per-project lock serialising changes to the services.
+async fn services_lock(id: &ProjectId) -> Result<crate::image::NamedLock, StackError> {
+    crate::image::NamedLock::acquire(&format!("{}-services", id.container_name))
+        .await
+        .map_err(|e| match e {
+            crate::image::BuildError::Interrupted => StackError::Interrupted,
+            e => StackError::Locking(e.to_string()),
+        })
+}
+
+/// Remove the replicas of a service beyond `count`, highest first; `scaled`: the count
+/// `devenv scale` had set, which `up` now replaces by the manifest's.
+async fn remove_surplus(
+    engine: &Engine,
+    name: &str,
+    list: &[Replica],
+    count: u32,
+    state_dir: &Path,
+    scaled: Option<u32>,
+    events: &mut dyn Events,
+) -> Result<(), StackError> {
+    let surplus: Vec<&Replica> = list.iter().rev().filter(|r| r.number > count).collect();
+    if let Some(from) = scaled.filter(|&n| n != count) {
+        events.info(&format!(
+            "service {name}: back to {count} replica{} as the manifest says (`devenv scale` \
+             had set {from})",
+            if count == 1 { "" } else { "s" }
+        ));
+    }
+    for r in surplus {
+        engine.remove_container(&r.id).await?;
+        workspace::forget(state_dir, &r.id);
+        if scaled.is_none() {
+            events.info(&format!(
+                "removed replica {} of service {name} (the manifest asks for {count})",
+                r.number
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One replica to make current: its service's name, its number (from 1), the settings it
+/// should run with, its container.
 struct Member<'a> {
     name: &'a str,
+    replica: u32,
     settings: &'a ServiceSettings,
     existing: Option<&'a ContainerInfo>,
 }
@@ -438,9 +581,11 @@ async fn ensure_member(
 ) -> (Vec<String>, Result<(), StackError>) {
     let Member {
         name,
+        replica,
         settings,
         existing,
     } = member;
+    let shown = replicas::member_name(name, replica);
     let mut notes = Vec::new();
     let result = async {
         let sync_binds = |cid: String, record: binds::Record| async move {
@@ -464,10 +609,10 @@ async fn ensure_member(
                 sync_binds(c.id.clone(), binds::of(&c.labels)).await?;
                 let started = if !c.running() && c.state != "restarting" {
                     engine.start_container(&c.id).await?;
-                    notes.push(format!("started service {name}"));
+                    notes.push(format!("started service {shown}"));
                     true
                 } else if c.unhealthy() {
-                    restart_if_due(engine, name, settings, c, state_dir, &mut notes).await?
+                    restart_if_due(engine, &shown, settings, c, state_dir, &mut notes).await?
                 } else {
                     false
                 };
@@ -476,14 +621,21 @@ async fn ensure_member(
             other => {
                 if let Some(c) = other {
                     let changes = settings.diff(&c.labels).join(", ");
-                    notes.push(format!("recreating service {name}: {changes}"));
+                    notes.push(format!("recreating service {shown}: {changes}"));
                     engine.remove_container(&c.id).await?;
-                    crate::session::forget_synced(state_dir, &c.id);
+                    workspace::forget(state_dir, &c.id);
                 }
-                let (cid, record) = create(engine, manifest, id, name, settings).await?;
+                let placement = &manifest.services[name].placement;
+                if replica == 1 && !placement.is_empty() {
+                    notes.push(format!(
+                        "service {name}: `placement` is for a swarm; one engine runs every \
+                         replica, so it is ignored here"
+                    ));
+                }
+                let (cid, record) = create(engine, manifest, id, name, replica, settings).await?;
                 sync_binds(cid.clone(), record).await?;
                 engine.start_container(&cid).await?;
-                notes.push(format!("started service {name}"));
+                notes.push(format!("started service {shown}"));
                 (cid, true)
             }
         };
@@ -521,7 +673,7 @@ async fn ensure_member(
     match &result {
         Ok(()) => {
             let _ = std::fs::remove_file(failure_file(state_dir, name));
-            health::forget(state_dir, name);
+            health::forget(state_dir, &shown);
         }
         Err(StackError::Interrupted) => {}
         Err(e) => record_failure(state_dir, name, e),
@@ -583,9 +735,10 @@ async fn create(
     manifest: &Manifest,
     id: &ProjectId,
     name: &str,
+    replica: u32,
     settings: &ServiceSettings,
 ) -> Result<(String, binds::Record), StackError> {
-    let (mut spec, opts, volumes) = settings.container(manifest, id, name);
+    let (mut spec, opts, volumes) = settings.container(manifest, id, name, replica);
     let mut record = binds::Record {
         image: String::new(), // helpers run from the environment image
         binds: settings.binds.clone(),
@@ -603,14 +756,12 @@ async fn create(
             serde_json::to_string(&record).expect("bind record serialises"),
         );
     }
-    let cid = create_container(engine, id, name, &spec, &opts).await?;
+    let cid = create_container(engine, &spec, &opts).await?;
     Ok((cid, record))
 }
 
 async fn create_container(
     engine: &Engine,
-    id: &ProjectId,
-    name: &str,
     spec: &crate::engine::ContainerSpec,
     opts: &crate::engine::ServiceOptions,
 ) -> Result<String, StackError> {
@@ -619,7 +770,7 @@ async fn create_container(
         // A container under the service's name that the project's list did not take for
         // it: replaced only if devenv made it.
         Err(EngineError::Conflict { .. }) => {
-            let cname = id.service_container(name);
+            let cname = spec.name.clone().unwrap_or_default();
             if !crate::ownership::made_by_devenv(engine, &cname, "service").await? {
                 return Err(StackError::NameTaken { name: cname });
             }
@@ -645,7 +796,7 @@ fn record_failure(state_dir: &Path, service: &str, e: &StackError) {
 }
 
 /// Remove every service container and the project network; the dev container and volumes
-/// are `session::down`'s. Returns what was removed.
+/// are the environment's. Returns what was removed.
 pub async fn remove_services(
     engine: &Engine,
     manifest: &Manifest,
@@ -654,15 +805,15 @@ pub async fn remove_services(
     let id = ProjectId::new(manifest);
     let mut removed = Vec::new();
     let members = Members::list(engine, &id).await?;
-    for c in members.services.values() {
+    for c in members.services.values().flatten() {
         engine.remove_container(&c.id).await?;
-        crate::session::forget_synced(state_dir, &c.id);
+        workspace::forget(state_dir, &c.id);
         removed.push(format!("container {}", c.name));
     }
     Ok(removed)
 }
 
-/// Remove the project network once nothing is attached (after `session::down`).
+/// Remove the project network once nothing is attached (after the dev container).
 pub async fn remove_network(
     engine: &Engine,
     manifest: &Manifest,
@@ -694,6 +845,32 @@ pub struct ServiceStatus {
     pub changes: Vec<String>,
     /// Why devenv last failed to start it (or to see it ready), kept until it is ready.
     pub last_failure: Option<String>,
+    /// How many replicas it should run: the manifest's, or the count `devenv scale` set.
+    /// The fields above describe the first replica.
+    pub replicas: u32,
+    /// How many of them run and are ready.
+    pub running: u32,
+    /// Each replica (on a swarm: each current task).
+    pub tasks: Vec<Task>,
+}
+
+/// One replica of a service as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    /// From 1 (on a swarm: the task's slot).
+    pub replica: u32,
+    /// The node that runs it (on one engine: the engine's host name).
+    pub node: String,
+    /// `running`, `exited`, `restarting`, … (on a swarm: the task's state).
+    pub state: String,
+    /// `null` without a `ready` probe.
+    pub ready: Option<bool>,
+    /// Its container's id, when it has one.
+    pub container: Option<String>,
+    pub restarts: i64,
+    /// Why it is not running, when the engine says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// An unhealthy service as `status` shows it.
@@ -722,10 +899,17 @@ pub async fn status(
         Some(env) => desired(manifest, &images, env)?,
         None => BTreeMap::new(),
     };
+    let node = if members.services.is_empty() {
+        String::new()
+    } else {
+        engine.info().await.map(|i| i.name).unwrap_or_default()
+    };
+    let counts = replicas::counts(manifest, &paths.dir, Counts::Scaled);
     let mut out = BTreeMap::new();
     for (name, service) in &manifest.services {
         let last_failure = std::fs::read_to_string(failure_file(&paths.dir, name)).ok();
-        let Some(c) = members.services.get(name) else {
+        let list = members.services.get(name).map_or(&[][..], Vec::as_slice);
+        let Some(c) = list.first() else {
             out.insert(
                 name.clone(),
                 ServiceStatus {
@@ -741,22 +925,37 @@ pub async fn status(
                     up_to_date: false,
                     changes: vec!["not created".into()],
                     last_failure,
+                    replicas: counts[name],
+                    running: 0,
+                    tasks: Vec::new(),
                 },
             );
             continue;
         };
+        let mut tasks = Vec::new();
+        for r in list {
+            let st = engine.member_state(&r.id).await?.unwrap_or_default();
+            let ready = replica_ready(engine, service, &r.id, &st).await;
+            tasks.push(Task {
+                replica: r.number,
+                node: node.clone(),
+                state: st.status.clone(),
+                ready,
+                container: Some(r.id.clone()),
+                restarts: st.restart_count,
+                error: (!st.error.is_empty()).then(|| st.error.clone()),
+            });
+        }
+        let running = tasks
+            .iter()
+            .filter(|t| t.state == "running" && t.ready != Some(false))
+            .count();
         let changes = match want.get(name) {
             Some(s) => s.diff(&c.labels),
             None => vec!["image not pinned or environment not built".into()],
         };
         let st = engine.member_state(&c.id).await?.unwrap_or_default();
-        let ready = match &service.ready {
-            None => None,
-            Some(_) if st.status != "running" => Some(false),
-            Some(_) if st.health.as_deref() == Some("healthy") => Some(true),
-            Some(_) if st.health.as_deref() == Some("unhealthy") => Some(false),
-            Some(cmd) => Some(probe(engine, &c.id, cmd, PROBE_LIMIT).await.code == 0),
-        };
+        let ready = tasks[0].ready;
         let unhealthy = (st.health.as_deref() == Some("unhealthy")).then(|| {
             let grace = Duration::from_secs(service.ready_timeout);
             let v = health::judge(
@@ -791,10 +990,30 @@ pub async fn status(
                 up_to_date: changes.is_empty(),
                 changes,
                 last_failure,
+                replicas: counts[name],
+                running: u32::try_from(running).unwrap_or(u32::MAX),
+                tasks,
             },
         );
     }
     Ok(out)
+}
+
+/// Whether a replica is ready: `None` without a probe; the engine's healthcheck when it
+/// has a verdict, else the probe run now.
+async fn replica_ready(
+    engine: &Engine,
+    service: &crate::manifest::Service,
+    container: &str,
+    st: &crate::engine::MemberState,
+) -> Option<bool> {
+    match &service.ready {
+        None => None,
+        Some(_) if st.status != "running" => Some(false),
+        Some(_) if st.health.as_deref() == Some("healthy") => Some(true),
+        Some(_) if st.health.as_deref() == Some("unhealthy") => Some(false),
+        Some(cmd) => Some(probe(engine, container, cmd, PROBE_LIMIT).await.code == 0),
+    }
 }
 
 /// Restart the named services (all when `names` is empty) and wait until they are ready.
@@ -821,33 +1040,37 @@ pub async fn restart(
             if !names.is_empty() && !names.contains(&name) {
                 continue;
             }
-            let Some(c) = members.services.get(&name) else {
+            let list = members.services.get(&name).map_or(&[][..], Vec::as_slice);
+            if list.is_empty() {
                 events.info(&format!("service {name} is not created: run `devenv up`"));
                 continue;
-            };
+            }
             events.info(&format!("restarting service {name}"));
-            engine.restart_container(&c.id, 5).await?;
             let service = &manifest.services[&name];
-            let target = ready::Target {
-                service: &name,
-                container: &c.id,
-                ready: service.ready.as_deref(),
-                timeout: Duration::from_secs(service.ready_timeout),
-                restarts: ready::Restarts::Fail,
-            };
-            if let Err(mut e) = ready::wait(engine, &target).await {
-                let tail = engine.last_log_lines(&c.id, FAILURE_LOG_LINES).await;
-                if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } = &mut e
-                {
-                    *logs = tail;
+            for c in list {
+                engine.restart_container(&c.id, 5).await?;
+                let target = ready::Target {
+                    service: &name,
+                    container: &c.id,
+                    ready: service.ready.as_deref(),
+                    timeout: Duration::from_secs(service.ready_timeout),
+                    restarts: ready::Restarts::Fail,
+                };
+                if let Err(mut e) = ready::wait(engine, &target).await {
+                    let tail = engine.last_log_lines(&c.id, FAILURE_LOG_LINES).await;
+                    if let StackError::NotReady { logs, .. } | StackError::Exited { logs, .. } =
+                        &mut e
+                    {
+                        *logs = tail;
+                    }
+                    if !matches!(e, StackError::Interrupted) {
+                        record_failure(state_dir, &name, &e);
+                    }
+                    return Err(e);
                 }
-                if !matches!(e, StackError::Interrupted) {
-                    record_failure(state_dir, &name, &e);
-                }
-                return Err(e);
+                health::forget(state_dir, &replicas::member_name(&name, c.number));
             }
             let _ = std::fs::remove_file(failure_file(state_dir, &name));
-            health::forget(state_dir, &name);
         }
     }
     Ok(())
@@ -876,13 +1099,18 @@ impl Supervisor {
         }
         let members = Members::list(engine, &ProjectId::new(manifest)).await?;
         let mut restarted = Vec::new();
-        for (name, c) in &members.services {
+        let all = members
+            .services
+            .iter()
+            .flat_map(|(name, list)| list.iter().map(move |c| (name, c)));
+        for (name, c) in all {
             let Some(service) = manifest.services.get(name) else {
                 continue;
             };
+            let shown = replicas::member_name(name, c.number);
             if !(c.running() && c.unhealthy()) {
                 if c.status.contains("(healthy)") {
-                    health::forget(state_dir, name);
+                    health::forget(state_dir, &shown);
                 }
                 continue;
             }
@@ -891,11 +1119,11 @@ impl Supervisor {
                 .await?
                 .map_or(0, |s| s.failing_streak);
             let grace = Duration::from_secs(service.ready_timeout);
-            let verdict = health::judge(state_dir, name, grace, health::unhealthy_for(streak));
+            let verdict = health::judge(state_dir, &shown, grace, health::unhealthy_for(streak));
             if verdict.restart_in.is_zero() {
                 engine.restart_container(&c.id, 5).await?;
-                health::record_restart(state_dir, name);
-                restarted.push(name.clone());
+                health::record_restart(state_dir, &shown);
+                restarted.push(shown);
             }
         }
         Ok(restarted)

@@ -296,9 +296,11 @@ impl<'a> Session<'a> {
         if !binds || session::Workspace::of(&c.labels) != session::Workspace::Volume {
             return Vec::new();
         }
-        match crate::stack::Members::list(&self.engine, &crate::ownership::ProjectId::new(m)).await
+        match crate::environment::Environment::new(&self.engine, &self.project)
+            .members()
+            .await
         {
-            Ok(members) => members.services.into_values().collect(),
+            Ok(members) => members.service_containers(),
             Err(_) => Vec::new(), // the sync itself reports an engine that went away
         }
     }
@@ -355,15 +357,15 @@ impl<'a> Session<'a> {
         let mut rep = Quiet::new(self.ctx.printer);
         let built =
             image::ensure_image(&self.engine, m, &self.project.paths, self.mode, &mut rep).await?;
-        let running = super::env::up_all(
-            &self.engine,
-            &self.project,
-            &built,
-            StalePolicy::Recreate,
-            self.mode,
-            &mut rep,
-        )
-        .await?;
+        let running = crate::environment::Environment::new(&self.engine, &self.project)
+            .up(
+                &built,
+                StalePolicy::Recreate,
+                self.mode,
+                crate::environment::Counts::Scaled,
+                &mut rep,
+            )
+            .await?;
         if running.created || running.started {
             // A new or restarted container has none of the old runners: start afresh.
             self.stop_runners().await;

@@ -1,0 +1,241 @@
+//! The environment: one set of members on one engine — the dev container and the
+//! `[services]` — and the one module the commands talk to about the set as a whole (`up`,
+//! the warm path, `down`, `status`, `restart`, the members' logs).
+//!
+//! The dev container is a member with concerns of its own, which stay with it in `session`:
+//! its workspace (bound, or synced on a remote engine), its user, its hooks and the execs
+//! into it. It is a plain container on the engine devenv talks to in every mode. Where and
+//! how the services run is behind [`Backend`] (`backend.rs`): plain containers on that
+//! engine, local or remote (`stack`), or a cluster engine. The trip through `up` goes down
+//! from here: this module decides the order (network, dev container, services, hooks) and
+//! calls `session` and the backend; neither calls back up, nor each other.
+
+mod backend;
+
+use std::collections::BTreeMap;
+
+pub use crate::stack::{Counts, EnvImage};
+pub use backend::{Backend, LogSource, Mode};
+
+use crate::engine::{ContainerInfo, Engine, EngineError};
+use crate::error::Result;
+use crate::image::{self, LockMode};
+use crate::ownership::ProjectId;
+use crate::project::Project;
+use crate::session::{self, RuntimeSettings, SessionError, StalePolicy, Workspace};
+use crate::stack::{self, ServiceStatus};
+
+/// Progress lines from the set's operations (the CLI renders them).
+pub trait Events {
+    fn info(&mut self, message: &str);
+    /// Output of a hook, streamed.
+    fn hook_output(&mut self, chunk: &[u8]);
+}
+
+/// One project's environment on one engine.
+pub struct Environment<'a> {
+    engine: &'a Engine,
+    project: &'a Project,
+    backend: Backend,
+}
+
+impl<'a> Environment<'a> {
+    /// The project's environment on `engine`, with the backend that runs its services.
+    /// Makes no engine call: the warm path stays at one list call.
+    pub fn new(engine: &'a Engine, project: &'a Project) -> Environment<'a> {
+        Environment {
+            engine,
+            project,
+            backend: Backend::detect(engine, &project.manifest),
+        }
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    pub fn engine(&self) -> &'a Engine {
+        self.engine
+    }
+
+    fn id(&self) -> ProjectId {
+        ProjectId::new(&self.project.manifest)
+    }
+
+    /// The dev container and the service containers, from one list call.
+    pub async fn members(&self) -> Result<stack::Members> {
+        Ok(stack::Members::list(self.engine, &self.id()).await?)
+    }
+
+    /// Bring the whole set up from a built image: the services in dependency order and
+    /// ready, the dev container (started, its user set up, on a remote engine its workspace
+    /// synced), then the hooks, which can use the services. On an engine that cannot see
+    /// this machine's files, services that run from the environment image share the dev
+    /// container's synced workspace, so there the dev container comes first. `counts`:
+    /// whether a `devenv scale` count holds, or the manifest's replicas (`devenv up`).
+    pub async fn up(
+        &self,
+        built: &image::Built,
+        policy: StalePolicy,
+        mode: LockMode,
+        counts: Counts,
+        events: &mut dyn Events,
+    ) -> Result<session::Running> {
+        let (engine, m) = (self.engine, &self.project.manifest);
+        let state_dir = &self.project.paths.dir;
+        let settings = RuntimeSettings::new(m, &built.image, &built.hash)?;
+        let workspace = if m.services.is_empty() {
+            Workspace::Bind // decided, if need be, when the container is made
+        } else {
+            session::workspace_mode(engine, m, &built.image, state_dir).await?
+        };
+        let env = EnvImage {
+            image: &built.image,
+            hash: &built.hash,
+            workspace,
+        };
+        let shares_workspace = workspace == Workspace::Volume
+            && m.services
+                .values()
+                .any(crate::manifest::Service::uses_environment_image);
+        let backend = &self.backend;
+        let running = if shares_workspace {
+            backend.ensure_network(engine, m).await?;
+            let running =
+                session::ensure_started(engine, m, &settings, policy, state_dir, events).await?;
+            backend
+                .up(engine, m, env, &self.project.paths, mode, counts, events)
+                .await?;
+            running
+        } else {
+            backend
+                .up(engine, m, env, &self.project.paths, mode, counts, events)
+                .await?;
+            session::ensure_started(engine, m, &settings, policy, state_dir, events).await?
+        };
+        session::run_hooks(engine, m, &settings, &running, state_dir, events).await?;
+        Ok(running)
+    }
+
+    /// The warm path: the running, current dev container and the service containers whose
+    /// bind volumes a remote engine syncs, when nothing needs doing (computed without
+    /// building; services only starting are waited for). `None`: `up` has work.
+    pub async fn warm(
+        &self,
+        counts: Counts,
+    ) -> Result<Option<(ContainerInfo, Vec<ContainerInfo>)>> {
+        let (m, paths) = (&self.project.manifest, &self.project.paths);
+        let Some(plan) = image::current_plan(m, paths)? else {
+            return Ok(None);
+        };
+        let hash = plan.hash();
+        let image = image::image_name(m, hash);
+        let settings = RuntimeSettings::new(m, &image, hash)?;
+        // One list call finds the dev container and the services.
+        let members = self.members().await?;
+        let Some(c) = members.dev.clone() else {
+            return Ok(None);
+        };
+        let ready = c.running()
+            && settings.diff(&c.labels).is_empty()
+            && session::hooks_done(m, &paths.dir, &c.id);
+        if !ready {
+            return Ok(None);
+        }
+        let env = EnvImage {
+            image: &image,
+            hash,
+            workspace: Workspace::of(&c.labels),
+        };
+        let services = self
+            .backend
+            .warm(self.engine, m, members, paths, env, counts)
+            .await?;
+        Ok(services.map(|s| (c, s)))
+    }
+
+    /// Remove the set: services first (their volumes can only go once no container uses
+    /// them), then the dev container, the network nothing is attached to any more, and with
+    /// `volumes` last the named volumes. Each removal is passed to `say` as it is done, so
+    /// a failure part-way still reports what went; `warn` gets an error that a later one
+    /// replaces. Whether anything was removed.
+    pub async fn down(
+        &self,
+        volumes: bool,
+        say: &mut dyn FnMut(Vec<String>) -> bool,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<bool> {
+        let (engine, m) = (self.engine, &self.project.manifest);
+        let state_dir = &self.project.paths.dir;
+        let mut any = say(self.backend.remove(engine, m, state_dir).await?);
+        any |= say(session::down(engine, m, false, state_dir).await?);
+        // A network another container is attached to stays; the volumes still go, then its
+        // error is the command's.
+        let network = self.backend.remove_network(engine, m).await;
+        if let Ok(removed) = &network {
+            any |= say(removed.iter().cloned().collect());
+        }
+        if volumes {
+            match session::down(engine, m, true, state_dir).await {
+                Ok(removed) => any |= say(removed),
+                Err(SessionError::Engine(EngineError::VolumesLeft { removed, left })) => {
+                    say(removed.iter().map(|v| format!("volume {v}")).collect());
+                    if let Err(e) = &network {
+                        warn(&e.to_string());
+                    }
+                    return Err(EngineError::VolumesLeft { removed, left }.into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        network?;
+        Ok(any)
+    }
+
+    /// The state of every service in the manifest (and of leftovers of dropped ones);
+    /// `env` is the environment image when the lock says which it is.
+    pub async fn services_status(
+        &self,
+        env: Option<EnvImage<'_>>,
+    ) -> Result<BTreeMap<String, ServiceStatus>> {
+        let m = &self.project.manifest;
+        self.backend
+            .status(self.engine, m, env, &self.project.paths)
+            .await
+    }
+
+    /// Restart the named services (all when `names` is empty) and wait until they are
+    /// ready.
+    pub async fn restart(&self, names: &[String], events: &mut dyn Events) -> Result<()> {
+        let m = &self.project.manifest;
+        self.backend
+            .restart(self.engine, m, names, &self.project.paths.dir, events)
+            .await
+    }
+
+    /// What `logs` reads for the named sources (all when `names` is empty); the dev
+    /// container is named `dev` unless a service is.
+    pub async fn log_sources(&self, names: &[String]) -> Result<Vec<LogSource>> {
+        let m = &self.project.manifest;
+        let members = self.members().await?;
+        let all = names.is_empty();
+        let mut out = Vec::new();
+        if let Some(dev) = &members.dev {
+            let dev_named = names
+                .iter()
+                .any(|s| s == DEV && !m.services.contains_key(DEV));
+            if all || dev_named {
+                out.push(LogSource::container(DEV, &dev.id));
+            }
+        }
+        out.extend(
+            self.backend
+                .log_sources(self.engine, m, members, names)
+                .await?,
+        );
+        Ok(out)
+    }
+}
+
+/// The dev container's name as a log source.
+pub const DEV: &str = "dev";
