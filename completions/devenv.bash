@@ -79,6 +79,9 @@ _devenv() {
             devenv,run)
                 cmd="devenv__subcmd__run"
                 ;;
+            devenv,scale)
+                cmd="devenv__subcmd__scale"
+                ;;
             devenv,shell)
                 cmd="devenv__subcmd__shell"
                 ;;
@@ -109,6 +112,9 @@ _devenv() {
             devenv__subcmd__export,help)
                 cmd="devenv__subcmd__export__subcmd__help"
                 ;;
+            devenv__subcmd__export,stack)
+                cmd="devenv__subcmd__export__subcmd__stack"
+                ;;
             devenv__subcmd__export__subcmd__help,compose)
                 cmd="devenv__subcmd__export__subcmd__help__subcmd__compose"
                 ;;
@@ -120,6 +126,9 @@ _devenv() {
                 ;;
             devenv__subcmd__export__subcmd__help,help)
                 cmd="devenv__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            devenv__subcmd__export__subcmd__help,stack)
+                cmd="devenv__subcmd__export__subcmd__help__subcmd__stack"
                 ;;
             devenv__subcmd__help,build)
                 cmd="devenv__subcmd__help__subcmd__build"
@@ -184,6 +193,9 @@ _devenv() {
             devenv__subcmd__help,run)
                 cmd="devenv__subcmd__help__subcmd__run"
                 ;;
+            devenv__subcmd__help,scale)
+                cmd="devenv__subcmd__help__subcmd__scale"
+                ;;
             devenv__subcmd__help,shell)
                 cmd="devenv__subcmd__help__subcmd__shell"
                 ;;
@@ -211,6 +223,9 @@ _devenv() {
             devenv__subcmd__help__subcmd__export,dockerfile)
                 cmd="devenv__subcmd__help__subcmd__export__subcmd__dockerfile"
                 ;;
+            devenv__subcmd__help__subcmd__export,stack)
+                cmd="devenv__subcmd__help__subcmd__export__subcmd__stack"
+                ;;
             devenv__subcmd__help__subcmd__import,devcontainer)
                 cmd="devenv__subcmd__help__subcmd__import__subcmd__devcontainer"
                 ;;
@@ -233,7 +248,7 @@ _devenv() {
 
     case "${cmd}" in
         devenv)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version up shell run build hash lock status fetch down logs restart scale prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,7 +486,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export)
-            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer compose help"
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version dockerfile devcontainer compose stack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,7 +646,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__export__subcmd__help)
-            opts="dockerfile devcontainer compose help"
+            opts="dockerfile devcontainer compose stack help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,6 +708,62 @@ _devenv() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__export__subcmd__help__subcmd__stack)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__export__subcmd__stack)
+            opts="-o -f -C -v -q -h -V --output --force --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -769,7 +840,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help)
-            opts="up shell run build hash lock status fetch down logs restart prune push verify diff pack load validate config export import watch doctor init completions man help"
+            opts="up shell run build hash lock status fetch down logs restart scale prune push verify diff pack load validate config export import watch doctor init completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -867,7 +938,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__export)
-            opts="dockerfile devcontainer compose"
+            opts="dockerfile devcontainer compose stack"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -909,6 +980,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__export__subcmd__dockerfile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__export__subcmd__stack)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1119,6 +1204,20 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__help__subcmd__scale)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1666,6 +1765,40 @@ _devenv() {
             ;;
         devenv__subcmd__run)
             opts="-f -C -v -q -h -V --locked --file --verbose --quiet --cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        devenv__subcmd__scale)
+            opts="-f -C -v -q -h -V --file --verbose --quiet --cache --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

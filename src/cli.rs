@@ -160,6 +160,10 @@ run`.\n\nExamples:\n  devenv fetch target/report.xml\n  devenv fetch coverage"
     /// Restart services (all without arguments) and wait until they are ready.
     #[command(after_help = "Examples:\n  devenv restart\n  devenv restart db worker")]
     Restart(RestartArgs),
+    /// Change how many replicas of services run, at once; the next `devenv up` goes back
+    /// to the manifest's counts.
+    #[command(after_help = "Examples:\n  devenv scale web=5\n  devenv scale web=1 worker=3")]
+    Scale(ScaleArgs),
     /// Remove images and build leftovers of this project that nothing uses.
     #[command(after_help = "Examples:\n  devenv prune\n  devenv prune --all")]
     Prune(PruneArgs),
@@ -344,6 +348,25 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// `SERVICE=N`: run N replicas of the service (0 stops it).
+    #[arg(required = true, value_name = "SERVICE=N", value_parser = scale_count)]
+    pub counts: Vec<(String, u32)>,
+}
+
+/// `web=5` → (`web`, 5).
+fn scale_count(s: &str) -> Result<(String, u32), String> {
+    let (name, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected SERVICE=N, e.g. web=3, not `{s}`"))?;
+    if name.is_empty() {
+        return Err(format!("expected SERVICE=N, e.g. web=3, not `{s}`"));
+    }
+    let n = crate::manifest::limits::replica_count(n)?;
+    Ok((name.to_owned(), n))
+}
+
+#[derive(Debug, Args)]
 pub struct RestartArgs {
     /// Services to restart; all without arguments.
     #[arg(value_name = "SERVICE")]
@@ -486,13 +509,19 @@ pub enum ExportCommand {
         after_help = "Examples:\n  devenv export compose\n  devenv export compose -o - | docker-compose -f - config"
     )]
     Compose(ExportArgs),
+    /// A Compose 3.8 stack file for `docker stack deploy`: the services with `deploy:`
+    /// (replicas, placement, limits, restart policy, dnsrr) on an attachable overlay network.
+    #[command(
+        after_help = "Examples:\n  devenv export stack\n  devenv export stack -o stack.yml && docker stack deploy -c stack.yml shop"
+    )]
+    Stack(ExportArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Where to write: a directory for `dockerfile` (default .devenv/export), a file for
-    /// `devcontainer` (default .devcontainer/devcontainer.json) and `compose` (default
-    /// docker-compose.yml); `-` for stdout.
+    /// `devcontainer` (default .devcontainer/devcontainer.json), `compose` (default
+    /// docker-compose.yml) and `stack` (default docker-stack.yml); `-` for stdout.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Overwrite files that devenv did not generate.

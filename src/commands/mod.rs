@@ -12,6 +12,7 @@ mod init;
 mod interop;
 mod logs;
 mod restart;
+mod scale;
 mod status;
 mod validate;
 mod verify;
@@ -82,6 +83,7 @@ pub async fn dispatch(cli: Cli) -> ExitStatus {
             Command::Status(args) => status::run(&ctx, &args).await,
             Command::Logs(args) => logs::run(&ctx, &args).await,
             Command::Restart(args) => restart::run(&ctx, &args).await,
+            Command::Scale(args) => scale::run(&ctx, &args).await,
             Command::Init(args) => init::run(&ctx, &args),
             Command::Completions(args) => completions::completions(&args),
             Command::Man => completions::man(),

@@ -23,6 +23,8 @@ struct Status {
     /// How the project reaches the container: `bind` (the engine sees this machine's
     /// files), `volume` (a remote engine: synced), or `null` when not known yet.
     workspace: Option<&'static str>,
+    /// How the services run: `containers` (one engine) or `swarm`.
+    mode: crate::environment::Mode,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,9 +80,9 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         }),
         _ => None,
     };
-    let services = Environment::new(&engine, &project)
-        .services_status(env)
-        .await?;
+    let environment = Environment::new(&engine, &project);
+    let services = environment.services_status(env).await?;
+    let mode = environment.backend().mode();
     let status = Status {
         project: m.name.clone(),
         hash,
@@ -89,6 +91,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         container,
         services,
         workspace,
+        mode,
     };
     if args.json {
         ctx.printer
@@ -161,6 +164,14 @@ fn service_line(s: &crate::stack::ServiceStatus) -> String {
         parts.push(text);
     } else if s.health.as_deref() == Some("unhealthy") {
         parts.push("unhealthy".into());
+    }
+    if s.replicas != 1 || s.tasks.len() > 1 {
+        parts.push(format!(
+            "{} of {} replica{} running and ready",
+            s.running,
+            s.replicas,
+            if s.replicas == 1 { "" } else { "s" }
+        ));
     }
     if s.restarts > 0 {
         parts.push(format!(

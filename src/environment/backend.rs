@@ -200,6 +200,24 @@ impl Backend {
         }
     }
 
+    /// `devenv scale`: run `counts` replicas of the named services at once (waiting until
+    /// the new ones are ready); the counts hold until the next `up` with [`Counts::Manifest`].
+    pub async fn scale(
+        &self,
+        engine: &Engine,
+        manifest: &Manifest,
+        env: Option<EnvImage<'_>>,
+        paths: &StatePaths,
+        counts: &BTreeMap<String, u32>,
+        events: &mut dyn Events,
+    ) -> Result<()> {
+        match self {
+            Backend::Containers => {
+                Ok(stack::scale(engine, manifest, env, paths, counts, events).await?)
+            }
+        }
+    }
+
     /// The log sources of the named services (all when `names` is empty).
     #[allow(clippy::unused_async)] // a cluster backend lists its tasks here
     pub async fn log_sources(

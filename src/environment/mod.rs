@@ -213,6 +213,32 @@ impl<'a> Environment<'a> {
             .await
     }
 
+    /// `devenv scale`: run `counts` replicas of the named services, at once; new replicas
+    /// are made from what the manifest and the lock say (the environment image for services
+    /// without their own).
+    pub async fn scale(
+        &self,
+        counts: &BTreeMap<String, u32>,
+        events: &mut dyn Events,
+    ) -> Result<()> {
+        let (m, paths) = (&self.project.manifest, &self.project.paths);
+        let hash = image::current_plan(m, paths)?.map(|p| p.hash().to_owned());
+        let image = hash.as_deref().map(|h| image::image_name(m, h));
+        let dev = session::find(self.engine, &self.id()).await?;
+        let workspace = dev.map_or(Workspace::Bind, |c| Workspace::of(&c.labels));
+        let env = match (&hash, &image) {
+            (Some(hash), Some(image)) => Some(EnvImage {
+                image,
+                hash,
+                workspace,
+            }),
+            _ => None,
+        };
+        self.backend
+            .scale(self.engine, m, env, paths, counts, events)
+            .await
+    }
+
     /// What `logs` reads for the named sources (all when `names` is empty); the dev
     /// container is named `dev` unless a service is.
     pub async fn log_sources(&self, names: &[String]) -> Result<Vec<LogSource>> {

@@ -141,21 +141,21 @@ fn dev(out: &mut String, m: &Manifest, target: &Target) {
 }
 
 /// A mapping key: Compose does not interpolate keys.
-fn key(s: &str) -> String {
+pub(super) fn key(s: &str) -> String {
     json_str(s)
 }
 
 /// A Compose string value: `$` doubled so Compose's interpolation gives it back literally.
-fn value(s: &str) -> String {
+pub(super) fn value(s: &str) -> String {
     json_str(&s.replace('$', "$$"))
 }
 
-fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|i| value(i)).collect();
     format!("[{}]", quoted.join(", "))
 }
 
-fn env(out: &mut String, env: &BTreeMap<String, String>) {
+pub(super) fn env(out: &mut String, env: &BTreeMap<String, String>) {
     if env.is_empty() {
         return;
     }
@@ -173,7 +173,7 @@ fn ports(out: &mut String, ports: &[PortSpec]) {
     let _ = writeln!(out, "    ports: {}", list(&raw));
 }
 
-fn volumes(out: &mut String, project: Option<String>, vols: &[VolumeSpec], dir: &str) {
+pub(super) fn volumes(out: &mut String, project: Option<String>, vols: &[VolumeSpec], dir: &str) {
     let mut items: Vec<String> = project.into_iter().collect();
     for v in vols {
         items.push(match v {
@@ -212,7 +212,7 @@ fn depends(out: &mut String, m: &Manifest, names: &[String]) {
     }
 }
 
-fn named_volumes(m: &Manifest) -> Vec<String> {
+pub(super) fn named_volumes(m: &Manifest) -> Vec<String> {
     let mut names: Vec<String> = m
         .container
         .volumes

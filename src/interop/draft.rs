@@ -56,6 +56,11 @@ pub(super) struct DraftService {
     pub restart: Option<String>,
     pub depends_on: Vec<String>,
     pub user: Option<String>,
+    /// From Compose's `deploy:` (a stack file).
+    pub replicas: Option<u32>,
+    pub memory: Option<String>,
+    pub cpus: Option<String>,
+    pub placement: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -226,6 +231,18 @@ impl DraftService {
         }
         if let Some(u) = &self.user {
             let _ = writeln!(out, "user = {}", toml_str(u));
+        }
+        if let Some(n) = self.replicas {
+            let _ = writeln!(out, "replicas = {n}");
+        }
+        if let Some(m) = &self.memory {
+            let _ = writeln!(out, "memory = {}", toml_str(m));
+        }
+        if let Some(c) = &self.cpus {
+            let _ = writeln!(out, "cpus = {c}");
+        }
+        if !self.placement.is_empty() {
+            let _ = writeln!(out, "placement = {}", toml_array(&self.placement));
         }
     }
 }

@@ -14,6 +14,7 @@ mod dockerfile_import;
 mod draft;
 mod json;
 mod run_args;
+pub mod stack_export;
 mod text;
 
 pub use devcontainer_import::{Imported, Warning};

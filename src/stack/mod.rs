@@ -114,6 +114,8 @@ pub enum StackError {
         count: u32,
         volume: String,
     },
+    #[error("service `{service}` has not been set up on this engine: nothing to scale from")]
+    NotUp { service: String },
     #[error("service `{service}`: {source}")]
     BindSync {
         service: String,
@@ -178,6 +180,9 @@ impl StackError {
                 "mount `{volume}` read-only (`:ro`) in [services.{service}], or keep \
                  `replicas = 1`"
             )),
+            StackError::NotUp { .. } => {
+                Some("run `devenv up` first; `devenv scale` changes the count of what runs".into())
+            }
             StackError::Engine(e) => e.hint(),
             StackError::BindSync { source, .. } => source.hint(),
             _ => None,
@@ -336,7 +341,7 @@ pub fn all_current(
     }
     Ok(want.iter().all(|(name, settings)| {
         members.has_replicas(name, counts.get(name).copied().unwrap_or(1))
-            && members.services[name].iter().all(|c| {
+            && members.services.get(name).into_iter().flatten().all(|c| {
                 (c.running() || c.state == "restarting")
                     && !c.unhealthy()
                     && settings.diff(&c.labels).is_empty()
@@ -468,7 +473,20 @@ pub async fn up(
             let scaled = (counts == Counts::Manifest)
                 .then(|| replicas::scaled(&paths.dir, name))
                 .flatten();
-            remove_surplus(engine, name, list, count, &paths.dir, scaled, events).await?;
+            let removed = remove_surplus(engine, list, count, &paths.dir).await?;
+            if let Some(from) = scaled.filter(|&n| n != count) {
+                events.info(&format!(
+                    "service {name}: back to {count} replica{} as the manifest says \
+                     (`devenv scale` had set {from})",
+                    if count == 1 { "" } else { "s" }
+                ));
+            } else {
+                for n in removed {
+                    events.info(&format!(
+                        "removed replica {n} of service {name} (the manifest asks for {count})"
+                    ));
+                }
+            }
         }
     }
     for level in crate::manifest::start_levels(&manifest.services) {
@@ -526,33 +544,91 @@ async fn services_lock(id: &ProjectId) -> Result<crate::image::NamedLock, StackE
         })
 }
 
-/// Remove the replicas of a service beyond `count`, highest first; `scaled`: the count
-/// `devenv scale` had set, which `up` now replaces by the manifest's.
+/// Remove the replicas of a service beyond `count`, highest first; returns their numbers.
 async fn remove_surplus(
     engine: &Engine,
-    name: &str,
     list: &[Replica],
     count: u32,
     state_dir: &Path,
-    scaled: Option<u32>,
-    events: &mut dyn Events,
-) -> Result<(), StackError> {
-    let surplus: Vec<&Replica> = list.iter().rev().filter(|r| r.number > count).collect();
-    if let Some(from) = scaled.filter(|&n| n != count) {
-        events.info(&format!(
-            "service {name}: back to {count} replica{} as the manifest says (`devenv scale` \
-             had set {from})",
-            if count == 1 { "" } else { "s" }
-        ));
-    }
-    for r in surplus {
+) -> Result<Vec<u32>, StackError> {
+    let mut removed = Vec::new();
+    for r in list.iter().rev().filter(|r| r.number > count) {
         engine.remove_container(&r.id).await?;
         workspace::forget(state_dir, &r.id);
-        if scaled.is_none() {
-            events.info(&format!(
-                "removed replica {} of service {name} (the manifest asks for {count})",
-                r.number
-            ));
+        removed.push(r.number);
+    }
+    Ok(removed)
+}
+
+/// `devenv scale`: record each service's new count (it holds until the next `up`), remove
+/// the replicas beyond it and create, start and wait for the missing ones from the settings
+/// the manifest and the lock give (`env`: the environment image, when the lock says which).
+/// Replicas that run are left as they are.
+pub async fn scale(
+    engine: &Engine,
+    manifest: &Manifest,
+    env: Option<EnvImage<'_>>,
+    paths: &crate::image::StatePaths,
+    counts: &BTreeMap<String, u32>,
+    events: &mut dyn Events,
+) -> Result<(), StackError> {
+    for (name, &count) in counts {
+        replicas::refuse(name, &manifest.services[name], count)?;
+    }
+    let id = ProjectId::new(manifest);
+    let _lock = services_lock(&id).await?;
+    let lock = crate::manifest::LockFile::read(&paths.lock).ok().flatten();
+    let mut cache = paths.stat_cache();
+    let images = locked_images(manifest, lock.as_ref(), &mut cache)?;
+    cache.save();
+    let want = match env {
+        Some(env) => desired(manifest, &images, env)?,
+        None => BTreeMap::new(),
+    };
+    let members = Members::list(engine, &id).await?;
+    if let Some(name) = counts
+        .iter()
+        .find(|(n, &c)| c > 0 && (!want.contains_key(*n) || members.dev.is_none()))
+        .map(|(n, _)| n)
+    {
+        return Err(StackError::NotUp {
+            service: name.clone(),
+        });
+    }
+    for (name, &count) in counts {
+        replicas::record_scale(&paths.dir, name, count)?;
+        let list = members.services.get(name).map_or(&[][..], Vec::as_slice);
+        for n in remove_surplus(engine, list, count, &paths.dir).await? {
+            events.info(&format!("removed replica {n} of service {name}"));
+        }
+        let missing = (1..=count).filter(|n| !list.iter().any(|r| r.number == *n));
+        let work = missing.map(|replica| {
+            ensure_member(
+                engine,
+                manifest,
+                &id,
+                Member {
+                    name,
+                    replica,
+                    settings: &want[name],
+                    existing: None,
+                },
+                env.map_or("", |e| e.image),
+                &paths.dir,
+            )
+        });
+        let results = futures_util::future::join_all(work).await;
+        let mut failure = None;
+        for (notes, result) in results {
+            for n in notes {
+                events.info(&n);
+            }
+            if let Err(e) = result {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
     }
     Ok(())

@@ -480,11 +480,69 @@ fn service(
         match key.as_str() {
             "image" | "command" | "environment" | "env_file" | "ports" | "volumes"
             | "depends_on" | "healthcheck" | "restart" | "user" => {}
+            "deploy" => deploy(&at(key), v, &mut out, d),
             "network_mode" => network_mode(&at(key), v, d),
             _ => other(&at(key), v, d),
         }
     }
     Some(out)
+}
+
+/// A stack file's `deploy:` → `replicas`, `memory`, `cpus`, `placement`; the rest (restart
+/// policy, endpoint mode, update settings) is the swarm's and is warned about.
+fn deploy(at: &str, v: &Y, out: &mut DraftService, d: &mut Draft) {
+    use crate::manifest::limits;
+    for (k, item) in v.as_object().into_iter().flatten() {
+        let here = format!("{at}.{k}");
+        match k.as_str() {
+            "replicas" => match scalar(item).map(|n| limits::replica_count(&n)) {
+                Some(Ok(n)) if n >= 1 => out.replicas = Some(n),
+                _ => d.warn(
+                    here,
+                    format!("{}: not a replica count from 1 to 1000", describe(item)),
+                ),
+            },
+            "resources" => resources(&here, item, out, d),
+            "placement" => {
+                for (pk, pv) in item.as_object().into_iter().flatten() {
+                    if pk == "constraints" {
+                        let list = pv.as_array().into_iter().flatten().filter_map(scalar);
+                        out.placement.extend(list);
+                    } else {
+                        d.warn(
+                            format!("{here}.{pk}"),
+                            format!("{}: no devenv equivalent", describe(pv)),
+                        );
+                    }
+                }
+            }
+            // devenv's own: dnsrr names and a restart policy from `restart`.
+            "endpoint_mode" | "restart_policy" => {}
+            _ => other(&here, item, d),
+        }
+    }
+}
+
+/// `deploy.resources.limits` → `memory`, `cpus`; reservations are warned about.
+fn resources(at: &str, v: &Y, out: &mut DraftService, d: &mut Draft) {
+    use crate::manifest::limits;
+    for (k, item) in v.as_object().into_iter().flatten() {
+        if k != "limits" {
+            other(&format!("{at}.{k}"), item, d);
+            continue;
+        }
+        for (lk, lv) in item.as_object().into_iter().flatten() {
+            let here = format!("{at}.limits.{lk}");
+            let text = scalar(lv).unwrap_or_default();
+            match lk.as_str() {
+                "memory" if limits::memory_bytes(&text).is_ok() => {
+                    out.memory = Some(text.to_ascii_lowercase());
+                }
+                "cpus" if limits::nano_cpus(&text).is_ok() => out.cpus = Some(text),
+                _ => d.warn(here, format!("{}: not imported", describe(lv))),
+            }
+        }
+    }
 }
 
 /// `healthcheck` → `ready`: `["CMD", argv...]` as a shell-quoted command, `CMD-SHELL` and a
