@@ -156,6 +156,68 @@ pub async fn status(
     })
 }
 
+/// The swarm's view of the services in the shape `status` shows for any backend: the
+/// service-wide fields summarise the replicas, `tasks` has each one with its node.
+pub fn as_service_status(
+    manifest: &Manifest,
+    views: BTreeMap<String, ServiceView>,
+) -> BTreeMap<String, stack::ServiceStatus> {
+    views
+        .into_iter()
+        .map(|(name, v)| {
+            let probe = manifest
+                .services
+                .get(&name)
+                .is_some_and(|s| s.ready.is_some());
+            let state = if v.name.is_none() {
+                "missing".to_owned()
+            } else if v.replicas > 0 && v.running >= v.replicas {
+                "running".to_owned()
+            } else if v.running > 0 {
+                "degraded".to_owned()
+            } else if v.down_because.is_some() {
+                "down".to_owned()
+            } else {
+                v.tasks
+                    .first()
+                    .map_or_else(|| "no replicas".to_owned(), |t| t.state.clone())
+            };
+            let tasks: Vec<stack::Task> = v
+                .tasks
+                .iter()
+                .map(|t| stack::Task {
+                    replica: u32::try_from(t.slot).unwrap_or_default(),
+                    node: t.node.clone(),
+                    state: t.state.clone(),
+                    ready: probe.then_some(t.state == "running"),
+                    container: None,
+                    restarts: i64::try_from(t.restarts).unwrap_or_default(),
+                    error: (!t.error.is_empty()).then(|| t.error.clone()),
+                    moved_from: t.moved_from.clone(),
+                })
+                .collect();
+            let status = stack::ServiceStatus {
+                id: None,
+                name: v.name,
+                image: v.image,
+                ready: probe.then_some(v.replicas > 0 && v.running >= v.replicas),
+                state,
+                health: None,
+                restarts: tasks.iter().map(|t| t.restarts).sum(),
+                unhealthy: None,
+                exit_code: None,
+                up_to_date: v.up_to_date,
+                changes: v.changes,
+                last_failure: v.down_because.or(v.problem),
+                replicas: u32::try_from(v.replicas).unwrap_or(u32::MAX),
+                running: u32::try_from(v.running).unwrap_or(u32::MAX),
+                tasks,
+            };
+            (name, status)
+        })
+        .collect()
+}
+
 fn task_views(r: &Replicas) -> Vec<TaskView> {
     r.current
         .iter()
@@ -378,10 +440,26 @@ pub async fn log_sources(
 pub async fn remove(engine: &Engine, manifest: &Manifest) -> Result<Vec<String>, ClusterError> {
     let id = ProjectId::new(manifest);
     let mut removed = Vec::new();
+    let mut gone = Vec::new();
     for (_, s) in owned(engine, &id).await? {
         if engine.remove_service(&s.id).await? {
             removed.push(format!("swarm service {}", s.name));
+            gone.push(format!("{}.", s.name));
         }
+    }
+    // Each node removes the replicas' containers by itself, a moment later; those on this
+    // engine are waited for, so that the dev container's workspace volume and the network
+    // are free to go.
+    let t0 = Instant::now();
+    while !gone.is_empty() && t0.elapsed() < NETWORK_GRACE {
+        let left = engine.list_containers(&id.role_selector("service")).await?;
+        if !left
+            .iter()
+            .any(|c| gone.iter().any(|g| c.name.starts_with(g.as_str())))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(removed)
 }
@@ -425,8 +503,7 @@ pub async fn volumes_elsewhere(
         if let spec::PinReason::Volumes { volumes } = &pin.why {
             for v in volumes {
                 left.push(format!(
-                    "volume {v} on {} (remove it there: `docker volume rm {v}` against that \
-                     node's engine)",
+                    "volume {v} on {} (`docker volume rm {v}` there)",
                     pin.node
                 ));
             }

@@ -56,6 +56,12 @@ pub enum ClusterError {
     BindVolumes { service: String, paths: String },
     #[error("no service named `{name}`")]
     UnknownService { name: String, known: Vec<String> },
+    #[error(
+        "{} on other nodes of the swarm: {}",
+        if left.len() == 1 { "a volume stays" } else { "volumes stay" },
+        left.join("; ")
+    )]
+    VolumesElsewhere { left: Vec<String> },
     #[error("service `{name}` is not on the swarm yet")]
     NotCreated { name: String },
     #[error("interrupted while waiting for the swarm services")]
@@ -116,6 +122,11 @@ impl ClusterError {
             } else {
                 format!("the services are: {}", known.join(", "))
             }),
+            ClusterError::VolumesElsewhere { .. } => Some(
+                "a swarm manager cannot remove another node's volumes: run the command shown \
+                 against each of those nodes' engines; everything else is gone"
+                    .into(),
+            ),
             ClusterError::NotCreated { .. } => {
                 Some("`devenv up --swarm` creates the services first".into())
             }

@@ -108,13 +108,16 @@ struct Work {
 /// Bring the services up to date on the swarm: remove dropped ones, pin the images, push
 /// those only this engine has (refusing on a multi-node swarm without a registry before
 /// anything is made), make the network, then per dependency level create or update what
-/// changed and wait until every replica runs and is ready. Serialised per project.
+/// changed and wait until every replica runs and is ready. `to_manifest`: a service scaled
+/// by hand goes back to the manifest's count (`devenv up`), else keeps its own. Serialised
+/// per project.
 pub async fn up(
     engine: &Engine,
     manifest: &Manifest,
     env: EnvImage<'_>,
     paths: &StatePaths,
     mode: LockMode,
+    to_manifest: bool,
     events: &mut dyn Events,
 ) -> Result<(), ClusterError> {
     let status = require_manager(engine).await?;
@@ -211,6 +214,7 @@ pub async fn up(
                 id: &id,
                 nodes: &nodes,
                 dev_node: &dev_node,
+                to_manifest,
             };
             let service = apply(&ctx, w, refs.get(&w.name), &mut pins, events).await?;
             waits.push((w.name.clone(), service, w.settings.ready_timeout));
@@ -233,6 +237,7 @@ struct Ctx<'a> {
     id: &'a ProjectId,
     nodes: &'a [NodeInfo],
     dev_node: &'a NodeInfo,
+    to_manifest: bool,
 }
 
 /// Create, update or scale back one service; returns its swarm name.
@@ -244,11 +249,12 @@ async fn apply(
     events: &mut dyn Events,
 ) -> Result<String, ClusterError> {
     let service = &ctx.manifest.services[&w.name];
-    let deploy = spec::deploy(service);
+    let mut deploy = spec::deploy(service);
     let record = spec::DeployRecord::of(&deploy);
+    let kept_count = w.existing.as_ref().and_then(|s| s.replicas);
     let Some(changes) = &w.changes else {
         let s = w.existing.as_ref().expect("a current service exists");
-        if s.replicas != Some(deploy.replicas) {
+        if ctx.to_manifest && s.replicas != Some(deploy.replicas) {
             ctx.engine.scale_service(&s.id, deploy.replicas).await?;
             events.info(&format!(
                 "service {}: back to the manifest's {} replicas (it had {})",
@@ -259,6 +265,9 @@ async fn apply(
         }
         return Ok(s.name.clone());
     };
+    if let (false, Some(n)) = (ctx.to_manifest, kept_count) {
+        deploy.replicas = n;
+    }
     let (container, options, _) = w.settings.container(ctx.manifest, ctx.id, &w.name, 1);
     let kept = w
         .existing

@@ -25,6 +25,9 @@ struct Status {
     workspace: Option<&'static str>,
     /// How the services run: `containers` (one engine) or `swarm`.
     mode: crate::environment::Mode,
+    /// On a swarm: its nodes (host name, role, state, availability, labels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<Vec<crate::engine::NodeInfo>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +86,10 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let environment = Environment::new(&engine, &project);
     let services = environment.services_status(env).await?;
     let mode = environment.backend().mode();
+    let nodes = match mode {
+        crate::environment::Mode::Swarm => Some(engine.nodes().await?),
+        crate::environment::Mode::Containers => None,
+    };
     let status = Status {
         project: m.name.clone(),
         hash,
@@ -92,6 +99,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         services,
         workspace,
         mode,
+        nodes,
     };
     if args.json {
         ctx.printer
@@ -132,8 +140,19 @@ fn print_human(ctx: &Ctx, s: &Status) {
         }
     }
     p.data(&format!("workspace: {}", workspace_line(s.workspace)));
+    if let Some(nodes) = &s.nodes {
+        p.data(&format!(
+            "mode:      swarm, {}",
+            super::swarm_status::nodes_line(nodes)
+        ));
+    }
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
+        if s.nodes.is_some() {
+            for line in super::swarm_status::task_lines(svc) {
+                p.data(&format!("    {line}"));
+            }
+        }
         if let Some(e) = &svc.last_failure {
             for line in e.lines() {
                 p.data(&format!("    {line}"));

@@ -741,7 +741,8 @@ pub struct Replicas {
     pub running: u64,
     /// The current task of each slot, by slot.
     pub current: Vec<TaskInfo>,
-    /// Per slot: how many earlier tasks it had (swarm's restarts and moves).
+    /// Per slot: how many earlier runs failed or were moved off their node (swarm's
+    /// restarts and moves).
     pub restarts: BTreeMap<i64, usize>,
     /// Per slot: the nodes it ran on before the current one, newest first, when it moved.
     pub moved_from: BTreeMap<i64, Vec<String>>,
@@ -766,8 +767,18 @@ impl Replicas {
                 r.running += 1;
             }
             r.current.push((*cur).clone());
-            if ts.len() > 1 {
-                r.restarts.insert(slot, ts.len() - 1);
+            // Earlier runs that failed, or that ran elsewhere (their node died or left);
+            // one stopped for an update or `restart` is no restart.
+            let restarts = ts[1..]
+                .iter()
+                .filter(|t| {
+                    matches!(t.state.as_str(), "failed" | "rejected" | "orphaned")
+                        || !t.error.is_empty()
+                        || t.node != cur.node
+                })
+                .count();
+            if restarts > 0 {
+                r.restarts.insert(slot, restarts);
             }
             let before: Vec<String> = ts[1..]
                 .iter()

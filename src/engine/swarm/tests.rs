@@ -51,6 +51,8 @@ fn web(image_entrypoint: bool) -> SwarmService {
             restart: "on-failure".into(),
             user: Some("1000:1000".into()),
             image_entrypoint,
+            memory: None,
+            nano_cpus: None,
         },
         deploy: Deploy {
             replicas: 3,
@@ -205,6 +207,12 @@ fn replicas_count_running_tasks_and_remember_restarts_and_moves() {
     let all = Replicas::of(2, &tasks[..3]);
     assert!(all.complete());
     // During an update the old replicas still run, but are not what was asked for.
+    // A run stopped for an update, on the same node, is no restart.
+    let updated = vec![
+        task(1, "node1", "shutdown", "shutdown", "2026-01-01T00:00:01Z"),
+        task(1, "node1", "running", "running", "2026-01-01T00:00:02Z"),
+    ];
+    assert!(Replicas::of(1, &updated).restarts.is_empty());
     let mut updating = tasks[..3].to_vec();
     updating[0].outdated = true;
     assert_eq!(Replicas::of(2, &updating).running, 1);
