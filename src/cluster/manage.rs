@@ -314,12 +314,13 @@ pub async fn restart(
 /// The warm path on a swarm: every service exists and is current, and has at least one
 /// replica running and ready (waiting, up to its `ready_timeout`, for one that is being
 /// replaced: right after a node died, say). `false`: `up` has work. A service scaled by
-/// hand stays as it is here; `up` brings it back to the manifest's count.
+/// hand stays as it is unless `to_manifest` (`devenv up`, which brings it back).
 pub async fn warm(
     engine: &Engine,
     manifest: &Manifest,
     paths: &StatePaths,
     env: EnvImage<'_>,
+    to_manifest: bool,
 ) -> Result<bool, ClusterError> {
     let id = ProjectId::new(manifest);
     let services = owned(engine, &id).await?;
@@ -337,7 +338,11 @@ pub async fn warm(
         let Some(s) = services.get(name) else {
             return Ok(false);
         };
-        let deploy = spec::DeployRecord::of(&spec::deploy(&manifest.services[name]));
+        let wanted = spec::deploy(&manifest.services[name]);
+        if to_manifest && s.replicas != Some(wanted.replicas) {
+            return Ok(false);
+        }
+        let deploy = spec::DeployRecord::of(&wanted);
         if !settings.diff(&s.labels).is_empty()
             || spec::DeployRecord::from_labels(&s.labels).as_ref() != Some(&deploy)
         {

@@ -216,9 +216,11 @@ impl Backend {
                 }
                 Ok(Some(members.service_containers()))
             }
-            Backend::Swarm => Ok(cluster::manage::warm(engine, manifest, paths, env)
-                .await?
-                .then(Vec::new)),
+            Backend::Swarm => {
+                let to_manifest = counts == Counts::Manifest;
+                let warm = cluster::manage::warm(engine, manifest, paths, env, to_manifest);
+                Ok(warm.await?.then(Vec::new))
+            }
         }
     }
 

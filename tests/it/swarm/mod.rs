@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::common::TestContext;
 
 mod harness;
+mod services;
 
 /// Nodes in the test cluster; node 1 is the manager.
 pub const NODES: usize = 3;
