@@ -148,8 +148,9 @@ fn assert_nothing_left(p: &SwarmProject, volume_node: &str) {
                 p.leftovers(i)
                     .into_iter()
                     .filter(move |l| {
-                        !l.starts_with("image ")
-                            && !(l.starts_with("volume ") && format!("node{i}") == volume_node)
+                        let kept_volume =
+                            l.starts_with("volume ") && format!("node{i}") == volume_node;
+                        !(l.starts_with("image ") || kept_volume)
                     })
                     .map(move |l| format!("node{i}: {l}"))
             })
