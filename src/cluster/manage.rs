@@ -114,14 +114,8 @@ pub async fn status(
         let down_because = pin.as_ref().and_then(|p| {
             let node = nodes.iter().find(|n| n.id == p.node_id);
             let state = node.map_or("gone from the swarm", |n| n.state.as_str());
-            (r.running == 0 && desired > 0 && state != "ready").then(|| {
-                format!(
-                    "its node {} is {state}, and it stays {}: devenv does not start it \
-                     elsewhere without its data",
-                    p.node,
-                    p.describe()
-                )
-            })
+            (r.running == 0 && desired > 0 && state != "ready")
+                .then(|| down_because(&p.node, state, p))
         });
         let changes = match want.get(name) {
             Some(settings) => settings.diff(&s.labels),
@@ -216,6 +210,15 @@ pub fn as_service_status(
             (name, status)
         })
         .collect()
+}
+
+/// Why a pinned service does not run while its node is not ready.
+fn down_because(node: &str, state: &str, p: &spec::Pin) -> String {
+    format!(
+        "its node {node} is {state}, and it stays {}: devenv does not start it elsewhere \
+         without its data",
+        p.describe()
+    )
 }
 
 fn task_views(r: &Replicas) -> Vec<TaskView> {
@@ -352,7 +355,8 @@ pub async fn warm(
     let nodes = engine.nodes().await?;
     let waits = services.iter().map(|(name, s)| {
         let timeout = Duration::from_secs(manifest.services[name].ready_timeout);
-        one_running(engine, name, &s.id, timeout, &nodes)
+        let pin = spec::Pin::from_labels(&s.labels);
+        one_running(engine, name, &s.id, timeout, &nodes, pin)
     });
     for r in futures_util::future::join_all(waits).await {
         r?;
@@ -367,6 +371,7 @@ async fn one_running(
     id: &str,
     limit: Duration,
     nodes: &[NodeInfo],
+    pin: Option<spec::Pin>,
 ) -> Result<(), ClusterError> {
     let t0 = Instant::now();
     loop {
@@ -379,6 +384,20 @@ async fn one_running(
         let r = Replicas::of(desired, &tasks);
         if desired == 0 || r.running > 0 {
             return Ok(());
+        }
+        // Pinned to a node that is down: nothing comes back until the node does.
+        if let Some(p) = &pin {
+            let now = engine.nodes().await?;
+            let state = now
+                .iter()
+                .find(|n| n.id == p.node_id)
+                .map_or("gone from the swarm", |n| n.state.as_str());
+            if state != "ready" {
+                return Err(ClusterError::NodeDown {
+                    service: name.to_owned(),
+                    why: down_because(&p.node, state, p),
+                });
+            }
         }
         if t0.elapsed() >= limit {
             let problem = crate::engine::task_problem(&tasks)

@@ -62,6 +62,8 @@ pub enum ClusterError {
         left.join("; ")
     )]
     VolumesElsewhere { left: Vec<String> },
+    #[error("service `{service}` is down: {why}")]
+    NodeDown { service: String, why: String },
     #[error("service `{name}` is not on the swarm yet")]
     NotCreated { name: String },
     #[error("interrupted while waiting for the swarm services")]
@@ -125,6 +127,11 @@ impl ClusterError {
             ClusterError::VolumesElsewhere { .. } => Some(
                 "a swarm manager cannot remove another node's volumes: run the command shown \
                  against each of those nodes' engines; everything else is gone"
+                    .into(),
+            ),
+            ClusterError::NodeDown { .. } => Some(
+                "bring that node back (`docker node ls` on the manager shows it), or move the \
+                 data and say where the service runs with `placement`"
                     .into(),
             ),
             ClusterError::NotCreated { .. } => {

@@ -96,6 +96,31 @@ pub async fn ensure_network(engine: &Engine, manifest: &Manifest) -> Result<(), 
     Ok(())
 }
 
+/// What `up --swarm` checks before it makes anything, the dev container included: the
+/// engine manages a swarm, and the images only this engine has (the environment image, a
+/// `rootfs` base) can reach the other nodes. Registry and local images are checked again
+/// once pinned.
+pub async fn preflight(engine: &Engine, manifest: &Manifest) -> Result<(), ClusterError> {
+    require_manager(engine).await?;
+    let local: BTreeMap<String, String> = manifest
+        .services
+        .iter()
+        .filter(|(_, s)| s.image.is_none())
+        .map(|(n, _)| {
+            (
+                n.clone(),
+                format!("{}:local", crate::image::base::ROOTFS_REPO),
+            )
+        })
+        .collect();
+    let registry = manifest.cache.as_ref().map(|c| c.registry.as_str());
+    if registry.is_none() && !local.is_empty() {
+        let nodes = engine.nodes().await?.len();
+        images::plan(&local, registry, nodes)?;
+    }
+    Ok(())
+}
+
 /// One service's work in `up`.
 struct Work {
     name: String,

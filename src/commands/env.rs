@@ -139,6 +139,7 @@ async fn prepare_with(
         session::sync_if_remote(&engine, m, &c, &services, &project.paths.dir, prescan).await?;
         return Ok((engine, project, c));
     }
+    environment.preflight().await?;
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
     let built =

@@ -107,6 +107,15 @@ impl Backend {
         }
     }
 
+    /// What must hold before `up` makes anything (on a swarm: a manager, and a way for the
+    /// images only this engine has to reach the other nodes).
+    pub async fn preflight(&self, engine: &Engine, manifest: &Manifest) -> Result<()> {
+        match self {
+            Backend::Containers => Ok(()),
+            Backend::Swarm => Ok(cluster::swarm::preflight(engine, manifest).await?),
+        }
+    }
+
     /// What `up` says once per project about the backend: on a swarm manager without
     /// `--swarm`, that the services could run on the swarm.
     pub async fn note(&self, engine: &Engine, state_dir: &Path) -> Option<String> {

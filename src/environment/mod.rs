@@ -61,6 +61,13 @@ impl<'a> Environment<'a> {
         self
     }
 
+    /// What must hold before `up` builds or makes anything for its backend (on a swarm: a
+    /// manager, and a registry when images only this engine has must reach other nodes).
+    pub async fn preflight(&self) -> Result<()> {
+        let m = &self.project.manifest;
+        self.resolved().await?.preflight(self.engine, m).await
+    }
+
     /// The backend, once decided (plain containers before).
     pub fn backend(&self) -> &Backend {
         self.backend.get().unwrap_or(&Backend::Containers)

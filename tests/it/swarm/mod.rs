@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::TestContext;
 
+mod failover;
 mod harness;
 mod services;
 
