@@ -162,3 +162,99 @@ fn assert_nothing_left(p: &SwarmProject, volume_node: &str) {
     }
     assert_eq!(left(), Vec::<String>::new(), "left after down");
 }
+
+/// Removes a `docker stack deploy` stack (its services carry the stack's labels, not
+/// devenv's), also when the test fails.
+struct Stack<'a> {
+    p: &'a SwarmProject,
+    name: String,
+}
+
+impl Drop for Stack<'_> {
+    fn drop(&mut self) {
+        let _ = self.p.s.c.docker(1, &["stack", "rm", &self.name]);
+    }
+}
+
+/// `devenv export stack` writes a file `docker stack deploy` accepts and runs on the swarm:
+/// the replicas, the dnsrr endpoint and the placement it says.
+#[test]
+fn the_exported_stack_file_is_deployed_by_docker_stack_deploy() {
+    let Some(s) = swarm("the_exported_stack_file_is_deployed_by_docker_stack_deploy") else {
+        return;
+    };
+    let p = SwarmProject::new(s);
+    p.t.manifest(&format!(
+        r#"
+[services.web]
+image = "{BUSYBOX}"
+command = ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8000 -h /www"]
+replicas = 2
+memory = "64m"
+placement = ["node.role==worker"]
+"#
+    ));
+    p.ok(&["export", "stack", "-o", "stack.yml"]);
+    let stack = Stack {
+        p: &p,
+        name: format!("st{}", std::process::id()),
+    };
+    let out = p.s.c.docker(
+        1,
+        &[
+            "stack",
+            "deploy",
+            "-c",
+            p.t.root().join("stack.yml").to_str().unwrap(),
+            &stack.name,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let service = format!("{}_web", stack.name);
+    let c = p.s.c;
+    let running = || {
+        c.lines(
+            1,
+            &[
+                "service",
+                "ps",
+                &service,
+                "--filter",
+                "desired-state=running",
+                "--format",
+                "{{.Node}} {{.CurrentState}}",
+            ],
+        )
+    };
+    let t0 = std::time::Instant::now();
+    while running().iter().filter(|l| l.contains("Running")).count() < 2
+        && t0.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tasks = running();
+    assert_eq!(
+        tasks.iter().filter(|l| l.contains("Running")).count(),
+        2,
+        "{tasks:?}"
+    );
+    assert!(
+        tasks.iter().all(|l| !l.starts_with("node1 ")),
+        "placement: {tasks:?}"
+    );
+    let spec = c.lines(
+        1,
+        &[
+            "service",
+            "inspect",
+            &service,
+            "--format",
+            "{{.Spec.EndpointSpec.Mode}} {{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}",
+        ],
+    );
+    assert_eq!(spec, [format!("dnsrr {}", 64 << 20)]);
+}
