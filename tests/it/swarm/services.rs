@@ -127,6 +127,12 @@ fn up_swarm_spreads_replicas_pins_the_volume_and_scales() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("back to the manifest's 3 replicas"), "{err}");
     assert_eq!(status(&p)["services"]["web"]["running"], 3);
+    // Each replica's output, read through the manager whichever node runs it.
+    let logs = p.ok(&["logs", "web"]);
+    let prefixed: Vec<&str> = logs.lines().filter(|l| l.contains("web up")).collect();
+    assert_eq!(prefixed.len(), 3, "{logs}");
+    assert!(prefixed.iter().all(|l| l.starts_with("web.")), "{logs}");
+    assert!(prefixed.iter().all(|l| l.contains("@node")), "{logs}");
 
     // `down` leaves nothing of the project on any node but the named volume, which it names.
     let out = p.run(&["down", "--volumes"]);
