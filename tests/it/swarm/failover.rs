@@ -190,3 +190,57 @@ fn swarm_on_a_worker_says_it_needs_a_manager() {
     );
     assert!(err.contains("docker swarm init"), "{err}");
 }
+
+/// A replica whose `ready` probe starts failing is replaced by swarm itself; `status`
+/// counts the restart and the service is ready again.
+#[test]
+fn an_unhealthy_replica_is_replaced() {
+    let Some(s) = swarm("an_unhealthy_replica_is_replaced") else {
+        return;
+    };
+    let p = SwarmProject::new(s);
+    p.t.manifest(&format!(
+        r#"
+[services.web]
+image = "{BUSYBOX}"
+command = ["sh", "-c", "touch /tmp/ok && exec httpd -f -p 8000 -h /tmp"]
+ready = "test -f /tmp/ok"
+placement = ["node.role==manager"]
+"#
+    ));
+    p.ok(&["up", "--swarm"]);
+    // The replica runs on the manager (placement), whose engine can exec into it.
+    let label = format!("label={}", p.t.label());
+    let id = p.s.c.lines(
+        1,
+        &[
+            "ps",
+            "-q",
+            "--filter",
+            &label,
+            "--filter",
+            "label=dev.devenv.service=web",
+        ],
+    );
+    assert_eq!(id.len(), 1, "{id:?}");
+    let out = p.s.c.docker(1, &["exec", &id[0], "rm", "/tmp/ok"]);
+    assert!(out.status.success(), "{out:?}");
+    wait_for("the replica replaced", Duration::from_secs(45), || {
+        let st = status(&p);
+        let web = &st["services"]["web"];
+        web["running"] == 1 && web["tasks"][0]["restarts"].as_u64() >= Some(1)
+    });
+    let now = p.s.c.lines(
+        1,
+        &[
+            "ps",
+            "-q",
+            "--filter",
+            &label,
+            "--filter",
+            "label=dev.devenv.service=web",
+        ],
+    );
+    assert_ne!(now, id, "the same container still runs");
+    p.ok(&["run", "--", "true"]);
+}
