@@ -189,6 +189,23 @@ fn swarm_on_a_worker_says_it_needs_a_manager() {
         "{err}"
     );
     assert!(err.contains("docker swarm init"), "{err}");
+    // `doctor` says what each engine is to the swarm.
+    let doctor = p.ok(&["doctor"]);
+    assert!(doctor.contains("swarm:           manager"), "{doctor}");
+    assert!(
+        doctor.contains("3 nodes: node1 (manager, ready), node2 (ready), node3 (ready)"),
+        "{doctor}"
+    );
+    let worker = p
+        .cmd(&["doctor"])
+        .env("DOCKER_HOST", p.s.c.host(2))
+        .output()
+        .unwrap();
+    let worker = String::from_utf8_lossy(&worker.stdout);
+    assert!(
+        worker.contains("swarm:           a worker node"),
+        "{worker}"
+    );
 }
 
 /// A replica whose `ready` probe starts failing is replaced by swarm itself; `status`
