@@ -74,6 +74,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand up" -l color -d 'When to u
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l swarm -d 'Run the services as Docker Swarm services over the nodes of the swarm the engine manages (also DEVENV_SWARM=1); later commands find them there by themselves'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l watch -d 'Keep watching afterwards, as `devenv watch` does'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l poll -d 'Poll for changes instead of using inotify (network filesystems, exhausted limits)'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'

@@ -275,6 +275,10 @@ pub struct LockedArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub locked: LockedArgs,
+    /// Run the services as Docker Swarm services over the nodes of the swarm the engine
+    /// manages (also DEVENV_SWARM=1); later commands find them there by themselves.
+    #[arg(long)]
+    pub swarm: bool,
     /// Keep watching afterwards, as `devenv watch` does.
     #[arg(long)]
     pub watch: bool,

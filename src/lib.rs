@@ -5,6 +5,7 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod cluster;
 mod commands;
 pub mod engine;
 pub mod environment;

@@ -42,6 +42,7 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         }
         Err(e) => p.data(&format!("host network:    {e}")),
     }
+    p.data(&format!("swarm:           {}", swarm_line(&engine).await));
     match ctx.project() {
         Ok(project) => {
             p.data(&format!(
@@ -125,6 +126,27 @@ fn podman_init(endpoint: &str) -> String {
                  it: apt-get install catatonit (Debian, Ubuntu) or dnf install catatonit (Fedora, \
                  RHEL)"
             .into(),
+    }
+}
+
+/// The engine's part in a swarm, and its nodes when it manages one.
+async fn swarm_line(engine: &Engine) -> String {
+    let Ok(status) = engine.swarm_status().await else {
+        return "unknown (the engine did not say)".into();
+    };
+    if !status.is_manager() {
+        return match status.state.as_str() {
+            "inactive" => "not part of one (services run as plain containers)".into(),
+            "active" => "a worker node (`up --swarm` needs a manager)".into(),
+            other => format!("state `{other}`"),
+        };
+    }
+    match engine.nodes().await {
+        Ok(nodes) => format!(
+            "manager (`devenv up --swarm` runs the services there); {}",
+            super::swarm_status::nodes_line(&nodes)
+        ),
+        Err(e) => format!("manager; its nodes cannot be listed: {e}"),
     }
 }
 

@@ -18,8 +18,9 @@ use crate::session::{self, ExecEnd, ExecRequest, StalePolicy};
 use crate::ui::BuildView;
 
 pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
+    let counts = Counts::Manifest;
     let (engine, project, running) =
-        prepare(ctx, &args.locked, StalePolicy::Recreate, Counts::Manifest).await?;
+        prepare_with(ctx, &args.locked, StalePolicy::Recreate, counts, args.swarm).await?;
     ctx.printer.info(&format!(
         "environment ready: container {} — `devenv shell` to enter, `devenv run -- CMD` to run",
         running.name
@@ -113,6 +114,17 @@ async fn prepare(
     policy: StalePolicy,
     counts: Counts,
 ) -> Result<(Engine, Project, ContainerInfo)> {
+    prepare_with(ctx, locked, policy, counts, false).await
+}
+
+/// [`prepare`], with the services on the engine's swarm when `swarm` (`up --swarm`).
+async fn prepare_with(
+    ctx: &Ctx,
+    locked: &LockedArgs,
+    policy: StalePolicy,
+    counts: Counts,
+    swarm: bool,
+) -> Result<(Engine, Project, ContainerInfo)> {
     // The engine connects (and negotiates its API version) while the project loads: the
     // warm path pays for the longer of the two, not both.
     let connecting = tokio::spawn(Engine::connect());
@@ -127,10 +139,11 @@ async fn prepare(
         Ok(connected) => connected?,
         Err(_) => ctx.engine().await?,
     };
-    let environment = Environment::new(&engine, &project);
+    let environment = Environment::new(&engine, &project).with_swarm(swarm);
     if let Some(c) = environment.ready(counts, prescan).await? {
         return Ok((engine, project, c));
     }
+    environment.preflight().await?;
     let m = &project.manifest;
     let mut view = BuildView::new(ctx.printer);
     let built =

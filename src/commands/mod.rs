@@ -14,6 +14,7 @@ mod logs;
 mod restart;
 mod scale;
 mod status;
+mod swarm_status;
 mod validate;
 mod verify;
 mod watch;

@@ -31,6 +31,9 @@ struct Status {
     workspace: Option<&'static str>,
     /// How the services run: `containers` (one engine) or `swarm`.
     mode: crate::environment::Mode,
+    /// On a swarm: its nodes (host name, role, state, availability, labels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<Vec<crate::engine::NodeInfo>>,
     /// The steps' package caches (volumes on the engine) and their sizes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     caches: Vec<CacheStatus>,
@@ -114,6 +117,10 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let services = environment.services_status(env).await?;
     let mode = environment.backend().mode();
     let caches = cache_status(&engine, m).await?;
+    let nodes = match mode {
+        crate::environment::Mode::Swarm => Some(engine.nodes().await?),
+        crate::environment::Mode::Containers => None,
+    };
     let status = Status {
         project: m.name.clone(),
         hash,
@@ -126,6 +133,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         workspace,
         mode,
         caches,
+        nodes,
     };
     if args.json {
         ctx.printer
@@ -180,8 +188,19 @@ fn print_human(ctx: &Ctx, s: &Status) {
     for c in &s.caches {
         p.data(&format!("cache {}", cache_line(c)));
     }
+    if let Some(nodes) = &s.nodes {
+        p.data(&format!(
+            "mode:      swarm, {}",
+            super::swarm_status::nodes_line(nodes)
+        ));
+    }
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
+        if s.nodes.is_some() {
+            for line in super::swarm_status::task_lines(svc) {
+                p.data(&format!("    {line}"));
+            }
+        }
         if let Some(e) = &svc.last_failure {
             for line in e.lines() {
                 p.data(&format!("    {line}"));

@@ -12,6 +12,7 @@ mod ping;
 mod platform;
 mod registry;
 mod stack;
+mod swarm;
 mod transport;
 mod volumes;
 
@@ -28,6 +29,10 @@ pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
 pub use platform::{RawPlatform, RegistryManifest};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
+pub use swarm::{
+    task_problem, Deploy, EndpointMode, NodeInfo, Replicas, ServiceInfo, SwarmService, SwarmStatus,
+    TaskInfo,
+};
 pub use transport::{Endpoint, TlsFiles};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
@@ -78,6 +83,10 @@ pub mod labels {
     /// own), and on the environment container the workspace volume it mounts: tells a
     /// workspace volume apart from one removed and made again under the same name.
     pub const NONCE: &str = "dev.devenv.nonce";
+    /// A swarm service: how it is deployed (limits, constraints, endpoint mode; JSON).
+    pub const DEPLOY: &str = "dev.devenv.deploy";
+    /// A swarm service: the node it is pinned to and why (JSON).
+    pub const PIN: &str = "dev.devenv.pin";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.

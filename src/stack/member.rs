@@ -151,7 +151,7 @@ impl ServiceSettings {
 
     /// The container spec and the service options replica `replica` (from 1) is created
     /// with. Every replica answers to the service's name on the network (DNS round robin).
-    pub(super) fn container(
+    pub(crate) fn container(
         &self,
         manifest: &Manifest,
         id: &ProjectId,

@@ -984,6 +984,9 @@ pub struct Task {
     /// Why it is not running, when the engine says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On a swarm: the nodes this replica ran on before, newest first, when it moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved_from: Vec<String>,
 }
 
 /// An unhealthy service as `status` shows it.
@@ -1057,6 +1060,7 @@ pub async fn status(
                 container: Some(r.id.clone()),
                 restarts: st.restart_count,
                 error: (!st.error.is_empty()).then(|| st.error.clone()),
+                moved_from: Vec::new(),
             });
         }
         let running = tasks

@@ -29,6 +29,7 @@ mod service_waits;
 mod services;
 mod stack_export;
 mod start_failures;
+mod swarm;
 mod templates_debian;
 mod verify;
 mod watch;
