@@ -1750,7 +1750,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__prune)
-            opts="-f -C -v -q -h -V --all --caches --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --all --caches --current --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2016,7 +2016,7 @@ _devenv() {
             return 0
             ;;
         devenv__subcmd__up)
-            opts="-f -C -v -q -h -V --locked --watch --json --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
+            opts="-f -C -v -q -h -V --locked --swarm --watch --json --debounce --poll --on-busy --file --verbose --quiet --cache --platform --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

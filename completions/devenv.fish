@@ -74,6 +74,7 @@ complete -c devenv -n "__fish_devenv_using_subcommand up" -l color -d 'When to u
 always\t''
 never\t''"
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l locked -d 'Fail instead of writing devenv.lock (for CI)'
+complete -c devenv -n "__fish_devenv_using_subcommand up" -l swarm -d 'Run the services as Docker Swarm services over the nodes of the swarm the engine manages (also DEVENV_SWARM=1); later commands find them there by themselves'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l watch -d 'Keep watching afterwards, as `devenv watch` does'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l json -d 'Print one JSON object on stdout: `changed`, `hash`, `actions` (and `error`)'
 complete -c devenv -n "__fish_devenv_using_subcommand up" -l poll -d 'Poll for changes instead of using inotify (network filesystems, exhausted limits)'
@@ -223,8 +224,9 @@ complete -c devenv -n "__fish_devenv_using_subcommand prune" -l platform -d 'Pla
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l color -d 'When to use colours' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every devenv image and leftover on this engine, not only this project\'s'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l all -d 'Every project\'s devenv images and leftovers on this engine that nothing uses, not only this project\'s (still keeping this project\'s current chain)'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -l caches -d 'Also remove this client\'s package caches (steps\' `caches`), which prune keeps'
+complete -c devenv -n "__fish_devenv_using_subcommand prune" -l current -d 'Also this project\'s current image chain (needs `devenv down` first); layers other projects build on stay'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s v -l verbose -d 'More output: -v explains decisions, -vv traces'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s q -l quiet -d 'Only errors'
 complete -c devenv -n "__fish_devenv_using_subcommand prune" -s h -l help -d 'Print help'

@@ -174,7 +174,9 @@ run`.\n\nExamples:\n  devenv fetch target/report.xml\n  devenv fetch coverage"
     #[command(after_help = "Examples:\n  devenv scale web=5\n  devenv scale web=1 worker=3")]
     Scale(ScaleArgs),
     /// Remove images and build leftovers of this project that nothing uses.
-    #[command(after_help = "Examples:\n  devenv prune\n  devenv prune --all")]
+    #[command(
+        after_help = "Without flags the current image chain stays. To remove everything a project made on the engine: `devenv down --volumes`, then `devenv prune --current`.\n\nExamples:\n  devenv prune\n  devenv prune --all\n  devenv down --volumes && devenv prune --current"
+    )]
     Prune(PruneArgs),
     /// Push the current image to the registry cache as `<registry>:<hash>`.
     #[command(
@@ -282,6 +284,10 @@ pub struct BuildArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub locked: LockedArgs,
+    /// Run the services as Docker Swarm services over the nodes of the swarm the engine
+    /// manages (also DEVENV_SWARM=1); later commands find them there by themselves.
+    #[arg(long)]
+    pub swarm: bool,
     /// Keep watching afterwards, as `devenv watch` does.
     #[arg(long)]
     pub watch: bool,
@@ -420,12 +426,17 @@ pub struct DownArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Every devenv image and leftover on this engine, not only this project's.
+    /// Every project's devenv images and leftovers on this engine that nothing uses, not
+    /// only this project's (still keeping this project's current chain).
     #[arg(long)]
     pub all: bool,
     /// Also remove this client's package caches (steps' `caches`), which prune keeps.
     #[arg(long)]
     pub caches: bool,
+    /// Also this project's current image chain (needs `devenv down` first); layers other
+    /// projects build on stay.
+    #[arg(long)]
+    pub current: bool,
 }
 
 #[derive(Debug, Args)]

@@ -56,6 +56,8 @@ pub enum Error {
     #[error(transparent)]
     Stack(#[from] crate::stack::StackError),
     #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    #[error(transparent)]
     Init(#[from] InitError),
     #[error(transparent)]
     Interop(#[from] InteropError),
@@ -88,6 +90,7 @@ impl Error {
             Error::Build(e) => e.exit_code(),
             Error::Session(e) => e.exit_code(),
             Error::Stack(e) => e.exit_code(),
+            Error::Cluster(e) => e.exit_code(),
             Error::Lock(_)
             | Error::Fingerprint(_)
             | Error::Init(_)
@@ -103,6 +106,7 @@ impl Error {
             Error::Build(e) => e.hint(),
             Error::Session(e) => e.hint(),
             Error::Stack(e) => e.hint(),
+            Error::Cluster(e) => e.hint(),
             Error::Init(e) => e.hint(),
             Error::Lock(_) => {
                 Some("fix or delete the lock file, then run `devenv lock` to write it again".into())

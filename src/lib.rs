@@ -5,6 +5,7 @@
 
 pub mod cancel;
 pub mod cli;
+pub mod cluster;
 mod commands;
 pub mod engine;
 pub mod environment;
@@ -32,7 +33,8 @@ pub async fn run(cli: cli::Cli) -> ExitStatus {
     if let Err(e) = cancel::install() {
         tracing::warn!("cannot listen for Ctrl-C: {e}");
     }
-    commands::dispatch(cli).await
+    // Boxed: the commands' futures together are larger than a stack frame should carry.
+    Box::pin(commands::dispatch(cli)).await
 }
 
 /// Logging through `tracing`: `-v` debug, `-vv` trace, `DEVENV_LOG` to override, all on

@@ -137,21 +137,23 @@ pub async fn prune(ctx: &Ctx, args: &PruneArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let engine = ctx.engine().await?;
     let m = &project.manifest;
-    let platform = ctx.platform(&project, Some(&engine)).await?;
-    // Keep the current chain: without knowing it, pruning could remove it.
-    let Some(plan) = builder::current_plan(m, &project.paths, platform.as_ref())? else {
-        return Err(Error::other(
-            format!(
-                "{} is missing or stale, so the current image is unknown: nothing pruned",
-                base::file_name(&project.paths.lock)
-            ),
-            Some("run `devenv lock` (or `devenv build`) first".into()),
-        ));
+    let keep = if args.current {
+        // Everything goes: the environment must be down, or its image would stay in use.
+        if let Some(c) = crate::session::find(&engine, &crate::ownership::ProjectId::new(m)).await?
+        {
+            return Err(Error::other(
+                format!(
+                    "the environment container {} still uses the current image",
+                    c.name
+                ),
+                Some("run `devenv down --volumes` first, then `devenv prune --current`".into()),
+            ));
+        }
+        HashSet::new()
+    } else {
+        let platform = ctx.platform(&project, Some(&engine)).await?;
+        current_chain(&project, platform.as_ref())?
     };
-    let mut keep: HashSet<String> = plan.keys().map(str::to_owned).collect();
-    if let Some(lock) = crate::manifest::LockFile::read(&project.paths.lock)? {
-        keep.insert(lock.base.digest.trim_start_matches("sha256:").to_owned());
-    }
     let identity = builder::project_identity(m);
     let scope = if args.all {
         builder::PruneScope::All
@@ -200,6 +202,33 @@ async fn prune_caches(
         bytes_mb(i64::try_from(bytes).unwrap_or(i64::MAX))
     ));
     Ok(())
+}
+
+/// The current chain's keys and base digest, which prune keeps.
+fn current_chain(
+    project: &crate::project::Project,
+    platform: Option<&crate::manifest::Platform>,
+) -> Result<HashSet<String>> {
+    let m = &project.manifest;
+    // Keep the current chain: without knowing it, pruning could remove it.
+    let Some(plan) = builder::current_plan(m, &project.paths, platform)? else {
+        return Err(Error::other(
+            format!(
+                "{} is missing or stale, so the current image is unknown: nothing pruned",
+                base::file_name(&project.paths.lock)
+            ),
+            Some(
+                "run `devenv lock` (or `devenv build`) first; `devenv prune --current` removes \
+                 the current chain too"
+                    .into(),
+            ),
+        ));
+    };
+    let mut keep: HashSet<String> = plan.keys().map(str::to_owned).collect();
+    if let Some(lock) = crate::manifest::LockFile::read(&project.paths.lock)? {
+        keep.insert(lock.base.digest.trim_start_matches("sha256:").to_owned());
+    }
+    Ok(keep)
 }
 
 fn bytes_mb(bytes: i64) -> f64 {

@@ -11,6 +11,15 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
     p.data(&format!("socket access:   {}", socket_access(&endpoint)));
     let engine = Engine::connect().await?;
     let info = engine.info().await?;
+    if info.podman {
+        p.data(&format!(
+            "engine:          Podman {} (its Docker-compatible API)",
+            info.server_version
+        ));
+        p.data(&format!("init process:    {}", podman_init(&endpoint)));
+    } else {
+        p.data("engine:          Docker Engine");
+    }
     p.data(&format!("engine version:  {}", info.server_version));
     p.data(&format!(
         "API version:     {} (negotiated; engine minimum {})",
@@ -33,6 +42,7 @@ pub async fn run(ctx: &Ctx) -> Result<ExitStatus> {
         }
         Err(e) => p.data(&format!("host network:    {e}")),
     }
+    p.data(&format!("swarm:           {}", swarm_line(&engine).await));
     match ctx.project() {
         Ok(project) => {
             p.data(&format!(
@@ -89,6 +99,54 @@ async fn caches_line(engine: &Engine) -> String {
             )
         }
         Err(e) => format!("cannot list: {e}"),
+    }
+}
+
+/// Where Podman looks for catatonit, the init process devenv's containers run (`init`):
+/// its helper directories, then PATH's usual places.
+const CATATONIT: &[&str] = &[
+    "/usr/libexec/podman/catatonit",
+    "/usr/local/libexec/podman/catatonit",
+    "/usr/lib/podman/catatonit",
+    "/usr/local/lib/podman/catatonit",
+    "/usr/bin/catatonit",
+    "/usr/local/bin/catatonit",
+];
+
+/// Whether Podman on this machine has its init binary; on another machine it cannot be
+/// seen from here.
+fn podman_init(endpoint: &str) -> String {
+    if !endpoint.starts_with("unix://") {
+        return "not checked (the engine runs elsewhere); Podman needs catatonit there".into();
+    }
+    match CATATONIT.iter().find(|p| std::path::Path::new(p).exists()) {
+        Some(path) => format!("catatonit ({path})"),
+        None => "catatonit missing: containers with an init process (every devenv environment) \
+                 fail to start with \"container-init binary not found on the host\"; install \
+                 it: apt-get install catatonit (Debian, Ubuntu) or dnf install catatonit (Fedora, \
+                 RHEL)"
+            .into(),
+    }
+}
+
+/// The engine's part in a swarm, and its nodes when it manages one.
+async fn swarm_line(engine: &Engine) -> String {
+    let Ok(status) = engine.swarm_status().await else {
+        return "unknown (the engine did not say)".into();
+    };
+    if !status.is_manager() {
+        return match status.state.as_str() {
+            "inactive" => "not part of one (services run as plain containers)".into(),
+            "active" => "a worker node (`up --swarm` needs a manager)".into(),
+            other => format!("state `{other}`"),
+        };
+    }
+    match engine.nodes().await {
+        Ok(nodes) => format!(
+            "manager (`devenv up --swarm` runs the services there); {}",
+            super::swarm_status::nodes_line(&nodes)
+        ),
+        Err(e) => format!("manager; its nodes cannot be listed: {e}"),
     }
 }
 

@@ -22,8 +22,9 @@ pub async fn up(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
     if args.json {
         return up_json(ctx, args).await;
     }
+    let counts = Counts::Manifest;
     let (engine, project, running) =
-        prepare(ctx, &args.locked, StalePolicy::Recreate, Counts::Manifest).await?;
+        prepare_with(ctx, &args.locked, StalePolicy::Recreate, counts, args.swarm).await?;
     ctx.printer.info(&format!(
         "environment ready: container {} — `devenv shell` to enter, `devenv run -- CMD` to run",
         running.name
@@ -57,21 +58,18 @@ async fn up_json(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
         Err(e) => return fail(e),
     };
     let mut tally = Tally::new(BuildView::new(ctx.printer));
-    let result = bring_up(
-        ctx,
-        &engine,
-        &project,
-        prescan,
-        &args.locked,
-        StalePolicy::Recreate,
-        Counts::Manifest,
-        &mut tally,
-    )
-    .await
-    .map(|_| {
-        project.paths.ensure_dir();
-        ExitStatus::Success
-    });
+    let up = Up {
+        locked: &args.locked,
+        policy: StalePolicy::Recreate,
+        counts: Counts::Manifest,
+        swarm: args.swarm,
+    };
+    let result = bring_up(ctx, &engine, &project, prescan, &up, &mut tally)
+        .await
+        .map(|_| {
+            project.paths.ensure_dir();
+            ExitStatus::Success
+        });
     let mut actions = outcome::built(&tally.built);
     let mut hash = None;
     if let Ok(after) = Snapshot::take(&engine, &project).await {
@@ -162,13 +160,36 @@ async fn prepare(
     policy: StalePolicy,
     counts: Counts,
 ) -> Result<(Engine, Project, ContainerInfo)> {
+    prepare_with(ctx, locked, policy, counts, false).await
+}
+
+/// [`prepare`], with the services on the engine's swarm when `swarm` (`up --swarm`).
+async fn prepare_with(
+    ctx: &Ctx,
+    locked: &LockedArgs,
+    policy: StalePolicy,
+    counts: Counts,
+    swarm: bool,
+) -> Result<(Engine, Project, ContainerInfo)> {
     let (project, prescan, engine) = connect(ctx).await?;
     let mut view = BuildView::new(ctx.printer);
-    let c = bring_up(
-        ctx, &engine, &project, prescan, locked, policy, counts, &mut view,
-    )
-    .await?;
+    let up = Up {
+        locked,
+        policy,
+        counts,
+        swarm,
+    };
+    let c = bring_up(ctx, &engine, &project, prescan, &up, &mut view).await?;
     Ok((engine, project, c))
+}
+
+/// How `up`, `shell` and `run` bring the environment up.
+struct Up<'a> {
+    locked: &'a LockedArgs,
+    policy: StalePolicy,
+    counts: Counts,
+    /// The services on the engine's swarm (`up --swarm`).
+    swarm: bool,
 }
 
 /// Load the project and connect to the engine. The engine connects (and negotiates its
@@ -192,21 +213,20 @@ async fn connect(ctx: &Ctx) -> Result<(Project, Option<session::Prescan>, Engine
 
 /// Build what is missing and make sure the environment runs (nothing to do on the warm
 /// path: [`Environment::ready`]); returns the dev container.
-#[allow(clippy::too_many_arguments)]
 async fn bring_up<V: image::Reporter + Events>(
     ctx: &Ctx,
     engine: &Engine,
     project: &Project,
     prescan: Option<session::Prescan>,
-    locked: &LockedArgs,
-    policy: StalePolicy,
-    counts: Counts,
+    up: &Up<'_>,
     view: &mut V,
 ) -> Result<ContainerInfo> {
-    let environment = Environment::new(engine, project);
+    let (locked, policy, counts) = (up.locked, up.policy, up.counts);
+    let environment = Environment::new(engine, project).with_swarm(up.swarm);
     if let Some(c) = environment.ready(counts, prescan).await? {
         return Ok(c);
     }
+    environment.preflight().await?;
     let m = &project.manifest;
     let built = image::ensure_image(engine, m, &project.paths, lock_mode(locked), view).await?;
     let running = environment

@@ -89,7 +89,24 @@ pub async fn run(ctx: &Ctx, args: &LogsArgs) -> Result<ExitStatus> {
     if crate::cancel::is_cancelled() {
         return Ok(ExitStatus::Code(crate::error::EXIT_INTERRUPTED));
     }
-    Ok(ExitStatus::Success)
+    // A service whose last start failed says so here too (its container may have printed
+    // nothing at all: a command that does not exist), until it starts again.
+    let mut failed = false;
+    let asked = |name: &&String| args.services.is_empty() || args.services.contains(name);
+    for name in m.services.keys().filter(asked) {
+        if let Some(failure) = crate::stack::last_failure(&project.paths.dir, name) {
+            ctx.printer.info(&format!(
+                "service {name} failed to start: {}",
+                failure.trim_end()
+            ));
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn emit(prefix: &str, line: &[u8], stderr: bool) -> std::io::Result<()> {

@@ -15,6 +15,7 @@ mod outcome;
 mod restart;
 mod scale;
 mod status;
+mod swarm_status;
 mod validate;
 mod verify;
 mod watch;

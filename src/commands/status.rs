@@ -19,6 +19,10 @@ struct Status {
     image_present: bool,
     /// The platform the environment is built for (`linux/arm64`).
     platform: Option<String>,
+    /// The image's tags were removed (`docker rmi`), but the container still runs the
+    /// image of the current hash: it exists, untagged, for as long as the container does.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    image_untagged: bool,
     container: Option<ContainerStatus>,
     /// Keyed by service name; empty without `[services]`.
     services: std::collections::BTreeMap<String, crate::stack::ServiceStatus>,
@@ -27,6 +31,9 @@ struct Status {
     workspace: Option<&'static str>,
     /// How the services run: `containers` (one engine) or `swarm`.
     mode: crate::environment::Mode,
+    /// On a swarm: its nodes (host name, role, state, availability, labels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nodes: Option<Vec<crate::engine::NodeInfo>>,
     /// The steps' package caches (volumes on the engine) and their sizes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     caches: Vec<CacheStatus>,
@@ -66,6 +73,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None => false,
     };
     let found = session::find(&engine, &ProjectId::new(m)).await?;
+    let mut image_untagged = false;
     let mode = match &found {
         Some(c) => Some(session::Workspace::of(&c.labels)),
         None => session::remembered_workspace(&project.paths.dir, engine.endpoint()),
@@ -74,7 +82,14 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let container = match found {
         Some(c) => {
             let changes = match (&hash, &image) {
-                (Some(h), Some(i)) => RuntimeSettings::new(m, i, h)?.diff(&c.labels),
+                (Some(h), Some(i)) => {
+                    let settings = RuntimeSettings::new(m, i, h)?;
+                    let changes = settings.diff(&c.labels);
+                    let runs_hash = c.labels.get(crate::engine::labels::HASH) == Some(h);
+                    image_untagged =
+                        !image_present && runs_hash && engine.image(&c.image_id).await?.is_some();
+                    session::explain_image(&project.paths.dir, &c.labels, &settings, changes)
+                }
                 _ => vec![format!(
                     "{} is missing or stale",
                     base::file_name(&project.paths.lock)
@@ -102,17 +117,23 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let services = environment.services_status(env).await?;
     let mode = environment.backend().mode();
     let caches = cache_status(&engine, m).await?;
+    let nodes = match mode {
+        crate::environment::Mode::Swarm => Some(engine.nodes().await?),
+        crate::environment::Mode::Containers => None,
+    };
     let status = Status {
         project: m.name.clone(),
         hash,
         image,
         image_present,
         platform: platform.as_ref().map(ToString::to_string),
+        image_untagged,
         container,
         services,
         workspace,
         mode,
         caches,
+        nodes,
     };
     if args.json {
         ctx.printer
@@ -140,6 +161,9 @@ fn print_human(ctx: &Ctx, s: &Status) {
         s.image.as_deref().unwrap_or("-"),
         if s.image_present {
             "built"
+        } else if s.image_untagged {
+            "its tags were removed; the container below still runs it — `devenv build` makes \
+             it again"
         } else {
             "not built"
         }
@@ -147,7 +171,12 @@ fn print_human(ctx: &Ctx, s: &Status) {
     match &s.container {
         None => p.data("container: none (run `devenv up`)"),
         Some(c) => {
-            let fresh = if c.up_to_date {
+            let fresh = if c.up_to_date && s.image_untagged {
+                "up to date, from the untagged image".to_owned()
+            } else if c.up_to_date && !s.image_present {
+                "runs the current hash, but its image is gone: `devenv up` builds it again"
+                    .to_owned()
+            } else if c.up_to_date {
                 "up to date".to_owned()
             } else {
                 format!("stale: {}", c.changes.join(", "))
@@ -159,8 +188,19 @@ fn print_human(ctx: &Ctx, s: &Status) {
     for c in &s.caches {
         p.data(&format!("cache {}", cache_line(c)));
     }
+    if let Some(nodes) = &s.nodes {
+        p.data(&format!(
+            "mode:      swarm, {}",
+            super::swarm_status::nodes_line(nodes)
+        ));
+    }
     for (name, svc) in &s.services {
         p.data(&format!("service {name}: {}", service_line(svc)));
+        if s.nodes.is_some() {
+            for line in super::swarm_status::task_lines(svc) {
+                p.data(&format!("    {line}"));
+            }
+        }
         if let Some(e) = &svc.last_failure {
             for line in e.lines() {
                 p.data(&format!("    {line}"));

@@ -397,7 +397,7 @@ pub(super) fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     }
 }
 
-fn mount(m: &Mount) -> bollard::models::Mount {
+pub(super) fn mount(m: &Mount) -> bollard::models::Mount {
     use bollard::models::MountType;
     let (typ, source, target, read_only) = match m {
         Mount::Bind {

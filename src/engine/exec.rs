@@ -120,7 +120,11 @@ impl Engine {
             .await
             .map_err(|e| EngineError::api("inspect an exec", e))?;
         Ok(match (info.running, info.exit_code) {
-            (Some(false) | None, Some(code)) if info.pid == Some(0) => ExecState::NotStarted(code),
+            // Podman reports pid 0 for every finished exec: only the engine's own codes
+            // for a command it could not execute (126, 127) mean it never started.
+            (Some(false) | None, Some(code @ (126 | 127))) if info.pid == Some(0) => {
+                ExecState::NotStarted(code)
+            }
             (Some(false) | None, Some(code)) => ExecState::Exited(code),
             _ => ExecState::Running,
         })

@@ -101,17 +101,32 @@ impl Engine {
             .build();
         let body = bollard::body_try_stream(tarball);
         let mut stream = self.docker.create_image(Some(opts), Some(body), None);
+        // The new image's id, as the last status line says it.
+        let mut id = None;
         while let Some(item) = stream.next().await {
-            item.map_err(|e| EngineError::api(format!("import rootfs as {repo}:{tag}"), e))?;
+            let info =
+                item.map_err(|e| EngineError::api(format!("import rootfs as {repo}:{tag}"), e))?;
+            if let Some(status) = info.status.filter(|s| s.starts_with("sha256:")) {
+                id = Some(status);
+            }
         }
         let reference = format!("{repo}:{tag}");
-        self.image(&reference)
-            .await?
-            .map(|i| i.id)
-            .ok_or(EngineError::NotFound {
-                what: "imported image",
-                name: reference,
-            })
+        if let Some(image) = self.image(&reference).await? {
+            return Ok(image.id);
+        }
+        // Podman 4 ignores the tag of an import (it names the image `<repo>:latest`): name
+        // it by its id.
+        if let Some(id) = id {
+            self.tag(&id, repo, tag).await?;
+            if let Some(image) = self.image(&reference).await? {
+                let _ = self.remove_image(&format!("{repo}:latest")).await;
+                return Ok(image.id);
+            }
+        }
+        Err(EngineError::NotFound {
+            what: "imported image",
+            name: reference,
+        })
     }
 
     /// Commit a container into an image tagged `spec.repo:spec.tag`; returns the image id.

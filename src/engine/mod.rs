@@ -13,6 +13,7 @@ mod ping;
 mod platform;
 mod registry;
 mod stack;
+mod swarm;
 mod transport;
 mod volumes;
 
@@ -29,6 +30,10 @@ pub use images::{CommitSpec, ImageInfo};
 pub use inspect::{HistoryEntry, ImageDetail};
 pub use platform::{RawPlatform, RegistryManifest};
 pub use stack::{HealthCheck, LogStream, MemberState, ServiceOptions};
+pub use swarm::{
+    task_problem, Deploy, EndpointMode, NodeInfo, Replicas, ServiceInfo, SwarmService, SwarmStatus,
+    TaskInfo,
+};
 pub use transport::{Endpoint, TlsFiles};
 
 /// Label keys devenv puts on everything it creates; cleanup acts on these alone.
@@ -79,12 +84,18 @@ pub mod labels {
     /// own), and on the environment container the workspace volume it mounts: tells a
     /// workspace volume apart from one removed and made again under the same name.
     pub const NONCE: &str = "dev.devenv.nonce";
+    /// A swarm service: how it is deployed (limits, constraints, endpoint mode; JSON).
+    pub const DEPLOY: &str = "dev.devenv.deploy";
+    /// A swarm service: the node it is pinned to and why (JSON).
+    pub const PIN: &str = "dev.devenv.pin";
 }
 
 /// How long a first contact with the engine may take before we call it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(900);
 /// The same for an ssh endpoint, which logs in first.
 const SSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long an engine that answered a ping may take for its version (Podman's is slow).
+const SLOW_VERSION: Duration = Duration::from_secs(10);
 
 /// Client-side limit of every other request: none. bollard's default (120 s until the
 /// response headers) cuts a commit of a large layer, a big upload or import, or a slow
@@ -231,6 +242,13 @@ impl EngineError {
             EngineError::PullFailed {
                 reference, cause, ..
             } => Some(cause.fix(reference)),
+            // Podman runs an init process (as devenv asks) only with catatonit installed.
+            EngineError::Api { message, .. } if message.contains("container-init binary") => Some(
+                "install catatonit on the engine's machine (`apt-get install catatonit`, \
+                     `dnf install catatonit`): Podman needs it to start containers with an \
+                     init process, as devenv does; `devenv doctor` checks for it"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -338,6 +356,9 @@ pub struct Engine {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// Podman's Docker-compatible API rather than Docker's engine (its `/version` lists a
+    /// `Podman Engine` component).
+    pub podman: bool,
     /// The engine's host name (`docker info` Name): the node of everything it runs.
     pub name: String,
     pub server_version: String,
@@ -398,22 +419,34 @@ impl Engine {
             CONNECT_TIMEOUT
         };
         // negotiate_version's GET /version doubles as the ping.
-        let docker =
-            match tokio::time::timeout(limit, conn.docker.clone().negotiate_version()).await {
-                Err(_) => {
-                    return Err(unreachable(
-                        conn.reason(format!("no answer within {} ms", limit.as_millis())),
-                    ))
-                }
-                Ok(Err(e)) => {
-                    let reason = match not_an_engine(&e) {
-                        Some(why) => why,
-                        None => conn.reason_after_failure(root_cause(&e)).await,
-                    };
-                    return Err(unreachable(reason));
-                }
-                Ok(Ok(docker)) => docker,
-            };
+        let mut negotiated =
+            tokio::time::timeout(limit, conn.docker.clone().negotiate_version()).await;
+        // Podman answers /version slowly (it asks its runtime and conmon each time): an
+        // engine that answers a ping within the limit gets longer for its version.
+        if negotiated.is_err()
+            && matches!(
+                tokio::time::timeout(limit, conn.docker.ping()).await,
+                Ok(Ok(_))
+            )
+        {
+            negotiated =
+                tokio::time::timeout(SLOW_VERSION, conn.docker.clone().negotiate_version()).await;
+        }
+        let docker = match negotiated {
+            Err(_) => {
+                return Err(unreachable(
+                    conn.reason(format!("no answer within {} ms", limit.as_millis())),
+                ))
+            }
+            Ok(Err(e)) => {
+                let reason = match not_an_engine(&e) {
+                    Some(why) => why,
+                    None => conn.reason_after_failure(root_cause(&e)).await,
+                };
+                return Err(unreachable(reason));
+            }
+            Ok(Ok(docker)) => docker,
+        };
         Ok(Engine {
             docker: without_deadline(docker),
             endpoint,
@@ -436,8 +469,14 @@ impl Engine {
             .info()
             .await
             .map_err(|e| EngineError::api("read engine info", e))?;
+        let podman = version
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name.contains("Podman"));
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
+            podman,
             name: info.name.unwrap_or_default(),
             server_version: version.version.unwrap_or_default(),
             api_version: self.docker.client_version().to_string(),
@@ -693,5 +732,17 @@ mod tests {
                 .is_err());
         }
         assert!(CONNECT_TIMEOUT < Duration::from_secs(2));
+    }
+
+    /// Podman 4.3 without catatonit, measured: the container create fails with this text.
+    #[test]
+    fn a_missing_podman_init_binary_says_to_install_catatonit() {
+        let e = EngineError::Api {
+            action: "create a container from devenv/x:h".into(),
+            message: "container create: container-init binary not found on the host: stat \
+                      /usr/libexec/podman/catatonit: no such file or directory"
+                .into(),
+        };
+        assert!(e.hint().unwrap().contains("install catatonit"));
     }
 }

@@ -82,9 +82,32 @@ pub fn resolve(config_dir: Option<&Path>) -> Endpoint {
     config_dir
         .and_then(|dir| context_endpoint(dir, env("DOCKER_CONTEXT")))
         .unwrap_or_else(|| Endpoint {
-            host: "unix:///var/run/docker.sock".to_owned(),
+            host: local_socket(&env, &|p: &Path| p.exists()),
             tls: None,
         })
+}
+
+/// The local engine's socket: Docker's when it exists, else Podman's where Podman puts it
+/// (`CONTAINER_HOST` when it is a unix socket, the user's `$XDG_RUNTIME_DIR/podman/
+/// podman.sock` for rootless Podman, `/run/podman/podman.sock` for rootful), else Docker's
+/// (whose absence the connection then reports).
+fn local_socket(env: &dyn Fn(&str) -> Option<String>, exists: &dyn Fn(&Path) -> bool) -> String {
+    const DOCKER: &str = "/var/run/docker.sock";
+    if exists(Path::new(DOCKER)) {
+        return format!("unix://{DOCKER}");
+    }
+    if let Some(host) = env("CONTAINER_HOST").filter(|h| h.starts_with("unix://")) {
+        return host;
+    }
+    let rootless = env("XDG_RUNTIME_DIR").map(|d| Path::new(&d).join("podman/podman.sock"));
+    rootless
+        .into_iter()
+        .chain(std::iter::once(PathBuf::from("/run/podman/podman.sock")))
+        .find(|p| exists(p))
+        .map_or_else(
+            || format!("unix://{DOCKER}"),
+            |p| format!("unix://{}", p.display()),
+        )
 }
 
 /// The docker endpoint of the current context, read from the CLI's context store
@@ -544,6 +567,48 @@ impl AsyncWrite for SshStream {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn without_dockers_socket_podmans_is_found_where_podman_puts_it() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let only = |paths: &'static [&'static str]| {
+            move |p: &Path| paths.iter().any(|x| Path::new(x) == p)
+        };
+        let docker = only(&["/var/run/docker.sock", "/run/podman/podman.sock"]);
+        assert_eq!(
+            local_socket(&env(&[]), &docker),
+            "unix:///var/run/docker.sock"
+        );
+        let rootless = only(&[
+            "/run/user/1000/podman/podman.sock",
+            "/run/podman/podman.sock",
+        ]);
+        assert_eq!(
+            local_socket(&env(&[("XDG_RUNTIME_DIR", "/run/user/1000")]), &rootless),
+            "unix:///run/user/1000/podman/podman.sock"
+        );
+        assert_eq!(
+            local_socket(&env(&[]), &only(&["/run/podman/podman.sock"])),
+            "unix:///run/podman/podman.sock"
+        );
+        assert_eq!(
+            local_socket(
+                &env(&[("CONTAINER_HOST", "unix:///tmp/p.sock")]),
+                &only(&[])
+            ),
+            "unix:///tmp/p.sock"
+        );
+        assert_eq!(
+            local_socket(&env(&[]), &only(&[])),
+            "unix:///var/run/docker.sock"
+        );
+    }
+
     use super::*;
 
     #[test]

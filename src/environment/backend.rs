@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::cluster;
 use crate::engine::{ContainerInfo, Engine, LogStream};
 use crate::error::Result;
 use crate::fingerprint::StatCache;
@@ -30,10 +31,18 @@ pub enum Mode {
 }
 
 /// What runs the services.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     /// One container per service replica on the engine devenv talks to (`stack`).
     Containers,
+    /// One swarm service per service, through the swarm manager devenv talks to
+    /// (`cluster::swarm`, `cluster::manage`).
+    Swarm,
+}
+
+/// `DEVENV_SWARM=1`: `up` runs the services on the swarm, as `--swarm` does.
+pub fn swarm_asked() -> bool {
+    std::env::var("DEVENV_SWARM").is_ok_and(|v| v == "1")
 }
 
 /// One source of `devenv logs`: a name to prefix lines with and what to read.
@@ -49,6 +58,8 @@ pub struct LogSource {
 pub enum LogTarget {
     /// A container's logs, by id.
     Container(String),
+    /// A swarm task's logs (read through the manager), by id.
+    Task(String),
 }
 
 impl LogSource {
@@ -64,6 +75,7 @@ impl LogSource {
     pub fn stream(&self, engine: &Engine, follow: bool, tail: Option<u64>) -> LogStream {
         match &self.target {
             LogTarget::Container(id) => engine.container_logs(id, follow, tail),
+            LogTarget::Task(id) => engine.task_logs(id, follow, tail),
         }
     }
 }
@@ -74,9 +86,65 @@ impl Backend {
         Backend::Containers
     }
 
+    /// The backend of the project's services: the swarm when asked (the engine must
+    /// manage one) or when the engine's swarm has the project's services; else plain
+    /// containers. A project without services never asks the engine.
+    pub async fn resolve(engine: &Engine, manifest: &Manifest, asked: bool) -> Result<Backend> {
+        if asked {
+            cluster::swarm::require_manager(engine).await?;
+            return Ok(Backend::Swarm);
+        }
+        if !manifest.services.is_empty() && cluster::swarm::detect(engine, manifest).await? {
+            return Ok(Backend::Swarm);
+        }
+        Ok(Backend::Containers)
+    }
+
     pub fn mode(&self) -> Mode {
         match self {
             Backend::Containers => Mode::Containers,
+            Backend::Swarm => Mode::Swarm,
+        }
+    }
+
+    /// What must hold before `up` makes anything (on a swarm: a manager, and a way for the
+    /// images only this engine has to reach the other nodes).
+    pub async fn preflight(&self, engine: &Engine, manifest: &Manifest) -> Result<()> {
+        match self {
+            Backend::Containers => Ok(()),
+            Backend::Swarm => Ok(cluster::swarm::preflight(engine, manifest).await?),
+        }
+    }
+
+    /// What `up` says once per project about the backend: on a swarm manager without
+    /// `--swarm`, that the services could run on the swarm.
+    pub async fn note(&self, engine: &Engine, state_dir: &Path) -> Option<String> {
+        let marker = state_dir.join("swarm-noted");
+        if *self != Backend::Containers || marker.exists() {
+            return None;
+        }
+        let manager = engine.swarm_status().await.ok()?.is_manager();
+        if !manager {
+            return None;
+        }
+        std::fs::create_dir_all(state_dir).ok()?;
+        std::fs::write(&marker, b"").ok()?;
+        Some(
+            "this engine manages a Docker Swarm: `devenv up --swarm` (or DEVENV_SWARM=1) runs              the services as swarm services over its nodes; now they run as plain containers              here"
+                .into(),
+        )
+    }
+
+    /// Named volumes `down --volumes` cannot remove from here (on other nodes), each with
+    /// its node and the command to run there.
+    pub async fn volumes_elsewhere(
+        &self,
+        engine: &Engine,
+        manifest: &Manifest,
+    ) -> Result<Vec<String>> {
+        match self {
+            Backend::Containers => Ok(Vec::new()),
+            Backend::Swarm => Ok(cluster::manage::volumes_elsewhere(engine, manifest).await?),
         }
     }
 
@@ -85,6 +153,7 @@ impl Backend {
     pub async fn ensure_network(&self, engine: &Engine, manifest: &Manifest) -> Result<()> {
         match self {
             Backend::Containers => Ok(stack::ensure_network(engine, manifest).await?),
+            Backend::Swarm => Ok(cluster::swarm::ensure_network(engine, manifest).await?),
         }
     }
 
@@ -106,6 +175,18 @@ impl Backend {
             Backend::Containers => {
                 Ok(stack::up(engine, manifest, env, paths, mode, counts, events).await?)
             }
+            // `up` goes back to the manifest's counts; `run`, `shell` and `watch` keep a
+            // `devenv scale` count (the service's own).
+            Backend::Swarm => Ok(cluster::swarm::up(
+                engine,
+                manifest,
+                env,
+                paths,
+                mode,
+                counts == Counts::Manifest,
+                events,
+            )
+            .await?),
         }
     }
 
@@ -150,6 +231,11 @@ impl Backend {
                 }
                 Ok(Some(members.service_containers()))
             }
+            Backend::Swarm => {
+                let to_manifest = counts == Counts::Manifest;
+                let warm = cluster::manage::warm(engine, manifest, paths, env, to_manifest);
+                Ok(warm.await?.then(Vec::new))
+            }
         }
     }
 
@@ -163,6 +249,7 @@ impl Backend {
     ) -> Result<Vec<String>> {
         match self {
             Backend::Containers => Ok(stack::remove_services(engine, manifest, state_dir).await?),
+            Backend::Swarm => Ok(cluster::manage::remove(engine, manifest).await?),
         }
     }
 
@@ -174,6 +261,7 @@ impl Backend {
     ) -> Result<Option<String>> {
         match self {
             Backend::Containers => Ok(stack::remove_network(engine, manifest).await?),
+            Backend::Swarm => Ok(cluster::manage::remove_network(engine, manifest).await?),
         }
     }
 
@@ -187,6 +275,10 @@ impl Backend {
     ) -> Result<BTreeMap<String, ServiceStatus>> {
         match self {
             Backend::Containers => Ok(stack::status(engine, manifest, env, paths).await?),
+            Backend::Swarm => {
+                let view = cluster::manage::status(engine, manifest, env, paths).await?;
+                Ok(cluster::manage::as_service_status(manifest, view.services))
+            }
         }
     }
 
@@ -203,6 +295,7 @@ impl Backend {
             Backend::Containers => {
                 Ok(stack::restart(engine, manifest, names, state_dir, events).await?)
             }
+            Backend::Swarm => Ok(cluster::manage::restart(engine, manifest, names, events).await?),
         }
     }
 
@@ -221,15 +314,21 @@ impl Backend {
             Backend::Containers => {
                 Ok(stack::scale(engine, manifest, env, paths, counts, events).await?)
             }
+            Backend::Swarm => {
+                let counts: Vec<(String, u64)> = counts
+                    .iter()
+                    .map(|(n, c)| (n.clone(), u64::from(*c)))
+                    .collect();
+                Ok(cluster::manage::scale(engine, manifest, &counts, events).await?)
+            }
         }
     }
 
     /// The log sources of the named services (all when `names` is empty).
-    #[allow(clippy::unused_async)] // a cluster backend lists its tasks here
     pub async fn log_sources(
         &self,
-        _engine: &Engine,
-        _manifest: &Manifest,
+        engine: &Engine,
+        manifest: &Manifest,
         members: Members,
         names: &[String],
     ) -> Result<Vec<LogSource>> {
@@ -242,6 +341,14 @@ impl Backend {
                     list.iter().map(|c| {
                         LogSource::container(&stack::replicas::member_name(name, c.number), &c.id)
                     })
+                })
+                .collect()),
+            Backend::Swarm => Ok(cluster::manage::log_sources(engine, manifest, names)
+                .await?
+                .into_iter()
+                .map(|t| LogSource {
+                    name: t.name,
+                    target: LogTarget::Task(t.task),
                 })
                 .collect()),
         }

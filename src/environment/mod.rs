@@ -38,7 +38,10 @@ pub trait Events {
 pub struct Environment<'a> {
     engine: &'a Engine,
     project: &'a Project,
-    backend: Backend,
+    /// Decided on first use ([`Backend::resolve`]); the containers warm path never asks.
+    backend: std::sync::OnceLock<Backend>,
+    /// `up --swarm` or `DEVENV_SWARM=1`.
+    swarm: bool,
 }
 
 impl<'a> Environment<'a> {
@@ -48,12 +51,37 @@ impl<'a> Environment<'a> {
         Environment {
             engine,
             project,
-            backend: Backend::detect(engine, &project.manifest),
+            backend: std::sync::OnceLock::new(),
+            swarm: backend::swarm_asked(),
         }
     }
 
+    /// Run the services on the engine's swarm (`up --swarm`); the engine must manage one.
+    #[must_use]
+    pub fn with_swarm(mut self, asked: bool) -> Environment<'a> {
+        self.swarm |= asked;
+        self
+    }
+
+    /// What must hold before `up` builds or makes anything for its backend (on a swarm: a
+    /// manager, and a registry when images only this engine has must reach other nodes).
+    pub async fn preflight(&self) -> Result<()> {
+        let m = &self.project.manifest;
+        self.resolved().await?.preflight(self.engine, m).await
+    }
+
+    /// The backend, once decided (plain containers before).
     pub fn backend(&self) -> &Backend {
-        &self.backend
+        self.backend.get().unwrap_or(&Backend::Containers)
+    }
+
+    /// The backend of the project's services: asked for, or found on the engine.
+    async fn resolved(&self) -> Result<&Backend> {
+        if let Some(b) = self.backend.get() {
+            return Ok(b);
+        }
+        let b = Backend::resolve(self.engine, &self.project.manifest, self.swarm).await?;
+        Ok(self.backend.get_or_init(|| b))
     }
 
     pub fn engine(&self) -> &'a Engine {
@@ -101,8 +129,14 @@ impl<'a> Environment<'a> {
             && m.services
                 .values()
                 .any(crate::manifest::Service::uses_environment_image);
-        let backend = &self.backend;
-        let running = if shares_workspace {
+        let backend = self.resolved().await?;
+        if let Some(note) = backend.note(engine, &self.project.paths.dir).await {
+            events.info(&note);
+        }
+        // On a swarm the dev container comes first too: it is on the engine devenv talks
+        // to, and services from the environment image are pinned with its workspace.
+        let first = shares_workspace || backend.mode() == Mode::Swarm;
+        let running = if first {
             backend.ensure_network(engine, m).await?;
             let running =
                 session::ensure_started(engine, m, &settings, policy, state_dir, events).await?;
@@ -170,8 +204,14 @@ impl<'a> Environment<'a> {
             hash,
             workspace: Workspace::of(&c.labels),
         };
-        let services = self
-            .backend
+        // Plain containers unless asked: a project whose service containers run needs no
+        // more than the one list call; one without asks the engine whether it is a swarm's.
+        let backend = if self.swarm || (members.services.is_empty() && !m.services.is_empty()) {
+            self.resolved().await?
+        } else {
+            self.backend.get_or_init(|| Backend::Containers)
+        };
+        let services = backend
             .warm(self.engine, m, members, paths, env, counts)
             .await?;
         Ok(services.map(|s| (c, s)))
@@ -190,11 +230,17 @@ impl<'a> Environment<'a> {
     ) -> Result<bool> {
         let (engine, m) = (self.engine, &self.project.manifest);
         let state_dir = &self.project.paths.dir;
-        let mut any = say(self.backend.remove(engine, m, state_dir).await?);
+        let backend = self.resolved().await?;
+        let left = if volumes {
+            backend.volumes_elsewhere(engine, m).await?
+        } else {
+            Vec::new()
+        };
+        let mut any = say(backend.remove(engine, m, state_dir).await?);
         any |= say(session::down(engine, m, false, state_dir).await?);
         // A network another container is attached to stays; the volumes still go, then its
         // error is the command's.
-        let network = self.backend.remove_network(engine, m).await;
+        let network = backend.remove_network(engine, m).await;
         if let Ok(removed) = &network {
             any |= say(removed.iter().cloned().collect());
         }
@@ -210,6 +256,9 @@ impl<'a> Environment<'a> {
                 }
                 Err(e) => return Err(e.into()),
             }
+            if !left.is_empty() {
+                return Err(crate::cluster::ClusterError::VolumesElsewhere { left }.into());
+            }
         }
         network?;
         Ok(any)
@@ -222,7 +271,8 @@ impl<'a> Environment<'a> {
         env: Option<EnvImage<'_>>,
     ) -> Result<BTreeMap<String, ServiceStatus>> {
         let m = &self.project.manifest;
-        self.backend
+        self.resolved()
+            .await?
             .status(self.engine, m, env, &self.project.paths)
             .await
     }
@@ -231,7 +281,8 @@ impl<'a> Environment<'a> {
     /// ready.
     pub async fn restart(&self, names: &[String], events: &mut dyn Events) -> Result<()> {
         let m = &self.project.manifest;
-        self.backend
+        self.resolved()
+            .await?
             .restart(self.engine, m, names, &self.project.paths.dir, events)
             .await
     }
@@ -258,7 +309,8 @@ impl<'a> Environment<'a> {
             }),
             _ => None,
         };
-        self.backend
+        self.resolved()
+            .await?
             .scale(self.engine, m, env, paths, counts, events)
             .await
     }
@@ -279,7 +331,8 @@ impl<'a> Environment<'a> {
             }
         }
         out.extend(
-            self.backend
+            self.resolved()
+                .await?
                 .log_sources(self.engine, m, members, names)
                 .await?,
         );

@@ -10,6 +10,8 @@ use crate::fingerprint::Plan;
 use crate::manifest::{Manifest, Step};
 
 const FILE: &str = "last-build.json";
+/// The records by image hash ([`BuildRecord::save_for`]).
+const BY_HASH: &str = "images";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildRecord {
@@ -19,6 +21,8 @@ pub struct BuildRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StepRecord {
+    #[serde(default)]
+    name: String,
     key: String,
     run: String,
     user: String,
@@ -44,6 +48,7 @@ impl BuildRecord {
             .iter()
             .zip(&plan.steps)
             .map(|(s, p)| StepRecord {
+                name: s.name.clone(),
                 key: p.key.clone(),
                 run: s.run.clone(),
                 user: s.user.clone(),
@@ -75,6 +80,62 @@ impl BuildRecord {
                 let _ = std::fs::write(dir.join(FILE), bytes);
             }
         }
+    }
+
+    /// Keep the record under the image `hash` too (`.devenv/images/<hash>.json`), so a
+    /// container made from an older image can be told what changed since. Best effort.
+    pub fn save_for(&self, dir: &Path, hash: &str) {
+        let dir = dir.join(BY_HASH);
+        if std::fs::create_dir_all(&dir).is_ok() {
+            if let Ok(bytes) = serde_json::to_vec(self) {
+                let _ = std::fs::write(dir.join(format!("{hash}.json")), bytes);
+            }
+        }
+    }
+
+    fn load_for(dir: &Path, hash: &str) -> Option<BuildRecord> {
+        let bytes = std::fs::read(dir.join(BY_HASH).join(format!("{hash}.json"))).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// What differs between the images `old` and `new` of this project, in words (`step
+    /// `deps`: input requirements.txt changed`); `None` when either is unknown here.
+    pub fn what_changed(dir: &Path, old: &str, new: &str) -> Option<String> {
+        let (old, new) = (Self::load_for(dir, old)?, Self::load_for(dir, new)?);
+        Some(old.changes_to(&new))
+    }
+
+    fn changes_to(&self, new: &BuildRecord) -> String {
+        if self.base_key != new.base_key {
+            return "the base, `[env]` or `shell.workdir` changed".into();
+        }
+        let mut out = Vec::new();
+        for (i, step) in new.steps.iter().enumerate() {
+            let Some(old) = self.steps.get(i) else {
+                out.push(format!("step `{}` added", step.name));
+                continue;
+            };
+            if old.key == step.key {
+                continue;
+            }
+            let mut reasons = Vec::new();
+            if old.name != step.name {
+                reasons.push(format!("replaces step `{}`", old.name));
+            }
+            reasons.extend(record_changes(old, step));
+            if reasons.is_empty() {
+                // Only its parent moved: the first changed step says why.
+                continue;
+            }
+            out.push(format!("step `{}`: {}", step.name, reasons.join(", ")));
+        }
+        for old in self.steps.iter().skip(new.steps.len()) {
+            out.push(format!("step `{}` removed", old.name));
+        }
+        if out.is_empty() {
+            return "the steps changed".into();
+        }
+        out.join("; ")
     }
 
     /// Why step `index` needs building, compared with the last build of this project.
@@ -117,6 +178,37 @@ impl BuildRecord {
     }
 }
 
+/// What differs between two records of a step: its fields and its input files.
+fn record_changes(old: &StepRecord, new: &StepRecord) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let fields = [
+        ("`run`", old.run != new.run),
+        ("`user`", old.user != new.user),
+        ("`env`", old.env != new.env),
+        ("`secrets`", old.secrets != new.secrets),
+        (
+            "`ansible` (playbook, vars, tags or controller)",
+            old.ansible != new.ansible,
+        ),
+    ];
+    for (name, changed) in fields {
+        if changed {
+            reasons.push(format!("{name} changed"));
+        }
+    }
+    for (path, digest) in &new.inputs {
+        match old.inputs.get(path) {
+            None => reasons.push(format!("input {path} added")),
+            Some(d) if d != digest => reasons.push(format!("input {path} changed")),
+            Some(_) => {}
+        }
+    }
+    for path in old.inputs.keys().filter(|p| !new.inputs.contains_key(*p)) {
+        reasons.push(format!("input {path} removed"));
+    }
+    reasons
+}
+
 fn field_changes(old: &StepRecord, step: &Step) -> Vec<String> {
     let mut reasons = Vec::new();
     if old.run != step.run {
@@ -132,4 +224,90 @@ fn field_changes(old: &StepRecord, step: &Step) -> Vec<String> {
         reasons.push("`secrets` changed".to_owned());
     }
     reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, key: &str, run: &str, inputs: &[(&str, &str)]) -> StepRecord {
+        StepRecord {
+            name: name.into(),
+            key: key.into(),
+            run: run.into(),
+            user: String::new(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+            ansible: String::new(),
+            inputs: inputs
+                .iter()
+                .map(|(p, d)| ((*p).to_owned(), (*d).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn record(steps: Vec<StepRecord>) -> BuildRecord {
+        BuildRecord {
+            base_key: "b".into(),
+            steps,
+        }
+    }
+
+    #[test]
+    fn the_first_changed_step_says_why_and_its_children_stay_quiet() {
+        let old = record(vec![
+            step(
+                "deps",
+                "k1",
+                "pip install",
+                &[("requirements.txt", "file:a")],
+            ),
+            step("tools", "k2", "make", &[]),
+        ]);
+        let new = record(vec![
+            step(
+                "deps",
+                "k1b",
+                "pip install",
+                &[("requirements.txt", "file:b")],
+            ),
+            step("tools", "k2b", "make", &[]),
+            step("more", "k3", "true", &[]),
+        ]);
+        assert_eq!(
+            old.changes_to(&new),
+            "step `deps`: input requirements.txt changed; step `more` added"
+        );
+        let edited = record(vec![
+            step(
+                "deps",
+                "k1",
+                "pip install",
+                &[("requirements.txt", "file:a")],
+            ),
+            step("tools", "k2c", "make all", &[]),
+        ]);
+        assert_eq!(old.changes_to(&edited), "step `tools`: `run` changed");
+        let fewer = record(vec![old.steps[0].clone()]);
+        assert_eq!(old.changes_to(&fewer), "step `tools` removed");
+        let rebased = BuildRecord {
+            base_key: "other".into(),
+            ..old.clone()
+        };
+        assert!(old.changes_to(&rebased).contains("the base"));
+    }
+
+    #[test]
+    fn records_are_kept_by_hash_and_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = record(vec![step("deps", "k1", "a", &[])]);
+        let new = record(vec![step("deps", "k2", "b", &[])]);
+        old.save_for(dir.path(), "h1");
+        new.save_for(dir.path(), "h2");
+        assert_eq!(
+            BuildRecord::what_changed(dir.path(), "h1", "h2").as_deref(),
+            Some("step `deps`: `run` changed")
+        );
+        assert_eq!(BuildRecord::what_changed(dir.path(), "h1", "h3"), None);
+    }
 }

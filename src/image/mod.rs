@@ -408,6 +408,11 @@ pub async fn ensure_image(
                     "input {path} of step `{step}` changed during the build: planning again"
                 ));
             }
+            Ok(built) => {
+                // What this image was made of, for `recreating …` to say what changed.
+                BuildRecord::new(manifest, &plan).save_for(&paths.dir, &built.hash);
+                return Ok(built);
+            }
             other => return other,
         }
     }

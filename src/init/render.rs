@@ -140,18 +140,32 @@ fn prune_inputs(step: &mut Table, dir: &Path) -> Vec<String> {
     missing
 }
 
-/// The literal paths among `inputs` that the project does not have. Glob patterns always
-/// stay, and so does everything when nothing would be left (the build then says which input
-/// is missing).
+/// The paths among `inputs` that the project does not have: a literal path that does not
+/// exist, a glob whose directory does not (`requirements/*.txt` without `requirements/`).
+/// Other globs stay, and so does everything when nothing would be left (the build then says
+/// which input is missing).
 fn missing_inputs(dir: &Path, inputs: &[String]) -> Vec<String> {
     let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
-    let (keep, missing): (Vec<&String>, Vec<&String>) = inputs
-        .iter()
-        .partition(|p| is_glob(p) || dir.join(p).exists());
+    let literal_dir = |p: &str| {
+        let head = &p[..p.find(['*', '?', '[', '{']).unwrap_or(p.len())];
+        head.rfind('/').map_or("", |i| &head[..i]).to_owned()
+    };
+    let (keep, missing): (Vec<&String>, Vec<&String>) = inputs.iter().partition(|p| {
+        if is_glob(p) {
+            dir.join(literal_dir(p)).is_dir()
+        } else {
+            dir.join(p).exists()
+        }
+    });
     if keep.is_empty() {
         return Vec::new();
     }
     missing.into_iter().cloned().collect()
+}
+
+#[cfg(test)]
+pub(super) fn missing_inputs_for_tests(dir: &Path, inputs: &[String]) -> Vec<String> {
+    missing_inputs(dir, inputs)
 }
 
 /// Add a comment line right above `key`, indented like the key. The key's prefix holds the

@@ -60,7 +60,7 @@ fn language_templates_split_dependencies_cache_builds_and_watch() {
         assert!(
             deps.inputs
                 .iter()
-                .all(|i| !i.contains('*') && !i.starts_with("src")),
+                .all(|i| (!i.contains('*') || i == "requirements/*.txt") && !i.starts_with("src")),
             "{name}: only dependency files are inputs: {:?}",
             deps.inputs
         );
@@ -86,7 +86,14 @@ fn defaults_come_from_the_template_text() {
         template("rust").unwrap().default_base(),
         "rust:1.95-slim-bookworm"
     );
-    assert_eq!(template("node").unwrap().default_ports(), vec!["3000:3000"]);
+    assert_eq!(
+        template("node").unwrap().default_ports(),
+        vec!["127.0.0.1:3000:3000"]
+    );
+    assert_eq!(
+        template("python").unwrap().default_ports(),
+        vec!["127.0.0.1:8000:8000"]
+    );
     assert!(template("generic").unwrap().default_ports().is_empty());
 }
 
@@ -460,4 +467,19 @@ fn the_path_check_sees_what_the_old_templates_did() {
         world_writable_targets("mkdir -p target && chmod 1777 target"),
         vec![(false, vec!["target".to_owned()])]
     );
+}
+
+#[test]
+fn a_glob_input_whose_directory_the_project_lacks_is_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "x\n").unwrap();
+    let inputs: Vec<String> = ["requirements.txt", "requirements/*.txt"]
+        .map(str::to_owned)
+        .to_vec();
+    assert_eq!(
+        render::missing_inputs_for_tests(dir.path(), &inputs),
+        ["requirements/*.txt"]
+    );
+    std::fs::create_dir(dir.path().join("requirements")).unwrap();
+    assert!(render::missing_inputs_for_tests(dir.path(), &inputs).is_empty());
 }

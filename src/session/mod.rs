@@ -196,7 +196,7 @@ pub async fn ensure_started(
                 started: must_start,
             });
         }
-        let summary = changes.join(", ");
+        let summary = explain_image(state_dir, &c.labels, settings, changes).join(", ");
         if policy == StalePolicy::RecreateIfUnused && c.running() {
             let shells = engine.running_execs(&c.id).await?;
             if shells > 0 {
@@ -228,6 +228,29 @@ pub async fn ensure_started(
         created: true,
         started: true,
     })
+}
+
+/// The changes of a stale container, with the image's (`image A → B`) said in terms of
+/// the manifest: which step, input or setting made the new image.
+pub fn explain_image<S: std::hash::BuildHasher>(
+    state_dir: &Path,
+    labels: &std::collections::HashMap<String, String, S>,
+    settings: &RuntimeSettings,
+    changes: Vec<String>,
+) -> Vec<String> {
+    let old = labels.get(labels::HASH).map_or("", String::as_str);
+    changes
+        .into_iter()
+        .map(|change| {
+            if !change.starts_with("image ") || old.is_empty() {
+                return change;
+            }
+            match crate::image::BuildRecord::what_changed(state_dir, old, &settings.hash) {
+                Some(why) => format!("{change} ({why})"),
+                None => change,
+            }
+        })
+        .collect()
 }
 
 /// The container [`prepare`] is given.

@@ -137,13 +137,19 @@ impl RuntimeSettings {
             ));
         }
         let fields: [(&str, bool); 9] = [
-            ("container.env", old.env_sha256 != self.env_sha256),
-            ("container.ports", old.ports != self.ports),
-            ("container.volumes", old.volumes != self.volumes),
-            ("container.network", old.network != self.network),
-            ("shell.workdir", old.workdir != self.workdir),
-            ("shell.user", old.user != self.user),
-            ("hooks.on_create", old.on_create != self.on_create),
+            (
+                "`env` (or `env_file`) in [container]",
+                old.env_sha256 != self.env_sha256,
+            ),
+            ("`ports` in [container]", old.ports != self.ports),
+            ("`volumes` in [container]", old.volumes != self.volumes),
+            (
+                "`network` in [container] (or the services)",
+                old.network != self.network,
+            ),
+            ("`workdir` in [shell]", old.workdir != self.workdir),
+            ("`user` in [shell]", old.user != self.user),
+            ("`on_create` in [hooks]", old.on_create != self.on_create),
             ("host name", old.hostname != self.hostname),
             (
                 "the proxies (docker config.json) or host CA bundle (DEVENV_TRUST_HOST_CA)",

@@ -72,7 +72,18 @@ impl ServiceSettings {
         network: &str,
         workspace: Option<&str>,
     ) -> Result<ServiceSettings, StackError> {
-        let env = resolve_env(manifest, service)?;
+        let mut env = resolve_env(manifest, service)?;
+        // The docker CLI's proxies, as `docker run` gives them, unless the service sets
+        // them (a changed proxy is a changed env). A broken config was reported already by
+        // the environment's own settings.
+        let proxies = crate::hostnet::HostNetwork::load(&crate::engine::endpoint())
+            .map(|n| n.proxy_env)
+            .unwrap_or_default();
+        for kv in proxies {
+            if let Some((k, v)) = kv.split_once('=') {
+                env.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+            }
+        }
         let mut h = crate::fingerprint::Hasher::new("service-env");
         for (k, v) in &env {
             h.field(k, v.as_bytes());
@@ -140,7 +151,7 @@ impl ServiceSettings {
 
     /// The container spec and the service options replica `replica` (from 1) is created
     /// with. Every replica answers to the service's name on the network (DNS round robin).
-    pub(super) fn container(
+    pub(crate) fn container(
         &self,
         manifest: &Manifest,
         id: &ProjectId,

@@ -18,6 +18,7 @@ mod member;
 mod pin;
 mod ready;
 pub mod replicas;
+mod start;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,6 +97,12 @@ pub enum StackError {
     NameTaken { name: String },
     #[error("no service named `{name}`")]
     UnknownService { name: String, known: Vec<String> },
+    #[error("service `{service}` cannot start: {reason}")]
+    CannotStart {
+        service: String,
+        image: String,
+        reason: String,
+    },
     #[error(
         "service `{service}` cannot run {count} replicas on one engine: it publishes host port \
          {port}, which only one container can bind"
@@ -149,9 +156,30 @@ impl StackError {
                 "check the `ready` probe and the service's logs (`devenv logs {service}`); \
                  raise `ready_timeout` if it only needs longer"
             )),
+            StackError::Exited { service, why, .. } if why.contains("command not found") => {
+                Some(format!(
+                    "the shell of service `{service}` did not find its command: install it in the \
+                 image, or fix `command` in [services.{service}], then run `devenv up` again"
+                ))
+            }
             StackError::Exited { service, .. } => Some(format!(
                 "see `devenv logs {service}`; fix its command or image and run `devenv up` again"
             )),
+            StackError::CannotStart {
+                service,
+                image,
+                reason,
+            } => Some(match start::missing_program(reason) {
+                Some(program) if reason.contains("not found") => format!(
+                    "`{program}` is not in the image {image} (not found in its PATH): install \
+                     it there (or use an image that has it), or fix `command` in \
+                     [services.{service}]"
+                ),
+                _ => format!(
+                    "fix `command` (or the image) of [services.{service}] and run `devenv up` \
+                     again"
+                ),
+            }),
             StackError::LockOutdated { file, .. } => Some(format!(
                 "run `devenv up` or `devenv lock` without --locked, and commit {file}"
             )),
@@ -684,7 +712,7 @@ async fn ensure_member(
             Some(c) if settings.diff(&c.labels).is_empty() => {
                 sync_binds(c.id.clone(), binds::of(&c.labels)).await?;
                 let started = if !c.running() && c.state != "restarting" {
-                    engine.start_container(&c.id).await?;
+                    start::start(engine, manifest, (name, settings), &c.id).await?;
                     notes.push(format!("started service {shown}"));
                     true
                 } else if c.unhealthy() {
@@ -710,7 +738,7 @@ async fn ensure_member(
                 }
                 let (cid, record) = create(engine, manifest, id, name, replica, settings).await?;
                 sync_binds(cid.clone(), record).await?;
-                engine.start_container(&cid).await?;
+                start::start(engine, manifest, (name, settings), &cid).await?;
                 notes.push(format!("started service {shown}"));
                 (cid, true)
             }
@@ -863,6 +891,11 @@ fn failure_file(state_dir: &Path, service: &str) -> PathBuf {
         .join(format!("{service}.failure"))
 }
 
+/// The failure of the service's last start, kept until it starts and is ready.
+pub fn last_failure(state_dir: &Path, service: &str) -> Option<String> {
+    std::fs::read_to_string(failure_file(state_dir, service)).ok()
+}
+
 fn record_failure(state_dir: &Path, service: &str, e: &StackError) {
     let path = failure_file(state_dir, service);
     if let Some(dir) = path.parent() {
@@ -951,6 +984,9 @@ pub struct Task {
     /// Why it is not running, when the engine says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// On a swarm: the nodes this replica ran on before, newest first, when it moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub moved_from: Vec<String>,
 }
 
 /// An unhealthy service as `status` shows it.
@@ -1024,6 +1060,7 @@ pub async fn status(
                 container: Some(r.id.clone()),
                 restarts: st.restart_count,
                 error: (!st.error.is_empty()).then(|| st.error.clone()),
+                moved_from: Vec::new(),
             });
         }
         let running = tasks

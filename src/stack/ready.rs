@@ -1,5 +1,6 @@
 //! Readiness: a service is ready when its `ready` probe exits 0 inside it (or, without a
-//! probe, when it runs). Waiting also watches for the service exiting or being restarted by
+//! probe, when it has run for [`SETTLE`] after devenv started it, so a command that is not
+//! found or exits at once fails `up` instead of restarting in a loop). Waiting also watches for the service exiting or being restarted by
 //! the engine while it starts, which fails at once instead of at the timeout, unless the
 //! wait is for a service the engine may be restarting on its own (after a crash): then the
 //! restart is part of what is waited for.
@@ -19,6 +20,8 @@ use crate::engine::{Engine, ExecOutput, ExecSpec};
 const POLL: Duration = Duration::from_millis(100);
 /// Longest a single probe may take.
 pub const PROBE_LIMIT: Duration = Duration::from_secs(10);
+/// How long a service without a probe must keep running after devenv started it.
+pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// What a restart by the engine while waiting means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +103,10 @@ pub async fn probe(engine: &Engine, container: &str, command: &str, limit: Durat
 
 /// Wait until the service is ready, at most `target.timeout`.
 pub async fn wait(engine: &Engine, target: &Target<'_>) -> Result<(), StackError> {
-    let deadline = Instant::now() + target.timeout;
-    let mut first_restarts = None;
+    let began = Instant::now();
+    let deadline = began + target.timeout;
+    // The engine counts restarts from 0 at every start by devenv (`docker start`).
+    let mut first_restarts = (target.restarts == Restarts::Fail).then_some(0);
     let mut last_output = String::new();
     loop {
         let state = crate::cancel::or_cancelled(engine.member_state(target.container))
@@ -120,14 +125,20 @@ pub async fn wait(engine: &Engine, target: &Target<'_>) -> Result<(), StackError
             } else if !state.error.is_empty() {
                 state.error.clone()
             } else {
-                format!("exit status {}", state.exit_code)
+                exit_reason(state.exit_code)
             };
             return Err(exited(target.service, why));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if state.status == "running" {
             let Some(command) = target.ready else {
-                return Ok(());
+                if target.restarts == Restarts::Wait || began.elapsed() >= SETTLE {
+                    return Ok(());
+                }
+                crate::cancel::or_cancelled(tokio::time::sleep(POLL))
+                    .await
+                    .ok_or(StackError::Interrupted)?;
+                continue;
             };
             if !left.is_zero() {
                 let probed = probe(engine, target.container, command, PROBE_LIMIT.min(left)).await;
@@ -155,6 +166,15 @@ pub async fn wait(engine: &Engine, target: &Target<'_>) -> Result<(), StackError
         crate::cancel::or_cancelled(tokio::time::sleep(POLL.min(left)))
             .await
             .ok_or(StackError::Interrupted)?;
+    }
+}
+
+/// An exit status in words: the shell's 127 and 126 say more than a number.
+fn exit_reason(code: i64) -> String {
+    match code {
+        127 => "exit status 127: command not found".into(),
+        126 => "exit status 126: the command is not executable".into(),
+        _ => format!("exit status {code}"),
     }
 }
 

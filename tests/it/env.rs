@@ -215,7 +215,7 @@ fn changed_container_setting_recreates_the_container_and_says_why() {
     assert_eq!(status["container"]["up_to_date"], false);
     let out = t.run(&["up"]);
     assert!(
-        stderr(&out).contains("container.env changed"),
+        stderr(&out).contains("`env` (or `env_file`) in [container] changed"),
         "{}",
         stderr(&out)
     );

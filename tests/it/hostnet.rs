@@ -248,6 +248,9 @@ fn docker_config_proxies_reach_steps_and_containers_but_not_the_hash_or_image() 
 [[step]]
 name = "fetch through the proxy"
 run = "wget -q -O /stats.html http://tinyproxy.stats/ && grep -qi tinyproxy /stats.html"
+
+[services.web]
+command = "exec sleep 1000"
 "#,
     );
     let plain_hash = t.ok(&["hash"]);
@@ -288,6 +291,14 @@ run = "wget -q -O /stats.html http://tinyproxy.stats/ && grep -qi tinyproxy /sta
         "echo $HTTP_PROXY $http_proxy $NO_PROXY; wget -q -O- http://tinyproxy.stats/ | grep -qi tinyproxy && echo fetched",
     ]);
     assert_eq!(env, format!("{0} {0} localhost\nfetched\n", proxy.url));
+    // Services too, as `docker run` gives them.
+    let v: serde_json::Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    let web = v["services"]["web"]["id"].as_str().unwrap().to_owned();
+    let env = docker(&["inspect", "--format", "{{json .Config.Env}}", &web]);
+    assert!(
+        env.contains(&format!("\"http_proxy={}\"", proxy.url)),
+        "{env}"
+    );
     let doctor = t.ok(&["doctor"]);
     assert!(
         doctor.contains("proxies:         HTTPS_PROXY, HTTP_PROXY, NO_PROXY from"),

@@ -252,7 +252,7 @@ fn interactive_init_through_a_pty_accepts_the_detected_defaults() {
     let text = manifest(&t);
     assert!(text.contains("devenv init --template node`"), "{text}");
     assert!(text.contains("image = \"node:22-bookworm-slim\""));
-    assert!(text.contains("ports = [\"3000:3000\"]"));
+    assert!(text.contains("ports = [\"127.0.0.1:3000:3000\"]"), "{text}");
     t.ok(&["validate"]);
 }
 

@@ -144,13 +144,14 @@ ready_timeout = 2
     assert!(human.contains("service db: exited"), "{human}");
 }
 
+/// It runs longer than the second devenv watches a service without a probe after starting it.
 #[test]
 fn a_crashing_service_is_restarted_by_the_engine_and_counted() {
     let (t, _) = project(
         r#"
 [services.flaky]
 image = "SVC_IMAGE"
-command = "sleep 1; exit 3"
+command = "sleep 3; exit 3"
 "#,
     );
     t.ok(&["up"]);

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use crate::common::TestContext;
 
 mod cache;
+mod host_ca;
 mod services;
 mod sync_safety;
 mod transport;
