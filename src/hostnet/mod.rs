@@ -46,7 +46,7 @@ const HOST_BUNDLES: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostNetError {
-    #[error("{var}={value}: expected 1 (the host's CA bundle), 0, or the path of a PEM bundle")]
+    #[error("{var}: `{value}` is not 1 (the host's CA bundle), 0, or the path of a PEM bundle")]
     BadSetting { var: String, value: String },
     #[error("{var}=1 but no CA bundle was found on this machine (looked at {looked})")]
     NoHostBundle { var: String, looked: String },
@@ -60,17 +60,19 @@ pub enum HostNetError {
     NotPem { var: String, path: String },
     #[error("cannot read the docker CLI's configuration {path}: {message}")]
     DockerConfig { path: String, message: String },
+    #[error("{path}: {message}")]
+    UserConfig { path: String, message: String },
 }
 
 impl HostNetError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            HostNetError::BadSetting { var, .. } => format!(
-                "export {var}=1 to give containers this machine's CA bundle, or \
-                 {var}=/path/to/bundle.pem for another one"
+            HostNetError::BadSetting { .. } => format!(
+                "use 1 to give containers this machine's CA bundle (export {TRUST_VAR}=1), or \
+                 the path of another PEM bundle"
             ),
-            HostNetError::NoHostBundle { var, .. } => {
-                format!("point {var} at your PEM bundle: export {var}=/path/to/bundle.pem")
+            HostNetError::NoHostBundle { .. } => {
+                format!("give the path of your PEM bundle: export {TRUST_VAR}=/path/to/bundle.pem")
             }
             HostNetError::Unreadable { var, .. } | HostNetError::NotPem { var, .. } => {
                 format!("point {var} at a readable PEM file of CA certificates, or unset it")
@@ -78,6 +80,10 @@ impl HostNetError {
             HostNetError::DockerConfig { .. } => {
                 "fix the JSON (the docker CLI refuses it too), or set DOCKER_CONFIG to another \
                  directory"
+                    .into()
+            }
+            HostNetError::UserConfig { .. } => {
+                "write `trust_host_ca = true` (or a path of a PEM bundle) there, or remove it"
                     .into()
             }
         })
@@ -255,10 +261,25 @@ fn proxies(config: &serde_json::Value, endpoint: &str) -> Option<(Vec<String>, S
     Some((env, key.clone()))
 }
 
-/// The host's CA bundle when [`TRUST_VAR`] asks for it.
+/// The host's CA bundle when [`TRUST_VAR`] asks for it, else the user's
+/// `trust_host_ca` setting (`~/.config/devenv/config.toml`).
 fn host_ca(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<HostCa>, HostNetError> {
-    let Some(value) = env(TRUST_VAR) else {
-        return Ok(None);
+    let (value, var) = if let Some(value) = env(TRUST_VAR) {
+        (value, TRUST_VAR.to_owned())
+    } else {
+        let Some(path) = crate::manifest::user::user_config_path(env) else {
+            return Ok(None);
+        };
+        let setting = crate::manifest::user::trust_host_ca(&path).map_err(|message| {
+            HostNetError::UserConfig {
+                path: path.display().to_string(),
+                message,
+            }
+        })?;
+        let Some(value) = setting else {
+            return Ok(None);
+        };
+        (value, format!("trust_host_ca in {}", path.display()))
     };
     let value = value.trim();
     let path = match value.to_ascii_lowercase().as_str() {
@@ -267,26 +288,30 @@ fn host_ca(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<HostCa>, HostN
         _ if value.contains('/') => PathBuf::from(value),
         _ => {
             return Err(HostNetError::BadSetting {
-                var: TRUST_VAR.into(),
+                var,
                 value: value.to_owned(),
             })
         }
     };
     let bytes = std::fs::read(&path).map_err(|e| HostNetError::Unreadable {
-        var: TRUST_VAR.into(),
+        var: var.clone(),
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
     if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
         return Err(HostNetError::NotPem {
-            var: TRUST_VAR.into(),
+            var,
             path: path.display().to_string(),
         });
     }
     Ok(Some(HostCa {
         path,
         bytes,
-        source: format!("{TRUST_VAR}={value}"),
+        source: if var == TRUST_VAR {
+            format!("{TRUST_VAR}={value}")
+        } else {
+            var
+        },
     }))
 }
 

@@ -157,3 +157,33 @@ fn a_broken_config_json_is_an_error_naming_the_file() {
         None
     );
 }
+
+#[test]
+fn the_user_setting_applies_when_the_variable_is_unset() {
+    let home = tempfile::tempdir().unwrap();
+    let pem = home.path().join("b.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let config = home.path().join(".config/devenv");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        format!("trust_host_ca = \"{}\"\n", pem.display()),
+    )
+    .unwrap();
+    let home_s = home.path().display().to_string();
+    let ca = host_ca(&env_of(&[("HOME", &home_s)])).unwrap().unwrap();
+    assert_eq!(ca.path, pem);
+    assert!(ca.source.starts_with("trust_host_ca in "), "{}", ca.source);
+    // The variable wins over the file.
+    assert_eq!(
+        host_ca(&env_of(&[("HOME", &home_s), (TRUST_VAR, "0")])).unwrap(),
+        None
+    );
+    std::fs::write(config.join("config.toml"), "trust_host_ca = 5\n").unwrap();
+    let err = host_ca(&env_of(&[("HOME", &home_s)])).unwrap_err();
+    assert!(err.to_string().contains("config.toml"), "{err}");
+}

@@ -15,6 +15,7 @@ mod reference;
 mod runtime;
 mod sections;
 mod services;
+pub mod user;
 mod values;
 
 use std::collections::BTreeMap;

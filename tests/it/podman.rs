@@ -28,7 +28,9 @@ impl Podman {
         std::fs::write(
             &conf,
             format!(
-                "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n{extra}\n"
+                "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n{extra}\n\
+                 [network]\nnetwork_config_dir = \"{}\"\n",
+                dir.path().join("networks").display()
             ),
         )
         .unwrap();
@@ -79,8 +81,70 @@ impl Podman {
     }
 }
 
+impl Podman {
+    /// `podman ARGS` on this service's own configuration and storage.
+    fn podman(&self, args: &[&str]) {
+        let _ = Command::new("podman")
+            .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Podman {
+    /// The conmon processes of this service's containers and execs (their command lines
+    /// name its storage), and the containers' init processes under them: what survived
+    /// `rm --all` (exec sessions' conmons do on Podman 4.3). Killed by pid.
+    fn kill_leftovers(&self) {
+        let dir = self.dir.path().display().to_string();
+        let procs: Vec<(i32, i32, String)> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                let ppid = stat
+                    .rsplit(')')
+                    .next()?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()?;
+                Some((pid, ppid, String::from_utf8_lossy(&cmd).into_owned()))
+            })
+            .collect();
+        let conmons: Vec<i32> = procs
+            .iter()
+            .filter(|(_, _, cmd)| cmd.contains("conmon") && cmd.contains(&dir))
+            .map(|(pid, _, _)| *pid)
+            .collect();
+        let children = procs
+            .iter()
+            .filter(|(_, ppid, _)| conmons.contains(ppid))
+            .map(|(pid, _, _)| *pid);
+        for pid in children.chain(conmons.iter().copied()).collect::<Vec<_>>() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
 impl Drop for Podman {
+    /// Containers outlive the service (conmon keeps them): remove them and the storage
+    /// (unmounting it) first, then stop the service by its pid.
     fn drop(&mut self) {
+        self.podman(&["rm", "--all", "--force", "--time", "0"]);
+        self.podman(&["system", "reset", "--force"]);
+        self.kill_leftovers();
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id().cast_signed()),
             nix::sys::signal::Signal::SIGTERM,
