@@ -10,6 +10,7 @@
 #                                    vs `docker service scale -d web=5` + the same polling
 # usage: bench/swarm.sh [N]   (N runs per row, median; default 5). Needs root.
 set -euo pipefail
+[ -n "${TRACE:-}" ] && set -x
 cd "$(dirname "$0")/.."
 n=${1:-5}
 devenv=${DEVENV:-$PWD/target/release/devenv}
@@ -61,6 +62,24 @@ TOML
 cd "$proj"
 "$devenv" -q up --swarm >/dev/null
 "$devenv" -q export stack -o stack.yml >/dev/null
+# The services only: the exported file also has the dev container (a local image and a
+# bind of this machine's project), which `up --swarm` keeps as a plain container.
+python3 - stack.yml <<'PY'
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+out, skip = [], False
+for l in lines:
+    if l == "  dev:":
+        skip = True
+        continue
+    if skip and l.startswith("  ") and not l.startswith("    "):
+        skip = False
+    if skip and not l.startswith("    ") and l:
+        skip = False
+    if not skip:
+        out.append(l)
+open(sys.argv[1], "w").write("\n".join(out))
+PY
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 d() { docker "$@"; }

@@ -498,7 +498,17 @@ pub async fn remove_network(
     let t0 = Instant::now();
     loop {
         match engine.remove_network(&network, labels::MANAGED).await {
-            Ok(removed) => return Ok(removed.then(|| format!("network {network}"))),
+            Ok(removed) => {
+                // Gone from the manager's view before the next `up` makes it again under
+                // the same name (a lingering one would be taken for the new one).
+                while removed
+                    && t0.elapsed() < NETWORK_GRACE
+                    && engine.network_exists(&network).await?
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                return Ok(removed.then(|| format!("network {network}")));
+            }
             Err(EngineError::InUse { .. }) if t0.elapsed() < NETWORK_GRACE => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -184,6 +184,30 @@ impl TaskInfo {
     }
 }
 
+/// A service label keeping the healthcheck devenv gave it: bollard reads the engine's
+/// `Healthcheck` key as nothing (it expects `HealthCheck`), so a read-modify-write update
+/// (scale, restart) would drop it and roll every replica over. Restored from here.
+const HEALTH_LABEL: &str = "dev.devenv.healthcheck";
+
+/// `spec` with its healthcheck as devenv set it, when reading it lost it.
+fn with_health(mut spec: ServiceSpec) -> ServiceSpec {
+    let kept = spec
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(HEALTH_LABEL))
+        .and_then(|j| serde_json::from_str::<HealthConfig>(j).ok());
+    if let Some(c) = spec
+        .task_template
+        .as_mut()
+        .and_then(|t| t.container_spec.as_mut())
+    {
+        if c.health_check.is_none() {
+            c.health_check = kept;
+        }
+    }
+    spec
+}
+
 fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
@@ -215,6 +239,14 @@ pub(super) fn service_spec(s: &SwarmService) -> ServiceSpec {
             out
         })
         .collect();
+    let health = o.health.as_ref().map(|h| HealthConfig {
+        test: Some(vec!["CMD-SHELL".into(), h.command.clone()]),
+        interval: Some(nanos(h.interval)),
+        timeout: Some(nanos(h.timeout)),
+        retries: Some(h.retries),
+        start_period: Some(nanos(h.start_period)),
+        start_interval: None,
+    });
     let container = TaskSpecContainerSpec {
         image: Some(c.image.clone()),
         labels: Some(c.labels.clone()),
@@ -227,14 +259,7 @@ pub(super) fn service_spec(s: &SwarmService) -> ServiceSpec {
         mounts: (!mounts.is_empty()).then_some(mounts),
         init: c.init.then_some(true),
         stop_grace_period: Some(nanos(STOP_GRACE)),
-        health_check: o.health.as_ref().map(|h| HealthConfig {
-            test: Some(vec!["CMD-SHELL".into(), h.command.clone()]),
-            interval: Some(nanos(h.interval)),
-            timeout: Some(nanos(h.timeout)),
-            retries: Some(h.retries),
-            start_period: Some(nanos(h.start_period)),
-            start_interval: None,
-        }),
+        health_check: health.clone(),
         ..Default::default()
     };
     let limits = (s.deploy.memory.is_some() || s.deploy.nano_cpus.is_some()).then_some(Limit {
@@ -287,9 +312,16 @@ pub(super) fn service_spec(s: &SwarmService) -> ServiceSpec {
             publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
         })
         .collect();
+    let mut labels = s.labels.clone();
+    if let Some(h) = &health {
+        labels.insert(
+            HEALTH_LABEL.to_owned(),
+            serde_json::to_string(h).expect("healthcheck serialises"),
+        );
+    }
     ServiceSpec {
         name: Some(s.name.clone()),
-        labels: Some(s.labels.clone()),
+        labels: Some(labels),
         task_template: Some(task),
         mode: Some(ServiceSpecMode {
             replicated: Some(ServiceSpecModeReplicated {
@@ -416,6 +448,17 @@ impl Engine {
         }
     }
 
+    /// Whether a network of that name exists (a removed overlay network lingers a moment).
+    pub async fn network_exists(&self, name: &str) -> Result<bool> {
+        match self.docker.inspect_network(name, None).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(EngineError::api(format!("inspect network {name}"), e)),
+        }
+    }
+
     /// The services carrying all of `labels`.
     pub async fn services(&self, labels: &[(&str, &str)]) -> Result<Vec<ServiceInfo>> {
         let filters = label_filters(labels);
@@ -510,7 +553,7 @@ impl Engine {
                 .and_then(|v| v.index)
                 .and_then(|i| i32::try_from(i).ok())
                 .unwrap_or_default();
-            let spec = change(current.spec.unwrap_or_default());
+            let spec = change(with_health(current.spec.unwrap_or_default()));
             let opts = UpdateServiceOptionsBuilder::new().version(version).build();
             match self
                 .docker

@@ -109,8 +109,31 @@ fn up_swarm_spreads_replicas_pins_the_volume_and_scales() {
     ]);
     assert_eq!(addrs.trim(), "3", "web resolves to every replica");
 
-    // Scale up and down: at once, every replica ready when it returns.
+    // Scale up and down: at once, every replica ready when it returns, and the replicas
+    // that ran keep running (a scale is no rolling restart).
+    let web_tasks = || {
+        let name = st["services"]["web"]["name"].as_str().unwrap().to_owned();
+        let mut ids = p.s.c.lines(
+            1,
+            &[
+                "service",
+                "ps",
+                "-q",
+                "--filter",
+                "desired-state=running",
+                &name,
+            ],
+        );
+        ids.sort();
+        ids
+    };
+    let before = web_tasks();
     p.ok(&["scale", "web=5"]);
+    let after = web_tasks();
+    assert!(
+        before.iter().all(|t| after.contains(t)),
+        "{before:?} → {after:?}"
+    );
     let st = status(&p);
     assert_eq!(st["services"]["web"]["running"], 5, "{st}");
     p.ok(&["scale", "web=1"]);
