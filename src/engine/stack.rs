@@ -79,14 +79,19 @@ impl Engine {
             }) => {}
             Err(e) => return Err(EngineError::api(format!("inspect network {name}"), e)),
         }
-        let body = NetworkCreateRequest {
+        self.create_network(NetworkCreateRequest {
             name: name.to_owned(),
             driver: Some("bridge".into()),
             labels: Some(labels),
             ..Default::default()
-        };
+        })
+        .await
+    }
+
+    /// Create a network; one that another devenv made meanwhile (409) is as good.
+    pub(super) async fn create_network(&self, body: NetworkCreateRequest) -> Result<()> {
+        let name = body.name.clone();
         match self.docker.create_network(body).await {
-            // 409: another devenv made it meanwhile.
             Ok(_)
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..

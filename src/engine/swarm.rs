@@ -432,20 +432,14 @@ impl Engine {
             }) => {}
             Err(e) => return Err(EngineError::api(format!("inspect network {name}"), e)),
         }
-        let body = NetworkCreateRequest {
+        self.create_network(NetworkCreateRequest {
             name: name.to_owned(),
             driver: Some("overlay".into()),
             attachable: Some(true),
             labels: Some(labels),
             ..Default::default()
-        };
-        match self.docker.create_network(body).await {
-            Ok(_)
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(EngineError::api(format!("create network {name}"), e)),
-        }
+        })
+        .await
     }
 
     /// Whether a network of that name exists (a removed overlay network lingers a moment).
